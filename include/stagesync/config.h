@@ -1,0 +1,100 @@
+// Config: the one JSON file that names the state dir, connections and pipelines. Loading
+// expands ${ENV} references (secrets live only in the environment), checks the structure and
+// fails fast naming the JSON path of the first problem. Connector-specific options are checked
+// by each connector against its declared option table (OptionReader below).
+// Loaded once at start; read-only afterwards, so safe to share between threads.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "stagesync/json.h"
+#include "stagesync/status.h"
+
+namespace stagesync::config {
+
+struct ConnectionConfig {
+  std::string name;
+  std::string type;     // "dingtalk", "mysql", "kingdee", ...
+  json::Value options;  // everything else, ${ENV} expanded
+  std::string path;     // JSON path, for error messages: "connections.NAME"
+};
+
+struct SourceConfig {
+  std::string connection;
+  std::string type;  // the connection's type
+  json::Value options;
+  std::string path;
+};
+
+struct SinkConfig {
+  std::string name;
+  std::string type;
+  std::string connection;
+  json::Value options;
+  std::string path;
+};
+
+struct PipelineConfig {
+  std::string name;
+  SourceConfig source;
+  std::string schedule;                   // cron "m h dom mon dow" or "@every 5m"
+  std::vector<std::string> hash_exclude;  // volatile top-level source fields
+  std::string time_zone = "Asia/Shanghai";
+  std::vector<SinkConfig> sinks;
+  std::string path;
+};
+
+struct Config {
+  std::string file;
+  std::string state_dir;  // absolute, or relative to the config file's folder
+  std::map<std::string, ConnectionConfig> connections;
+  std::vector<PipelineConfig> pipelines;
+
+  const PipelineConfig* FindPipeline(std::string_view name) const;
+  const ConnectionConfig* FindConnection(std::string_view name) const;
+};
+
+// Reads and checks a config file. InvalidArgument "PATH: problem" on any error.
+Result<Config> LoadFile(const std::string& file);
+// `base_dir` resolves a relative state_dir. `getenv` is injectable for tests.
+using EnvLookup = const char* (*)(const char*);
+Result<Config> LoadString(std::string_view text, const std::string& base_dir,
+                          EnvLookup getenv_fn = nullptr);
+
+// Declared option of a connector: the table both validates and documents the config.
+enum class OptionType { kString, kInt, kNumber, kBool, kStringList, kObject, kAny };
+struct OptionSpec {
+  std::string_view name;
+  OptionType type;
+  bool required;
+  std::string_view default_text;  // as documented: "Default: ..."
+  std::string_view help;
+};
+
+// Typed access to one options object, every error naming "path.option".
+class OptionReader {
+ public:
+  OptionReader(const json::Value& options, std::string path)
+      : options_(options), path_(std::move(path)) {}
+
+  // Checks required options are present, types match, and no unknown option is given.
+  Status Validate(const std::vector<OptionSpec>& specs) const;
+
+  std::string String(std::string_view name, std::string_view def = "") const;
+  int64_t Int(std::string_view name, int64_t def) const;
+  double Number(std::string_view name, double def) const;
+  bool Bool(std::string_view name, bool def) const;
+  std::vector<std::string> StringList(std::string_view name) const;
+  const json::Value* Get(std::string_view name) const { return options_.Find(name); }
+  std::string PathOf(std::string_view name) const { return path_ + "." + std::string(name); }
+
+ private:
+  const json::Value& options_;
+  std::string path_;
+};
+
+}  // namespace stagesync::config

@@ -1,0 +1,61 @@
+// HttpClient: the seam every connector talks through. The real implementation is libcurl with
+// connection reuse; tests wrap it to inject faults. Send() is thread-safe: many threads may
+// call it at once. URLs are redacted (tokens, secrets, signatures) in every error message.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "stagesync/status.h"
+
+namespace stagesync {
+
+struct HttpRequest {
+  std::string method = "GET";
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  int connect_timeout_ms = 10000;  // Default: 10 s
+  int timeout_ms = 60000;          // Default: 60 s (OKKI documents 60 s timeouts)
+  // The decoded (after gzip) body may not exceed this. Default: 32 MiB.
+  size_t max_response_bytes = 32u << 20;
+};
+
+struct HttpResponse {
+  int status = 0;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // names lowercased
+
+  // First header with this (lowercase) name, or empty.
+  std::string_view Header(std::string_view lower_name) const;
+};
+
+struct HttpClientOptions {
+  std::string ca_file;        // Default: the system CA store.
+  bool verify_tls = true;     // Default: true. Never turned off silently.
+  std::string user_agent = "stagesync/0.1";
+};
+
+class HttpClient {
+ public:
+  virtual ~HttpClient() = default;
+  // Performs one request. Transport failures are Unavailable, timeouts DeadlineExceeded (the
+  // server may have acted), an oversized body InvalidArgument. Any HTTP status is returned as
+  // a response: interpreting it is the connector's job.
+  virtual Result<HttpResponse> Send(const HttpRequest& req) = 0;
+};
+
+std::unique_ptr<HttpClient> NewCurlHttpClient(const HttpClientOptions& opts = {});
+
+// Replaces the values of secret-bearing query parameters (access_token, appsecret, session,
+// sign, password, client_secret, ...) with "***".
+std::string RedactUrl(std::string_view url);
+
+// Percent-encodes s for use in a query string (RFC 3986 unreserved characters kept).
+std::string UrlEncode(std::string_view s);
+
+}  // namespace stagesync

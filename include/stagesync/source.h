@@ -1,0 +1,74 @@
+// Source: the interface every vendor connector implements to page records out of an API.
+// A source does not touch staging: it hands each page to a PageSink, which (in the fetcher)
+// hashes the records and commits them together with the page's bookkeeping. A Source object
+// serves one fetch at a time; the connection state it shares (token, rate limit) is
+// thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "stagesync/clock.h"
+#include "stagesync/config.h"
+#include "stagesync/http.h"
+#include "stagesync/json.h"
+#include "stagesync/stage.h"
+#include "stagesync/status.h"
+
+namespace stagesync::source {
+
+struct SourceRecord {
+  std::string id;
+  json::Value value;
+  bool deleted = false;
+};
+
+struct SourcePage {
+  std::vector<SourceRecord> records;
+  std::optional<int64_t> watermark;  // the window this page completes
+  std::vector<std::string> open_ids_add;
+  std::vector<std::string> open_ids_remove;
+  std::vector<stage::FetchFailure> failures;
+  std::vector<std::string> failures_cleared;
+  bool ends_window = false;
+};
+
+class PageSink {
+ public:
+  virtual ~PageSink() = default;
+  // Commits a page. An error stops the fetch.
+  virtual Status Write(SourcePage page) = 0;
+};
+
+// What the source needs to know about staging at the start of a fetch.
+struct FetchState {
+  std::optional<int64_t> watermark_ms;
+  std::vector<std::string> open_ids;    // not final at the source last time
+  std::vector<std::string> failed_ids;  // failed to read last time
+};
+
+class Source {
+ public:
+  virtual ~Source() = default;
+  virtual Status Fetch(const FetchState& state, PageSink* sink) = 0;
+};
+
+struct SourceDeps {
+  HttpClient* http = nullptr;
+  Clock* clock = nullptr;
+};
+
+// Builds the source for a pipeline from its config, checking the source's options against the
+// connector's option table. InvalidArgument naming the JSON path on a bad option.
+Result<std::unique_ptr<Source>> MakeSource(const config::Config& cfg,
+                                           const config::PipelineConfig& pipeline,
+                                           const SourceDeps& deps);
+
+// Checks a pipeline's source options without building anything.
+Status CheckSource(const config::Config& cfg, const config::PipelineConfig& pipeline);
+
+}  // namespace stagesync::source

@@ -1,0 +1,140 @@
+// StagingLog: the RocksDB store between sources and sinks. Records are keyed by (pipeline,
+// source id) with a content hash; a new or changed record gets a change-log entry that each
+// sink drains through its own cursor. The key layout is in doc/stage-format.md.
+// Thread-safe: one StagingLog may be shared by the fetcher and appliers of one process. One
+// state dir is opened read-write by one process at a time (RocksDB's LOCK file).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "stagesync/hash.h"
+#include "stagesync/status.h"
+
+namespace stagesync::stage {
+
+struct StageOptions {
+  bool read_only = false;
+  // fsync every commit. Default: true. Only benchmarks turn it off, to compare with db_bench.
+  bool sync = true;
+};
+
+// A record as the source delivers it.
+struct IncomingRecord {
+  std::string source_id;
+  Hash128 hash;      // content hash of the canonical form (hash_exclude applied)
+  std::string raw;   // canonical JSON of the whole record
+  bool deleted = false;
+};
+
+struct StagedRecord {
+  std::string source_id;
+  Hash128 hash;
+  uint64_t seq = 0;
+  int64_t fetched_at_ms = 0;
+  bool deleted = false;
+  std::string raw;
+};
+
+// A record the source could not read (bad payload, missing field). It is kept out of the
+// records, listed with its error, and re-fetched on every fetch until it reads cleanly.
+struct FetchFailure {
+  std::string source_id;
+  std::string error;
+  std::string payload;  // what was received, truncated
+};
+
+// One atomic staging write: a page of records plus whatever bookkeeping advances with them.
+struct PageCommit {
+  std::vector<IncomingRecord> records;
+  std::optional<int64_t> watermark;          // set with the last page of a window
+  std::vector<std::string> open_ids_add;     // not final at the source: re-fetch next time
+  std::vector<std::string> open_ids_remove;  // became final
+  std::vector<FetchFailure> failures;
+  std::vector<std::string> failures_cleared;  // earlier failures that now read cleanly
+};
+
+struct CommitStats {
+  int64_t unchanged = 0;
+  int64_t added = 0;
+  int64_t changed = 0;
+};
+
+struct ChangeEntry {
+  uint64_t seq = 0;
+  std::string source_id;
+};
+
+struct QuarantineEntry {
+  std::string pipeline;
+  std::string stage;  // "fetch" or the sink's name
+  std::string source_id;
+  std::string error;
+  std::string payload;
+  int64_t at_ms = 0;
+};
+
+struct PipelineSummary {
+  std::string pipeline;
+  int64_t records = 0;
+  int64_t deleted = 0;
+  uint64_t last_seq = 0;
+  std::optional<int64_t> watermark_ms;
+  int64_t open_ids = 0;
+  int64_t quarantined = 0;
+  struct Sink {
+    std::string name;
+    uint64_t cursor = 0;
+    int64_t pending = 0;
+  };
+  std::vector<Sink> sinks;
+};
+
+class StagingLog {
+ public:
+  virtual ~StagingLog() = default;
+
+  // Opens (creating if needed) the staging database in `dir`. FailedPrecondition when another
+  // process holds the dir.
+  static Result<std::unique_ptr<StagingLog>> Open(const std::string& dir,
+                                                  const StageOptions& opts = {});
+
+  // Makes sure each named sink has a cursor (new sinks start at 0).
+  virtual Status RegisterSinks(const std::string& pipeline,
+                               const std::vector<std::string>& sinks) = 0;
+
+  // Writes one page atomically: unchanged records (same hash) write nothing; new and changed
+  // ones get a fresh sequence number and a change-log entry (replacing the record's older
+  // pending entry, so versions coalesce). The watermark and open-id changes go in the same
+  // write. On failure nothing of the page is written.
+  virtual Result<CommitStats> CommitPage(const std::string& pipeline, const PageCommit& page,
+                                         int64_t now_ms) = 0;
+
+  virtual Result<std::optional<int64_t>> Watermark(const std::string& pipeline) = 0;
+  virtual Result<std::vector<std::string>> OpenIds(const std::string& pipeline) = 0;
+  // Ids with a fetch failure on record (re-fetched every time until clean).
+  virtual Result<std::vector<std::string>> FailedIds(const std::string& pipeline) = 0;
+  virtual Result<std::optional<StagedRecord>> Get(const std::string& pipeline,
+                                                  const std::string& source_id) = 0;
+
+  // Change-log entries with seq > after_seq, in sequence order, at most `limit`.
+  virtual Result<std::vector<ChangeEntry>> ReadChanges(const std::string& pipeline,
+                                                       uint64_t after_seq, size_t limit) = 0;
+  virtual Result<uint64_t> Cursor(const std::string& pipeline, const std::string& sink) = 0;
+  // Moves a sink's cursor forward (never back) and trims entries every sink has passed.
+  virtual Status AdvanceCursor(const std::string& pipeline, const std::string& sink,
+                               uint64_t seq) = 0;
+
+  virtual Result<std::vector<std::string>> Pipelines() = 0;
+  virtual Result<PipelineSummary> Summary(const std::string& pipeline) = 0;
+  // Calls fn for every staged record of the pipeline in key order; stops when fn returns false.
+  virtual Status ScanRecords(const std::string& pipeline,
+                             const std::function<bool(const StagedRecord&)>& fn) = 0;
+  virtual Result<std::vector<QuarantineEntry>> Quarantined(const std::string& pipeline) = 0;
+};
+
+}  // namespace stagesync::stage

@@ -1,0 +1,371 @@
+#include "stagesync/config.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace stagesync::config {
+
+namespace {
+
+Status PathError(const std::string& path, const std::string& problem) {
+  return InvalidArgument(path + ": " + problem);
+}
+
+const char* TypeName(json::Type t) {
+  switch (t) {
+    case json::Type::kNull: return "null";
+    case json::Type::kBool: return "a boolean";
+    case json::Type::kNumber: return "a number";
+    case json::Type::kString: return "a string";
+    case json::Type::kArray: return "an array";
+    case json::Type::kObject: return "an object";
+  }
+  return "?";
+}
+
+bool ValidName(std::string_view n) {
+  if (n.empty() || n.size() > 64) return false;
+  for (char c : n) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
+      return false;
+  }
+  return true;
+}
+
+// Expands ${NAME} in every string value, in place.
+Status ExpandEnv(json::Value* v, const std::string& path, EnvLookup getenv_fn) {
+  switch (v->type()) {
+    case json::Type::kString: {
+      const std::string& s = v->text();
+      if (s.find("${") == std::string::npos) return Status::Ok();
+      std::string out;
+      size_t i = 0;
+      while (i < s.size()) {
+        size_t open = s.find("${", i);
+        if (open == std::string::npos) {
+          out.append(s, i, std::string::npos);
+          break;
+        }
+        size_t close = s.find('}', open);
+        if (close == std::string::npos) {
+          return PathError(path, "unterminated ${ in string");
+        }
+        out.append(s, i, open - i);
+        std::string name = s.substr(open + 2, close - open - 2);
+        if (name.empty()) return PathError(path, "empty ${} reference");
+        const char* val = getenv_fn(name.c_str());
+        if (val == nullptr) {
+          return PathError(path, "environment variable " + name + " is not set");
+        }
+        out.append(val);
+        i = close + 1;
+      }
+      *v = json::Value::String(std::move(out));
+      return Status::Ok();
+    }
+    case json::Type::kArray: {
+      auto& items = v->mutable_items();
+      for (size_t i = 0; i < items.size(); ++i) {
+        SS_RETURN_IF_ERROR(ExpandEnv(&items[i], path + "[" + std::to_string(i) + "]", getenv_fn));
+      }
+      return Status::Ok();
+    }
+    case json::Type::kObject: {
+      for (auto& m : v->mutable_members()) {
+        SS_RETURN_IF_ERROR(ExpandEnv(&m.second, path + "." + m.first, getenv_fn));
+      }
+      return Status::Ok();
+    }
+    default:
+      return Status::Ok();
+  }
+}
+
+Status RequireType(const json::Value* v, json::Type t, const std::string& path) {
+  if (v == nullptr) return PathError(path, "missing");
+  if (v->type() != t) {
+    return PathError(path, std::string("must be ") + TypeName(t) + ", got " + TypeName(v->type()));
+  }
+  return Status::Ok();
+}
+
+Status CheckKeys(const json::Value& obj, const std::string& path,
+                 std::initializer_list<std::string_view> allowed) {
+  for (const auto& m : obj.members()) {
+    bool ok = false;
+    for (auto a : allowed) ok = ok || m.first == a;
+    if (!ok) return PathError(path + "." + m.first, "unknown key");
+  }
+  return Status::Ok();
+}
+
+// Options object: a copy of obj without the keys handled generically.
+json::Value OptionsWithout(const json::Value& obj, std::initializer_list<std::string_view> skip) {
+  json::Value out = json::Value::Object();
+  for (const auto& m : obj.members()) {
+    bool skipped = false;
+    for (auto s : skip) skipped = skipped || m.first == s;
+    if (!skipped) out.Add(m.first, m.second);
+  }
+  return out;
+}
+
+Status CheckSchedule(const std::string& s, const std::string& path) {
+  if (s.rfind("@every ", 0) == 0) {
+    std::string d = s.substr(7);
+    if (d.empty()) return PathError(path, "'@every' needs a duration like 5m");
+    size_t pos = 0;
+    long n = 0;
+    try {
+      n = std::stol(d, &pos);
+    } catch (...) {
+      return PathError(path, "bad duration '" + d + "' (use e.g. 30s, 5m, 2h)");
+    }
+    std::string unit = d.substr(pos);
+    if (n <= 0 || (unit != "s" && unit != "m" && unit != "h")) {
+      return PathError(path, "bad duration '" + d + "' (use e.g. 30s, 5m, 2h)");
+    }
+    return Status::Ok();
+  }
+  std::istringstream in(s);
+  std::string field;
+  int fields = 0;
+  while (in >> field) {
+    ++fields;
+    for (char c : field) {
+      if (!(std::isdigit(static_cast<unsigned char>(c)) || c == '*' || c == '/' || c == ',' ||
+            c == '-'))
+        return PathError(path, "bad cron field '" + field + "'");
+    }
+  }
+  if (fields != 5) {
+    return PathError(path, "expected a 5-field cron expression (\"2 */2 * * *\") or \"@every 5m\"");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+const PipelineConfig* Config::FindPipeline(std::string_view name) const {
+  for (const auto& p : pipelines) {
+    if (p.name == name) return &p;
+  }
+  return nullptr;
+}
+
+const ConnectionConfig* Config::FindConnection(std::string_view name) const {
+  auto it = connections.find(std::string(name));
+  return it == connections.end() ? nullptr : &it->second;
+}
+
+Result<Config> LoadString(std::string_view text, const std::string& base_dir,
+                          EnvLookup getenv_fn) {
+  if (getenv_fn == nullptr) getenv_fn = [](const char* n) -> const char* { return std::getenv(n); };
+  auto parsed = json::Parse(text);
+  if (!parsed.ok()) return parsed.status().WithContext("config");
+  json::Value root = std::move(parsed).value();
+  SS_RETURN_IF_ERROR(RequireType(&root, json::Type::kObject, "(root)"));
+  SS_RETURN_IF_ERROR(CheckKeys(root, "", {"state_dir", "connections", "pipelines", "$comment"}));
+
+  Config cfg;
+  const json::Value* sd = root.Find("state_dir");
+  SS_RETURN_IF_ERROR(RequireType(sd, json::Type::kString, "state_dir"));
+  {
+    json::Value expanded = *sd;
+    SS_RETURN_IF_ERROR(ExpandEnv(&expanded, "state_dir", getenv_fn));
+    cfg.state_dir = expanded.text();
+    if (cfg.state_dir.empty()) return PathError("state_dir", "must not be empty");
+    if (cfg.state_dir[0] != '/' && !base_dir.empty()) cfg.state_dir = base_dir + "/" + cfg.state_dir;
+  }
+
+  const json::Value* conns = root.Find("connections");
+  SS_RETURN_IF_ERROR(RequireType(conns, json::Type::kObject, "connections"));
+  for (const auto& [name, cv] : conns->members()) {
+    std::string path = "connections." + name;
+    if (!ValidName(name)) return PathError(path, "name must be 1-64 of [A-Za-z0-9_.-]");
+    SS_RETURN_IF_ERROR(RequireType(&cv, json::Type::kObject, path));
+    const json::Value* type = cv.Find("type");
+    SS_RETURN_IF_ERROR(RequireType(type, json::Type::kString, path + ".type"));
+    ConnectionConfig c;
+    c.name = name;
+    c.type = type->text();
+    c.path = path;
+    c.options = OptionsWithout(cv, {"type"});
+    SS_RETURN_IF_ERROR(ExpandEnv(&c.options, path, getenv_fn));
+    cfg.connections.emplace(name, std::move(c));
+  }
+
+  const json::Value* pipes = root.Find("pipelines");
+  SS_RETURN_IF_ERROR(RequireType(pipes, json::Type::kObject, "pipelines"));
+  if (pipes->members().empty()) return PathError("pipelines", "at least one pipeline is needed");
+  for (const auto& [name, pv] : pipes->members()) {
+    std::string path = "pipelines." + name;
+    if (!ValidName(name)) return PathError(path, "name must be 1-64 of [A-Za-z0-9_.-]");
+    SS_RETURN_IF_ERROR(RequireType(&pv, json::Type::kObject, path));
+    SS_RETURN_IF_ERROR(CheckKeys(pv, path, {"source", "schedule", "hash_exclude", "time_zone",
+                                            "sinks", "description", "$comment"}));
+    PipelineConfig p;
+    p.name = name;
+    p.path = path;
+
+    const json::Value* src = pv.Find("source");
+    SS_RETURN_IF_ERROR(RequireType(src, json::Type::kObject, path + ".source"));
+    const json::Value* sconn = src->Find("connection");
+    SS_RETURN_IF_ERROR(RequireType(sconn, json::Type::kString, path + ".source.connection"));
+    const ConnectionConfig* conn = cfg.FindConnection(sconn->text());
+    if (conn == nullptr) {
+      return PathError(path + ".source.connection",
+                       "no connection named '" + sconn->text() + "'");
+    }
+    p.source.connection = conn->name;
+    p.source.type = conn->type;
+    p.source.path = path + ".source";
+    p.source.options = OptionsWithout(*src, {"connection"});
+    SS_RETURN_IF_ERROR(ExpandEnv(&p.source.options, p.source.path, getenv_fn));
+
+    if (const json::Value* sch = pv.Find("schedule")) {
+      SS_RETURN_IF_ERROR(RequireType(sch, json::Type::kString, path + ".schedule"));
+      p.schedule = sch->text();
+      SS_RETURN_IF_ERROR(CheckSchedule(p.schedule, path + ".schedule"));
+    }
+    if (const json::Value* tz = pv.Find("time_zone")) {
+      SS_RETURN_IF_ERROR(RequireType(tz, json::Type::kString, path + ".time_zone"));
+      p.time_zone = tz->text();
+    }
+    if (const json::Value* he = pv.Find("hash_exclude")) {
+      SS_RETURN_IF_ERROR(RequireType(he, json::Type::kArray, path + ".hash_exclude"));
+      for (size_t i = 0; i < he->items().size(); ++i) {
+        const auto& item = he->items()[i];
+        SS_RETURN_IF_ERROR(RequireType(&item, json::Type::kString,
+                                       path + ".hash_exclude[" + std::to_string(i) + "]"));
+        p.hash_exclude.push_back(item.text());
+      }
+    }
+
+    const json::Value* sinks = pv.Find("sinks");
+    SS_RETURN_IF_ERROR(RequireType(sinks, json::Type::kObject, path + ".sinks"));
+    if (sinks->members().empty()) return PathError(path + ".sinks", "at least one sink is needed");
+    for (const auto& [sname, sv] : sinks->members()) {
+      std::string spath = path + ".sinks." + sname;
+      if (!ValidName(sname)) return PathError(spath, "name must be 1-64 of [A-Za-z0-9_.-]");
+      SS_RETURN_IF_ERROR(RequireType(&sv, json::Type::kObject, spath));
+      SinkConfig s;
+      s.name = sname;
+      s.path = spath;
+      const json::Value* sc = sv.Find("connection");
+      SS_RETURN_IF_ERROR(RequireType(sc, json::Type::kString, spath + ".connection"));
+      const ConnectionConfig* sconn2 = cfg.FindConnection(sc->text());
+      if (sconn2 == nullptr) {
+        return PathError(spath + ".connection", "no connection named '" + sc->text() + "'");
+      }
+      s.connection = sconn2->name;
+      s.type = sconn2->type;
+      if (const json::Value* st = sv.Find("type")) {
+        SS_RETURN_IF_ERROR(RequireType(st, json::Type::kString, spath + ".type"));
+        s.type = st->text();
+      }
+      s.options = OptionsWithout(sv, {"connection", "type"});
+      SS_RETURN_IF_ERROR(ExpandEnv(&s.options, spath, getenv_fn));
+      p.sinks.push_back(std::move(s));
+    }
+    cfg.pipelines.push_back(std::move(p));
+  }
+  return cfg;
+}
+
+Result<Config> LoadFile(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return InvalidArgument("cannot read config file " + file);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string base = ".";
+  size_t slash = file.rfind('/');
+  if (slash != std::string::npos) base = file.substr(0, slash == 0 ? 1 : slash);
+  auto cfg = LoadString(ss.str(), base);
+  if (!cfg.ok()) return cfg.status().WithContext(file);
+  cfg->file = file;
+  return cfg;
+}
+
+// ---- OptionReader ----
+
+Status OptionReader::Validate(const std::vector<OptionSpec>& specs) const {
+  for (const auto& m : options_.members()) {
+    if (m.first == "$comment" || m.first == "description") continue;
+    bool known = false;
+    for (const auto& s : specs) known = known || s.name == m.first;
+    if (!known) {
+      std::string names;
+      for (const auto& s : specs) names += (names.empty() ? "" : ", ") + std::string(s.name);
+      return PathError(path_ + "." + m.first, "unknown option (known: " + names + ")");
+    }
+  }
+  for (const auto& s : specs) {
+    const json::Value* v = options_.Find(s.name);
+    std::string p = path_ + "." + std::string(s.name);
+    if (v == nullptr) {
+      if (s.required) return PathError(p, "missing");
+      continue;
+    }
+    bool ok = true;
+    switch (s.type) {
+      case OptionType::kString: ok = v->is_string(); break;
+      case OptionType::kInt: {
+        int64_t x;
+        ok = v->is_number() && v->AsInt64(&x);
+        break;
+      }
+      case OptionType::kNumber: ok = v->is_number(); break;
+      case OptionType::kBool: ok = v->is_bool(); break;
+      case OptionType::kStringList: {
+        ok = v->is_array();
+        if (ok) {
+          for (const auto& it : v->items()) ok = ok && it.is_string();
+        }
+        break;
+      }
+      case OptionType::kObject: ok = v->is_object(); break;
+      case OptionType::kAny: break;
+    }
+    if (!ok) {
+      static const char* kNames[] = {"a string", "an integer",  "a number", "a boolean",
+                                     "a list of strings", "an object", "any"};
+      return PathError(p, std::string("must be ") + kNames[static_cast<int>(s.type)] + ", got " +
+                              TypeName(v->type()));
+    }
+    if (s.required && v->is_string() && v->text().empty()) return PathError(p, "must not be empty");
+  }
+  return Status::Ok();
+}
+
+std::string OptionReader::String(std::string_view name, std::string_view def) const {
+  const json::Value* v = options_.Find(name);
+  return v && v->is_string() ? v->text() : std::string(def);
+}
+int64_t OptionReader::Int(std::string_view name, int64_t def) const {
+  const json::Value* v = options_.Find(name);
+  int64_t x;
+  return v && v->AsInt64(&x) ? x : def;
+}
+double OptionReader::Number(std::string_view name, double def) const {
+  const json::Value* v = options_.Find(name);
+  if (!v || !v->is_number()) return def;
+  return std::strtod(v->text().c_str(), nullptr);
+}
+bool OptionReader::Bool(std::string_view name, bool def) const {
+  const json::Value* v = options_.Find(name);
+  return v && v->is_bool() ? v->bool_value() : def;
+}
+std::vector<std::string> OptionReader::StringList(std::string_view name) const {
+  std::vector<std::string> out;
+  const json::Value* v = options_.Find(name);
+  if (v && v->is_array()) {
+    for (const auto& it : v->items()) {
+      if (it.is_string()) out.push_back(it.text());
+    }
+  }
+  return out;
+}
+
+}  // namespace stagesync::config

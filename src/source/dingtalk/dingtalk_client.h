@@ -1,0 +1,72 @@
+// DingTalkClient: calls DingTalk's oapi with a cached access token, the connection's rate
+// limit, retries with backoff, and the vendor's error codes mapped to Status codes once, here
+// (kErrcodeTable). Thread-safe: one client is shared by every pipeline on a connection.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+
+#include "stagesync/clock.h"
+#include "stagesync/config.h"
+#include "stagesync/http.h"
+#include "stagesync/json.h"
+#include "stagesync/rate_limiter.h"
+#include "stagesync/retry.h"
+#include "stagesync/status.h"
+
+namespace stagesync::source::dingtalk {
+
+struct ClientOptions {
+  std::string base_url;  // e.g. https://oapi.dingtalk.com
+  std::string app_key;
+  std::string app_secret;  // from ${ENV}; never logged
+  double qps = 10;         // Default: 10 (DingTalk allows 20/app; half leaves room for others)
+  int timeout_ms = 30000;  // Default: 30 s
+  size_t max_response_bytes = 8u << 20;  // Default: 8 MiB
+  RetryPolicy retry;
+};
+
+const std::vector<config::OptionSpec>& ConnectionOptionTable();
+Result<ClientOptions> ReadClientOptions(const config::ConnectionConfig& conn);
+
+// Maps a DingTalk errcode to the Status code that decides what happens next.
+StatusCode ClassifyErrcode(int64_t errcode, std::string_view sub_code);
+
+class DingTalkClient {
+ public:
+  DingTalkClient(ClientOptions opts, HttpClient* http, Clock* clock);
+
+  // POSTs `body` (JSON) to `path` with the access token, retrying transient failures and
+  // refreshing an expired token once. Returns the parsed body when errcode is 0.
+  // `what` names the call in errors (e.g. "get instance X").
+  Result<json::Value> Call(const std::string& path, const std::string& body,
+                           const std::string& what);
+
+  int64_t requests() const { return requests_; }
+
+ private:
+  Result<std::string> Token(bool force_refresh, const std::string& stale);
+  Result<json::Value> CallOnce(const std::string& path, const std::string& body,
+                               const std::string& token);
+
+  const ClientOptions opts_;
+  HttpClient* const http_;
+  Clock* const clock_;
+  RateLimiter limiter_;
+  std::mutex token_mu_;
+  std::string token_;
+  int64_t token_expires_ms_ = 0;
+  std::mutex rand_mu_;
+  std::mt19937_64 rand_;
+  std::atomic<int64_t> requests_{0};
+};
+
+// One client per connection name, shared across pipelines in this process.
+std::shared_ptr<DingTalkClient> ClientFor(const config::ConnectionConfig& conn, HttpClient* http,
+                                          Clock* clock, Status* error);
+
+}  // namespace stagesync::source::dingtalk

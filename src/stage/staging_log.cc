@@ -1,0 +1,511 @@
+// RocksDB implementation of StagingLog. The only file that includes RocksDB headers.
+// Layout (doc/stage-format.md): column families
+//   records : P \0 id         -> v1 | hash(16) | seq(8 BE) | fetched_at_ms(8 BE) | flags(1) | raw
+//   hashes  : P \0 id         -> hash(16) | seq(8 BE) | flags(1)    (bloom-filtered, MultiGet)
+//   changes : P \0 seq(8 BE)  -> id
+//   meta    : "seq" \0 P -> seq(8) ; "wm" \0 P -> ms(8) ; "cur" \0 P \0 sink -> seq(8)
+//             "open" \0 P \0 id -> "" ; "fail" \0 P \0 id -> ""
+//   quarantine : P \0 stage \0 id -> JSON {error, payload, at_ms}
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/options.h>
+#include <rocksdb/slice.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <map>
+#include <mutex>
+
+#include "stagesync/json.h"
+#include "stagesync/stage.h"
+
+namespace stagesync::stage {
+
+namespace {
+
+constexpr char kSep = '\0';
+constexpr uint8_t kFlagDeleted = 1;
+
+void PutBE64(uint64_t v, std::string* out) {
+  char b[8];
+  for (int i = 7; i >= 0; --i) {
+    b[i] = static_cast<char>(v & 0xff);
+    v >>= 8;
+  }
+  out->append(b, 8);
+}
+uint64_t GetBE64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+std::string RecordKey(const std::string& p, const std::string& id) {
+  std::string k;
+  k.reserve(p.size() + 1 + id.size());
+  k.append(p);
+  k.push_back(kSep);
+  k.append(id);
+  return k;
+}
+std::string ChangeKey(const std::string& p, uint64_t seq) {
+  std::string k(p);
+  k.push_back(kSep);
+  PutBE64(seq, &k);
+  return k;
+}
+std::string MetaKey(std::string_view kind, const std::string& p, std::string_view rest = {},
+                    bool with_rest = false) {
+  std::string k(kind);
+  k.push_back(kSep);
+  k.append(p);
+  if (with_rest) {
+    k.push_back(kSep);
+    k.append(rest);
+  }
+  return k;
+}
+std::string Prefix(const std::string& p) {
+  std::string k(p);
+  k.push_back(kSep);
+  return k;
+}
+
+Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return Status::Ok();
+  std::string m = std::string(what) + ": " + s.ToString();
+  if (s.IsNotFound()) return NotFound(m);
+  if (s.IsCorruption()) return DataLoss(m);
+  if (s.IsBusy() || s.IsTryAgain() || s.IsTimedOut()) return Unavailable(m);
+  return Status(StatusCode::kInternal, m);
+}
+
+class RocksStagingLog final : public StagingLog {
+ public:
+  RocksStagingLog(rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles,
+                  StageOptions opts)
+      : db_(db), handles_(std::move(handles)), opts_(opts) {
+    records_ = handles_[1];
+    hashes_ = handles_[2];
+    changes_ = handles_[3];
+    meta_ = handles_[4];
+    quarantine_ = handles_[5];
+  }
+  ~RocksStagingLog() override {
+    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+    delete db_;
+  }
+
+  Status RegisterSinks(const std::string& pipeline,
+                       const std::vector<std::string>& sinks) override {
+    rocksdb::WriteBatch batch;
+    for (const auto& sink : sinks) {
+      std::string key = MetaKey("cur", pipeline, sink, true);
+      std::string v;
+      auto s = db_->Get(rocksdb::ReadOptions(), meta_, key, &v);
+      if (s.IsNotFound()) {
+        std::string zero;
+        PutBE64(0, &zero);
+        batch.Put(meta_, key, zero);
+      } else if (!s.ok()) {
+        return FromRocks(s, "reading sink cursor");
+      }
+    }
+    if (batch.Count() == 0) return Status::Ok();
+    return Write(&batch, "registering sinks");
+  }
+
+  Result<CommitStats> CommitPage(const std::string& pipeline, const PageCommit& page,
+                                 int64_t now_ms) override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    CommitStats stats;
+    rocksdb::WriteBatch batch;
+    // Look up the stored hashes of the whole page at once; most are usually unchanged.
+    std::vector<std::string> keys;
+    keys.reserve(page.records.size());
+    for (const auto& r : page.records) keys.push_back(RecordKey(pipeline, r.source_id));
+    std::vector<rocksdb::Slice> key_slices(keys.begin(), keys.end());
+    std::vector<rocksdb::PinnableSlice> values(keys.size());
+    std::vector<rocksdb::Status> statuses(keys.size());
+    if (!keys.empty()) {
+      db_->MultiGet(rocksdb::ReadOptions(), hashes_, keys.size(), key_slices.data(), values.data(),
+                    statuses.data());
+    }
+    SS_ASSIGN_OR_RETURN(uint64_t seq, LastSeqLocked(pipeline));
+    const uint64_t first_seq = seq;
+    // Within one page the same id may appear twice; the later copy wins.
+    std::map<std::string, uint64_t> written_in_page;
+    for (size_t i = 0; i < page.records.size(); ++i) {
+      const IncomingRecord& r = page.records[i];
+      const uint8_t flags = r.deleted ? kFlagDeleted : 0;
+      std::optional<uint64_t> old_seq;
+      auto in_page = written_in_page.find(keys[i]);
+      if (in_page != written_in_page.end()) {
+        old_seq = in_page->second;
+      } else if (statuses[i].ok()) {
+        const rocksdb::PinnableSlice& v = values[i];
+        if (v.size() < 25) return DataLoss("staged hash entry too short for " + r.source_id);
+        Hash128 old;
+        Hash128::FromBytes(std::string_view(v.data(), 16), &old);
+        const uint8_t old_flags = static_cast<uint8_t>(v.data()[24]);
+        if (old == r.hash && old_flags == flags) {
+          ++stats.unchanged;
+          continue;
+        }
+        old_seq = GetBE64(v.data() + 16);
+      } else if (!statuses[i].IsNotFound()) {
+        return FromRocks(statuses[i], "reading staged hashes");
+      }
+      if (r.deleted && !old_seq) {
+        ++stats.unchanged;  // a tombstone for a record never staged: nothing to delete
+        continue;
+      }
+      ++seq;
+      std::string hv = r.hash.ToBytes();
+      PutBE64(seq, &hv);
+      hv.push_back(static_cast<char>(flags));
+      std::string rv;
+      rv.reserve(34 + r.raw.size());
+      rv.push_back('\x01');
+      rv.append(hv, 0, 24);
+      PutBE64(static_cast<uint64_t>(now_ms), &rv);
+      rv.push_back(static_cast<char>(flags));
+      rv.append(r.raw);
+      batch.Put(hashes_, keys[i], hv);
+      batch.Put(records_, keys[i], rv);
+      // Versions coalesce: the older pending entry (if not yet trimmed) is replaced.
+      if (old_seq) batch.Delete(changes_, ChangeKey(pipeline, *old_seq));
+      batch.Put(changes_, ChangeKey(pipeline, seq), r.source_id);
+      written_in_page[keys[i]] = seq;
+      if (old_seq && in_page == written_in_page.end()) {
+        ++stats.changed;
+      } else if (!old_seq) {
+        ++stats.added;
+      }
+    }
+    if (seq != first_seq) {
+      std::string v;
+      PutBE64(seq, &v);
+      batch.Put(meta_, MetaKey("seq", pipeline), v);
+    }
+    if (page.watermark) {
+      std::string v;
+      PutBE64(static_cast<uint64_t>(*page.watermark), &v);
+      batch.Put(meta_, MetaKey("wm", pipeline), v);
+    }
+    for (const auto& id : page.open_ids_add) batch.Put(meta_, MetaKey("open", pipeline, id, true), "");
+    for (const auto& id : page.open_ids_remove) batch.Delete(meta_, MetaKey("open", pipeline, id, true));
+    for (const auto& f : page.failures) {
+      batch.Put(meta_, MetaKey("fail", pipeline, f.source_id, true), "");
+      std::string q = "{\"error\":";
+      json::AppendQuoted(f.error, &q);
+      q += ",\"payload\":";
+      json::AppendQuoted(f.payload, &q);
+      q += ",\"at_ms\":" + std::to_string(now_ms) + "}";
+      batch.Put(quarantine_, QuarantineKey(pipeline, "fetch", f.source_id), q);
+    }
+    // A record that now reads cleanly leaves the fetch quarantine.
+    for (const auto& id : page.failures_cleared) {
+      batch.Delete(meta_, MetaKey("fail", pipeline, id, true));
+      batch.Delete(quarantine_, QuarantineKey(pipeline, "fetch", id));
+    }
+    if (batch.Count() == 0) return stats;
+    SS_RETURN_IF_ERROR(Write(&batch, "committing page"));
+    last_seq_[pipeline] = seq;
+    return stats;
+  }
+
+  Result<std::optional<int64_t>> Watermark(const std::string& pipeline) override {
+    std::string v;
+    auto s = db_->Get(rocksdb::ReadOptions(), meta_, MetaKey("wm", pipeline), &v);
+    if (s.IsNotFound()) return std::optional<int64_t>();
+    if (!s.ok()) return FromRocks(s, "reading watermark");
+    if (v.size() != 8) return DataLoss("bad watermark for " + pipeline);
+    return std::optional<int64_t>(static_cast<int64_t>(GetBE64(v.data())));
+  }
+
+  Result<std::vector<std::string>> OpenIds(const std::string& pipeline) override {
+    return MetaIds("open", pipeline);
+  }
+  Result<std::vector<std::string>> FailedIds(const std::string& pipeline) override {
+    return MetaIds("fail", pipeline);
+  }
+
+  Result<std::optional<StagedRecord>> Get(const std::string& pipeline,
+                                          const std::string& source_id) override {
+    std::string v;
+    auto s = db_->Get(rocksdb::ReadOptions(), records_, RecordKey(pipeline, source_id), &v);
+    if (s.IsNotFound()) return std::optional<StagedRecord>();
+    if (!s.ok()) return FromRocks(s, "reading record");
+    StagedRecord r;
+    SS_RETURN_IF_ERROR(DecodeRecord(source_id, v, &r));
+    return std::optional<StagedRecord>(std::move(r));
+  }
+
+  Result<std::vector<ChangeEntry>> ReadChanges(const std::string& pipeline, uint64_t after_seq,
+                                               size_t limit) override {
+    std::vector<ChangeEntry> out;
+    std::string prefix = Prefix(pipeline);
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), changes_));
+    for (it->Seek(ChangeKey(pipeline, after_seq + 1)); it->Valid() && out.size() < limit;
+         it->Next()) {
+      rocksdb::Slice k = it->key();
+      if (!k.starts_with(prefix) || k.size() != prefix.size() + 8) break;
+      out.push_back({GetBE64(k.data() + prefix.size()), it->value().ToString()});
+    }
+    SS_RETURN_IF_ERROR(FromRocks(it->status(), "reading change log"));
+    return out;
+  }
+
+  Result<uint64_t> Cursor(const std::string& pipeline, const std::string& sink) override {
+    std::string v;
+    auto s = db_->Get(rocksdb::ReadOptions(), meta_, MetaKey("cur", pipeline, sink, true), &v);
+    if (s.IsNotFound()) return uint64_t{0};
+    if (!s.ok()) return FromRocks(s, "reading cursor");
+    if (v.size() != 8) return DataLoss("bad cursor for " + pipeline + "/" + sink);
+    return GetBE64(v.data());
+  }
+
+  Status AdvanceCursor(const std::string& pipeline, const std::string& sink,
+                       uint64_t seq) override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    SS_ASSIGN_OR_RETURN(uint64_t cur, Cursor(pipeline, sink));
+    if (seq <= cur) return Status::Ok();
+    rocksdb::WriteBatch batch;
+    std::string v;
+    PutBE64(seq, &v);
+    batch.Put(meta_, MetaKey("cur", pipeline, sink, true), v);
+    // Trim what every sink has passed.
+    SS_ASSIGN_OR_RETURN(auto cursors, Cursors(pipeline));
+    cursors[sink] = seq;
+    uint64_t min_cur = seq;
+    for (const auto& [name, c] : cursors) min_cur = std::min(min_cur, c);
+    if (min_cur > 0) {
+      batch.DeleteRange(changes_, ChangeKey(pipeline, 0), ChangeKey(pipeline, min_cur + 1));
+    }
+    return Write(&batch, "advancing cursor");
+  }
+
+  Result<std::vector<std::string>> Pipelines() override {
+    std::vector<std::string> out;
+    std::string prefix("seq");
+    prefix.push_back(kSep);
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta_));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      out.push_back(it->key().ToString().substr(prefix.size()));
+    }
+    SS_RETURN_IF_ERROR(FromRocks(it->status(), "listing pipelines"));
+    // Pipelines that have sinks but no records yet.
+    std::string cprefix("cur");
+    cprefix.push_back(kSep);
+    for (it->Seek(cprefix); it->Valid() && it->key().starts_with(cprefix); it->Next()) {
+      std::string rest = it->key().ToString().substr(cprefix.size());
+      std::string p = rest.substr(0, rest.find(kSep));
+      if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  Result<PipelineSummary> Summary(const std::string& pipeline) override {
+    PipelineSummary s;
+    s.pipeline = pipeline;
+    SS_ASSIGN_OR_RETURN(s.watermark_ms, Watermark(pipeline));
+    SS_ASSIGN_OR_RETURN(s.last_seq, LastSeqStored(pipeline));
+    std::string prefix = Prefix(pipeline);
+    {
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), hashes_));
+      for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+        ++s.records;
+        if (it->value().size() >= 25 && (it->value()[24] & kFlagDeleted)) ++s.deleted;
+      }
+      SS_RETURN_IF_ERROR(FromRocks(it->status(), "counting records"));
+    }
+    SS_ASSIGN_OR_RETURN(auto open, OpenIds(pipeline));
+    s.open_ids = static_cast<int64_t>(open.size());
+    SS_ASSIGN_OR_RETURN(auto q, Quarantined(pipeline));
+    s.quarantined = static_cast<int64_t>(q.size());
+    SS_ASSIGN_OR_RETURN(auto cursors, Cursors(pipeline));
+    for (const auto& [name, cur] : cursors) {
+      PipelineSummary::Sink sink{name, cur, 0};
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), changes_));
+      for (it->Seek(ChangeKey(pipeline, cur + 1)); it->Valid() && it->key().starts_with(prefix);
+           it->Next()) {
+        ++sink.pending;
+      }
+      s.sinks.push_back(sink);
+    }
+    return s;
+  }
+
+  Status ScanRecords(const std::string& pipeline,
+                     const std::function<bool(const StagedRecord&)>& fn) override {
+    std::string prefix = Prefix(pipeline);
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), records_));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      StagedRecord r;
+      std::string id = it->key().ToString().substr(prefix.size());
+      SS_RETURN_IF_ERROR(DecodeRecord(id, it->value().ToString(), &r));
+      if (!fn(r)) break;
+    }
+    return FromRocks(it->status(), "scanning records");
+  }
+
+  Result<std::vector<QuarantineEntry>> Quarantined(const std::string& pipeline) override {
+    std::vector<QuarantineEntry> out;
+    std::string prefix = Prefix(pipeline);
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), quarantine_));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      std::string rest = it->key().ToString().substr(prefix.size());
+      size_t sep = rest.find(kSep);
+      QuarantineEntry e;
+      e.pipeline = pipeline;
+      e.stage = rest.substr(0, sep);
+      e.source_id = sep == std::string::npos ? "" : rest.substr(sep + 1);
+      auto parsed = json::Parse(it->value().ToString());
+      if (parsed.ok()) {
+        if (auto* v = parsed->Find("error")) e.error = v->text();
+        if (auto* v = parsed->Find("payload")) e.payload = v->text();
+        if (auto* v = parsed->Find("at_ms")) v->AsInt64(&e.at_ms);
+      }
+      out.push_back(std::move(e));
+    }
+    SS_RETURN_IF_ERROR(FromRocks(it->status(), "reading quarantine"));
+    return out;
+  }
+
+  Status OpenCheck() { return Status::Ok(); }
+
+ private:
+  static std::string QuarantineKey(const std::string& p, const std::string& stage,
+                                   const std::string& id) {
+    std::string k = Prefix(p);
+    k.append(stage);
+    k.push_back(kSep);
+    k.append(id);
+    return k;
+  }
+
+  Status DecodeRecord(const std::string& id, const std::string& v, StagedRecord* r) {
+    if (v.size() < 34 || v[0] != '\x01') return DataLoss("bad staged record for " + id);
+    r->source_id = id;
+    Hash128::FromBytes(std::string_view(v.data() + 1, 16), &r->hash);
+    r->seq = GetBE64(v.data() + 17);
+    r->fetched_at_ms = static_cast<int64_t>(GetBE64(v.data() + 25));
+    r->deleted = (static_cast<uint8_t>(v[33]) & kFlagDeleted) != 0;
+    r->raw = v.substr(34);
+    return Status::Ok();
+  }
+
+  Result<std::vector<std::string>> MetaIds(std::string_view kind, const std::string& pipeline) {
+    std::vector<std::string> out;
+    std::string prefix = MetaKey(kind, pipeline, "", true);
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta_));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      out.push_back(it->key().ToString().substr(prefix.size()));
+    }
+    SS_RETURN_IF_ERROR(FromRocks(it->status(), "reading ids"));
+    return out;
+  }
+
+  Result<std::map<std::string, uint64_t>> Cursors(const std::string& pipeline) {
+    std::map<std::string, uint64_t> out;
+    std::string prefix = MetaKey("cur", pipeline, "", true);
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta_));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      if (it->value().size() != 8) return DataLoss("bad cursor in " + pipeline);
+      out[it->key().ToString().substr(prefix.size())] = GetBE64(it->value().data());
+    }
+    SS_RETURN_IF_ERROR(FromRocks(it->status(), "reading cursors"));
+    return out;
+  }
+
+  Result<uint64_t> LastSeqStored(const std::string& pipeline) {
+    std::string v;
+    auto s = db_->Get(rocksdb::ReadOptions(), meta_, MetaKey("seq", pipeline), &v);
+    if (s.IsNotFound()) return uint64_t{0};
+    if (!s.ok()) return FromRocks(s, "reading sequence");
+    if (v.size() != 8) return DataLoss("bad sequence for " + pipeline);
+    return GetBE64(v.data());
+  }
+
+  // REQUIRES: write_mu_ held.
+  Result<uint64_t> LastSeqLocked(const std::string& pipeline) {
+    auto it = last_seq_.find(pipeline);
+    if (it != last_seq_.end()) return it->second;
+    SS_ASSIGN_OR_RETURN(uint64_t seq, LastSeqStored(pipeline));
+    last_seq_[pipeline] = seq;
+    return seq;
+  }
+
+  Status Write(rocksdb::WriteBatch* batch, std::string_view what) {
+    if (opts_.read_only) return FailedPrecondition("staging log opened read-only");
+    rocksdb::WriteOptions wo;
+    wo.sync = opts_.sync;
+    return FromRocks(db_->Write(wo, batch), what);
+  }
+
+  rocksdb::DB* db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  StageOptions opts_;
+  rocksdb::ColumnFamilyHandle* records_;
+  rocksdb::ColumnFamilyHandle* hashes_;
+  rocksdb::ColumnFamilyHandle* changes_;
+  rocksdb::ColumnFamilyHandle* meta_;
+  rocksdb::ColumnFamilyHandle* quarantine_;
+  std::mutex write_mu_;
+  std::map<std::string, uint64_t> last_seq_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<StagingLog>> StagingLog::Open(const std::string& dir,
+                                                     const StageOptions& opts) {
+  rocksdb::Options db_opts;
+  db_opts.create_if_missing = !opts.read_only;
+  db_opts.create_missing_column_families = !opts.read_only;
+  db_opts.max_open_files = 256;
+  db_opts.keep_log_file_num = 4;
+  db_opts.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+
+  rocksdb::ColumnFamilyOptions records_opts;
+  records_opts.compression = rocksdb::kLZ4Compression;
+  rocksdb::ColumnFamilyOptions hashes_opts;
+  {
+    rocksdb::BlockBasedTableOptions t;
+    t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    t.whole_key_filtering = true;
+    t.cache_index_and_filter_blocks = true;
+    hashes_opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
+      {"records", records_opts},
+      {"hashes", hashes_opts},
+      {"changes", rocksdb::ColumnFamilyOptions()},
+      {"meta", rocksdb::ColumnFamilyOptions()},
+      {"quarantine", rocksdb::ColumnFamilyOptions()},
+  };
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s;
+  if (opts.read_only) {
+    s = rocksdb::DB::OpenForReadOnly(db_opts, dir, cfs, &handles, &db);
+  } else {
+    s = rocksdb::DB::Open(db_opts, dir, cfs, &handles, &db);
+  }
+  if (!s.ok()) {
+    std::string m = s.ToString();
+    if (s.IsIOError() && m.find("lock") != std::string::npos) {
+      return FailedPrecondition("state dir " + dir +
+                                " is in use by another stagesync process (" + m + ")");
+    }
+    if (opts.read_only && (s.IsPathNotFound() || s.IsInvalidArgument() || s.IsIOError())) {
+      return NotFound("no staging database in " + dir + ": " + m);
+    }
+    return FromRocks(s, "opening staging database in " + dir);
+  }
+  return std::unique_ptr<StagingLog>(new RocksStagingLog(db, std::move(handles), opts));
+}
+
+}  // namespace stagesync::stage
