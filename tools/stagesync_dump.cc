@@ -111,11 +111,12 @@ int main(int argc, char** argv) {
           static_cast<long long>(rec.fetched_at_ms), rec.deleted ? "true" : "false",
           rec.raw.c_str());
     } else {
-      std::printf("pipeline:   %s\nkey:        %s\nhash:       %s\nseq:        %llu\n"
-                  "fetched at: %s\ndeleted:    %s\nrecord:     %s\n",
-                  pipeline.c_str(), rec.source_id.c_str(), rec.hash.ToHex().c_str(),
-                  static_cast<unsigned long long>(rec.seq), IsoUtc(rec.fetched_at_ms).c_str(),
-                  rec.deleted ? "yes" : "no", rec.raw.c_str());
+      std::printf(
+          "pipeline:   %s\nkey:        %s\nhash:       %s\nseq:        %llu\n"
+          "fetched at: %s\ndeleted:    %s\nrecord:     %s\n",
+          pipeline.c_str(), rec.source_id.c_str(), rec.hash.ToHex().c_str(),
+          static_cast<unsigned long long>(rec.seq), IsoUtc(rec.fetched_at_ms).c_str(),
+          rec.deleted ? "yes" : "no", rec.raw.c_str());
     }
     return 0;
   }
@@ -126,11 +127,12 @@ int main(int argc, char** argv) {
       if (!q.ok()) return Fail(q.status());
       for (const auto& e : *q) {
         if (jsonl) {
-          std::printf("{\"pipeline\":%s,\"stage\":%s,\"key\":%s,\"at_ms\":%lld,\"error\":%s,"
-                      "\"payload\":%s}\n",
-                      json::Quote(p).c_str(), json::Quote(e.stage).c_str(),
-                      json::Quote(e.source_id).c_str(), static_cast<long long>(e.at_ms),
-                      json::Quote(e.error).c_str(), json::Quote(e.payload).c_str());
+          std::printf(
+              "{\"pipeline\":%s,\"stage\":%s,\"key\":%s,\"at_ms\":%lld,\"error\":%s,"
+              "\"payload\":%s}\n",
+              json::Quote(p).c_str(), json::Quote(e.stage).c_str(),
+              json::Quote(e.source_id).c_str(), static_cast<long long>(e.at_ms),
+              json::Quote(e.error).c_str(), json::Quote(e.payload).c_str());
         } else {
           std::printf("%s\t%s\t%s\t%s\t%s\n", p.c_str(), e.stage.c_str(), e.source_id.c_str(),
                       IsoUtc(e.at_ms).c_str(), e.error.c_str());
@@ -175,23 +177,23 @@ int main(int argc, char** argv) {
                  ",\"pending\":" + std::to_string(s.pending) + "}";
       }
       sinks += "]";
-      std::printf("{\"pipeline\":%s,\"records\":%lld,\"deleted\":%lld,\"last_seq\":%llu,"
-                  "\"watermark_ms\":%s,\"open_ids\":%lld,\"quarantined\":%lld,\"sinks\":%s}\n",
-                  json::Quote(p).c_str(), static_cast<long long>(sum->records),
-                  static_cast<long long>(sum->deleted),
-                  static_cast<unsigned long long>(sum->last_seq),
-                  sum->watermark_ms ? std::to_string(*sum->watermark_ms).c_str() : "null",
-                  static_cast<long long>(sum->open_ids), static_cast<long long>(sum->quarantined),
-                  sinks.c_str());
+      std::printf(
+          "{\"pipeline\":%s,\"records\":%lld,\"deleted\":%lld,\"last_seq\":%llu,"
+          "\"watermark_ms\":%s,\"open_ids\":%lld,\"quarantined\":%lld,\"sinks\":%s}\n",
+          json::Quote(p).c_str(), static_cast<long long>(sum->records),
+          static_cast<long long>(sum->deleted), static_cast<unsigned long long>(sum->last_seq),
+          sum->watermark_ms ? std::to_string(*sum->watermark_ms).c_str() : "null",
+          static_cast<long long>(sum->open_ids), static_cast<long long>(sum->quarantined),
+          sinks.c_str());
     } else {
-      std::printf("pipeline %s\n  records:     %lld (%lld deleted)\n  last seq:    %llu\n"
-                  "  watermark:   %s\n  open ids:    %lld (not final at the source)\n"
-                  "  quarantined: %lld\n",
-                  p.c_str(), static_cast<long long>(sum->records),
-                  static_cast<long long>(sum->deleted),
-                  static_cast<unsigned long long>(sum->last_seq),
-                  sum->watermark_ms ? IsoUtc(*sum->watermark_ms).c_str() : "(none)",
-                  static_cast<long long>(sum->open_ids), static_cast<long long>(sum->quarantined));
+      std::printf(
+          "pipeline %s\n  records:     %lld (%lld deleted)\n  last seq:    %llu\n"
+          "  watermark:   %s\n  open ids:    %lld (not final at the source)\n"
+          "  quarantined: %lld\n",
+          p.c_str(), static_cast<long long>(sum->records), static_cast<long long>(sum->deleted),
+          static_cast<unsigned long long>(sum->last_seq),
+          sum->watermark_ms ? IsoUtc(*sum->watermark_ms).c_str() : "(none)",
+          static_cast<long long>(sum->open_ids), static_cast<long long>(sum->quarantined));
       for (const auto& s : sum->sinks) {
         std::printf("  sink %-20s cursor %llu, pending %lld\n", s.name.c_str(),
                     static_cast<unsigned long long>(s.cursor), static_cast<long long>(s.pending));

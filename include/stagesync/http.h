@@ -35,8 +35,8 @@ struct HttpResponse {
 };
 
 struct HttpClientOptions {
-  std::string ca_file;        // Default: the system CA store.
-  bool verify_tls = true;     // Default: true. Never turned off silently.
+  std::string ca_file;     // Default: the system CA store.
+  bool verify_tls = true;  // Default: true. Never turned off silently.
   std::string user_agent = "stagesync/0.1";
 };
 

@@ -12,9 +12,9 @@
 namespace stagesync {
 
 struct RetryPolicy {
-  int max_attempts = 8;           // Default: 8 (first try included)
-  int64_t base_ms = 200;          // Default: 200 ms
-  int64_t max_backoff_ms = 30000;  // Default: 30 s
+  int max_attempts = 8;             // Default: 8 (first try included)
+  int64_t base_ms = 200;            // Default: 200 ms
+  int64_t max_backoff_ms = 30000;   // Default: 30 s
   int64_t throttle_base_ms = 1000;  // Default: 1 s, for ResourceExhausted
 };
 

@@ -26,8 +26,8 @@ struct StageOptions {
 // A record as the source delivers it.
 struct IncomingRecord {
   std::string source_id;
-  Hash128 hash;      // content hash of the canonical form (hash_exclude applied)
-  std::string raw;   // canonical JSON of the whole record
+  Hash128 hash;     // content hash of the canonical form (hash_exclude applied)
+  std::string raw;  // canonical JSON of the whole record
   bool deleted = false;
 };
 
@@ -135,6 +135,10 @@ class StagingLog {
   virtual Status ScanRecords(const std::string& pipeline,
                              const std::function<bool(const StagedRecord&)>& fn) = 0;
   virtual Result<std::vector<QuarantineEntry>> Quarantined(const std::string& pipeline) = 0;
+
+  // RocksDB's latest sequence number: it moves on every write, so tests use it to prove
+  // that something wrote nothing.
+  virtual uint64_t StoreSequence() = 0;
 };
 
 }  // namespace stagesync::stage

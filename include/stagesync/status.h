@@ -63,7 +63,9 @@ class [[nodiscard]] Status {
   int64_t retry_after_ms_ = 0;
 };
 
-inline Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+inline Status InvalidArgument(std::string m) {
+  return {StatusCode::kInvalidArgument, std::move(m)};
+}
 inline Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
 inline Status FailedPrecondition(std::string m) {
   return {StatusCode::kFailedPrecondition, std::move(m)};
@@ -76,7 +78,7 @@ inline Status DataLoss(std::string m) { return {StatusCode::kDataLoss, std::move
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT: implicit by design
     if (std::get<Status>(v_).ok()) v_ = Status(StatusCode::kInternal, "Result from ok Status");
   }
@@ -103,10 +105,10 @@ class [[nodiscard]] Result {
 #define SS_CONCAT_INNER_(a, b) a##b
 #define SS_CONCAT_(a, b) SS_CONCAT_INNER_(a, b)
 
-#define SS_RETURN_IF_ERROR(expr)                \
-  do {                                          \
-    ::stagesync::Status ss_status_ = (expr);    \
-    if (!ss_status_.ok()) return ss_status_;    \
+#define SS_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::stagesync::Status ss_status_ = (expr); \
+    if (!ss_status_.ok()) return ss_status_; \
   } while (0)
 
 #define SS_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
@@ -118,8 +120,8 @@ class [[nodiscard]] Result {
   SS_ASSIGN_OR_RETURN_IMPL_(SS_CONCAT_(ss_result_, __LINE__), lhs, expr)
 
 // Invariants whose failure would corrupt data: checked in every build type.
-#define SS_CHECK(cond)                                                 \
-  do {                                                                 \
+#define SS_CHECK(cond)                                                          \
+  do {                                                                          \
     if (!(cond)) ::stagesync::internal::CheckFailed(#cond, __FILE__, __LINE__); \
   } while (0)
 

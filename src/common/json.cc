@@ -100,7 +100,8 @@ bool IsJsonNumber(std::string_view s) {
 }
 
 std::string_view TrimRight(std::string_view s) {
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t'))
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t'))
     s.remove_suffix(1);
   return s;
 }
@@ -239,13 +240,27 @@ void AppendQuoted(std::string_view s, std::string* out) {
     out->append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      case '\b': out->append("\\b"); break;
-      case '\f': out->append("\\f"); break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      case '\b':
+        out->append("\\b");
+        break;
+      case '\f':
+        out->append("\\f");
+        break;
       default:
         out->append("\\u00");
         out->push_back(kHex[c >> 4]);
@@ -265,10 +280,18 @@ std::string Quote(std::string_view s) {
 namespace {
 void Write(const Value& v, std::string* out, bool sorted, const std::vector<std::string>* exclude) {
   switch (v.type()) {
-    case Type::kNull: out->append("null"); return;
-    case Type::kBool: out->append(v.bool_value() ? "true" : "false"); return;
-    case Type::kNumber: out->append(v.text()); return;
-    case Type::kString: AppendQuoted(v.text(), out); return;
+    case Type::kNull:
+      out->append("null");
+      return;
+    case Type::kBool:
+      out->append(v.bool_value() ? "true" : "false");
+      return;
+    case Type::kNumber:
+      out->append(v.text());
+      return;
+    case Type::kString:
+      AppendQuoted(v.text(), out);
+      return;
     case Type::kArray: {
       out->push_back('[');
       bool first = true;
@@ -290,10 +313,9 @@ void Write(const Value& v, std::string* out, bool sorted, const std::vector<std:
         order.push_back(&m);
       }
       if (sorted) {
-        std::stable_sort(order.begin(), order.end(),
-                         [](const Value::Member* a, const Value::Member* b) {
-                           return a->first < b->first;
-                         });
+        std::stable_sort(
+            order.begin(), order.end(),
+            [](const Value::Member* a, const Value::Member* b) { return a->first < b->first; });
       }
       out->push_back('{');
       bool first = true;
@@ -327,7 +349,8 @@ std::string Canonical(const Value& v, const std::vector<std::string>& exclude) {
 }
 
 std::string_view ParserImplementation() {
-  return simdjson::builtin_implementation()->name();
+  // On-Demand runs the kernel this file was compiled for (not the library's runtime choice).
+  return SIMDJSON_STRINGIFY(SIMDJSON_BUILTIN_IMPLEMENTATION);
 }
 
 }  // namespace stagesync::json

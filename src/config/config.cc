@@ -14,12 +14,18 @@ Status PathError(const std::string& path, const std::string& problem) {
 
 const char* TypeName(json::Type t) {
   switch (t) {
-    case json::Type::kNull: return "null";
-    case json::Type::kBool: return "a boolean";
-    case json::Type::kNumber: return "a number";
-    case json::Type::kString: return "a string";
-    case json::Type::kArray: return "an array";
-    case json::Type::kObject: return "an object";
+    case json::Type::kNull:
+      return "null";
+    case json::Type::kBool:
+      return "a boolean";
+    case json::Type::kNumber:
+      return "a number";
+    case json::Type::kString:
+      return "a string";
+    case json::Type::kArray:
+      return "an array";
+    case json::Type::kObject:
+      return "an object";
   }
   return "?";
 }
@@ -80,6 +86,23 @@ Status ExpandEnv(json::Value* v, const std::string& path, EnvLookup getenv_fn) {
     default:
       return Status::Ok();
   }
+}
+
+Status RejectDuplicateKeys(const json::Value& v, const std::string& path) {
+  if (v.is_object()) {
+    const auto& ms = v.members();
+    for (size_t i = 0; i < ms.size(); ++i) {
+      for (size_t j = 0; j < i; ++j) {
+        if (ms[i].first == ms[j].first) return PathError(path + "." + ms[i].first, "duplicate key");
+      }
+      SS_RETURN_IF_ERROR(RejectDuplicateKeys(ms[i].second, path + "." + ms[i].first));
+    }
+  } else if (v.is_array()) {
+    for (size_t i = 0; i < v.items().size(); ++i) {
+      SS_RETURN_IF_ERROR(RejectDuplicateKeys(v.items()[i], path + "[" + std::to_string(i) + "]"));
+    }
+  }
+  return Status::Ok();
 }
 
 Status RequireType(const json::Value* v, json::Type t, const std::string& path) {
@@ -159,13 +182,16 @@ const ConnectionConfig* Config::FindConnection(std::string_view name) const {
   return it == connections.end() ? nullptr : &it->second;
 }
 
-Result<Config> LoadString(std::string_view text, const std::string& base_dir,
-                          EnvLookup getenv_fn) {
+Result<Config> LoadString(std::string_view text, const std::string& base_dir, EnvLookup getenv_fn) {
   if (getenv_fn == nullptr) getenv_fn = [](const char* n) -> const char* { return std::getenv(n); };
   auto parsed = json::Parse(text);
   if (!parsed.ok()) return parsed.status().WithContext("config");
   json::Value root = std::move(parsed).value();
   SS_RETURN_IF_ERROR(RequireType(&root, json::Type::kObject, "(root)"));
+  {
+    Status dup = RejectDuplicateKeys(root, "");
+    if (!dup.ok()) return InvalidArgument(dup.message().substr(1));  // drop the leading '.'
+  }
   SS_RETURN_IF_ERROR(CheckKeys(root, "", {"state_dir", "connections", "pipelines", "$comment"}));
 
   Config cfg;
@@ -176,7 +202,8 @@ Result<Config> LoadString(std::string_view text, const std::string& base_dir,
     SS_RETURN_IF_ERROR(ExpandEnv(&expanded, "state_dir", getenv_fn));
     cfg.state_dir = expanded.text();
     if (cfg.state_dir.empty()) return PathError("state_dir", "must not be empty");
-    if (cfg.state_dir[0] != '/' && !base_dir.empty()) cfg.state_dir = base_dir + "/" + cfg.state_dir;
+    if (cfg.state_dir[0] != '/' && !base_dir.empty())
+      cfg.state_dir = base_dir + "/" + cfg.state_dir;
   }
 
   const json::Value* conns = root.Find("connections");
@@ -203,8 +230,9 @@ Result<Config> LoadString(std::string_view text, const std::string& base_dir,
     std::string path = "pipelines." + name;
     if (!ValidName(name)) return PathError(path, "name must be 1-64 of [A-Za-z0-9_.-]");
     SS_RETURN_IF_ERROR(RequireType(&pv, json::Type::kObject, path));
-    SS_RETURN_IF_ERROR(CheckKeys(pv, path, {"source", "schedule", "hash_exclude", "time_zone",
-                                            "sinks", "description", "$comment"}));
+    SS_RETURN_IF_ERROR(CheckKeys(
+        pv, path,
+        {"source", "schedule", "hash_exclude", "time_zone", "sinks", "description", "$comment"}));
     PipelineConfig p;
     p.name = name;
     p.path = path;
@@ -215,8 +243,7 @@ Result<Config> LoadString(std::string_view text, const std::string& base_dir,
     SS_RETURN_IF_ERROR(RequireType(sconn, json::Type::kString, path + ".source.connection"));
     const ConnectionConfig* conn = cfg.FindConnection(sconn->text());
     if (conn == nullptr) {
-      return PathError(path + ".source.connection",
-                       "no connection named '" + sconn->text() + "'");
+      return PathError(path + ".source.connection", "no connection named '" + sconn->text() + "'");
     }
     p.source.connection = conn->name;
     p.source.type = conn->type;
@@ -310,14 +337,20 @@ Status OptionReader::Validate(const std::vector<OptionSpec>& specs) const {
     }
     bool ok = true;
     switch (s.type) {
-      case OptionType::kString: ok = v->is_string(); break;
+      case OptionType::kString:
+        ok = v->is_string();
+        break;
       case OptionType::kInt: {
         int64_t x;
         ok = v->is_number() && v->AsInt64(&x);
         break;
       }
-      case OptionType::kNumber: ok = v->is_number(); break;
-      case OptionType::kBool: ok = v->is_bool(); break;
+      case OptionType::kNumber:
+        ok = v->is_number();
+        break;
+      case OptionType::kBool:
+        ok = v->is_bool();
+        break;
       case OptionType::kStringList: {
         ok = v->is_array();
         if (ok) {
@@ -325,12 +358,15 @@ Status OptionReader::Validate(const std::vector<OptionSpec>& specs) const {
         }
         break;
       }
-      case OptionType::kObject: ok = v->is_object(); break;
-      case OptionType::kAny: break;
+      case OptionType::kObject:
+        ok = v->is_object();
+        break;
+      case OptionType::kAny:
+        break;
     }
     if (!ok) {
-      static const char* kNames[] = {"a string", "an integer",  "a number", "a boolean",
-                                     "a list of strings", "an object", "any"};
+      static const char* kNames[] = {"a string",          "an integer", "a number", "a boolean",
+                                     "a list of strings", "an object",  "any"};
       return PathError(p, std::string("must be ") + kNames[static_cast<int>(s.type)] + ", got " +
                               TypeName(v->type()));
     }

@@ -23,9 +23,9 @@ namespace {
 bool IsSecretParam(std::string_view name) {
   std::string n(name);
   std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return std::tolower(c); });
-  static const char* kSecret[] = {"access_token", "accesstoken", "appsecret", "app_secret",
-                                  "secret",       "session",     "sign",      "password",
-                                  "client_secret", "token",      "refresh_token", "systemtoken"};
+  static const char* kSecret[] = {"access_token",  "accesstoken", "appsecret",     "app_secret",
+                                  "secret",        "session",     "sign",          "password",
+                                  "client_secret", "token",       "refresh_token", "systemtoken"};
   for (const char* s : kSecret) {
     if (n == s) return true;
   }
@@ -78,9 +78,7 @@ size_t OnHeader(char* buf, size_t size, size_t nitems, void* userdata) {
 
 class CurlHttpClient final : public HttpClient {
  public:
-  explicit CurlHttpClient(HttpClientOptions opts) : opts_(std::move(opts)) {
-    static CurlInit init;
-  }
+  explicit CurlHttpClient(HttpClientOptions opts) : opts_(std::move(opts)) { static CurlInit init; }
   ~CurlHttpClient() override {
     for (CURL* h : idle_) curl_easy_cleanup(h);
   }

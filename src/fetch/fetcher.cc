@@ -41,7 +41,8 @@ class StagingPageSink final : public source::PageSink {
     commit.failures = std::move(page.failures);
     commit.failures_cleared = std::move(page.failures_cleared);
     CrashPoint("fetch.before_commit");
-    SS_ASSIGN_OR_RETURN(stage::CommitStats st, log_->CommitPage(p_.name, commit, clock_->NowMillis()));
+    SS_ASSIGN_OR_RETURN(stage::CommitStats st,
+                        log_->CommitPage(p_.name, commit, clock_->NowMillis()));
     CrashPoint("fetch.after_commit");
     ++summary_->pages;
     if (page.ends_window) ++summary_->windows;

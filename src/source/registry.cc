@@ -7,9 +7,7 @@ namespace stagesync::source {
 namespace {
 
 // Vendors described in the seeds whose connectors are not built yet.
-bool IsPlannedType(std::string_view t) {
-  return t == "kingdee" || t == "kuaimai" || t == "okki";
-}
+bool IsPlannedType(std::string_view t) { return t == "kingdee" || t == "kuaimai" || t == "okki"; }
 
 }  // namespace
 
@@ -21,9 +19,9 @@ Status CheckSource(const config::Config& cfg, const config::PipelineConfig& p) {
     return dingtalk::ReadSourceOptions(p.source).status();
   }
   if (IsPlannedType(conn->type)) {
-    return Status(StatusCode::kFailedPrecondition,
-                  conn->path + ".type: the '" + conn->type +
-                      "' source is not implemented in this build yet");
+    return Status(
+        StatusCode::kFailedPrecondition,
+        conn->path + ".type: the '" + conn->type + "' source is not implemented in this build yet");
   }
   return InvalidArgument(conn->path + ".type: unknown source type '" + conn->type + "'");
 }

@@ -193,8 +193,10 @@ class RocksStagingLog final : public StagingLog {
       PutBE64(static_cast<uint64_t>(*page.watermark), &v);
       batch.Put(meta_, MetaKey("wm", pipeline), v);
     }
-    for (const auto& id : page.open_ids_add) batch.Put(meta_, MetaKey("open", pipeline, id, true), "");
-    for (const auto& id : page.open_ids_remove) batch.Delete(meta_, MetaKey("open", pipeline, id, true));
+    for (const auto& id : page.open_ids_add)
+      batch.Put(meta_, MetaKey("open", pipeline, id, true), "");
+    for (const auto& id : page.open_ids_remove)
+      batch.Delete(meta_, MetaKey("open", pipeline, id, true));
     for (const auto& f : page.failures) {
       batch.Put(meta_, MetaKey("fail", pipeline, f.source_id, true), "");
       std::string q = "{\"error\":";
@@ -374,7 +376,7 @@ class RocksStagingLog final : public StagingLog {
     return out;
   }
 
-  Status OpenCheck() { return Status::Ok(); }
+  uint64_t StoreSequence() override { return db_->GetLatestSequenceNumber(); }
 
  private:
   static std::string QuarantineKey(const std::string& p, const std::string& stage,
@@ -497,8 +499,8 @@ Result<std::unique_ptr<StagingLog>> StagingLog::Open(const std::string& dir,
   if (!s.ok()) {
     std::string m = s.ToString();
     if (s.IsIOError() && m.find("lock") != std::string::npos) {
-      return FailedPrecondition("state dir " + dir +
-                                " is in use by another stagesync process (" + m + ")");
+      return FailedPrecondition("state dir " + dir + " is in use by another stagesync process (" +
+                                m + ")");
     }
     if (opts.read_only && (s.IsPathNotFound() || s.IsInvalidArgument() || s.IsIOError())) {
       return NotFound("no staging database in " + dir + ": " + m);

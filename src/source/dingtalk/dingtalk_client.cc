@@ -39,8 +39,7 @@ StatusCode ClassifyErrcode(int64_t errcode, std::string_view sub_code) {
   if (errcode == 88) {
     // Gateway error: the sub_code says what it is; 900xx are throttling.
     if (sub_code.size() == 5 && sub_code.substr(0, 3) == "900") {
-      return sub_code == "90020" ? StatusCode::kFailedPrecondition
-                                 : StatusCode::kResourceExhausted;
+      return sub_code == "90020" ? StatusCode::kFailedPrecondition : StatusCode::kResourceExhausted;
     }
     if (sub_code == "60011") return StatusCode::kPermissionDenied;
     return StatusCode::kFailedPrecondition;
@@ -53,14 +52,16 @@ StatusCode ClassifyErrcode(int64_t errcode, std::string_view sub_code) {
 
 const std::vector<config::OptionSpec>& ConnectionOptionTable() {
   static const std::vector<config::OptionSpec> kTable = {
-      {"base_url", config::OptionType::kString, true, "", "oapi root, e.g. https://oapi.dingtalk.com"},
+      {"base_url", config::OptionType::kString, true, "",
+       "oapi root, e.g. https://oapi.dingtalk.com"},
       {"app_key", config::OptionType::kString, true, "", "the app's AppKey"},
       {"app_secret", config::OptionType::kString, true, "", "the app's AppSecret; use ${ENV}"},
       {"qps", config::OptionType::kNumber, false, "10", "requests per second, all pipelines"},
       {"timeout_ms", config::OptionType::kInt, false, "30000", "total time per request"},
       {"max_response_bytes", config::OptionType::kInt, false, "8388608", "decoded body limit"},
       {"max_attempts", config::OptionType::kInt, false, "8", "tries per call, first included"},
-      {"retry_base_ms", config::OptionType::kInt, false, "200", "first backoff"},
+      {"retry_base_ms", config::OptionType::kInt, false, "200",
+       "first backoff; throttling backs off from 5x this"},
   };
   return kTable;
 }
@@ -77,11 +78,13 @@ Result<ClientOptions> ReadClientOptions(const config::ConnectionConfig& conn) {
   o.app_key = r.String("app_key");
   o.app_secret = r.String("app_secret");
   o.qps = r.Number("qps", 10);
-  if (o.qps <= 0 || o.qps > 1000) return InvalidArgument(r.PathOf("qps") + ": must be in (0, 1000]");
+  if (o.qps <= 0 || o.qps > 1000)
+    return InvalidArgument(r.PathOf("qps") + ": must be in (0, 1000]");
   o.timeout_ms = static_cast<int>(r.Int("timeout_ms", 30000));
   o.max_response_bytes = static_cast<size_t>(r.Int("max_response_bytes", 8 << 20));
   o.retry.max_attempts = static_cast<int>(r.Int("max_attempts", 8));
   o.retry.base_ms = r.Int("retry_base_ms", 200);
+  o.retry.throttle_base_ms = o.retry.base_ms * 5;
   if (o.retry.max_attempts < 1) {
     return InvalidArgument(r.PathOf("max_attempts") + ": must be at least 1");
   }
@@ -131,8 +134,8 @@ Result<std::string> DingTalkClient::Token(bool force_refresh, const std::string&
     }
     auto body = json::Parse(resp->body);
     if (!body.ok()) {
-      last = Unavailable("gettoken: response is not JSON (HTTP " + std::to_string(resp->status) +
-                         ")");
+      last =
+          Unavailable("gettoken: response is not JSON (HTTP " + std::to_string(resp->status) + ")");
       continue;
     }
     int64_t errcode = -999;
@@ -191,8 +194,8 @@ Result<json::Value> DingTalkClient::CallOnce(const std::string& path, const std:
     if (html) {
       return Status(StatusCode::kResourceExhausted,
                     fmt::format("HTTP {}: an HTML page instead of JSON (IP flood guard or "
-                                "gateway)", resp.status))
-          .set_retry_after_ms(2000);
+                                "gateway)",
+                                resp.status));
     }
     // Possibly truncated in transit: retried, and reported as a bad payload if it persists.
     return DataLoss(fmt::format("HTTP {}: {}", resp.status, parsed.status().message()));
@@ -222,11 +225,17 @@ Result<json::Value> DingTalkClient::CallOnce(const std::string& path, const std:
 
 Result<json::Value> DingTalkClient::Call(const std::string& path, const std::string& body,
                                          const std::string& what) {
-  bool refreshed = false;
+  // A token refresh does not use up a retry attempt: a token may expire during a long run of
+  // backoffs. A token refused on its very first use after a refresh is a real auth failure.
+  constexpr int kMaxRefreshes = 3;
+  int refreshes = 0;
+  bool fresh_token = false;
   std::string token;
   Status last;
-  for (int attempt = 0; attempt < opts_.retry.max_attempts; ++attempt) {
-    if (attempt > 0 && !(last.code() == StatusCode::kUnauthenticated)) {
+  int attempt = 0;
+  while (attempt < opts_.retry.max_attempts) {
+    const bool refresh = last.code() == StatusCode::kUnauthenticated;
+    if (attempt > 0 && !refresh) {
       uint64_t r;
       {
         std::lock_guard<std::mutex> rl(rand_mu_);
@@ -234,21 +243,24 @@ Result<json::Value> DingTalkClient::Call(const std::string& path, const std::str
       }
       clock_->SleepForMicros(BackoffMillis(opts_.retry, attempt, last, r) * 1000);
     }
-    auto tok = Token(last.code() == StatusCode::kUnauthenticated, token);
+    auto tok = Token(refresh, token);
     if (!tok.ok()) return tok.status().WithContext(what);
+    fresh_token = refresh;
     token = *tok;
     auto res = CallOnce(path, body, token);
     if (res.ok()) return res;
     last = res.status();
     if (last.code() == StatusCode::kUnauthenticated) {
-      if (refreshed) return last.WithContext(what + ": token refused again after refresh");
-      refreshed = true;
+      if (fresh_token || ++refreshes > kMaxRefreshes) {
+        return last.WithContext(what + ": access token refused right after a refresh");
+      }
       continue;
     }
     if (!last.IsRetryable() && last.code() != StatusCode::kDataLoss) return last.WithContext(what);
+    ++attempt;
   }
-  return last.WithContext(what + fmt::format(" (gave up after {} attempts)",
-                                             opts_.retry.max_attempts));
+  return last.WithContext(what +
+                          fmt::format(" (gave up after {} attempts)", opts_.retry.max_attempts));
 }
 
 std::shared_ptr<DingTalkClient> ClientFor(const config::ConnectionConfig& conn, HttpClient* http,

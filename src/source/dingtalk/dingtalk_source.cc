@@ -46,9 +46,11 @@ std::string Truncate(std::string_view s, size_t n) {
 const std::vector<config::OptionSpec>& SourceOptionTable() {
   static const std::vector<config::OptionSpec> kTable = {
       {"process_code", config::OptionType::kString, true, "", "approval form code (PROC-...)"},
-      {"overlap_s", config::OptionType::kInt, false, "600", "re-read this much before the watermark"},
+      {"overlap_s", config::OptionType::kInt, false, "600",
+       "re-read this much before the watermark"},
       {"lag_s", config::OptionType::kInt, false, "30", "stop this far before now"},
-      {"initial_lookback_days", config::OptionType::kInt, false, "30", "first fetch goes back this far (<= 365)"},
+      {"initial_lookback_days", config::OptionType::kInt, false, "30",
+       "first fetch goes back this far (<= 365)"},
       {"window_days", config::OptionType::kInt, false, "30", "listids window length (<= 120)"},
       {"page_size", config::OptionType::kInt, false, "20", "ids per listids page (<= 20)"},
       {"concurrency", config::OptionType::kInt, false, "4", "get calls in flight"},
@@ -89,7 +91,9 @@ Result<SourceOptions> ReadSourceOptions(const config::SourceConfig& src) {
 
 DingTalkSource::DingTalkSource(std::string pipeline, SourceOptions opts,
                                std::shared_ptr<DingTalkClient> client, Clock* clock)
-    : pipeline_(std::move(pipeline)), opts_(std::move(opts)), client_(std::move(client)),
+    : pipeline_(std::move(pipeline)),
+      opts_(std::move(opts)),
+      client_(std::move(client)),
       clock_(clock) {}
 
 Status DingTalkSource::GetPage(const std::vector<std::string>& ids,
@@ -147,7 +151,8 @@ Status DingTalkSource::GetPage(const std::vector<std::string>& ids,
       problem = "field process_instance.create_time: missing";
     }
     if (!problem.empty()) {
-      page->failures.push_back({id, fmt::format("pipeline {}, record {}, {}", pipeline_, id, problem),
+      page->failures.push_back({id,
+                                fmt::format("pipeline {}, record {}, {}", pipeline_, id, problem),
                                 Truncate(json::Serialize(o.body), 4096)});
       continue;
     }
@@ -223,8 +228,8 @@ Status DingTalkSource::Fetch(const FetchState& state_in, PageSink* sink) {
   const int64_t end = now - opts_.lag_ms;
   // DingTalk rejects start_time older than 365 days; keep an hour of margin.
   const int64_t oldest = now - 365 * kDayMs + 3600000;
-  int64_t start = state.watermark_ms ? *state.watermark_ms - opts_.overlap_ms
-                                     : now - opts_.initial_lookback_ms;
+  int64_t start =
+      state.watermark_ms ? *state.watermark_ms - opts_.overlap_ms : now - opts_.initial_lookback_ms;
   start = std::max(start, oldest);
   for (int64_t w = start; w < end; w += opts_.window_ms) {
     SS_RETURN_IF_ERROR(FetchWindow(w, std::min(w + opts_.window_ms, end), state, sink));
@@ -241,9 +246,9 @@ Status DingTalkSource::Fetch(const FetchState& state_in, PageSink* sink) {
   }
   std::vector<std::string> ids(recheck.begin(), recheck.end());
   for (size_t i = 0; i < ids.size(); i += static_cast<size_t>(opts_.page_size)) {
-    std::vector<std::string> chunk(ids.begin() + static_cast<long>(i),
-                                   ids.begin() + static_cast<long>(std::min(
-                                                     ids.size(), i + opts_.page_size)));
+    std::vector<std::string> chunk(
+        ids.begin() + static_cast<long>(i),
+        ids.begin() + static_cast<long>(std::min(ids.size(), i + opts_.page_size)));
     SourcePage page;
     SS_RETURN_IF_ERROR(GetPage(chunk, state.open_ids, state.failed_ids, &page));
     SS_RETURN_IF_ERROR(sink->Write(std::move(page)));

@@ -13,12 +13,12 @@ namespace stagesync::source::dingtalk {
 
 struct SourceOptions {
   std::string process_code;
-  int64_t overlap_ms = 10 * 60 * 1000;         // Default: 10 min
-  int64_t lag_ms = 30 * 1000;                  // Default: 30 s
+  int64_t overlap_ms = 10 * 60 * 1000;            // Default: 10 min
+  int64_t lag_ms = 30 * 1000;                     // Default: 30 s
   int64_t initial_lookback_ms = 30LL * 86400000;  // Default: 30 days (first fetch)
-  int64_t window_ms = 30LL * 86400000;         // Default: 30 days; DingTalk allows <= 120 d
-  int page_size = 20;                          // Default: 20 (the API maximum)
-  int concurrency = 4;                         // Default: 4 gets in flight
+  int64_t window_ms = 30LL * 86400000;            // Default: 30 days; DingTalk allows <= 120 d
+  int page_size = 20;                             // Default: 20 (the API maximum)
+  int concurrency = 4;                            // Default: 4 gets in flight
 };
 
 const std::vector<config::OptionSpec>& SourceOptionTable();

@@ -1,0 +1,321 @@
+// Integration tests: the DingTalk source fetching over real HTTP (libcurl, loopback) from the
+// emulator into a real RocksDB staging log.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "emulators/dingtalk_emulator.h"
+#include "stagesync/fetch.h"
+#include "testing/dingtalk_pipeline.h"
+#include "testing/fake_clock.h"
+#include "testing/temp_dir.h"
+
+namespace stagesync {
+namespace {
+
+using emulators::DingTalkEmulator;
+constexpr int64_t kHourMs = 3600000;
+constexpr int64_t kDayMs = 24 * kHourMs;
+
+int64_t NowMs() { return Clock::Real()->NowMillis(); }
+
+class DingTalkFetchTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(emu_.Start(0));
+    http_ = NewCurlHttpClient();
+  }
+
+  void Configure(const testing::DingTalkPipelineOptions& o = {}) {
+    auto cfg =
+        config::LoadString(testing::DingTalkConfigJson(emu_.base_url(), dir_.Sub("state"), o), "");
+    ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+    cfg_ = std::move(cfg).value();
+    if (!log_) {
+      auto log = stage::StagingLog::Open(cfg_.state_dir);
+      ASSERT_TRUE(log.ok()) << log.status().ToString();
+      log_ = std::move(log).value();
+    }
+  }
+
+  Result<fetch::FetchSummary> Fetch(Clock* clock = Clock::Real()) {
+    source::SourceDeps deps{http_.get(), clock};
+    return fetch::RunFetch(cfg_, cfg_.pipelines[0], log_.get(), deps);
+  }
+
+  // Every emulator instance is staged with exactly the content the emulator serves.
+  void ExpectStagingMatchesEmulator() {
+    auto instances = emu_.Instances();
+    auto sum = log_->Summary("dingtalk-payment");
+    ASSERT_TRUE(sum.ok());
+    EXPECT_EQ(sum->records, static_cast<int64_t>(instances.size()));
+    for (const auto& inst : instances) {
+      auto r = log_->Get("dingtalk-payment", inst.id);
+      ASSERT_TRUE(r.ok());
+      ASSERT_TRUE(r->has_value()) << "not staged: " << inst.id;
+      EXPECT_EQ((*r)->raw, testing::ExpectedStaged(inst.id, emu_.InstanceJson(inst.id)));
+    }
+  }
+
+  uint64_t LastSeq() { return log_->Summary("dingtalk-payment")->last_seq; }
+
+  DingTalkEmulator emu_;
+  testing::TempDir dir_;
+  std::unique_ptr<HttpClient> http_;
+  config::Config cfg_;
+  std::unique_ptr<stage::StagingLog> log_;
+};
+
+TEST_F(DingTalkFetchTest, FirstFetchStagesEveryInstanceAndASecondStagesNothing) {
+  emu_.Generate(137, NowMs() - 20 * kDayMs, NowMs() - kHourMs, 7);
+  Configure();
+  auto first = Fetch();
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(first->added, 137);
+  EXPECT_EQ(first->changed, 0);
+  ExpectStagingMatchesEmulator();
+  EXPECT_TRUE(first->watermark_ms.has_value());
+  auto changes = log_->ReadChanges("dingtalk-payment", 0, 1000);
+  ASSERT_TRUE(changes.ok());
+  EXPECT_EQ(changes->size(), 137u);
+
+  uint64_t store_seq = log_->StoreSequence();
+  auto second = Fetch();
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(second->added, 0);
+  EXPECT_EQ(second->changed, 0);
+  EXPECT_EQ(LastSeq(), 137u);
+  EXPECT_EQ(log_->ReadChanges("dingtalk-payment", 0, 1000)->size(), 137u);
+  // Only the watermark moved: no record, hash or change entry was written.
+  EXPECT_LE(log_->StoreSequence() - store_seq, 1u);
+}
+
+TEST_F(DingTalkFetchTest, RunningInstanceFromLongBeforeTheWindowIsStagedWhenItCompletes) {
+  emu_.Generate(40, NowMs() - 20 * kDayMs, NowMs() - kHourMs, 3);
+  std::string old_running = emu_.AddInstance(NowMs() - 25 * kDayMs, "RUNNING", "");
+  Configure();
+  ASSERT_TRUE(Fetch().ok());
+  auto before = log_->Get("dingtalk-payment", old_running);
+  ASSERT_TRUE(before.ok() && before->has_value());
+  EXPECT_NE((*before)->raw.find("\"status\":\"RUNNING\""), std::string::npos);
+  EXPECT_GE(log_->OpenIds("dingtalk-payment")->size(), 1u);
+
+  // Approved much later: listids will never list it again (it filters on start time).
+  ASSERT_TRUE(emu_.Complete(old_running, "agree"));
+  auto second = Fetch();
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(second->changed, 1);
+  auto after = log_->Get("dingtalk-payment", old_running);
+  EXPECT_NE((*after)->raw.find("\"status\":\"COMPLETED\""), std::string::npos);
+  auto open = log_->OpenIds("dingtalk-payment");
+  EXPECT_EQ(std::count(open->begin(), open->end(), old_running), 0);
+  ExpectStagingMatchesEmulator();
+}
+
+TEST_F(DingTalkFetchTest, ThreeUpstreamChangesGiveExactlyThreeChangeEntries) {
+  emu_.Generate(60, NowMs() - 10 * kDayMs, NowMs() - kHourMs, 11);
+  std::vector<std::string> running;
+  for (int i = 0; i < 5; ++i) {
+    running.push_back(emu_.AddInstance(NowMs() - (9 - i) * kDayMs, "RUNNING", ""));
+  }
+  Configure();
+  ASSERT_TRUE(Fetch().ok());
+  uint64_t seq = LastSeq();
+  ASSERT_TRUE(emu_.Complete(running[0], "agree"));
+  ASSERT_TRUE(emu_.Complete(running[1], "refuse"));
+  ASSERT_TRUE(emu_.Modify(running[2]));
+  auto second = Fetch();
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->changed, 3);
+  EXPECT_EQ(second->added, 0);
+  auto changes = log_->ReadChanges("dingtalk-payment", seq, 1000);
+  ASSERT_TRUE(changes.ok());
+  ASSERT_EQ(changes->size(), 3u);
+  std::set<std::string> ids;
+  for (const auto& c : *changes) ids.insert(c.source_id);
+  EXPECT_EQ(ids, (std::set<std::string>{running[0], running[1], running[2]}));
+  ExpectStagingMatchesEmulator();
+}
+
+TEST_F(DingTalkFetchTest, InstancesOnWindowBoundariesAreNeitherLostNorDoubled) {
+  // Pin "now" so that windows start and end exactly on instances' create times.
+  const int64_t t0 = (NowMs() / 1000) * 1000 - 2 * kDayMs;
+  testing::FakeClock clock1(t0 * 1000);
+  testing::DingTalkPipelineOptions o;
+  o.overlap_s = 0;
+  o.lag_s = 0;
+  o.lookback_days = 3;
+  o.window_days = 1;
+  std::vector<std::string> ids;
+  const int64_t first_start = t0 - 3 * kDayMs;
+  for (int64_t at : {first_start, first_start + 1, t0 - 2 * kDayMs, t0 - 2 * kDayMs - 1,
+                     t0 - kDayMs, t0 - 1, t0, t0 + 1, t0 + kHourMs}) {
+    ids.push_back(emu_.AddInstance(at));
+  }
+  Configure(o);
+  auto first = Fetch(&clock1);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_TRUE(first->watermark_ms.has_value());
+  // Windows [t0-3d, t0-2d), [t0-2d, t0-1d), [t0-1d, t0): six instances; t0 and later wait.
+  EXPECT_EQ(*first->watermark_ms, t0);
+  EXPECT_EQ(first->added, 6);
+  EXPECT_EQ(first->windows, 3);
+
+  testing::FakeClock clock2((t0 + 2 * kHourMs) * 1000);
+  auto second = Fetch(&clock2);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(first->added + second->added, static_cast<int64_t>(ids.size()));
+  EXPECT_EQ(second->changed, 0);
+  EXPECT_EQ(LastSeq(), ids.size());  // each instance written exactly once
+  ExpectStagingMatchesEmulator();
+
+  // With the default overlap the boundary instances are listed twice and dedup absorbs them.
+  testing::DingTalkPipelineOptions o2 = o;
+  o2.overlap_s = 3 * 3600;
+  Configure(o2);
+  testing::FakeClock clock3((t0 + 3 * kHourMs) * 1000);
+  auto third = Fetch(&clock3);
+  ASSERT_TRUE(third.ok());
+  EXPECT_GE(third->unchanged, 3);
+  EXPECT_EQ(third->added + third->changed, 0);
+}
+
+TEST_F(DingTalkFetchTest, ThrottlingTokenExpiryAnd5xxStillStageEverythingWithinQps) {
+  emu_.Generate(120, NowMs() - 10 * kDayMs, NowMs() - kHourMs, 5);
+  testing::DingTalkPipelineOptions o;
+  o.qps = 25;
+  o.concurrency = 6;
+  Configure(o);
+  emu_.SetMaxQps(25);  // the emulator answers 90018 above this, as DingTalk does
+  // Seven faults in a row on the first calls: under the eight attempts a call may take.
+  emu_.ThrottleNext(3);  // errcode 88 / sub_code 90002
+  emu_.Fail5xxNext(2);
+  emu_.IpBanNext(1);
+  emu_.MalformedNext(1);
+  std::atomic<bool> done{false};
+  std::thread expirer([&] {
+    for (int i = 0; i < 3 && !done; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(900));
+      emu_.ExpireTokenNow();
+    }
+  });
+  auto s = Fetch();
+  done = true;
+  expirer.join();
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->added, 120);
+  ExpectStagingMatchesEmulator();
+  EXPECT_LE(emu_.MaxRequestsInAnySecond(), 25);
+  EXPECT_GE(emu_.TokensIssued(), 2);  // the token was refreshed after expiring
+}
+
+TEST_F(DingTalkFetchTest, PersistentMalformedListPageFailsClearlyAndStagesNothing) {
+  emu_.Generate(30, NowMs() - 5 * kDayMs, NowMs() - kHourMs, 9);
+  testing::DingTalkPipelineOptions o;
+  o.max_attempts = 3;
+  Configure(o);
+  emu_.MalformedNext(1000);
+  auto s = Fetch();
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("pipeline dingtalk-payment"), std::string::npos)
+      << s.status().message();
+  EXPECT_NE(s.status().message().find("listids"), std::string::npos) << s.status().message();
+  EXPECT_EQ(log_->Summary("dingtalk-payment")->records, 0);
+  EXPECT_FALSE(log_->Watermark("dingtalk-payment")->has_value());
+  EXPECT_EQ(emu_.RequestCount("/topapi/processinstance/listids"), 3);  // no retry storm
+}
+
+TEST_F(DingTalkFetchTest, HtmlBanPageIsSurvived) {
+  emu_.Generate(10, NowMs() - 5 * kDayMs, NowMs() - kHourMs, 9);
+  Configure();
+  emu_.IpBanNext(2);
+  emu_.IpBanPunishJsonNext(1);
+  auto s = Fetch();
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ExpectStagingMatchesEmulator();
+}
+
+TEST_F(DingTalkFetchTest, OversizeAndMissingFieldAreQuarantinedNamingPipelineAndRecord) {
+  emu_.Generate(25, NowMs() - 5 * kDayMs, NowMs() - kHourMs, 13);
+  testing::DingTalkPipelineOptions o;
+  o.concurrency = 1;  // so "the next get" is deterministic
+  o.max_response_bytes = 256 * 1024;
+  Configure(o);
+  emu_.OversizeNext(1, 512 * 1024);
+  auto s = Fetch();
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->added, 24);
+  EXPECT_EQ(s->failed, 1);
+  auto q = log_->Quarantined("dingtalk-payment");
+  ASSERT_TRUE(q.ok());
+  ASSERT_EQ(q->size(), 1u);
+  const auto& e = (*q)[0];
+  EXPECT_EQ(e.stage, "fetch");
+  EXPECT_NE(e.error.find("pipeline dingtalk-payment, record " + e.source_id), std::string::npos)
+      << e.error;
+  EXPECT_NE(e.error.find("max_response_bytes"), std::string::npos) << e.error;
+  EXPECT_FALSE(log_->Get("dingtalk-payment", e.source_id)->has_value());  // nothing half-staged
+
+  // The next fetch re-gets the failed record (though its window is done) and clears it;
+  // a missing field on another record parks that one instead.
+  // Created after the watermark minus overlap, so the next window lists it.
+  std::string victim = emu_.AddInstance(NowMs() - 5000);
+  emu_.DropFieldNext(1, "status");
+  auto s2 = Fetch();
+  ASSERT_TRUE(s2.ok()) << s2.status().ToString();
+  auto q2 = log_->Quarantined("dingtalk-payment");
+  ASSERT_EQ(q2->size(), 1u);
+  EXPECT_NE((*q2)[0].error.find("field process_instance.status: missing"), std::string::npos)
+      << (*q2)[0].error;
+  EXPECT_NE((*q2)[0].error.find("pipeline dingtalk-payment, record "), std::string::npos);
+  EXPECT_TRUE(log_->Get("dingtalk-payment", e.source_id)->has_value());
+  EXPECT_EQ((*q2)[0].source_id, victim);
+
+  auto s3 = Fetch();
+  ASSERT_TRUE(s3.ok());
+  EXPECT_TRUE(log_->Quarantined("dingtalk-payment")->empty());
+  ExpectStagingMatchesEmulator();
+}
+
+TEST_F(DingTalkFetchTest, PermanentErrorsStopWithoutRetryStormAndSecretsStayHidden) {
+  emu_.Generate(5, NowMs() - 5 * kDayMs, NowMs() - kHourMs, 1);
+  testing::DingTalkPipelineOptions o;
+  o.app_secret = "wrong-secret-value";
+  Configure(o);
+  auto s = Fetch();
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kPermissionDenied) << s.status().ToString();
+  EXPECT_NE(s.status().message().find("40089"), std::string::npos) << s.status().message();
+  EXPECT_EQ(s.status().message().find("wrong-secret-value"), std::string::npos);
+  EXPECT_EQ(emu_.RequestCount("/gettoken"), 1);
+
+  testing::DingTalkPipelineOptions bad_code;
+  bad_code.process_code = "PROC-DOES-NOT-EXIST";
+  Configure(bad_code);
+  auto s2 = Fetch();
+  ASSERT_FALSE(s2.ok());
+  EXPECT_NE(s2.status().message().find("pipeline dingtalk-payment: listids"), std::string::npos)
+      << s2.status().message();
+  EXPECT_LE(emu_.RequestCount("/topapi/processinstance/listids"), 1);
+}
+
+TEST_F(DingTalkFetchTest, TransportErrorsRedactTokensAndSecrets) {
+  testing::DingTalkPipelineOptions o;
+  o.max_attempts = 2;
+  o.app_secret = "very-secret";
+  auto cfg = config::LoadString(
+      testing::DingTalkConfigJson("http://127.0.0.1:1", dir_.Sub("state2"), o), "");
+  ASSERT_TRUE(cfg.ok());
+  auto log = stage::StagingLog::Open(cfg->state_dir);
+  ASSERT_TRUE(log.ok());
+  source::SourceDeps deps{http_.get(), Clock::Real()};
+  auto s = fetch::RunFetch(*cfg, cfg->pipelines[0], log->get(), deps);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().message().find("very-secret"), std::string::npos) << s.status().message();
+  EXPECT_NE(s.status().message().find("appsecret=***"), std::string::npos) << s.status().message();
+}
+
+}  // namespace
+}  // namespace stagesync

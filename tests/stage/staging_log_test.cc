@@ -1,0 +1,180 @@
+#include <gtest/gtest.h>
+
+#include "stagesync/hash.h"
+#include "stagesync/stage.h"
+#include "testing/temp_dir.h"
+
+namespace stagesync::stage {
+namespace {
+
+IncomingRecord Rec(const std::string& id, const std::string& content) {
+  IncomingRecord r;
+  r.source_id = id;
+  r.raw = content;
+  r.hash = HashBytes(content);
+  return r;
+}
+
+PageCommit Page(std::vector<IncomingRecord> recs) {
+  PageCommit p;
+  p.records = std::move(recs);
+  return p;
+}
+
+class StagingLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto log = StagingLog::Open(dir_.path());
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    log_ = std::move(log).value();
+    ASSERT_TRUE(log_->RegisterSinks("p", {"mysql", "kingdee"}).ok());
+  }
+  std::vector<ChangeEntry> Changes(uint64_t after = 0) {
+    auto c = log_->ReadChanges("p", after, 1000);
+    EXPECT_TRUE(c.ok());
+    return c.ok() ? *c : std::vector<ChangeEntry>{};
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<StagingLog> log_;
+};
+
+TEST_F(StagingLogTest, NewRecordsGetChangeEntriesInSequenceOrder) {
+  auto st = log_->CommitPage("p", Page({Rec("a", "{\"v\":1}"), Rec("b", "{\"v\":2}")}), 1000);
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->added, 2);
+  auto ch = Changes();
+  ASSERT_EQ(ch.size(), 2u);
+  EXPECT_EQ(ch[0].seq, 1u);
+  EXPECT_EQ(ch[0].source_id, "a");
+  EXPECT_EQ(ch[1].seq, 2u);
+  auto r = log_->Get("p", "b");
+  ASSERT_TRUE(r.ok() && r->has_value());
+  EXPECT_EQ((*r)->raw, "{\"v\":2}");
+  EXPECT_EQ((*r)->seq, 2u);
+  EXPECT_EQ((*r)->fetched_at_ms, 1000);
+  EXPECT_EQ((*r)->hash, HashBytes("{\"v\":2}"));
+}
+
+TEST_F(StagingLogTest, UnchangedRecordWritesNothing) {
+  ASSERT_TRUE(log_->CommitPage("p", Page({Rec("a", "{\"v\":1}")}), 1000).ok());
+  uint64_t before = log_->StoreSequence();
+  auto st = log_->CommitPage("p", Page({Rec("a", "{\"v\":1}")}), 2000);
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->unchanged, 1);
+  EXPECT_EQ(st->added + st->changed, 0);
+  EXPECT_EQ(log_->StoreSequence(), before);
+  EXPECT_EQ(Changes().size(), 1u);
+  EXPECT_EQ((*log_->Get("p", "a"))->fetched_at_ms, 1000);
+}
+
+TEST_F(StagingLogTest, VersionsOfOneKeyCoalesce) {
+  ASSERT_TRUE(log_->CommitPage("p", Page({Rec("a", "1"), Rec("b", "1")}), 1).ok());
+  ASSERT_TRUE(log_->CommitPage("p", Page({Rec("a", "2")}), 2).ok());
+  auto st = log_->CommitPage("p", Page({Rec("a", "3")}), 3);
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->changed, 1);
+  auto ch = Changes();
+  ASSERT_EQ(ch.size(), 2u);  // b@2 and only the newest a@4
+  EXPECT_EQ(ch[0].source_id, "b");
+  EXPECT_EQ(ch[1].source_id, "a");
+  EXPECT_EQ(ch[1].seq, 4u);
+  EXPECT_EQ((*log_->Get("p", "a"))->raw, "3");
+}
+
+TEST_F(StagingLogTest, EachSinkHasItsOwnCursorAndTrimWaitsForTheSlowest) {
+  ASSERT_TRUE(log_->CommitPage("p", Page({Rec("a", "1"), Rec("b", "1"), Rec("c", "1")}), 1).ok());
+  ASSERT_TRUE(log_->AdvanceCursor("p", "mysql", 3).ok());
+  EXPECT_EQ(*log_->Cursor("p", "mysql"), 3u);
+  EXPECT_EQ(*log_->Cursor("p", "kingdee"), 0u);
+  EXPECT_EQ(Changes(0).size(), 3u);  // kingdee still needs them
+  auto sum = log_->Summary("p");
+  ASSERT_TRUE(sum.ok());
+  ASSERT_EQ(sum->sinks.size(), 2u);
+  for (const auto& s : sum->sinks) EXPECT_EQ(s.pending, s.name == "mysql" ? 0 : 3) << s.name;
+  ASSERT_TRUE(log_->AdvanceCursor("p", "kingdee", 2).ok());
+  auto ch = Changes(0);
+  ASSERT_EQ(ch.size(), 1u);  // 1 and 2 trimmed: every sink passed them
+  EXPECT_EQ(ch[0].seq, 3u);
+  // Cursors never move back.
+  ASSERT_TRUE(log_->AdvanceCursor("p", "mysql", 1).ok());
+  EXPECT_EQ(*log_->Cursor("p", "mysql"), 3u);
+}
+
+TEST_F(StagingLogTest, WatermarkAndOpenIdsCommitWithThePage) {
+  PageCommit p = Page({Rec("a", "1")});
+  p.watermark = 12345;
+  p.open_ids_add = {"a"};
+  ASSERT_TRUE(log_->CommitPage("p", p, 1).ok());
+  EXPECT_EQ(**log_->Watermark("p"), 12345);
+  EXPECT_EQ(*log_->OpenIds("p"), std::vector<std::string>{"a"});
+  PageCommit q = Page({Rec("a", "2")});
+  q.open_ids_remove = {"a"};
+  ASSERT_TRUE(log_->CommitPage("p", q, 2).ok());
+  EXPECT_TRUE(log_->OpenIds("p")->empty());
+  EXPECT_EQ(**log_->Watermark("p"), 12345);
+}
+
+TEST_F(StagingLogTest, FetchFailuresAreQuarantinedUntilCleared) {
+  PageCommit p;
+  p.failures.push_back({"x", "pipeline p, record x, field status: missing", "{}"});
+  ASSERT_TRUE(log_->CommitPage("p", p, 1).ok());
+  EXPECT_EQ(*log_->FailedIds("p"), std::vector<std::string>{"x"});
+  auto q = log_->Quarantined("p");
+  ASSERT_TRUE(q.ok());
+  ASSERT_EQ(q->size(), 1u);
+  EXPECT_EQ((*q)[0].stage, "fetch");
+  EXPECT_EQ((*q)[0].error, "pipeline p, record x, field status: missing");
+  PageCommit fix = Page({Rec("x", "ok")});
+  fix.failures_cleared = {"x"};
+  ASSERT_TRUE(log_->CommitPage("p", fix, 2).ok());
+  EXPECT_TRUE(log_->FailedIds("p")->empty());
+  EXPECT_TRUE(log_->Quarantined("p")->empty());
+}
+
+TEST_F(StagingLogTest, TombstoneForUnknownRecordWritesNothing) {
+  IncomingRecord del = Rec("ghost", "{}");
+  del.deleted = true;
+  uint64_t before = log_->StoreSequence();
+  ASSERT_TRUE(log_->CommitPage("p", Page({del}), 1).ok());
+  EXPECT_EQ(log_->StoreSequence(), before);
+  ASSERT_TRUE(log_->CommitPage("p", Page({Rec("real", "{}")}), 1).ok());
+  IncomingRecord del2 = Rec("real", "{}");
+  del2.deleted = true;
+  auto st = log_->CommitPage("p", Page({del2}), 2);
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->changed, 1);
+  EXPECT_TRUE((*log_->Get("p", "real"))->deleted);
+}
+
+TEST_F(StagingLogTest, ASecondWriterGetsAClearErrorAndReadersStillWork) {
+  auto second = StagingLog::Open(dir_.path());
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(second.status().message().find("in use by another stagesync process"),
+            std::string::npos);
+  ASSERT_TRUE(log_->CommitPage("p", Page({Rec("a", "1")}), 1).ok());
+  StageOptions ro;
+  ro.read_only = true;
+  auto reader = StagingLog::Open(dir_.path(), ro);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  auto r = (*reader)->Get("p", "a");
+  ASSERT_TRUE(r.ok() && r->has_value());
+  EXPECT_FALSE((*reader)->CommitPage("p", Page({Rec("b", "1")}), 1).ok());
+}
+
+TEST_F(StagingLogTest, StateSurvivesReopen) {
+  PageCommit p = Page({Rec("a", "1"), Rec("b", "1")});
+  p.watermark = 99;
+  ASSERT_TRUE(log_->CommitPage("p", p, 1).ok());
+  log_.reset();
+  auto log = StagingLog::Open(dir_.path());
+  ASSERT_TRUE(log.ok());
+  EXPECT_EQ(**(*log)->Watermark("p"), 99);
+  auto st = (*log)->CommitPage("p", Page({Rec("c", "1")}), 2);
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ((**(*log)->Get("p", "c")).seq, 3u);  // sequence continues after reopen
+}
+
+}  // namespace
+}  // namespace stagesync::stage
