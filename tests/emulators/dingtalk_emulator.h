@@ -1,0 +1,220 @@
+// In-process emulator of the DingTalk oapi endpoints the agent uses (gettoken, processinstance
+// listids/get), served over real HTTP on 127.0.0.1, with fault injection and request statistics.
+// Follows /work/shared/api-contracts.md section 1; details marked [I] there are guesses.
+// Thread-safety: every public method except Start/Stop may be called from any thread while the
+// server runs (one mutex guards all state). Start/Stop must not race each other.
+#ifndef STAGESYNC_TESTS_EMULATORS_DINGTALK_EMULATOR_H_
+#define STAGESYNC_TESTS_EMULATORS_DINGTALK_EMULATOR_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace httplib {
+class Server;
+struct Request;
+struct Response;
+}  // namespace httplib
+
+namespace stagesync::emulators {
+
+// One row of the 费用明细 table.
+struct DingTalkDetailRow {
+  std::string row_number;    // "TableField_…_<suffix>", stable for the row's lifetime
+  int64_t amount_cents = 0;  // 金额
+  std::string subject;       // 对应科目
+  std::string note;          // 明细说明
+};
+
+// The state behind one instance. The served JSON is a pure function of this struct.
+struct DingTalkInstance {
+  std::string id;
+  int64_t create_time_ms = 0;
+  int64_t finish_time_ms = 0;  // 0 = no finish_time (RUNNING / NEW)
+  std::string status;          // NEW RUNNING COMPLETED TERMINATED CANCELED
+  std::string result;          // agree refuse ""
+  std::string business_id;
+  std::string payee_name;    // 收款人姓名 value
+  std::string total_amount;  // 总额 value, e.g. "1234.56" (sum of the detail rows)
+  int version = 0;           // 0 when created, bumped by every mutation
+
+  std::string originator_userid;
+  std::string originator_name;  // used in the title "<name>提交的付款申请"
+  std::string originator_dept_id;
+  std::string originator_dept_name;
+  std::string biz_action = "NONE";  // NONE MODIFY REVOKE
+  std::vector<std::string> approver_userids;
+  std::vector<std::string> cc_userids;
+  std::vector<std::string> attached_process_instance_ids;
+  std::vector<std::string> task_ids;  // one per approver
+
+  std::string purpose;        // 用途
+  std::string pay_date;       // 预计付款日期 "YYYY-MM-DD"
+  std::string pay_method;     // 付款方式
+  std::string payee_account;  // 收款账号
+  std::string bank;           // 开户行
+  std::string description;    // 用途说明
+  std::string other_fee;      // 其他费用, may carry thousands separators ("1,000.50")
+  std::vector<DingTalkDetailRow> detail_rows;
+  bool has_text_note = false;  // nameless TextNote component present
+  int attachment_mode = 0;     // 0 = no 附件 field, 1 = literal "null", 2 = one file
+  std::string attachment_file_id;
+};
+
+struct DingTalkEmulatorOptions {
+  std::string app_key = "demo-key";
+  std::string app_secret = "demo-secret";
+  std::string process_code = "PROC-PAYMENT-0001";
+  int token_ttl_s = 7200;
+};
+
+// Error codes the emulator answers with (HTTP 200 envelopes unless noted).
+inline constexpr int kDingTalkErrBadAppKey = 40089;
+inline constexpr int kDingTalkErrBadToken = 40014;
+inline constexpr int kDingTalkErrInvalidParam = 400002;  // [I] code for every parameter error
+inline constexpr int kDingTalkErrNotFound = 60121;
+inline constexpr int kDingTalkErrGateway = 88;
+inline constexpr int kDingTalkErrAppQps = 90018;
+inline constexpr int kDingTalkListMaxSize = 20;
+inline constexpr int kDingTalkListMaxIds = 10000;
+
+class DingTalkEmulator {
+ public:
+  explicit DingTalkEmulator(DingTalkEmulatorOptions opts = {});
+  ~DingTalkEmulator();
+  DingTalkEmulator(const DingTalkEmulator&) = delete;
+  DingTalkEmulator& operator=(const DingTalkEmulator&) = delete;
+
+  bool Start(int port = 0);  // binds 127.0.0.1 (0 = any free port); false on failure
+  void Stop();
+  int port() const;
+  std::string base_url() const;  // "http://127.0.0.1:PORT"
+
+  // Data. Generation is deterministic: the same sequence of calls with the same seed yields
+  // identical instances (a fixed default seed is used until Generate is first called).
+  // Generate appends n instances with create times uniform in [from_ms, to_ms); a few of them are
+  // MODIFY/REVOKE re-submissions linked to an earlier one through attached_process_instance_ids.
+  void Generate(int n, int64_t from_ms, int64_t to_ms, uint64_t seed);
+  // For any status but COMPLETED the result is forced to "".
+  std::string AddInstance(int64_t create_time_ms, const std::string& status = "COMPLETED",
+                          const std::string& result = "agree");
+  bool Complete(const std::string& id, const std::string& result = "agree");  // RUNNING/NEW only
+  bool Modify(const std::string& id);           // new payee and amounts
+  bool RemoveDetailRow(const std::string& id);  // drops the last 费用明细 row if there are > 1
+  bool SetPayeeName(const std::string& id, const std::string& name);
+  // Re-submits `id` as a new instance created now with biz_action MODIFY or REVOKE; both sides
+  // list each other in attached_process_instance_ids and REVOKE terminates the original.
+  // Returns the new id, or "" if `id` is unknown or biz_action is not MODIFY/REVOKE.
+  std::string Resubmit(const std::string& id, const std::string& biz_action = "MODIFY");
+  void Clear();                                           // drops every instance
+  std::vector<DingTalkInstance> Instances() const;        // ordered by create time, then id
+  std::string InstanceJson(const std::string& id) const;  // "" if unknown
+
+  // Clock: "now" = system_clock + offset; drives token expiry, the listids default end_time, the
+  // 365-day rule and the finish_time set by Complete.
+  void AdvanceClockMs(int64_t ms);
+
+  // Faults. They apply to the data calls (listids/get) only, never to gettoken, and each request
+  // takes at most one of IP ban > 5xx > QPS limit > throttle, in that order.
+  void ExpireTokenNow();
+  void SetTokenTtl(int seconds);  // also applies to the current token
+  // errcode 88 adds sub_code 90002; other codes (90018, 90020, -1, 90002, …) come bare.
+  void ThrottleNext(int n, int errcode = kDingTalkErrGateway);
+  void Fail5xxNext(int n);                 // HTTP 502 with an HTML body
+  void IpBanNext(int n);                   // HTTP 200 with an HTML page, no errcode
+  void IpBanPunishJsonNext(int n);         // HTTP 200 {"status":1111,"wait":5,"punish":"deny"}
+  void IpBanForMs(int ms);                 // every data call answers the HTML page for this long
+  void MalformedNext(int n);               // HTTP 200, the JSON body cut in half
+  void OversizeNext(int n, size_t bytes);  // successful gets padded to `bytes` (top-level field)
+  // Successful gets omit this process_instance key, or the whole object for "process_instance".
+  void DropFieldNext(int n, const std::string& field);
+  void SetLatencyMs(int ms);  // every request, gettoken included, sleeps this long first
+  void SetMaxQps(int qps);    // > 0: data calls beyond qps in one steady-clock second get 90018
+  void SetRequireGzip(bool) {}
+
+  // Stats. RequestCount covers every request; the per-second figures cover data calls only,
+  // faulted ones included, timed at arrival.
+  int64_t RequestCount(const std::string& path_prefix = "") const;
+  int MaxRequestsInAnySecond() const;
+  int MaxRequestsInAnyWindowMs(int window_ms) const;
+  int64_t TokensIssued() const;
+  void ResetStats();
+
+ private:
+  struct Reply {
+    int status = 200;
+    std::string body;
+    std::string content_type;
+  };
+  enum class Endpoint { kGetToken, kListIds, kGet };
+
+  void Handle(Endpoint ep, const httplib::Request& req, httplib::Response* res);
+  Reply GatewayFaultLocked(bool over_qps);
+  Reply GetTokenLocked(const httplib::Request& req);
+  Reply ListIdsLocked(const httplib::Request& req);
+  Reply GetLocked(const httplib::Request& req);
+  bool TokenValidLocked(const httplib::Request& req) const;
+  Reply ErrorLocked(int errcode, std::string_view errmsg);
+  std::string RequestIdLocked();
+  int64_t NowMsLocked() const;
+
+  DingTalkInstance MakeInstanceLocked(int64_t create_ms, int64_t finish_cap_ms);
+  void InsertLocked(DingTalkInstance inst);
+  DingTalkInstance* FindLocked(const std::string& id);
+  std::string NewIdLocked();
+  std::string NewBusinessIdLocked(int64_t create_ms);
+  uint64_t RandLocked(uint64_t bound);  // uniform-ish in [0, bound)
+  std::string InstanceJsonLocked(const DingTalkInstance& inst, std::string_view drop) const;
+
+  const DingTalkEmulatorOptions opts_;
+
+  mutable std::mutex mu_;
+  std::map<std::string, DingTalkInstance> instances_;
+  std::set<std::pair<int64_t, std::string>> by_time_;
+  std::set<std::string> business_ids_;
+  std::mt19937_64 data_rng_;
+  std::mt19937_64 noise_rng_;  // tokens and request ids; never affects instance data
+
+  std::string token_;
+  int64_t token_issued_ms_ = 0;
+  int token_ttl_s_;
+  int64_t clock_offset_ms_ = 0;
+
+  int throttle_left_ = 0;
+  int throttle_errcode_ = kDingTalkErrGateway;
+  int fail5xx_left_ = 0;
+  int ipban_left_ = 0;
+  int ipban_json_left_ = 0;
+  int64_t ipban_until_steady_ms_ = 0;
+  int malformed_left_ = 0;
+  int oversize_left_ = 0;
+  size_t oversize_bytes_ = 0;
+  int drop_left_ = 0;
+  std::string drop_field_;
+  int latency_ms_ = 0;
+  int max_qps_ = 0;
+  int64_t qps_second_ = -1;
+  int qps_count_ = 0;
+
+  std::map<std::string, int64_t> path_counts_;
+  std::vector<int64_t> data_call_ms_;  // steady-clock arrival times, ascending
+  int64_t tokens_issued_ = 0;
+
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  std::atomic<int> port_{0};
+};
+
+}  // namespace stagesync::emulators
+
+#endif  // STAGESYNC_TESTS_EMULATORS_DINGTALK_EMULATOR_H_

@@ -1,0 +1,483 @@
+// Talks to DingTalkEmulator over real HTTP and checks it against api-contracts.md section 1.
+#include "emulators/dingtalk_emulator.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <simdjson.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace stagesync::emulators {
+namespace {
+
+constexpr int64_t kDayMs = 86'400'000;
+constexpr std::string_view kListIds = "/topapi/processinstance/listids";
+constexpr std::string_view kGet = "/topapi/processinstance/get";
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string ListBody(int64_t start, int64_t end, int size, int64_t cursor,
+                     std::string_view code = "PROC-PAYMENT-0001") {
+  return fmt::format(
+      R"({{"process_code":"{}","start_time":{},"end_time":{},"size":{},"cursor":{}}})", code, start,
+      end, size, cursor);
+}
+
+std::string GetBody(std::string_view id) {
+  return fmt::format(R"({{"process_instance_id":"{}"}})", id);
+}
+
+bool HasKey(simdjson::dom::element obj, std::string_view key) {
+  return obj.at_key(key).error() == simdjson::SUCCESS;
+}
+
+class DingTalkEmulatorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(emu_.Start());
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", emu_.port());
+    client_->set_keep_alive(true);
+    client_->set_tcp_nodelay(true);
+  }
+
+  httplib::Result GetToken(std::string_view key = "demo-key",
+                           std::string_view secret = "demo-secret") {
+    return client_->Get(fmt::format("/gettoken?appkey={}&appsecret={}", key, secret).c_str());
+  }
+
+  std::string Token() {
+    auto res = GetToken();
+    if (!res || res->status != 200) return "";
+    return std::string(std::string_view(Parse(res->body)["access_token"]));
+  }
+
+  httplib::Result Post(std::string_view path, const std::string& token, const std::string& body) {
+    return client_->Post(fmt::format("{}?access_token={}", path, token).c_str(), body,
+                         "application/json");
+  }
+
+  // Valid until the next Parse call.
+  simdjson::dom::element Parse(const std::string& body) {
+    simdjson::dom::element root;
+    EXPECT_EQ(parser_.parse(body).get(root), simdjson::SUCCESS) << body;
+    return root;
+  }
+
+  int64_t Errcode(const httplib::Result& res) {
+    if (!res || res->status != 200) return -999;
+    return int64_t(Parse(res->body)["errcode"]);
+  }
+
+  DingTalkEmulator emu_;
+  std::unique_ptr<httplib::Client> client_;
+  simdjson::dom::parser parser_;
+};
+
+TEST_F(DingTalkEmulatorTest, BusyPortFailsAndRestartWorks) {
+  DingTalkEmulator other;
+  EXPECT_FALSE(other.Start(emu_.port()));
+  ASSERT_TRUE(other.Start());
+  EXPECT_NE(other.port(), emu_.port());
+  EXPECT_EQ(other.base_url(), fmt::format("http://127.0.0.1:{}", other.port()));
+  other.Stop();
+  EXPECT_EQ(other.port(), 0);
+  ASSERT_TRUE(other.Start());
+  httplib::Client cli("127.0.0.1", other.port());
+  auto res = cli.Get("/gettoken?appkey=demo-key&appsecret=demo-secret");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+}
+
+TEST_F(DingTalkEmulatorTest, TokenFlow) {
+  EXPECT_EQ(Errcode(GetToken("demo-key", "wrong")), kDingTalkErrBadAppKey);
+  EXPECT_EQ(Errcode(GetToken("nope", "demo-secret")), kDingTalkErrBadAppKey);
+
+  auto res = GetToken();
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->get_header_value("Content-Type"), "application/json;charset=utf-8");
+  simdjson::dom::element root = Parse(res->body);
+  EXPECT_EQ(int64_t(root["errcode"]), 0);
+  EXPECT_EQ(std::string_view(root["errmsg"]), "ok");
+  EXPECT_EQ(int64_t(root["expires_in"]), 7200);
+  const std::string token{std::string_view(root["access_token"])};
+  EXPECT_EQ(token.size(), 32u);
+  EXPECT_EQ(Token(), token) << "same token while valid";
+  EXPECT_EQ(emu_.TokensIssued(), 1);
+
+  const int64_t now = NowMs();
+  EXPECT_EQ(Errcode(Post(kListIds, token, ListBody(now - kDayMs, now, 20, 0))), 0);
+  EXPECT_EQ(Errcode(Post(kListIds, "", ListBody(now - kDayMs, now, 20, 0))), kDingTalkErrBadToken);
+  EXPECT_EQ(Errcode(Post(kGet, "deadbeef", GetBody("x"))), kDingTalkErrBadToken);
+
+  emu_.ExpireTokenNow();
+  auto expired = Post(kListIds, token, ListBody(now - kDayMs, now, 20, 0));
+  ASSERT_TRUE(expired);
+  EXPECT_EQ(expired->status, 200);
+  EXPECT_EQ(Errcode(expired), kDingTalkErrBadToken);
+  const std::string renewed = Token();
+  EXPECT_NE(renewed, token);
+  EXPECT_EQ(emu_.TokensIssued(), 2);
+
+  emu_.SetTokenTtl(60);
+  emu_.AdvanceClockMs(61'000);
+  EXPECT_EQ(Errcode(Post(kGet, renewed, GetBody("x"))), kDingTalkErrBadToken);
+  const std::string third = Token();
+  EXPECT_NE(third, renewed);
+  EXPECT_EQ(Errcode(Post(kGet, third, GetBody("x"))), kDingTalkErrNotFound);
+}
+
+TEST_F(DingTalkEmulatorTest, ListIdsPagesAndOmitsNextCursorOnLastPage) {
+  const int64_t now = NowMs();
+  emu_.Generate(45, now - 10 * kDayMs, now - kDayMs, 7);
+  const std::string token = Token();
+  std::vector<std::string> ids;
+  std::vector<size_t> page_sizes;
+  int64_t cursor = 0;
+  for (int page = 0; page < 10; ++page) {
+    auto res = Post(kListIds, token, ListBody(now - 11 * kDayMs, now, 20, cursor));
+    ASSERT_EQ(Errcode(res), 0) << res->body;
+    simdjson::dom::element result = Parse(res->body)["result"];
+    simdjson::dom::array list = result["list"];
+    page_sizes.push_back(list.size());
+    for (simdjson::dom::element id : list) ids.emplace_back(std::string_view(id));
+    if (!HasKey(result, "next_cursor")) break;
+    const int64_t next = int64_t(result["next_cursor"]);
+    EXPECT_EQ(next, cursor + static_cast<int64_t>(list.size()));
+    cursor = next;
+  }
+  EXPECT_EQ(page_sizes, (std::vector<size_t>{20, 20, 5}));
+  std::vector<std::string> expected;
+  for (const DingTalkInstance& inst : emu_.Instances()) expected.push_back(inst.id);
+  EXPECT_EQ(ids, expected) << "ordered by create time";
+}
+
+TEST_F(DingTalkEmulatorTest, ListIdsStopsAtTenThousandIds) {
+  const int64_t now = NowMs();
+  emu_.Generate(kDingTalkListMaxIds + 50, now - 2 * kDayMs, now - kDayMs, 5);
+  const std::string token = Token();
+  auto res = Post(kListIds, token, ListBody(now - 3 * kDayMs, now, 20, kDingTalkListMaxIds - 20));
+  ASSERT_EQ(Errcode(res), 0);
+  simdjson::dom::element result = Parse(res->body)["result"];
+  EXPECT_EQ(simdjson::dom::array(result["list"]).size(), 20u);
+  EXPECT_FALSE(HasKey(result, "next_cursor"));
+  res = Post(kListIds, token, ListBody(now - 3 * kDayMs, now, 20, kDingTalkListMaxIds - 40));
+  EXPECT_EQ(int64_t(Parse(res->body)["result"]["next_cursor"]), kDingTalkListMaxIds - 20);
+}
+
+TEST_F(DingTalkEmulatorTest, ListIdsWindowIsStartInclusiveEndExclusive) {
+  const int64_t t = NowMs() - 5 * kDayMs;
+  const std::string id = emu_.AddInstance(t);
+  const std::string token = Token();
+  auto res = Post(kListIds, token, ListBody(t, t + 1, 20, 0));
+  ASSERT_EQ(Errcode(res), 0);
+  simdjson::dom::array list = Parse(res->body)["result"]["list"];
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(std::string_view(list.at(0)), id);
+  res = Post(kListIds, token, ListBody(t - 1000, t, 20, 0));
+  ASSERT_EQ(Errcode(res), 0);
+  EXPECT_EQ(simdjson::dom::array(Parse(res->body)["result"]["list"]).size(), 0u);
+}
+
+TEST_F(DingTalkEmulatorTest, ListIdsValidationErrors) {
+  const std::string token = Token();
+  const int64_t now = NowMs();
+
+  auto res = Post(kListIds, token, ListBody(now - kDayMs, now, 21, 0));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  simdjson::dom::element root = Parse(res->body);
+  EXPECT_EQ(int64_t(root["errcode"]), kDingTalkErrInvalidParam);
+  EXPECT_EQ(std::string_view(root["errmsg"]), "size must be <= 20");
+
+  res = Post(kListIds, token, ListBody(now - 366 * kDayMs, now - 300 * kDayMs, 20, 0));
+  root = Parse(res->body);
+  EXPECT_EQ(int64_t(root["errcode"]), kDingTalkErrInvalidParam);
+  EXPECT_EQ(std::string_view(root["errmsg"]), "end time earlier than start time");
+
+  res = Post(kListIds, token, ListBody(now - 130 * kDayMs, now, 20, 0));
+  EXPECT_EQ(Errcode(res), kDingTalkErrInvalidParam);
+  res = Post(kListIds, token, ListBody(now - 120 * kDayMs, now, 20, 0));
+  EXPECT_EQ(Errcode(res), 0) << "exactly 120 days is allowed";
+
+  res = Post(kListIds, token, ListBody(now - kDayMs, now, 20, 0, "PROC-NOPE"));
+  EXPECT_EQ(Errcode(res), kDingTalkErrNotFound);
+  res = Post(kListIds, token, "{not json");
+  EXPECT_EQ(Errcode(res), kDingTalkErrInvalidParam);
+}
+
+TEST_F(DingTalkEmulatorTest, GetServesContractShape) {
+  const int64_t now = NowMs();
+  emu_.Generate(120, now - 20 * kDayMs, now, 3);
+  const std::string token = Token();
+  std::set<std::string> statuses;
+  bool saw_comma = false;
+  bool saw_nameless = false;
+  bool saw_null_attachment = false;
+  for (const DingTalkInstance& inst : emu_.Instances()) {
+    auto res = Post(kGet, token, GetBody(inst.id));
+    ASSERT_EQ(Errcode(res), 0);
+    // Byte-identical to InstanceJson: the object sits between the key and the closing brace.
+    const std::string marker = "\"process_instance\":";
+    const size_t at = res->body.find(marker);
+    ASSERT_NE(at, std::string::npos);
+    EXPECT_EQ(res->body.substr(at + marker.size(), res->body.size() - at - marker.size() - 1),
+              emu_.InstanceJson(inst.id));
+
+    simdjson::dom::element pi = Parse(res->body)["process_instance"];
+    EXPECT_FALSE(HasKey(pi, "process_instance_id"));
+    const std::string status{std::string_view(pi["status"])};
+    statuses.insert(status);
+    EXPECT_EQ(status, inst.status);
+    EXPECT_EQ(std::string_view(pi["business_id"]), inst.business_id);
+    EXPECT_EQ(std::string_view(pi["originator_userid"]).empty(), false);
+    EXPECT_EQ(std::string_view(pi["create_time"]).size(), 19u);  // YYYY-MM-DD HH:MM:SS
+    if (status == "RUNNING") {
+      EXPECT_FALSE(HasKey(pi, "finish_time"));
+      EXPECT_EQ(std::string_view(pi["result"]), "");
+    } else {
+      EXPECT_TRUE(HasKey(pi, "finish_time"));
+    }
+    for (simdjson::dom::element c : simdjson::dom::array(pi["form_component_values"])) {
+      ASSERT_TRUE(c["value"].is_string()) << "every value is a string";
+      const std::string_view type(c["component_type"]);
+      const std::string_view value(c["value"]);
+      if (!HasKey(c, "name")) saw_nameless = true;
+      if (type == "DDAttachment" && value == "null") saw_null_attachment = true;
+      if (type == "MoneyField" && value.find(',') != std::string_view::npos) saw_comma = true;
+      if (std::string_view(c["id"]) == "MoneyField_1A04") {
+        EXPECT_EQ(value, inst.total_amount);
+      }
+      if (type == "TableField") {
+        simdjson::dom::parser inner;
+        simdjson::dom::array rows;
+        ASSERT_EQ(inner.parse(std::string(value)).get(rows), simdjson::SUCCESS);
+        EXPECT_GE(rows.size(), 1u);
+        EXPECT_LE(rows.size(), 4u);
+        for (simdjson::dom::element row : rows) {
+          simdjson::dom::array cells = row["rowValue"];
+          EXPECT_EQ(std::string_view(cells.at(0)["label"]), "金额");
+        }
+      }
+    }
+  }
+  EXPECT_TRUE(statuses.contains("COMPLETED"));
+  EXPECT_TRUE(statuses.contains("RUNNING"));
+  EXPECT_TRUE(statuses.contains("TERMINATED"));
+  EXPECT_TRUE(saw_comma);
+  EXPECT_TRUE(saw_nameless);
+  EXPECT_TRUE(saw_null_attachment);
+  EXPECT_EQ(Errcode(Post(kGet, token, GetBody("no-such-id"))), kDingTalkErrNotFound);
+}
+
+TEST(DingTalkEmulatorDataTest, SameSeedSameData) {
+  DingTalkEmulator a;
+  DingTalkEmulator b;
+  DingTalkEmulator c;
+  a.Generate(50, 1'700'000'000'000, 1'702'000'000'000, 42);
+  b.Generate(50, 1'700'000'000'000, 1'702'000'000'000, 42);
+  c.Generate(50, 1'700'000'000'000, 1'702'000'000'000, 43);
+  const auto ia = a.Instances();
+  const auto ib = b.Instances();
+  ASSERT_EQ(ia.size(), 50u);
+  ASSERT_EQ(ia.size(), ib.size());
+  for (size_t i = 0; i < ia.size(); ++i) {
+    EXPECT_EQ(ia[i].id, ib[i].id);
+    EXPECT_EQ(a.InstanceJson(ia[i].id), b.InstanceJson(ib[i].id));
+    EXPECT_EQ(a.InstanceJson(ia[i].id), a.InstanceJson(ia[i].id));
+  }
+  EXPECT_NE(ia.front().id, c.Instances().front().id);
+}
+
+TEST(DingTalkEmulatorDataTest, MutationsChangeContentAndVersion) {
+  DingTalkEmulator emu;
+  const int64_t now = NowMs();
+  const std::string running = emu.AddInstance(now - kDayMs, "RUNNING");
+  const std::string before = emu.InstanceJson(running);
+  EXPECT_EQ(before.find("finish_time"), std::string::npos);
+  EXPECT_TRUE(emu.Complete(running, "agree"));
+  EXPECT_FALSE(emu.Complete(running, "agree"));
+  const std::string after = emu.InstanceJson(running);
+  EXPECT_NE(after.find("finish_time"), std::string::npos);
+  EXPECT_NE(after.find(R"("result":"agree")"), std::string::npos);
+
+  EXPECT_TRUE(emu.Modify(running));
+  EXPECT_NE(emu.InstanceJson(running), after);
+  EXPECT_TRUE(emu.SetPayeeName(running, "\"quoted\"\n\x01 😀"));
+  EXPECT_EQ(emu.Instances().front().version, 3);
+
+  simdjson::dom::parser parser;
+  simdjson::dom::element pi;
+  ASSERT_EQ(parser.parse(emu.InstanceJson(running)).get(pi), simdjson::SUCCESS);
+  bool found = false;
+  for (simdjson::dom::element c : simdjson::dom::array(pi["form_component_values"])) {
+    if (HasKey(c, "name") && std::string_view(c["name"]) == "收款人姓名") {
+      EXPECT_EQ(std::string_view(c["value"]), "\"quoted\"\n\x01 😀");
+      found = true;
+    }
+  }
+  EXPECT_TRUE(found);
+
+  const std::string revised = emu.Resubmit(running, "REVOKE");
+  ASSERT_FALSE(revised.empty());
+  EXPECT_NE(emu.InstanceJson(revised).find(R"("biz_action":"REVOKE")"), std::string::npos);
+  EXPECT_NE(emu.InstanceJson(running).find(revised), std::string::npos);
+  EXPECT_NE(emu.InstanceJson(running).find(R"("status":"TERMINATED")"), std::string::npos);
+}
+
+TEST_F(DingTalkEmulatorTest, ThrottleModes) {
+  const std::string token = Token();
+  const int64_t now = NowMs();
+  emu_.ThrottleNext(2);
+  for (int i = 0; i < 2; ++i) {
+    auto res = Post(kListIds, token, ListBody(now - kDayMs, now, 20, 0));
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200);
+    simdjson::dom::element root = Parse(res->body);
+    EXPECT_EQ(int64_t(root["errcode"]), kDingTalkErrGateway);
+    EXPECT_EQ(std::string_view(root["sub_code"]), "90002");
+    EXPECT_NE(std::string_view(root["errmsg"]).find("subcode=90002"), std::string_view::npos);
+  }
+  EXPECT_EQ(Errcode(GetToken()), 0) << "gettoken is never faulted";
+  EXPECT_EQ(Errcode(Post(kListIds, token, ListBody(now - kDayMs, now, 20, 0))), 0);
+  emu_.ThrottleNext(1, 90018);
+  EXPECT_EQ(Errcode(Post(kGet, token, GetBody("x"))), 90018);
+  emu_.ThrottleNext(1, 90020);
+  EXPECT_EQ(Errcode(Post(kGet, token, GetBody("x"))), 90020);
+  EXPECT_EQ(Errcode(Post(kGet, token, GetBody("x"))), kDingTalkErrNotFound);
+}
+
+TEST_F(DingTalkEmulatorTest, Http5xxMode) {
+  const std::string token = Token();
+  emu_.Fail5xxNext(1);
+  auto res = Post(kGet, token, GetBody("x"));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 502);
+  EXPECT_EQ(res->body.rfind("<html>", 0), 0u);
+  EXPECT_EQ(Errcode(Post(kGet, token, GetBody("x"))), kDingTalkErrNotFound);
+}
+
+TEST_F(DingTalkEmulatorTest, IpBanModes) {
+  const std::string token = Token();
+  emu_.IpBanNext(1);
+  auto res = Post(kGet, token, GetBody("x"));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->body.rfind("<!DOCTYPE html>", 0), 0u);
+  EXPECT_EQ(res->body.find("errcode"), std::string::npos);
+  simdjson::dom::element ignored;
+  EXPECT_NE(parser_.parse(res->body).get(ignored), simdjson::SUCCESS);
+
+  emu_.IpBanPunishJsonNext(1);
+  res = Post(kGet, token, GetBody("x"));
+  ASSERT_TRUE(res);
+  simdjson::dom::element root = Parse(res->body);
+  EXPECT_FALSE(HasKey(root, "errcode"));
+  EXPECT_EQ(std::string_view(root["punish"]), "deny");
+
+  emu_.IpBanForMs(200);
+  EXPECT_EQ(Post(kGet, token, GetBody("x"))->body.rfind("<!DOCTYPE html>", 0), 0u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  EXPECT_EQ(Errcode(Post(kGet, token, GetBody("x"))), kDingTalkErrNotFound);
+}
+
+TEST_F(DingTalkEmulatorTest, MalformedOversizeAndDroppedFields) {
+  const std::string id = emu_.AddInstance(NowMs() - kDayMs);
+  const std::string token = Token();
+  simdjson::dom::element root;
+
+  emu_.MalformedNext(1);
+  auto res = Post(kGet, token, GetBody(id));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_NE(parser_.parse(res->body).get(root), simdjson::SUCCESS);
+
+  emu_.OversizeNext(1, 1 << 20);
+  res = Post(kGet, token, GetBody(id));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->body.size(), size_t{1} << 20);
+  EXPECT_EQ(int64_t(Parse(res->body)["errcode"]), 0);
+
+  emu_.DropFieldNext(1, "create_time");
+  res = Post(kGet, token, GetBody(id));
+  EXPECT_FALSE(HasKey(Parse(res->body)["process_instance"], "create_time"));
+  emu_.DropFieldNext(1, "process_instance");
+  res = Post(kGet, token, GetBody(id));
+  root = Parse(res->body);
+  EXPECT_EQ(int64_t(root["errcode"]), 0);
+  EXPECT_FALSE(HasKey(root, "process_instance"));
+  EXPECT_TRUE(
+      HasKey(Parse(Post(kGet, token, GetBody(id))->body)["process_instance"], "create_time"));
+}
+
+TEST_F(DingTalkEmulatorTest, MaxQpsAndStats) {
+  const std::string token = Token();
+  emu_.ResetStats();
+  emu_.SetMaxQps(3);
+  int throttled = 0;
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 10; ++i) {
+    if (Errcode(Post(kGet, token, GetBody("x"))) == kDingTalkErrAppQps) ++throttled;
+  }
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  if (elapsed < std::chrono::milliseconds(900)) {
+    EXPECT_GE(throttled, 4) << "10 calls span at most two one-second buckets";
+  }
+  EXPECT_EQ(emu_.RequestCount(std::string(kGet)), 10);
+  EXPECT_EQ(emu_.RequestCount("/gettoken"), 0);
+  EXPECT_GE(emu_.MaxRequestsInAnySecond(), 5);
+  EXPECT_EQ(emu_.MaxRequestsInAnyWindowMs(60'000), 10);
+  emu_.ResetStats();
+  EXPECT_EQ(emu_.RequestCount(), 0);
+  EXPECT_EQ(emu_.MaxRequestsInAnySecond(), 0);
+}
+
+TEST_F(DingTalkEmulatorTest, ConcurrentClientsAndLatency) {
+  const int64_t now = NowMs();
+  emu_.Generate(40, now - 5 * kDayMs, now, 11);
+  const std::string token = Token();
+  const std::vector<DingTalkInstance> instances = emu_.Instances();
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      httplib::Client cli("127.0.0.1", emu_.port());
+      cli.set_keep_alive(true);
+      cli.set_tcp_nodelay(true);
+      simdjson::dom::parser parser;
+      for (int i = 0; i < 20; ++i) {
+        const std::string& id = instances[static_cast<size_t>(t * 5 + i) % instances.size()].id;
+        auto res = cli.Post(fmt::format("{}?access_token={}", kGet, token).c_str(), GetBody(id),
+                            "application/json");
+        simdjson::dom::element root;
+        if (res && res->status == 200 && parser.parse(res->body).get(root) == simdjson::SUCCESS &&
+            int64_t(root["errcode"]) == 0) {
+          ++ok;
+        }
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  EXPECT_EQ(ok.load(), 160);
+
+  emu_.SetLatencyMs(60);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(Errcode(Post(kGet, token, GetBody(instances[0].id))), 0);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(60));
+}
+
+}  // namespace
+}  // namespace stagesync::emulators
