@@ -136,6 +136,14 @@ class StagingLog {
                              const std::function<bool(const StagedRecord&)>& fn) = 0;
   virtual Result<std::vector<QuarantineEntry>> Quarantined(const std::string& pipeline) = 0;
 
+  // Parks records a sink could not apply, under stage = the sink's name.
+  virtual Status PutQuarantine(const std::string& pipeline, const std::string& stage,
+                               const std::vector<FetchFailure>& entries) = 0;
+  // Puts quarantined records of `stage` (every sink stage when empty; one key when given) back
+  // into the change log with a fresh sequence number. Returns how many were requeued.
+  virtual Result<int64_t> Requeue(const std::string& pipeline, const std::string& stage,
+                                  const std::string& key) = 0;
+
   // RocksDB's latest sequence number: it moves on every write, so tests use it to prove
   // that something wrote nothing.
   virtual uint64_t StoreSequence() = 0;

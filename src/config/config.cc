@@ -340,14 +340,18 @@ Status OptionReader::Validate(const std::vector<OptionSpec>& specs) const {
       case OptionType::kString:
         ok = v->is_string();
         break;
+      // Numbers may also come as strings: "${PORT}" expands to one.
       case OptionType::kInt: {
         int64_t x;
-        ok = v->is_number() && v->AsInt64(&x);
+        ok = (v->is_number() || v->is_string()) && v->AsInt64(&x);
         break;
       }
-      case OptionType::kNumber:
-        ok = v->is_number();
+      case OptionType::kNumber: {
+        char* end = nullptr;
+        ok = v->is_number() || (v->is_string() && !v->text().empty() &&
+                                (std::strtod(v->text().c_str(), &end), end && *end == '\0'));
         break;
+      }
       case OptionType::kBool:
         ok = v->is_bool();
         break;
@@ -386,7 +390,7 @@ int64_t OptionReader::Int(std::string_view name, int64_t def) const {
 }
 double OptionReader::Number(std::string_view name, double def) const {
   const json::Value* v = options_.Find(name);
-  if (!v || !v->is_number()) return def;
+  if (!v || !(v->is_number() || v->is_string())) return def;
   return std::strtod(v->text().c_str(), nullptr);
 }
 bool OptionReader::Bool(std::string_view name, bool def) const {

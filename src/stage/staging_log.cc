@@ -13,6 +13,7 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <chrono>
 #include <map>
 #include <mutex>
 
@@ -199,12 +200,8 @@ class RocksStagingLog final : public StagingLog {
       batch.Delete(meta_, MetaKey("open", pipeline, id, true));
     for (const auto& f : page.failures) {
       batch.Put(meta_, MetaKey("fail", pipeline, f.source_id, true), "");
-      std::string q = "{\"error\":";
-      json::AppendQuoted(f.error, &q);
-      q += ",\"payload\":";
-      json::AppendQuoted(f.payload, &q);
-      q += ",\"at_ms\":" + std::to_string(now_ms) + "}";
-      batch.Put(quarantine_, QuarantineKey(pipeline, "fetch", f.source_id), q);
+      batch.Put(quarantine_, QuarantineKey(pipeline, "fetch", f.source_id),
+                QuarantineValue(f, now_ms));
     }
     // A record that now reads cleanly leaves the fetch quarantine.
     for (const auto& id : page.failures_cleared) {
@@ -376,9 +373,76 @@ class RocksStagingLog final : public StagingLog {
     return out;
   }
 
+  Status PutQuarantine(const std::string& pipeline, const std::string& stage,
+                       const std::vector<FetchFailure>& entries) override {
+    if (entries.empty()) return Status::Ok();
+    rocksdb::WriteBatch batch;
+    const int64_t now_ms =
+        static_cast<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count());
+    for (const auto& f : entries) {
+      batch.Put(quarantine_, QuarantineKey(pipeline, stage, f.source_id),
+                QuarantineValue(f, now_ms));
+    }
+    return Write(&batch, "quarantining records");
+  }
+
+  Result<int64_t> Requeue(const std::string& pipeline, const std::string& stage,
+                          const std::string& key) override {
+    SS_ASSIGN_OR_RETURN(auto entries, Quarantined(pipeline));
+    std::lock_guard<std::mutex> lock(write_mu_);
+    SS_ASSIGN_OR_RETURN(uint64_t seq, LastSeqLocked(pipeline));
+    rocksdb::WriteBatch batch;
+    int64_t n = 0;
+    std::map<std::string, bool> done;
+    for (const auto& e : entries) {
+      if (e.stage == "fetch") continue;  // fetch failures are retried by every fetch
+      if (!stage.empty() && e.stage != stage) continue;
+      if (!key.empty() && e.source_id != key) continue;
+      batch.Delete(quarantine_, QuarantineKey(pipeline, e.stage, e.source_id));
+      ++n;
+      if (done[e.source_id]) continue;
+      done[e.source_id] = true;
+      std::string rk = RecordKey(pipeline, e.source_id);
+      std::string v;
+      auto s = db_->Get(rocksdb::ReadOptions(), records_, rk, &v);
+      if (s.IsNotFound()) continue;
+      if (!s.ok()) return FromRocks(s, "reading record to requeue");
+      StagedRecord r;
+      SS_RETURN_IF_ERROR(DecodeRecord(e.source_id, v, &r));
+      ++seq;
+      std::string seq_bytes;
+      PutBE64(seq, &seq_bytes);
+      v.replace(17, 8, seq_bytes);
+      std::string hv = r.hash.ToBytes() + seq_bytes;
+      hv.push_back(static_cast<char>(r.deleted ? kFlagDeleted : 0));
+      batch.Put(records_, rk, v);
+      batch.Put(hashes_, rk, hv);
+      batch.Delete(changes_, ChangeKey(pipeline, r.seq));
+      batch.Put(changes_, ChangeKey(pipeline, seq), e.source_id);
+    }
+    if (n == 0) return int64_t{0};
+    std::string sv;
+    PutBE64(seq, &sv);
+    batch.Put(meta_, MetaKey("seq", pipeline), sv);
+    SS_RETURN_IF_ERROR(Write(&batch, "requeueing"));
+    last_seq_[pipeline] = seq;
+    return n;
+  }
+
   uint64_t StoreSequence() override { return db_->GetLatestSequenceNumber(); }
 
  private:
+  static std::string QuarantineValue(const FetchFailure& f, int64_t now_ms) {
+    std::string q = "{\"error\":";
+    json::AppendQuoted(f.error, &q);
+    q += ",\"payload\":";
+    json::AppendQuoted(f.payload, &q);
+    q += ",\"at_ms\":" + std::to_string(now_ms) + "}";
+    return q;
+  }
+
   static std::string QuarantineKey(const std::string& p, const std::string& stage,
                                    const std::string& id) {
     std::string k = Prefix(p);

@@ -1,0 +1,46 @@
+// Apply: drains a pipeline's change log into one sink through the sink's own cursor, in
+// sequence order and in batches, advancing the cursor only after the target committed.
+// One apply per (pipeline, sink) at a time.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "stagesync/config.h"
+#include "stagesync/sink.h"
+#include "stagesync/stage.h"
+
+namespace stagesync::apply {
+
+struct ApplySummary {
+  std::string pipeline;
+  std::string sink;
+  int64_t batches = 0;
+  int64_t changes = 0;  // change-log entries drained
+  int64_t applied = 0;
+  int64_t rows = 0;
+  int64_t skipped = 0;
+  int64_t quarantined = 0;
+  int64_t retries = 0;
+  int64_t recovered = 0;  // entries the target had applied before a crash lost the cursor
+  int64_t elapsed_ms = 0;
+};
+
+struct ApplyOptions {
+  std::function<void(const ApplySummary&)> on_batch;
+};
+
+Result<ApplySummary> RunApply(const config::Config& cfg, const config::PipelineConfig& pipeline,
+                              const config::SinkConfig& sink, stage::StagingLog* log,
+                              const sink::SinkDeps& deps, const ApplyOptions& opts = {});
+
+// Drains into an already-open sink (tests and benchmarks inject their own).
+Result<ApplySummary> Drain(const std::string& pipeline, const std::string& sink_name,
+                           sink::Sink* sink, stage::StagingLog* log, Clock* clock,
+                           const ApplyOptions& opts = {});
+
+std::string SummaryLine(const ApplySummary& s);
+std::string SummaryJson(const ApplySummary& s);
+
+}  // namespace stagesync::apply

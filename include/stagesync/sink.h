@@ -1,0 +1,58 @@
+// Sink: the interface each target (MySQL; Kingdee and Yida later) implements so the applier
+// can drain a pipeline's change log into it. A Sink object is used by one applier thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "stagesync/clock.h"
+#include "stagesync/config.h"
+#include "stagesync/stage.h"
+#include "stagesync/status.h"
+
+namespace stagesync::sink {
+
+struct BatchStats {
+  int64_t applied = 0;  // records written to the target
+  int64_t rows = 0;     // target rows written (flattened records give several)
+  int64_t skipped = 0;  // already applied with this content and mapping (ledger)
+  int64_t quarantined = 0;
+  int64_t retries = 0;  // transient failures retried
+};
+
+// Called with records that cannot be applied, BEFORE the batch commits, so a crash can never
+// commit past a record without it being parked in quarantine.
+using QuarantineFn = std::function<Status(const std::vector<stage::FetchFailure>&)>;
+
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  // The highest sequence number the target itself says it has applied (0 if none). Entries up
+  // to it were applied before a crash that lost the staging cursor update.
+  virtual Result<uint64_t> TargetOffset() = 0;
+  // Applies `records` (the newest version of each changed key, in sequence order) and records
+  // `max_seq` as applied, atomically where the target allows it.
+  virtual Status ApplyBatch(const std::vector<stage::StagedRecord>& records, uint64_t max_seq,
+                            const QuarantineFn& quarantine, BatchStats* stats) = 0;
+  // Batch sizing: rows per batch and raw bytes per batch.
+  virtual size_t batch_records() const = 0;
+  virtual size_t batch_bytes() const = 0;
+};
+
+struct SinkDeps {
+  Clock* clock = nullptr;
+};
+
+Result<std::unique_ptr<Sink>> MakeSink(const config::Config& cfg,
+                                       const config::PipelineConfig& pipeline,
+                                       const config::SinkConfig& sink, const SinkDeps& deps);
+
+// Validates a sink's options (and, when `connect` is true and the target is reachable, that
+// the target table matches the mapping). FailedPrecondition for sink types not built yet.
+Status CheckSink(const config::Config& cfg, const config::PipelineConfig& pipeline,
+                 const config::SinkConfig& sink, bool connect);
+
+}  // namespace stagesync::sink

@@ -1,0 +1,414 @@
+#include "sink/mysql/mysql_sink.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <random>
+#include <set>
+
+#include "stagesync/crash_point.h"
+#include "stagesync/json.h"
+#include "stagesync/retry.h"
+
+namespace stagesync::sink::mysql {
+
+namespace {
+
+constexpr const char* kLedgerDdl =
+    "CREATE TABLE IF NOT EXISTS stagesync_ledger ("
+    " pipeline VARCHAR(64) NOT NULL, sink VARCHAR(64) NOT NULL,"
+    " source_id VARBINARY(512) NOT NULL, content_hash CHAR(32) NOT NULL,"
+    " mapping_hash CHAR(16) NOT NULL, seq BIGINT UNSIGNED NOT NULL,"
+    " applied_at DATETIME(3) NOT NULL, PRIMARY KEY (pipeline, sink, source_id)"
+    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4";
+constexpr const char* kOffsetsDdl =
+    "CREATE TABLE IF NOT EXISTS stagesync_offsets ("
+    " pipeline VARCHAR(64) NOT NULL, sink VARCHAR(64) NOT NULL,"
+    " applied_seq BIGINT UNSIGNED NOT NULL, updated_at DATETIME(3) NOT NULL,"
+    " PRIMARY KEY (pipeline, sink)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4";
+
+bool Transient(const Status& s) {
+  return s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kAborted ||
+         s.code() == StatusCode::kDeadlineExceeded;
+}
+
+}  // namespace
+
+const std::vector<config::OptionSpec>& SinkOptionTable() {
+  static const std::vector<config::OptionSpec> kTable = {
+      {"table", config::OptionType::kString, true, "", "target table (DDL in conf/sql/)"},
+      {"columns", config::OptionType::kObject, true, "", "column -> template"},
+      {"write_mode", config::OptionType::kString, false, "upsert", "upsert | replace"},
+      {"flatten", config::OptionType::kString, false, "", "beatFlat: one row per element"},
+      {"id_column", config::OptionType::kString, false, "(first column)",
+       "column holding the source id; children and deletions are found by it"},
+      {"batch_rows", config::OptionType::kInt, false, "1000", "records per transaction"},
+      {"batch_bytes", config::OptionType::kInt, false, "4194304", "raw bytes per transaction"},
+      {"retry_for_s", config::OptionType::kInt, false, "600",
+       "how long a lost server or deadlock is retried before the apply fails"},
+  };
+  return kTable;
+}
+
+const std::vector<config::OptionSpec>& ConnectionOptionTable() {
+  static const std::vector<config::OptionSpec> kTable = {
+      {"host", config::OptionType::kString, false, "127.0.0.1", "server host"},
+      {"port", config::OptionType::kInt, false, "3306", "server port"},
+      {"socket", config::OptionType::kString, false, "", "unix socket (instead of host/port)"},
+      {"user", config::OptionType::kString, true, "", "user name"},
+      {"password", config::OptionType::kString, false, "", "password; use ${ENV}"},
+      {"database", config::OptionType::kString, true, "", "database (schema)"},
+      {"tls_mode", config::OptionType::kString, false, "preferred",
+       "disabled | preferred | required | verify_identity"},
+      {"tls_ca", config::OptionType::kString, false, "", "CA file for verify_identity"},
+      {"connect_timeout_s", config::OptionType::kInt, false, "10", "connect timeout"},
+  };
+  return kTable;
+}
+
+Result<SqlOptions> ReadConnectionOptions(const config::ConnectionConfig& c) {
+  config::OptionReader r(c.options, c.path);
+  SS_RETURN_IF_ERROR(r.Validate(ConnectionOptionTable()));
+  SqlOptions o;
+  o.host = r.String("host", "127.0.0.1");
+  o.port = static_cast<int>(r.Int("port", 3306));
+  o.socket = r.String("socket");
+  o.user = r.String("user");
+  o.password = r.String("password");
+  o.database = r.String("database");
+  o.tls_mode = r.String("tls_mode", "preferred");
+  o.tls_ca = r.String("tls_ca");
+  o.connect_timeout_s = static_cast<int>(r.Int("connect_timeout_s", 10));
+  static const std::set<std::string> kModes = {"disabled", "preferred", "required",
+                                               "verify_identity"};
+  if (!kModes.count(o.tls_mode)) {
+    return InvalidArgument(r.PathOf("tls_mode") + ": must be one of disabled, preferred, " +
+                           "required, verify_identity");
+  }
+  return o;
+}
+
+Result<MySqlSinkOptions> ReadSinkOptions(const config::PipelineConfig& p,
+                                         const config::SinkConfig& s) {
+  config::OptionReader r(s.options, s.path);
+  SS_RETURN_IF_ERROR(r.Validate(SinkOptionTable()));
+  MySqlSinkOptions o;
+  o.table = r.String("table");
+  o.write_mode = r.String("write_mode", "upsert");
+  if (o.write_mode != "upsert" && o.write_mode != "replace") {
+    return InvalidArgument(r.PathOf("write_mode") + ": must be upsert or replace");
+  }
+  for (const auto& [name, v] : r.Get("columns")->members()) {
+    if (!v.is_string()) {
+      return InvalidArgument(r.PathOf("columns") + "." + name + ": must be a template string");
+    }
+    o.mapping.columns.emplace_back(name, v.text());
+  }
+  if (o.mapping.columns.empty()) return InvalidArgument(r.PathOf("columns") + ": no columns");
+  o.mapping.flatten = r.String("flatten");
+  o.mapping.time_zone = p.time_zone;
+  o.mapping.path = s.path;
+  o.id_column = r.String("id_column", o.mapping.columns[0].first);
+  bool found = false;
+  for (const auto& c : o.mapping.columns) found = found || c.first == o.id_column;
+  if (!found) return InvalidArgument(r.PathOf("id_column") + ": not one of the mapped columns");
+  int64_t rows = r.Int("batch_rows", 1000);
+  int64_t bytes = r.Int("batch_bytes", 4 << 20);
+  if (rows < 1 || rows > 100000) return InvalidArgument(r.PathOf("batch_rows") + ": 1..100000");
+  if (bytes < 1024) return InvalidArgument(r.PathOf("batch_bytes") + ": at least 1024");
+  o.batch_rows = static_cast<size_t>(rows);
+  o.batch_bytes = static_cast<size_t>(bytes);
+  o.retry_for_s = r.Int("retry_for_s", 600);
+  return o;
+}
+
+Status EnsureBookkeepingTables(SqlConnection* conn) {
+  SS_RETURN_IF_ERROR(conn->Execute(kLedgerDdl));
+  return conn->Execute(kOffsetsDdl);
+}
+
+Status CheckTable(SqlConnection* conn, const std::string& table,
+                  const std::vector<std::string>& columns, const std::string& path) {
+  SS_ASSIGN_OR_RETURN(
+      SqlResult res,
+      conn->Query("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "
+                  "DATABASE() AND TABLE_NAME = " +
+                  conn->Quote(table)));
+  if (res.rows.empty()) {
+    return FailedPrecondition(path + ".table: table '" + table +
+                              "' does not exist in the target database (its DDL is in conf/sql/)");
+  }
+  std::set<std::string> have;
+  for (const auto& row : res.rows) {
+    if (row[0]) have.insert(*row[0]);
+  }
+  for (const auto& c : columns) {
+    if (!have.count(c)) {
+      return InvalidArgument(path + ".columns." + c + ": table '" + table + "' has no column '" +
+                             c + "'");
+    }
+  }
+  return Status::Ok();
+}
+
+struct MySqlSink::Prepared {
+  const std::vector<stage::StagedRecord>* records;
+  std::vector<std::vector<transform::MappedRow>> rows;  // per record
+  std::vector<bool> applied;
+};
+
+MySqlSink::MySqlSink(std::string pipeline, std::string sink_name, MySqlSinkOptions opts,
+                     SqlOptions conn_opts, transform::Mapping mapping, Clock* clock)
+    : pipeline_(std::move(pipeline)),
+      sink_name_(std::move(sink_name)),
+      opts_(std::move(opts)),
+      conn_opts_(std::move(conn_opts)),
+      mapping_(std::move(mapping)),
+      clock_(clock) {
+  std::string cols;
+  std::string updates;
+  for (const auto& c : mapping_.columns()) {
+    if (!cols.empty()) cols += ",";
+    cols += QuoteIdentifier(c);
+    if (!updates.empty()) updates += ",";
+    updates += QuoteIdentifier(c) + "=VALUES(" + QuoteIdentifier(c) + ")";
+  }
+  const bool replace = opts_.write_mode == "replace";
+  insert_head_ = std::string(replace ? "REPLACE" : "INSERT") + " INTO " +
+                 QuoteIdentifier(opts_.table) + " (" + cols + ") VALUES ";
+  insert_tail_ = replace ? "" : " ON DUPLICATE KEY UPDATE " + updates;
+}
+
+Result<std::unique_ptr<MySqlSink>> MySqlSink::Open(std::string pipeline, std::string sink_name,
+                                                   MySqlSinkOptions opts, SqlOptions conn_opts,
+                                                   Clock* clock) {
+  SS_ASSIGN_OR_RETURN(transform::Mapping mapping, transform::Mapping::Compile(opts.mapping));
+  std::unique_ptr<MySqlSink> sink(new MySqlSink(std::move(pipeline), std::move(sink_name),
+                                                std::move(opts), std::move(conn_opts),
+                                                std::move(mapping), clock));
+  SS_RETURN_IF_ERROR(sink->Reconnect());
+  SS_RETURN_IF_ERROR(EnsureBookkeepingTables(sink->conn_.get()));
+  SS_RETURN_IF_ERROR(CheckTable(sink->conn_.get(), sink->opts_.table, sink->mapping_.columns(),
+                                sink->opts_.mapping.path));
+  return sink;
+}
+
+Status MySqlSink::Reconnect() {
+  if (conn_) return conn_->Reconnect();
+  SS_ASSIGN_OR_RETURN(conn_, ConnectMySql(conn_opts_));
+  SS_ASSIGN_OR_RETURN(SqlResult r, conn_->Query("SELECT @@max_allowed_packet"));
+  if (!r.rows.empty() && r.rows[0][0]) {
+    size_t packet = std::stoull(*r.rows[0][0]);
+    // Stay well under the server's packet limit.
+    max_statement_bytes_ = std::clamp<size_t>(packet / 4, 64 * 1024, 16u << 20);
+  }
+  return Status::Ok();
+}
+
+Result<uint64_t> MySqlSink::TargetOffset() {
+  auto res = conn_->Query("SELECT applied_seq FROM stagesync_offsets WHERE pipeline = " +
+                          conn_->Quote(pipeline_) + " AND sink = " + conn_->Quote(sink_name_));
+  if (!res.ok()) return res.status();
+  if (res->rows.empty() || !res->rows[0][0]) return uint64_t{0};
+  return static_cast<uint64_t>(std::stoull(*res->rows[0][0]));
+}
+
+Status MySqlSink::ApplyBatch(const std::vector<stage::StagedRecord>& records, uint64_t max_seq,
+                             const QuarantineFn& quarantine, BatchStats* stats) {
+  const int64_t deadline_us = clock_->MonotonicMicros() + opts_.retry_for_s * 1000000;
+  std::mt19937_64 rng(std::random_device{}());
+  RetryPolicy policy;
+  policy.base_ms = 100;
+  policy.max_backoff_ms = 5000;
+  for (int attempt = 1;; ++attempt) {
+    std::vector<stage::FetchFailure> bad;
+    BatchStats local;
+    Status s = ApplyOnce(records, max_seq, &bad, &local);
+    if (s.ok() && !bad.empty()) {
+      // ApplyOnce left the transaction open: park the bad records first, then commit.
+      s = quarantine(bad);
+      if (s.ok()) {
+        CrashPoint("apply.before_commit");
+        s = conn_->Execute("COMMIT");
+      } else {
+        (void)conn_->Execute("ROLLBACK");
+        return s;
+      }
+    } else if (s.ok()) {
+      CrashPoint("apply.before_commit");
+      s = conn_->Execute("COMMIT");
+    }
+    if (s.ok()) {
+      local.quarantined = static_cast<int64_t>(bad.size());
+      stats->applied += local.applied;
+      stats->rows += local.rows;
+      stats->skipped += local.skipped;
+      stats->quarantined += local.quarantined;
+      return s;
+    }
+    if (!Transient(s) || clock_->MonotonicMicros() > deadline_us) {
+      (void)conn_->Execute("ROLLBACK");
+      return s.WithContext(fmt::format("pipeline {}, sink {}", pipeline_, sink_name_));
+    }
+    ++stats->retries;
+    (void)conn_->Execute("ROLLBACK");
+    clock_->SleepForMicros(BackoffMillis(policy, std::min(attempt, 8), s, rng()) * 1000);
+    if (s.code() == StatusCode::kUnavailable) {
+      Status rs = Reconnect();
+      (void)rs;  // a failed reconnect shows up as Unavailable on the next attempt
+    }
+  }
+}
+
+Status MySqlSink::ApplyOnce(const std::vector<stage::StagedRecord>& records, uint64_t max_seq,
+                            std::vector<stage::FetchFailure>* bad, BatchStats* stats) {
+  Prepared prep;
+  prep.records = &records;
+  prep.rows.resize(records.size());
+  prep.applied.assign(records.size(), false);
+  std::map<std::string, std::pair<std::string, std::string>> ledger;  // id -> (hash, mapping)
+  if (!records.empty()) {
+    std::string in;
+    for (const auto& r : records) {
+      if (!in.empty()) in += ",";
+      in += conn_->Quote(r.source_id);
+    }
+    SS_ASSIGN_OR_RETURN(
+        SqlResult res,
+        conn_->Query("SELECT source_id, content_hash, mapping_hash FROM stagesync_ledger WHERE "
+                     "pipeline = " +
+                     conn_->Quote(pipeline_) + " AND sink = " + conn_->Quote(sink_name_) +
+                     " AND source_id IN (" + in + ")"));
+    for (auto& row : res.rows) {
+      if (row[0] && row[1] && row[2]) ledger[*row[0]] = {*row[1], *row[2]};
+    }
+  }
+  std::vector<size_t> todo;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const auto& r = records[i];
+    auto it = ledger.find(r.source_id);
+    // Already applied with this content and this mapping: even a rebuilt staging dir never
+    // writes it twice.
+    if (it != ledger.end() && it->second.first == r.hash.ToHex() &&
+        it->second.second == mapping_.hash()) {
+      ++stats->skipped;
+      continue;
+    }
+    if (!r.deleted) {
+      auto v = json::Parse(r.raw);
+      Status ms = v.ok() ? mapping_.Map(*v, &prep.rows[i]) : v.status();
+      if (!ms.ok()) {
+        bad->push_back(
+            {r.source_id,
+             fmt::format("pipeline {}, record {}, {}", pipeline_, r.source_id, ms.message()),
+             r.raw.substr(0, 4096)});
+        continue;
+      }
+    }
+    todo.push_back(i);
+  }
+  SS_RETURN_IF_ERROR(conn_->Execute("START TRANSACTION"));
+  if (!todo.empty()) SS_RETURN_IF_ERROR(WriteRecords(prep, todo, 0, bad, stats));
+
+  // Ledger rows for what was written, and the offset, in the same transaction.
+  std::string ledger_sql;
+  auto flush_ledger = [&]() -> Status {
+    if (ledger_sql.empty()) return Status::Ok();
+    std::string sql =
+        "INSERT INTO stagesync_ledger (pipeline, sink, source_id, content_hash, mapping_hash, "
+        "seq, applied_at) VALUES " +
+        ledger_sql +
+        " ON DUPLICATE KEY UPDATE content_hash = VALUES(content_hash), mapping_hash = "
+        "VALUES(mapping_hash), seq = VALUES(seq), applied_at = VALUES(applied_at)";
+    ledger_sql.clear();
+    return conn_->Execute(sql);
+  };
+  const std::string prefix = "(" + conn_->Quote(pipeline_) + "," + conn_->Quote(sink_name_) + ",";
+  const std::string suffix = "," + conn_->Quote(mapping_.hash()) + ",";
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (!prep.applied[i]) continue;
+    const auto& r = records[i];
+    if (!ledger_sql.empty()) ledger_sql += ",";
+    ledger_sql += prefix + conn_->Quote(r.source_id) + ",'" + r.hash.ToHex() + "'" + suffix +
+                  std::to_string(r.seq) + ",NOW(3))";
+    if (ledger_sql.size() > max_statement_bytes_) SS_RETURN_IF_ERROR(flush_ledger());
+  }
+  SS_RETURN_IF_ERROR(flush_ledger());
+  SS_RETURN_IF_ERROR(conn_->Execute(
+      "INSERT INTO stagesync_offsets (pipeline, sink, applied_seq, updated_at) VALUES (" +
+      conn_->Quote(pipeline_) + "," + conn_->Quote(sink_name_) + "," + std::to_string(max_seq) +
+      ",NOW(3)) ON DUPLICATE KEY UPDATE applied_seq = GREATEST(applied_seq, "
+      "VALUES(applied_seq)), updated_at = VALUES(updated_at)"));
+  return Status::Ok();
+}
+
+Status MySqlSink::WriteRecords(Prepared& prep, const std::vector<size_t>& idx, int depth,
+                               std::vector<stage::FetchFailure>* bad, BatchStats* stats) {
+  const auto& records = *prep.records;
+  const std::string sp = "sp" + std::to_string(++savepoint_counter_);
+  SS_RETURN_IF_ERROR(conn_->Execute("SAVEPOINT " + sp));
+  auto attempt = [&]() -> Status {
+    // Old rows of a changed parent go first, so a request that lost a detail row loses it in
+    // the target too; tombstones delete their rows.
+    std::string del_ids;
+    for (size_t i : idx) {
+      if (mapping_.flattens() || records[i].deleted) {
+        if (!del_ids.empty()) del_ids += ",";
+        del_ids += conn_->Quote(records[i].source_id);
+      }
+    }
+    if (!del_ids.empty()) {
+      SS_RETURN_IF_ERROR(conn_->Execute("DELETE FROM " + QuoteIdentifier(opts_.table) + " WHERE " +
+                                        QuoteIdentifier(opts_.id_column) + " IN (" + del_ids +
+                                        ")"));
+    }
+    std::string values;
+    auto flush = [&]() -> Status {
+      if (values.empty()) return Status::Ok();
+      std::string sql = insert_head_ + values + insert_tail_;
+      values.clear();
+      return conn_->Execute(sql);
+    };
+    for (size_t i : idx) {
+      for (const auto& row : prep.rows[i]) {
+        if (!values.empty()) values += ",";
+        values += "(";
+        for (size_t c = 0; c < row.cells.size(); ++c) {
+          if (c) values += ",";
+          values += row.cells[c] ? conn_->Quote(*row.cells[c]) : "NULL";
+        }
+        values += ")";
+        if (values.size() > max_statement_bytes_) SS_RETURN_IF_ERROR(flush());
+      }
+    }
+    return flush();
+  };
+  Status s = attempt();
+  if (s.ok()) {
+    SS_RETURN_IF_ERROR(conn_->Execute("RELEASE SAVEPOINT " + sp));
+    for (size_t i : idx) {
+      prep.applied[i] = true;
+      ++stats->applied;
+      stats->rows += static_cast<int64_t>(prep.rows[i].size());
+    }
+    return Status::Ok();
+  }
+  if (s.code() != StatusCode::kInvalidArgument) return s;  // not about the data: redo the batch
+  SS_RETURN_IF_ERROR(conn_->Execute("ROLLBACK TO SAVEPOINT " + sp));
+  SS_RETURN_IF_ERROR(conn_->Execute("RELEASE SAVEPOINT " + sp));
+  if (idx.size() == 1) {
+    const auto& r = records[idx[0]];
+    bad->push_back({r.source_id,
+                    fmt::format("pipeline {}, record {}: {}", pipeline_, r.source_id, s.message()),
+                    r.raw.substr(0, 4096)});
+    return Status::Ok();
+  }
+  // Split to find the rows the server rejects; the good halves still go in.
+  std::vector<size_t> left(idx.begin(), idx.begin() + static_cast<long>(idx.size() / 2));
+  std::vector<size_t> right(idx.begin() + static_cast<long>(idx.size() / 2), idx.end());
+  SS_RETURN_IF_ERROR(WriteRecords(prep, left, depth + 1, bad, stats));
+  return WriteRecords(prep, right, depth + 1, bad, stats);
+}
+
+}  // namespace stagesync::sink::mysql

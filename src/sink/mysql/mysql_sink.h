@@ -1,0 +1,77 @@
+// MySQL sink: writes mapped rows, one ledger row per record and the sink's offset in ONE
+// transaction, so a crash at any moment neither loses nor repeats a write. Bad rows are found
+// by splitting the batch inside the transaction (savepoints) and quarantined; lost connections
+// and deadlocks redo the whole batch. Not thread-safe: one applier uses it.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "stagesync/config.h"
+#include "stagesync/sink.h"
+#include "stagesync/sql.h"
+#include "stagesync/transform.h"
+
+namespace stagesync::sink::mysql {
+
+struct MySqlSinkOptions {
+  std::string table;
+  std::string write_mode = "upsert";  // Default: upsert (INSERT ... ON DUPLICATE KEY UPDATE)
+  std::string id_column;              // column holding the source id. Default: first column
+  size_t batch_rows = 1000;           // Default: 1000 records
+  size_t batch_bytes = 4u << 20;      // Default: 4 MiB of raw records
+  int64_t retry_for_s = 600;          // Default: keep retrying a lost server for 10 min
+  transform::MappingSpec mapping;
+};
+
+const std::vector<config::OptionSpec>& SinkOptionTable();
+const std::vector<config::OptionSpec>& ConnectionOptionTable();
+Result<MySqlSinkOptions> ReadSinkOptions(const config::PipelineConfig& p,
+                                         const config::SinkConfig& s);
+Result<SqlOptions> ReadConnectionOptions(const config::ConnectionConfig& c);
+
+// Creates the ledger and offsets tables if missing.
+Status EnsureBookkeepingTables(SqlConnection* conn);
+
+// Compares the target table's columns (information_schema) with the mapping's.
+Status CheckTable(SqlConnection* conn, const std::string& table,
+                  const std::vector<std::string>& columns, const std::string& path);
+
+class MySqlSink final : public Sink {
+ public:
+  static Result<std::unique_ptr<MySqlSink>> Open(std::string pipeline, std::string sink_name,
+                                                 MySqlSinkOptions opts, SqlOptions conn_opts,
+                                                 Clock* clock);
+  Result<uint64_t> TargetOffset() override;
+  Status ApplyBatch(const std::vector<stage::StagedRecord>& records, uint64_t max_seq,
+                    const QuarantineFn& quarantine, BatchStats* stats) override;
+  size_t batch_records() const override { return opts_.batch_rows; }
+  size_t batch_bytes() const override { return opts_.batch_bytes; }
+  const transform::Mapping& mapping() const { return mapping_; }
+
+ private:
+  MySqlSink(std::string pipeline, std::string sink_name, MySqlSinkOptions opts,
+            SqlOptions conn_opts, transform::Mapping mapping, Clock* clock);
+
+  struct Prepared;
+  Status ApplyOnce(const std::vector<stage::StagedRecord>& records, uint64_t max_seq,
+                   std::vector<stage::FetchFailure>* bad, BatchStats* stats);
+  Status WriteRecords(Prepared& prep, const std::vector<size_t>& idx, int depth,
+                      std::vector<stage::FetchFailure>* bad, BatchStats* stats);
+  Status Reconnect();
+
+  const std::string pipeline_;
+  const std::string sink_name_;
+  const MySqlSinkOptions opts_;
+  const SqlOptions conn_opts_;
+  transform::Mapping mapping_;
+  Clock* const clock_;
+  std::unique_ptr<SqlConnection> conn_;
+  std::string insert_head_;  // "INSERT INTO `t` (`a`,`b`) VALUES "
+  std::string insert_tail_;  // " ON DUPLICATE KEY UPDATE ..." or ""
+  size_t max_statement_bytes_ = 1u << 20;
+  int savepoint_counter_ = 0;
+};
+
+}  // namespace stagesync::sink::mysql

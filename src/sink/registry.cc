@@ -1,0 +1,49 @@
+// The sink registry: sink type -> connector. Adding a target adds one line here.
+#include "sink/mysql/mysql_sink.h"
+#include "stagesync/sink.h"
+
+namespace stagesync::sink {
+
+namespace {
+bool IsPlannedType(std::string_view t) { return t == "kingdee_push" || t == "yida"; }
+}  // namespace
+
+Status CheckSink(const config::Config& cfg, const config::PipelineConfig& p,
+                 const config::SinkConfig& s, bool connect) {
+  const config::ConnectionConfig* conn = cfg.FindConnection(s.connection);
+  if (conn == nullptr) return InvalidArgument(s.path + ".connection: unknown connection");
+  if (s.type == "mysql") {
+    if (conn->type != "mysql") {
+      return InvalidArgument(s.path + ".connection: '" + conn->name + "' is a " + conn->type +
+                             " connection, not mysql");
+    }
+    SS_ASSIGN_OR_RETURN(auto sql_opts, mysql::ReadConnectionOptions(*conn));
+    SS_ASSIGN_OR_RETURN(auto opts, mysql::ReadSinkOptions(p, s));
+    SS_ASSIGN_OR_RETURN(auto mapping, transform::Mapping::Compile(opts.mapping));
+    if (!connect) return Status::Ok();
+    auto c = ConnectMySql(sql_opts);
+    if (!c.ok()) return c.status().WithContext(s.path + ": cannot reach the target to check it");
+    return mysql::CheckTable(c->get(), opts.table, mapping.columns(), s.path);
+  }
+  if (IsPlannedType(s.type)) {
+    return FailedPrecondition(s.path + ".type: the '" + s.type +
+                              "' sink is not implemented in this build yet");
+  }
+  return InvalidArgument(s.path + ".type: unknown sink type '" + s.type + "'");
+}
+
+Result<std::unique_ptr<Sink>> MakeSink(const config::Config& cfg, const config::PipelineConfig& p,
+                                       const config::SinkConfig& s, const SinkDeps& deps) {
+  SS_RETURN_IF_ERROR(CheckSink(cfg, p, s, false));
+  const config::ConnectionConfig* conn = cfg.FindConnection(s.connection);
+  if (s.type == "mysql") {
+    SS_ASSIGN_OR_RETURN(auto sql_opts, mysql::ReadConnectionOptions(*conn));
+    SS_ASSIGN_OR_RETURN(auto opts, mysql::ReadSinkOptions(p, s));
+    SS_ASSIGN_OR_RETURN(auto sink, mysql::MySqlSink::Open(p.name, s.name, std::move(opts),
+                                                          std::move(sql_opts), deps.clock));
+    return std::unique_ptr<Sink>(std::move(sink));
+  }
+  return InvalidArgument(s.path + ".type: unknown sink type '" + s.type + "'");
+}
+
+}  // namespace stagesync::sink

@@ -1,0 +1,307 @@
+// End to end for seed 000: DingTalk emulator -> staging -> MySQL sink -> a real MariaDB
+// (started by the ctest fixture). Every column of every row is compared with rows computed
+// independently from the emulator's state.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <thread>
+
+#include "emulators/dingtalk_emulator.h"
+#include "stagesync/apply.h"
+#include "stagesync/fetch.h"
+#include "testing/mariadb.h"
+#include "testing/payment_pipeline.h"
+#include "testing/temp_dir.h"
+
+namespace stagesync {
+namespace {
+
+constexpr int64_t kHourMs = 3600000;
+constexpr int64_t kDayMs = 24 * kHourMs;
+int64_t NowMs() { return Clock::Real()->NowMillis(); }
+
+class MySqlApplyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(db_.ok()) << "no MariaDB: is the mariadb fixture running?";
+    Status ddl = db_.Source(STAGESYNC_SOURCE_DIR "/conf/sql/payment_application_info.sql");
+    ASSERT_TRUE(ddl.ok()) << ddl.ToString();
+    // A counter the test reads: every row write the table ever sees.
+    ASSERT_TRUE(db_.conn()
+                    ->Execute("CREATE TABLE write_log (id BIGINT AUTO_INCREMENT PRIMARY KEY, "
+                              "bfn_id VARCHAR(64), detail_index INT, op CHAR(1))")
+                    .ok());
+    ASSERT_TRUE(db_.conn()
+                    ->Execute("CREATE TRIGGER wl_ins AFTER INSERT ON payment_application_info "
+                              "FOR EACH ROW INSERT INTO write_log (bfn_id, detail_index, op) "
+                              "VALUES (NEW.bfn_id, NEW.detail_index, 'I')")
+                    .ok());
+    ASSERT_TRUE(db_.conn()
+                    ->Execute("CREATE TRIGGER wl_upd AFTER UPDATE ON payment_application_info "
+                              "FOR EACH ROW INSERT INTO write_log (bfn_id, detail_index, op) "
+                              "VALUES (NEW.bfn_id, NEW.detail_index, 'U')")
+                    .ok());
+    ASSERT_TRUE(emu_.Start(0));
+    http_ = NewCurlHttpClient();
+  }
+
+  void Configure(const testing::PaymentPipelineOptions& o = {}) {
+    auto cfg = config::LoadString(
+        testing::PaymentConfigJson(emu_.base_url(), dir_.Sub("state"), db_.port(), db_.name(), o),
+        "");
+    ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+    cfg_ = std::move(cfg).value();
+    if (!log_) {
+      auto log = stage::StagingLog::Open(cfg_.state_dir);
+      ASSERT_TRUE(log.ok());
+      log_ = std::move(log).value();
+    }
+  }
+
+  Result<apply::ApplySummary> Sync() {
+    source::SourceDeps fdeps{http_.get(), Clock::Real()};
+    auto f = fetch::RunFetch(cfg_, cfg_.pipelines[0], log_.get(), fdeps);
+    if (!f.ok()) return f.status();
+    sink::SinkDeps sdeps{Clock::Real()};
+    return apply::RunApply(cfg_, cfg_.pipelines[0], cfg_.pipelines[0].sinks[0], log_.get(), sdeps);
+  }
+
+  std::map<std::string, testing::ExpectedRow> TableRows() {
+    std::map<std::string, testing::ExpectedRow> out;
+    auto r = db_.conn()->Query(std::string("SELECT ") + testing::kPaymentColumns +
+                               " FROM payment_application_info");
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (!r.ok()) return out;
+    for (auto& row : r->rows) out[*row[0] + "|" + *row[1]] = row;
+    return out;
+  }
+
+  void ExpectTableMatchesEmulator() {
+    auto expected = testing::ExpectedPaymentRows(emu_.Instances());
+    auto actual = TableRows();
+    ASSERT_EQ(actual.size(), expected.size());
+    const std::vector<std::string> names = [] {
+      std::vector<std::string> v;
+      std::string cols = testing::kPaymentColumns;
+      size_t p = 0;
+      while (p != std::string::npos) {
+        size_t c = cols.find(',', p);
+        v.push_back(cols.substr(p == 0 ? 0 : p, c == std::string::npos ? c : c - p));
+        p = c == std::string::npos ? c : c + 2;
+      }
+      return v;
+    }();
+    for (const auto& [key, want] : expected) {
+      auto it = actual.find(key);
+      ASSERT_NE(it, actual.end()) << "missing row " << key;
+      for (size_t c = 0; c < want.size(); ++c) {
+        EXPECT_EQ(it->second[c], want[c]) << "row " << key << " column " << names[c];
+      }
+    }
+  }
+
+  int64_t Count(const std::string& sql) { return std::stoll(*db_.Scalar(sql)); }
+
+  testing::TestDatabase db_;
+  emulators::DingTalkEmulator emu_;
+  testing::TempDir dir_;
+  std::unique_ptr<HttpClient> http_;
+  config::Config cfg_;
+  std::unique_ptr<stage::StagingLog> log_;
+};
+
+TEST_F(MySqlApplyTest, FullSyncGivesExactlyTheExpectedRowsAndLedger) {
+  emu_.Generate(150, NowMs() - 20 * kDayMs, NowMs() - kHourMs, 21);
+  Configure();
+  auto s = Sync();
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->applied, 150);
+  ExpectTableMatchesEmulator();
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM stagesync_ledger"), 150);
+  // The ledger holds each record's content hash as staged.
+  auto rows = db_.conn()->Query("SELECT source_id, content_hash FROM stagesync_ledger");
+  ASSERT_TRUE(rows.ok());
+  for (const auto& r : rows->rows) {
+    auto staged = log_->Get("dingtalk-payment", *r[0]);
+    ASSERT_TRUE(staged.ok() && staged->has_value());
+    EXPECT_EQ(*r[1], (*staged)->hash.ToHex());
+  }
+  EXPECT_EQ(*db_.Scalar("SELECT applied_seq FROM stagesync_offsets"),
+            std::to_string(log_->Summary("dingtalk-payment")->last_seq));
+  EXPECT_EQ(*log_->Cursor("dingtalk-payment", "bi_mysql"), 150u);
+}
+
+TEST_F(MySqlApplyTest, SecondSyncWithNothingChangedWritesNothing) {
+  emu_.Generate(60, NowMs() - 10 * kDayMs, NowMs() - kHourMs, 22);
+  Configure();
+  ASSERT_TRUE(Sync().ok());
+  int64_t writes = Count("SELECT COUNT(*) FROM write_log");
+  std::string ledger_time = *db_.Scalar("SELECT MAX(applied_at) FROM stagesync_ledger");
+  auto s = Sync();
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->applied, 0);
+  EXPECT_EQ(s->batches, 0);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM write_log"), writes);
+  EXPECT_EQ(*db_.Scalar("SELECT MAX(applied_at) FROM stagesync_ledger"), ledger_time);
+}
+
+TEST_F(MySqlApplyTest, ThreeUpstreamChangesGiveExactlyThoseChangesInMySql) {
+  emu_.Generate(40, NowMs() - 10 * kDayMs, NowMs() - kHourMs, 23);
+  auto detail_rows = [&](const std::string& id) {
+    for (const auto& inst : emu_.Instances()) {
+      if (inst.id == id) return inst.detail_rows.size();
+    }
+    return size_t{0};
+  };
+  // Still-running requests get re-fetched every time; one of them will lose a detail row.
+  std::vector<std::string> running;
+  std::string shrinking;
+  for (int i = 0; i < 40 && (running.size() < 2 || shrinking.empty()); ++i) {
+    std::string id = emu_.AddInstance(NowMs() - 5 * kDayMs - i * 1000, "RUNNING", "");
+    if (shrinking.empty() && detail_rows(id) >= 2) {
+      shrinking = id;
+    } else {
+      running.push_back(id);
+    }
+  }
+  ASSERT_FALSE(shrinking.empty());
+  Configure();
+  ASSERT_TRUE(Sync().ok());
+  ExpectTableMatchesEmulator();
+  const int64_t writes_before = Count("SELECT MAX(id) FROM write_log");
+  const std::string where = " WHERE bfn_id = " + db_.conn()->Quote(shrinking);
+  const int64_t rows_before = Count("SELECT COUNT(*) FROM payment_application_info" + where);
+
+  ASSERT_TRUE(emu_.Complete(running[0], "agree"));
+  ASSERT_TRUE(emu_.Modify(running[1]));
+  ASSERT_TRUE(emu_.RemoveDetailRow(shrinking));
+  auto s = Sync();
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->applied, 3);
+  ExpectTableMatchesEmulator();
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM payment_application_info" + where), rows_before - 1);
+  // Only the three changed requests were written.
+  auto written = db_.conn()->Query("SELECT DISTINCT bfn_id FROM write_log WHERE id > " +
+                                   std::to_string(writes_before));
+  ASSERT_TRUE(written.ok());
+  std::set<std::string> ids;
+  for (const auto& r : written->rows) ids.insert(*r[0]);
+  EXPECT_EQ(ids, (std::set<std::string>{running[0], running[1], shrinking}));
+}
+
+TEST_F(MySqlApplyTest, HostileValuesAreByteExactOrQuarantinedWithTheMySqlError) {
+  emu_.Generate(20, NowMs() - 5 * kDayMs, NowMs() - kHourMs, 24);
+  // Under VARCHAR(64)'s 64 characters.
+  const std::string nasty =
+      "O'Brien \"q\" b\\s '); DROP TABLE payment_application_info; -- \xF0\x9F\x98\x80 张三";
+  std::string a = emu_.AddInstance(NowMs() - 2 * kDayMs);
+  std::string b = emu_.AddInstance(NowMs() - 2 * kDayMs + 1);
+  std::string c = emu_.AddInstance(NowMs() - 2 * kDayMs + 2);
+  ASSERT_TRUE(emu_.SetPayeeName(a, nasty));
+  ASSERT_TRUE(emu_.SetPayeeName(b, std::string(1 << 20, 'x')));         // 1 MB for VARCHAR(64)
+  ASSERT_TRUE(emu_.SetPayeeName(c, std::string("bad \xC3\x28 utf8")));  // invalid UTF-8
+  Configure();
+  auto s = Sync();
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(*db_.Scalar("SELECT payee_name FROM payment_application_info WHERE bfn_id = " +
+                        db_.conn()->Quote(a) + " LIMIT 1"),
+            nasty);
+  EXPECT_EQ(*db_.Scalar("SELECT HEX(payee_name) = HEX(" + db_.conn()->Quote(nasty) +
+                        ") FROM payment_application_info WHERE bfn_id = " + db_.conn()->Quote(a) +
+                        " LIMIT 1"),
+            "1");
+  EXPECT_EQ(
+      Count("SELECT COUNT(*) FROM payment_application_info WHERE bfn_id = " + db_.conn()->Quote(b)),
+      0);
+  EXPECT_EQ(s->quarantined, 1);
+  auto q = log_->Quarantined("dingtalk-payment");
+  ASSERT_TRUE(q.ok());
+  bool saw_b = false, saw_c = false;
+  for (const auto& e : *q) {
+    if (e.source_id == b) {
+      saw_b = true;
+      EXPECT_EQ(e.stage, "bi_mysql");
+      EXPECT_NE(e.error.find("MySQL error 1406"), std::string::npos) << e.error;
+      EXPECT_NE(e.error.find("payee_name"), std::string::npos) << e.error;
+      EXPECT_NE(e.error.find("pipeline dingtalk-payment, record " + b), std::string::npos);
+    }
+    if (e.source_id == c) {
+      // Invalid UTF-8 never gets past the JSON parser: parked at fetch, naming the record.
+      saw_c = true;
+      EXPECT_EQ(e.stage, "fetch");
+      EXPECT_NE(e.error.find(c), std::string::npos) << e.error;
+    }
+  }
+  EXPECT_TRUE(saw_b);
+  EXPECT_TRUE(saw_c);
+  // Everyone else is in.
+  EXPECT_EQ(Count("SELECT COUNT(DISTINCT bfn_id) FROM payment_application_info"), 21);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM stagesync_ledger"), 21);
+
+  // After a fix upstream, requeue puts the record back and it applies.
+  ASSERT_TRUE(emu_.SetPayeeName(b, "fixed"));
+  ASSERT_TRUE(emu_.SetPayeeName(c, "fixed too"));
+  auto fixed = Sync();  // b is re-fetched only if listed: it is older than the overlap
+  ASSERT_TRUE(fixed.ok());
+  auto n = log_->Requeue("dingtalk-payment", "bi_mysql", b);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 1);
+  sink::SinkDeps sdeps{Clock::Real()};
+  auto again =
+      apply::RunApply(cfg_, cfg_.pipelines[0], cfg_.pipelines[0].sinks[0], log_.get(), sdeps);
+  ASSERT_TRUE(again.ok());
+  // The staged (1 MB) version is still too long: quarantined again, nothing else written.
+  EXPECT_EQ(again->quarantined, 1);
+  EXPECT_EQ(*db_.Scalar("SELECT payee_name FROM payment_application_info WHERE bfn_id = " +
+                        db_.conn()->Quote(c) + " LIMIT 1"),
+            "fixed too");
+}
+
+TEST_F(MySqlApplyTest, MariaDbRestartedMidApplyCompletesWhenItIsBack) {
+  testing::PrivateMariaDb server(dir_.Sub("mariadb"));
+  ASSERT_GT(server.port(), 0);
+  testing::TestDatabase db(server.port());
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE(db.Source(STAGESYNC_SOURCE_DIR "/conf/sql/payment_application_info.sql").ok());
+  emu_.Generate(1500, NowMs() - 20 * kDayMs, NowMs() - kHourMs, 25);
+  testing::PaymentPipelineOptions o;
+  o.batch_rows = 10;  // many small transactions, so the restart lands mid-apply
+  auto cfg = config::LoadString(
+      testing::PaymentConfigJson(emu_.base_url(), dir_.Sub("state"), server.port(), db.name(), o),
+      "");
+  ASSERT_TRUE(cfg.ok());
+  cfg_ = std::move(cfg).value();
+  auto log = stage::StagingLog::Open(cfg_.state_dir);
+  ASSERT_TRUE(log.ok());
+  log_ = std::move(log).value();
+  source::SourceDeps fdeps{http_.get(), Clock::Real()};
+  ASSERT_TRUE(fetch::RunFetch(cfg_, cfg_.pipelines[0], log_.get(), fdeps).ok());
+
+  std::atomic<int64_t> batches{0};
+  apply::ApplyOptions opts;
+  opts.on_batch = [&](const apply::ApplySummary& s) { batches = s.batches; };
+  Result<apply::ApplySummary> result = Status(StatusCode::kInternal, "not run");
+  std::thread applier([&] {
+    sink::SinkDeps sdeps{Clock::Real()};
+    result = apply::RunApply(cfg_, cfg_.pipelines[0], cfg_.pipelines[0].sinks[0], log_.get(), sdeps,
+                             opts);
+  });
+  while (batches < 5) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(server.Restart(), 0);
+  applier.join();
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_GT(result->retries, 0);  // it did see the server go away
+  testing::TestDatabase check(server.port());
+  auto reconnect = ConnectMySql(db.Options(db.name()));
+  ASSERT_TRUE(reconnect.ok());
+  auto n = (*reconnect)
+               ->Query(
+                   "SELECT COUNT(DISTINCT bfn_id), (SELECT COUNT(*) FROM stagesync_ledger) FROM "
+                   "payment_application_info");
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n->rows[0][0], "1500");
+  EXPECT_EQ(*n->rows[0][1], "1500");
+}
+
+}  // namespace
+}  // namespace stagesync
