@@ -257,6 +257,24 @@ TEST_F(MySqlApplyTest, HostileValuesAreByteExactOrQuarantinedWithTheMySqlError) 
             "fixed too");
 }
 
+TEST_F(MySqlApplyTest, CheckReportsATargetTableThatDoesNotMatchTheMapping) {
+  Configure();
+  const auto& p = cfg_.pipelines[0];
+  EXPECT_TRUE(sink::CheckSink(cfg_, p, p.sinks[0], true).ok());
+  ASSERT_TRUE(
+      db_.conn()->Execute("ALTER TABLE payment_application_info DROP COLUMN biz_action").ok());
+  Status s = sink::CheckSink(cfg_, p, p.sinks[0], true);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("pipelines.dingtalk-payment.sinks.bi_mysql.columns.biz_action: "
+                             "table 'payment_application_info' has no column 'biz_action'"),
+            std::string::npos)
+      << s.message();
+  ASSERT_TRUE(db_.conn()->Execute("DROP TABLE payment_application_info").ok());
+  s = sink::CheckSink(cfg_, p, p.sinks[0], true);
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("conf/sql/"), std::string::npos) << s.message();
+}
+
 TEST_F(MySqlApplyTest, MariaDbRestartedMidApplyCompletesWhenItIsBack) {
   testing::PrivateMariaDb server(dir_.Sub("mariadb"));
   ASSERT_GT(server.port(), 0);
