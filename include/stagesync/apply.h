@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 
 #include "stagesync/config.h"
@@ -24,11 +25,16 @@ struct ApplySummary {
   int64_t quarantined = 0;
   int64_t retries = 0;
   int64_t recovered = 0;  // entries the target had applied before a crash lost the cursor
+  int64_t filtered = 0;   // not selected by the sink's where
+  int64_t reapplied = 0;  // records applied again because the mapping changed
+  std::map<std::string, int64_t> rule_failures;  // per data-quality rule
   int64_t elapsed_ms = 0;
 };
 
 struct ApplyOptions {
   std::function<void(const ApplySummary&)> on_batch;
+  // Told once when a changed mapping makes the sink re-apply the whole pipeline.
+  std::function<void(const std::string& message)> on_notice;
 };
 
 Result<ApplySummary> RunApply(const config::Config& cfg, const config::PipelineConfig& pipeline,

@@ -45,6 +45,8 @@ struct PipelineConfig {
   std::vector<std::string> hash_exclude;  // volatile top-level source fields
   std::string time_zone = "Asia/Shanghai";
   std::vector<SinkConfig> sinks;
+  // Small static tables for lookup('table', key) in mappings: table -> code -> name.
+  std::map<std::string, std::map<std::string, std::string>> lookups;
   std::string path;
 };
 

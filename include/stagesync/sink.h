@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "stagesync/config.h"
 #include "stagesync/stage.h"
 #include "stagesync/status.h"
+#include "stagesync/transform.h"
 
 namespace stagesync::sink {
 
@@ -20,7 +22,9 @@ struct BatchStats {
   int64_t rows = 0;     // target rows written (flattened records give several)
   int64_t skipped = 0;  // already applied with this content and mapping (ledger)
   int64_t quarantined = 0;
-  int64_t retries = 0;  // transient failures retried
+  int64_t retries = 0;                           // transient failures retried
+  int64_t filtered = 0;                          // the sink's `where` did not select them
+  std::map<std::string, int64_t> rule_failures;  // "required:col" -> records quarantined
 };
 
 // Called with records that cannot be applied, BEFORE the batch commits, so a crash can never
@@ -40,6 +44,9 @@ class Sink {
   // Batch sizing: rows per batch and raw bytes per batch.
   virtual size_t batch_records() const = 0;
   virtual size_t batch_bytes() const = 0;
+  // Identifies the mapping the sink writes with; when it changes, every record of the
+  // pipeline is applied again once. Empty when the sink has no mapping.
+  virtual std::string MappingHash() const = 0;
 };
 
 struct SinkDeps {
@@ -49,6 +56,11 @@ struct SinkDeps {
 Result<std::unique_ptr<Sink>> MakeSink(const config::Config& cfg,
                                        const config::PipelineConfig& pipeline,
                                        const config::SinkConfig& sink, const SinkDeps& deps);
+
+// The mapping a sink writes with (for `stagesync map`): FailedPrecondition for sinks that
+// have none.
+Result<transform::MappingSpec> SinkMapping(const config::PipelineConfig& pipeline,
+                                           const config::SinkConfig& sink);
 
 // Validates a sink's options (and, when `connect` is true and the target is reachable, that
 // the target table matches the mapping). FailedPrecondition for sink types not built yet.

@@ -136,6 +136,12 @@ class StagingLog {
                              const std::function<bool(const StagedRecord&)>& fn) = 0;
   virtual Result<std::vector<QuarantineEntry>> Quarantined(const std::string& pipeline) = 0;
 
+  // Small named state of a pipeline's components (a sink's applied mapping hash, a source's
+  // rotated refresh token, a daily quota counter). Empty string when unset.
+  virtual Result<std::string> GetState(const std::string& pipeline, const std::string& name) = 0;
+  virtual Status PutState(const std::string& pipeline, const std::string& name,
+                          const std::string& value) = 0;
+
   // Parks records a sink could not apply, under stage = the sink's name.
   virtual Status PutQuarantine(const std::string& pipeline, const std::string& stage,
                                const std::vector<FetchFailure>& entries) = 0;

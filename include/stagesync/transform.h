@@ -1,10 +1,12 @@
 // Transform: a sink's declarative mapping (the seeds' vocabulary: `{path}`, `{{label}}`,
-// `|filters`, constants, `flatten` = beatFlat) compiled once per pipeline into an executable
-// form, then applied to every record. Pure: no I/O, no clock. A compiled Mapping is immutable
-// and safe to share between threads.
+// `|filters`, `_function` expressions, constants, `flatten` = beatFlat, a `where` filter and
+// data-quality rules) compiled once per pipeline into an executable form, then applied to
+// every record. Pure: no I/O, no clock (time comes in as variables). A compiled Mapping is
+// immutable and safe to share between threads.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,11 +23,32 @@ struct MappedRow {
   std::vector<Cell> cells;  // in Mapping::columns() order
 };
 
+// A data-quality rule on one output column. Unset parts are not checked.
+struct ColumnRule {
+  bool required = false;                // not NULL and not ""
+  std::string type;                     // int | decimal(P,S) | date | datetime | string(N)
+  std::string regex;                    // POSIX extended, must match the whole value
+  std::vector<std::string> allowed;     // enum
+  std::optional<std::string> min, max;  // numeric bounds (exact decimals)
+};
+
 struct MappingSpec {
   std::vector<std::pair<std::string, std::string>> columns;  // name -> template, in order
   std::string flatten;  // template yielding the array to flatten (beatFlat), or empty
+  std::string where;    // expression selecting the records this sink receives, or empty
+  std::map<std::string, ColumnRule> rules;                            // column -> rule
+  std::map<std::string, std::map<std::string, std::string>> lookups;  // table -> code -> name
   std::string time_zone = "Asia/Shanghai";
   std::string path;  // JSON path of the sink, for error messages
+};
+
+// Values a record does not carry: LAST_SYNC_TIME and CURRENT_TIME (epoch seconds).
+using Variables = std::map<std::string, std::string>;
+
+// Why a record produced no rows.
+struct MapVerdict {
+  bool filtered = false;  // `where` said no: skip, count, do not quarantine
+  std::string rule;       // "required:col", "type:col", ... when a rule rejected it
 };
 
 class Template;
@@ -36,8 +59,8 @@ class Mapping {
   Mapping(Mapping&&) noexcept;
   Mapping& operator=(Mapping&&) noexcept;
 
-  // Compiles every template; InvalidArgument naming "path.columns.NAME" and the position in
-  // the template for a syntax error, unknown filter or bad time zone.
+  // Compiles every template, the where expression and the rules; InvalidArgument naming
+  // "path.columns.NAME" (or .where, .rules.NAME, .flatten) and the position in the text.
   static Result<Mapping> Compile(const MappingSpec& spec);
 
   const std::vector<std::string>& columns() const { return columns_; }
@@ -46,20 +69,28 @@ class Mapping {
   const std::string& hash() const { return hash_; }
 
   // Maps one record to its rows (one, or one per flattened element; a record whose array is
-  // empty still yields one row with the element's columns NULL). InvalidArgument naming the
-  // column and the value when a filter cannot convert it.
-  Status Map(const json::Value& record, std::vector<MappedRow>* out) const;
+  // empty still yields one row with the element's columns NULL). A record the `where`
+  // expression rejects yields no rows and verdict->filtered. InvalidArgument naming the
+  // column (and the rule, in verdict->rule) when a value cannot be converted or breaks a rule.
+  Status Map(const json::Value& record, std::vector<MappedRow>* out, MapVerdict* verdict = nullptr,
+             const Variables* vars = nullptr) const;
 
  private:
   Mapping();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
   std::vector<std::string> columns_;
-  std::vector<std::unique_ptr<Template>> templates_;
   std::unique_ptr<Template> flatten_;
-  int tz_offset_minutes_ = 480;
   std::string hash_;
 };
 
 // Offset of a supported time zone name ("Asia/Shanghai", "UTC", "+08:00", ...), in minutes.
 Result<int> TimeZoneOffsetMinutes(std::string_view name);
+
+// Compiles and evaluates one template string against a record, for source request
+// parameters such as OKKI's start_time (`_function SUBTIME('{{LAST_SYNC_TIME|datetime}}',
+// '00:30:01')`). NULL comes back as nullopt.
+Result<Cell> EvaluateOnce(const std::string& tmpl, const json::Value& record, const Variables& vars,
+                          const std::string& time_zone, const std::string& path);
 
 }  // namespace stagesync::transform

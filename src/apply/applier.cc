@@ -26,6 +26,69 @@ Result<ApplySummary> Drain(const std::string& pipeline, const std::string& sink_
     SS_RETURN_IF_ERROR(log->AdvanceCursor(pipeline, sink_name, target));
     cursor = target;
   }
+  auto add = [&](const sink::BatchStats& st) {
+    ++sum.batches;
+    sum.applied += st.applied;
+    sum.rows += st.rows;
+    sum.skipped += st.skipped;
+    sum.quarantined += st.quarantined;
+    sum.retries += st.retries;
+    sum.filtered += st.filtered;
+    for (const auto& [rule, n] : st.rule_failures) sum.rule_failures[rule] += n;
+    if (opts.on_batch) opts.on_batch(sum);
+  };
+  auto quarantine = [&](const std::vector<stage::FetchFailure>& bad) {
+    return log->PutQuarantine(pipeline, sink_name, bad);
+  };
+
+  // The target's rows depend on the mapping: when it changed (or the sink is new to a
+  // pipeline whose change log was already trimmed), apply every record staged so far once
+  // more. The ledger skips what is already applied under this mapping, so a crash part-way
+  // just resumes. Newer records come through the change log below.
+  const std::string state_key = "mapping:" + sink_name;
+  SS_ASSIGN_OR_RETURN(std::string applied_mapping, log->GetState(pipeline, state_key));
+  const std::string mapping = sink->MappingHash();
+  if (applied_mapping != mapping) {
+    SS_ASSIGN_OR_RETURN(auto summary, log->Summary(pipeline));
+    const bool fresh = applied_mapping.empty() && cursor == 0;
+    SS_ASSIGN_OR_RETURN(auto first, log->ReadChanges(pipeline, 0, 1));
+    const bool trimmed = !first.empty() ? first[0].seq > 1 : summary.last_seq > 0;
+    if (!fresh || trimmed) {
+      if (opts.on_notice) {
+        opts.on_notice(fmt::format(
+            "pipeline {}, sink {}: mapping {} -> {}: re-applying all {} staged records once",
+            pipeline, sink_name, applied_mapping.empty() ? "(none)" : applied_mapping, mapping,
+            summary.records));
+      }
+      std::vector<stage::StagedRecord> batch;
+      size_t bytes = 0;
+      Status inner;
+      auto flush = [&]() -> Status {
+        if (batch.empty()) return Status::Ok();
+        sink::BatchStats st;
+        SS_RETURN_IF_ERROR(sink->ApplyBatch(batch, cursor, quarantine, &st));
+        sum.reapplied += st.applied;
+        add(st);
+        batch.clear();
+        bytes = 0;
+        return Status::Ok();
+      };
+      SS_RETURN_IF_ERROR(log->ScanRecords(pipeline, [&](const stage::StagedRecord& r) {
+        if (r.seq > cursor) return true;  // pending in the change log
+        bytes += r.raw.size();
+        batch.push_back(r);
+        if (batch.size() >= sink->batch_records() || bytes >= sink->batch_bytes()) {
+          inner = flush();
+          if (!inner.ok()) return false;
+        }
+        return true;
+      }));
+      SS_RETURN_IF_ERROR(inner);
+      SS_RETURN_IF_ERROR(flush());
+    }
+    SS_RETURN_IF_ERROR(log->PutState(pipeline, state_key, mapping));
+  }
+
   while (true) {
     SS_ASSIGN_OR_RETURN(auto entries, log->ReadChanges(pipeline, cursor, sink->batch_records()));
     if (entries.empty()) break;
@@ -44,20 +107,11 @@ Result<ApplySummary> Drain(const std::string& pipeline, const std::string& sink_
       if (bytes >= sink->batch_bytes()) break;
     }
     sink::BatchStats st;
-    auto quarantine = [&](const std::vector<stage::FetchFailure>& bad) {
-      return log->PutQuarantine(pipeline, sink_name, bad);
-    };
     SS_RETURN_IF_ERROR(sink->ApplyBatch(records, max_seq, quarantine, &st));
     CrashPoint("apply.after_commit");
     SS_RETURN_IF_ERROR(log->AdvanceCursor(pipeline, sink_name, max_seq));
     cursor = max_seq;
-    ++sum.batches;
-    sum.applied += st.applied;
-    sum.rows += st.rows;
-    sum.skipped += st.skipped;
-    sum.quarantined += st.quarantined;
-    sum.retries += st.retries;
-    if (opts.on_batch) opts.on_batch(sum);
+    add(st);
   }
   sum.elapsed_ms = (clock->MonotonicMicros() - t0) / 1000;
   return sum;
@@ -71,20 +125,29 @@ Result<ApplySummary> RunApply(const config::Config& cfg, const config::PipelineC
 }
 
 std::string SummaryLine(const ApplySummary& s) {
+  std::string rules;
+  for (const auto& [rule, n] : s.rule_failures) rules += fmt::format(" rule[{}]={}", rule, n);
   return fmt::format(
-      "apply {}/{}: batches={} changes={} applied={} rows={} skipped={} quarantined={} "
-      "retries={} recovered={} elapsed={:.3f}s",
-      s.pipeline, s.sink, s.batches, s.changes, s.applied, s.rows, s.skipped, s.quarantined,
-      s.retries, s.recovered, static_cast<double>(s.elapsed_ms) / 1000.0);
+      "apply {}/{}: batches={} changes={} applied={} rows={} skipped={} filtered={} "
+      "quarantined={} reapplied={} retries={} recovered={}{} elapsed={:.3f}s",
+      s.pipeline, s.sink, s.batches, s.changes, s.applied, s.rows, s.skipped, s.filtered,
+      s.quarantined, s.reapplied, s.retries, s.recovered, rules,
+      static_cast<double>(s.elapsed_ms) / 1000.0);
 }
 
 std::string SummaryJson(const ApplySummary& s) {
+  std::string rules;
+  for (const auto& [rule, n] : s.rule_failures) {
+    rules += (rules.empty() ? "" : ",") + json::Quote(rule) + ":" + std::to_string(n);
+  }
   return fmt::format(
       "{{\"command\":\"apply\",\"pipeline\":{},\"sink\":{},\"batches\":{},\"changes\":{},"
       "\"applied\":{},\"rows\":{},\"skipped\":{},\"quarantined\":{},\"retries\":{},"
-      "\"recovered\":{},\"elapsed_ms\":{}}}",
+      "\"recovered\":{},\"filtered\":{},\"reapplied\":{},\"rule_failures\":{{{}}},"
+      "\"elapsed_ms\":{}}}",
       json::Quote(s.pipeline), json::Quote(s.sink), s.batches, s.changes, s.applied, s.rows,
-      s.skipped, s.quarantined, s.retries, s.recovered, s.elapsed_ms);
+      s.skipped, s.quarantined, s.retries, s.recovered, s.filtered, s.reapplied, rules,
+      s.elapsed_ms);
 }
 
 }  // namespace stagesync::apply

@@ -3,6 +3,8 @@
 
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -14,6 +16,7 @@
 #include "stagesync/sink.h"
 #include "stagesync/source.h"
 #include "stagesync/stage.h"
+#include "stagesync/transform.h"
 
 namespace {
 
@@ -33,6 +36,8 @@ void Usage(FILE* out) {
       "  apply PIPELINE [--sink NAME]\n"
       "                     drain staged changes into the pipeline's sinks (or one sink)\n"
       "  sync PIPELINE      fetch, then apply every sink\n"
+      "  map PIPELINE [--sink NAME] (--key ID | --file record.json)\n"
+      "                     print the rows a record maps to (or why not); writes nothing\n"
       "  requeue PIPELINE [--sink NAME] [--key ID]\n"
       "                     put quarantined records back into the change log after a fix\n"
       "\n"
@@ -141,6 +146,9 @@ int Apply(const config::Config& cfg, const config::PipelineConfig* p, stage::Sta
                      static_cast<long long>(a.applied), static_cast<long long>(a.rows));
       };
     }
+    opts.on_notice = [](const std::string& m) {
+      std::fprintf(stderr, "stagesync: notice: %s\n", m.c_str());
+    };
     auto sum = apply::RunApply(cfg, *p, s, log, deps, opts);
     if (progress) std::fputs("\r\033[K", stderr);
     if (!sum.ok()) {
@@ -154,6 +162,87 @@ int Apply(const config::Config& cfg, const config::PipelineConfig* p, stage::Sta
                    "stagesync: warning: %lld record(s) quarantined; see stagesync-dump --state "
                    "%s --quarantine\n",
                    static_cast<long long>(sum->quarantined), cfg.state_dir.c_str());
+    }
+  }
+  if (!any) {
+    std::fprintf(stderr, "stagesync: error: %s.sinks.%s: no such sink\n", p->path.c_str(),
+                 only_sink.c_str());
+    return kExitUsage;
+  }
+  return rc;
+}
+
+int MapRecord(const config::PipelineConfig* p, const std::string& state_dir,
+              const std::string& only_sink, const std::string& key, const std::string& file) {
+  std::string raw;
+  std::string what;
+  if (!file.empty()) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+      std::fprintf(stderr, "stagesync: error: cannot read %s\n", file.c_str());
+      return kExitUsage;
+    }
+    raw.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    what = file;
+  } else if (!key.empty()) {
+    stage::StageOptions ro;
+    ro.read_only = true;  // works while the agent runs
+    auto log = stage::StagingLog::Open(state_dir, ro);
+    if (!log.ok()) return Fail(log.status());
+    auto rec = (*log)->Get(p->name, key);
+    if (!rec.ok()) return Fail(rec.status());
+    if (!rec->has_value()) {
+      std::fprintf(stderr, "stagesync: error: pipeline %s has no staged record %s\n",
+                   p->name.c_str(), key.c_str());
+      return kExitRuntime;
+    }
+    raw = (*rec)->raw;
+    what = "record " + key;
+  } else {
+    std::fprintf(stderr, "stagesync: error: map needs --key ID or --file record.json\n");
+    return kExitUsage;
+  }
+  auto record = json::Parse(raw);
+  if (!record.ok()) return Fail(record.status().WithContext(what));
+  int rc = kExitOk;
+  bool any = false;
+  for (const auto& s : p->sinks) {
+    if (!only_sink.empty() && s.name != only_sink) continue;
+    any = true;
+    auto spec = sink::SinkMapping(*p, s);
+    if (!spec.ok()) {
+      std::printf("{\"sink\":%s,\"error\":%s}\n", json::Quote(s.name).c_str(),
+                  json::Quote(spec.status().message()).c_str());
+      continue;
+    }
+    auto mapping = transform::Mapping::Compile(*spec);
+    if (!mapping.ok()) return Fail(mapping.status());
+    std::vector<transform::MappedRow> rows;
+    transform::MapVerdict verdict;
+    transform::Variables vars = {
+        {"CURRENT_TIME", std::to_string(Clock::Real()->NowMicros() / 1000000)}};
+    Status st = mapping->Map(*record, &rows, &verdict, &vars);
+    if (!st.ok()) {
+      std::printf("{\"sink\":%s,\"rejected\":%s%s}\n", json::Quote(s.name).c_str(),
+                  json::Quote(st.message()).c_str(),
+                  verdict.rule.empty() ? "" : (",\"rule\":" + json::Quote(verdict.rule)).c_str());
+      rc = kExitRuntime;
+      continue;
+    }
+    if (verdict.filtered) {
+      std::printf("{\"sink\":%s,\"filtered\":\"the sink's where does not select it\"}\n",
+                  json::Quote(s.name).c_str());
+      continue;
+    }
+    for (const auto& row : rows) {
+      std::string out = "{\"sink\":" + json::Quote(s.name) + ",\"row\":{";
+      for (size_t c = 0; c < row.cells.size(); ++c) {
+        if (c) out += ",";
+        out += json::Quote(mapping->columns()[c]) + ":" +
+               (row.cells[c] ? json::Quote(*row.cells[c]) : "null");
+      }
+      out += "}}";
+      std::puts(out.c_str());
     }
   }
   if (!any) {
@@ -182,7 +271,7 @@ int Requeue(const config::Config& cfg, const config::PipelineConfig* p, stage::S
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string config_file, only_sink, key;
+  std::string config_file, only_sink, key, file;
   bool as_json = false;
   std::vector<std::string> args;
   for (int i = 1; i < argc; ++i) {
@@ -193,6 +282,8 @@ int main(int argc, char** argv) {
       config_file = a.substr(9);
     } else if (a == "--sink" && i + 1 < argc) {
       only_sink = argv[++i];
+    } else if (a == "--file" && i + 1 < argc) {
+      file = argv[++i];
     } else if (a == "--key" && i + 1 < argc) {
       key = argv[++i];
     } else if (a == "--json") {
@@ -216,6 +307,11 @@ int main(int argc, char** argv) {
   if (!cfg.ok()) return Fail(cfg.status());
   const std::string& cmd = args[0];
   if (cmd == "check" && args.size() == 1) return Check(*cfg, as_json);
+  if (cmd == "map" && args.size() == 2) {
+    const config::PipelineConfig* p = FindPipeline(*cfg, args[1]);
+    if (p == nullptr) return kExitUsage;
+    return MapRecord(p, cfg->state_dir, only_sink, key, file);
+  }
   if ((cmd == "fetch" || cmd == "apply" || cmd == "sync" || cmd == "requeue") && args.size() == 2) {
     const config::PipelineConfig* p = FindPipeline(*cfg, args[1]);
     if (p == nullptr) return kExitUsage;

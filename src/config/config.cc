@@ -230,9 +230,9 @@ Result<Config> LoadString(std::string_view text, const std::string& base_dir, En
     std::string path = "pipelines." + name;
     if (!ValidName(name)) return PathError(path, "name must be 1-64 of [A-Za-z0-9_.-]");
     SS_RETURN_IF_ERROR(RequireType(&pv, json::Type::kObject, path));
-    SS_RETURN_IF_ERROR(CheckKeys(
-        pv, path,
-        {"source", "schedule", "hash_exclude", "time_zone", "sinks", "description", "$comment"}));
+    SS_RETURN_IF_ERROR(CheckKeys(pv, path,
+                                 {"source", "schedule", "hash_exclude", "time_zone", "sinks",
+                                  "lookups", "description", "$comment"}));
     PipelineConfig p;
     p.name = name;
     p.path = path;
@@ -267,6 +267,20 @@ Result<Config> LoadString(std::string_view text, const std::string& base_dir, En
         SS_RETURN_IF_ERROR(RequireType(&item, json::Type::kString,
                                        path + ".hash_exclude[" + std::to_string(i) + "]"));
         p.hash_exclude.push_back(item.text());
+      }
+    }
+
+    if (const json::Value* lk = pv.Find("lookups")) {
+      SS_RETURN_IF_ERROR(RequireType(lk, json::Type::kObject, path + ".lookups"));
+      for (const auto& [table, entries] : lk->members()) {
+        std::string tpath = path + ".lookups." + table;
+        SS_RETURN_IF_ERROR(RequireType(&entries, json::Type::kObject, tpath));
+        for (const auto& [code, label] : entries.members()) {
+          if (!label.is_string() && !label.is_number()) {
+            return PathError(tpath + "." + code, "must be a string or a number");
+          }
+          p.lookups[table][code] = label.text();
+        }
       }
     }
 

@@ -8,6 +8,15 @@ namespace {
 bool IsPlannedType(std::string_view t) { return t == "kingdee_push" || t == "yida"; }
 }  // namespace
 
+Result<transform::MappingSpec> SinkMapping(const config::PipelineConfig& p,
+                                           const config::SinkConfig& s) {
+  if (s.type == "mysql") {
+    SS_ASSIGN_OR_RETURN(auto opts, mysql::ReadSinkOptions(p, s));
+    return opts.mapping;
+  }
+  return FailedPrecondition(s.path + ": the '" + s.type + "' sink has no mapping in this build");
+}
+
 Status CheckSink(const config::Config& cfg, const config::PipelineConfig& p,
                  const config::SinkConfig& s, bool connect) {
   const config::ConnectionConfig* conn = cfg.FindConnection(s.connection);

@@ -373,6 +373,21 @@ class RocksStagingLog final : public StagingLog {
     return out;
   }
 
+  Result<std::string> GetState(const std::string& pipeline, const std::string& name) override {
+    std::string v;
+    auto s = db_->Get(rocksdb::ReadOptions(), meta_, MetaKey("st", pipeline, name, true), &v);
+    if (s.IsNotFound()) return std::string();
+    if (!s.ok()) return FromRocks(s, "reading state " + name);
+    return v;
+  }
+
+  Status PutState(const std::string& pipeline, const std::string& name,
+                  const std::string& value) override {
+    rocksdb::WriteBatch batch;
+    batch.Put(meta_, MetaKey("st", pipeline, name, true), value);
+    return Write(&batch, "writing state " + name);
+  }
+
   Status PutQuarantine(const std::string& pipeline, const std::string& stage,
                        const std::vector<FetchFailure>& entries) override {
     if (entries.empty()) return Status::Ok();

@@ -1,595 +1,224 @@
+#include <regex.h>
+
 #include <algorithm>
-#include <cctype>
-#include <cstring>
-#include <string>
 
 #include "stagesync/hash.h"
 #include "stagesync/transform.h"
+#include "transform/expression.h"
+#include "transform/template.h"
 
 namespace stagesync::transform {
 
+class Template : public internal::Template {};
+
 namespace {
 
-// ---- values during evaluation ----
+using internal::Val;
 
-struct Val {
-  bool null = true;
-  std::string s;
-  static Val Null() { return {}; }
-  static Val Str(std::string v) { return {false, std::move(v)}; }
+// A compiled POSIX regex, freed with the rule.
+struct Regex {
+  regex_t re{};
+  bool ok = false;
+  ~Regex() {
+    if (ok) regfree(&re);
+  }
 };
 
-Val FromJson(const json::Value* v) {
-  if (v == nullptr || v->is_null()) return Val::Null();
-  switch (v->type()) {
-    case json::Type::kString:
-    case json::Type::kNumber:
-      return Val::Str(v->text());
-    case json::Type::kBool:
-      return Val::Str(v->bool_value() ? "1" : "0");
-    default:
-      return Val::Str(json::Serialize(*v));
-  }
+struct CompiledRule {
+  size_t column = 0;
+  ColumnRule rule;
+  std::shared_ptr<Regex> regex;
+  // Parsed type.
+  enum Type { kNone, kInt, kDecimal, kDate, kDatetime, kString } type = kNone;
+  int precision = 0, scale = 0;
+  size_t max_chars = 0;
+};
+
+size_t Utf8Chars(const std::string& s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
 }
 
-// ---- dates ----
-
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-void CivilFromDays(int64_t z, int64_t* y, unsigned* m, unsigned* d) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t yy = static_cast<int64_t>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  *d = doy - (153 * mp + 2) / 5 + 1;
-  *m = mp < 10 ? mp + 3 : mp - 9;
-  *y = yy + (*m <= 2);
-}
-
-bool ParseDigits(std::string_view s, size_t pos, size_t n, int* out) {
-  if (pos + n > s.size()) return false;
-  int v = 0;
-  for (size_t i = pos; i < pos + n; ++i) {
-    if (!std::isdigit(static_cast<unsigned char>(s[i]))) return false;
-    v = v * 10 + (s[i] - '0');
-  }
-  *out = v;
-  return true;
-}
-
-unsigned DaysInMonth(int64_t y, unsigned m) {
-  static const unsigned kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-  return m == 2 && leap ? 29 : kDays[m - 1];
-}
-
-// Local wall-clock seconds since the epoch (as if UTC) for the pipeline's zone, from a number
-// (epoch seconds or milliseconds) or a date/datetime string (local unless it names a zone).
-bool ToLocalSeconds(const std::string& in, int tz_minutes, int64_t* out, std::string* err) {
-  std::string_view s = in;
-  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
-  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
-  bool all_digits = !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-    return std::isdigit(static_cast<unsigned char>(c));
-  });
-  if (all_digits && s.size() <= 16) {
-    int64_t n = std::stoll(std::string(s));
-    // 10^11 s is the year 5138: anything larger is milliseconds.
-    int64_t secs = n > 100000000000LL ? n / 1000 : n;
-    *out = secs + int64_t{tz_minutes} * 60;
-    return true;
-  }
-  int y, mo, d, h = 0, mi = 0, se = 0;
-  if (!ParseDigits(s, 0, 4, &y) || s.size() < 10 || s[4] != '-' || !ParseDigits(s, 5, 2, &mo) ||
-      s[7] != '-' || !ParseDigits(s, 8, 2, &d)) {
-    *err = "'" + in + "' is not a date, datetime or epoch timestamp";
-    return false;
-  }
-  size_t pos = 10;
-  if (pos < s.size() && (s[pos] == ' ' || s[pos] == 'T')) {
-    if (!ParseDigits(s, pos + 1, 2, &h) || s.size() < pos + 6 || s[pos + 3] != ':' ||
-        !ParseDigits(s, pos + 4, 2, &mi)) {
-      *err = "'" + in + "' has a malformed time";
-      return false;
-    }
-    pos += 6;
-    if (pos < s.size() && s[pos] == ':') {
-      if (!ParseDigits(s, pos + 1, 2, &se)) {
-        *err = "'" + in + "' has malformed seconds";
-        return false;
-      }
-      pos += 3;
-    }
-    if (pos < s.size() && s[pos] == '.') {
-      ++pos;
-      while (pos < s.size() && std::isdigit(static_cast<unsigned char>(s[pos]))) ++pos;
-    }
-  }
-  int zone_minutes = tz_minutes;  // no zone in the text: already local
-  if (pos < s.size()) {
-    if (s[pos] == 'Z' && pos + 1 == s.size()) {
-      zone_minutes = 0;
-    } else if ((s[pos] == '+' || s[pos] == '-') && s.size() == pos + 6 && s[pos + 3] == ':') {
-      int zh, zm;
-      if (!ParseDigits(s, pos + 1, 2, &zh) || !ParseDigits(s, pos + 4, 2, &zm)) {
-        *err = "'" + in + "' has a malformed zone";
-        return false;
-      }
-      zone_minutes = (s[pos] == '-' ? -1 : 1) * (zh * 60 + zm);
-    } else {
-      *err = "'" + in + "' has trailing text";
-      return false;
-    }
-  }
-  if (mo < 1 || mo > 12 || d < 1 || static_cast<unsigned>(d) > DaysInMonth(y, mo) || h > 23 ||
-      mi > 59 || se > 60) {
-    *err = "'" + in + "' is not a valid date";
-    return false;
-  }
-  int64_t secs = DaysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
-  *out = secs - int64_t{zone_minutes} * 60 + int64_t{tz_minutes} * 60;
-  return true;
-}
-
-std::string FormatLocal(int64_t local_secs, bool with_time) {
-  int64_t days = local_secs >= 0 ? local_secs / 86400 : (local_secs - 86399) / 86400;
-  int64_t rem = local_secs - days * 86400;
-  int64_t y;
-  unsigned m, d;
-  CivilFromDays(days, &y, &m, &d);
-  char buf[96];
-  if (with_time) {
-    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02u %02lld:%02lld:%02lld",
-                  static_cast<long long>(y), m, d, static_cast<long long>(rem / 3600),
-                  static_cast<long long>(rem / 60 % 60), static_cast<long long>(rem % 60));
+int CompareDecimal(const std::string& a, const std::string& b) {
+  // Both clean decimals: compare sign, then integer digits, then lexicographically.
+  auto split = [](std::string s, bool* neg, std::string* ip, std::string* fp) {
+    *neg = !s.empty() && s[0] == '-';
+    if (*neg) s.erase(0, 1);
+    size_t dot = s.find('.');
+    *ip = s.substr(0, dot);
+    *fp = dot == std::string::npos ? "" : s.substr(dot + 1);
+    size_t nz = ip->find_first_not_of('0');
+    *ip = nz == std::string::npos ? "" : ip->substr(nz);
+    while (!fp->empty() && fp->back() == '0') fp->pop_back();
+  };
+  bool na, nb;
+  std::string ia, fa, ib, fb;
+  split(a, &na, &ia, &fa);
+  split(b, &nb, &ib, &fb);
+  bool za = ia.empty() && fa.empty(), zb = ib.empty() && fb.empty();
+  if (za) na = false;
+  if (zb) nb = false;
+  if (na != nb) return na ? -1 : 1;
+  int mag;
+  if (ia.size() != ib.size()) {
+    mag = ia.size() < ib.size() ? -1 : 1;
+  } else if (ia != ib) {
+    mag = ia < ib ? -1 : 1;
   } else {
-    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02u", static_cast<long long>(y), m, d);
+    size_t n = std::max(fa.size(), fb.size());
+    fa.resize(n, '0');
+    fb.resize(n, '0');
+    mag = fa == fb ? 0 : (fa < fb ? -1 : 1);
   }
-  return buf;
+  return na ? -mag : mag;
 }
 
-// ---- exact decimals ----
-
-// Normalises "5,000.50" / " 12 " / "-0.5" to a plain decimal string; false if not a number.
-bool CleanNumber(const std::string& in, std::string* out) {
-  std::string s;
-  for (char c : in) {
-    if (c == ',' || c == ' ' || c == '\t') continue;
-    s.push_back(c);
-  }
-  size_t i = 0;
-  if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
-  size_t digits = 0, dots = 0;
-  for (size_t j = i; j < s.size(); ++j) {
-    if (std::isdigit(static_cast<unsigned char>(s[j]))) {
-      ++digits;
-    } else if (s[j] == '.') {
-      ++dots;
-    } else {
-      return false;
-    }
-  }
-  if (digits == 0 || dots > 1) return false;
-  if (s[0] == '+') s.erase(0, 1);
-  *out = s;
-  return true;
-}
-
-// Rounds a clean decimal string half away from zero to `scale` places, exactly.
-std::string RoundDecimal(const std::string& clean, int scale) {
-  bool neg = !clean.empty() && clean[0] == '-';
-  std::string s = neg ? clean.substr(1) : clean;
-  size_t dot = s.find('.');
-  std::string ip = dot == std::string::npos ? s : s.substr(0, dot);
-  std::string fp = dot == std::string::npos ? "" : s.substr(dot + 1);
-  if (ip.empty()) ip = "0";
-  bool round_up = static_cast<int>(fp.size()) > scale && fp[static_cast<size_t>(scale)] >= '5';
-  fp.resize(static_cast<size_t>(scale), '0');
-  std::string digits = ip + fp;
-  if (round_up) {
-    int k = static_cast<int>(digits.size()) - 1;
-    while (k >= 0 && digits[static_cast<size_t>(k)] == '9') digits[static_cast<size_t>(k--)] = '0';
-    if (k < 0) {
-      digits.insert(digits.begin(), '1');
-    } else {
-      ++digits[static_cast<size_t>(k)];
-    }
-  }
-  std::string int_part = digits.substr(0, digits.size() - static_cast<size_t>(scale));
-  size_t nz = int_part.find_first_not_of('0');
-  int_part = nz == std::string::npos ? "0" : int_part.substr(nz);
-  std::string out = int_part;
-  if (scale > 0) out += "." + digits.substr(digits.size() - static_cast<size_t>(scale));
-  bool zero = out.find_first_not_of("0.") == std::string::npos;
-  return (neg && !zero ? "-" : "") + out;
-}
-
-// ---- templates ----
-
-struct Filter {
-  std::string name;
-  std::vector<std::string> args;
-};
-
-struct Part {
-  enum Kind { kLiteral, kPath, kLabel } kind = kLiteral;
-  std::string text;  // literal text, or the label
-  struct Seg {
-    std::string key;
-    int index = -1;  // >= 0: array index
-  };
-  std::vector<Seg> path;
-  std::vector<Filter> filters;
-};
-
-bool KnownFilter(const Filter& f, std::string* err) {
-  struct Spec {
-    const char* name;
-    size_t min_args, max_args;
-  };
-  static const Spec kSpecs[] = {{"datetime", 0, 0},     {"date", 0, 0},    {"timestamp", 0, 0},
-                                {"timestamp_ms", 0, 0}, {"int", 0, 0},     {"decimal", 0, 1},
-                                {"string", 0, 0},       {"trim", 0, 0},    {"upper", 0, 0},
-                                {"lower", 0, 0},        {"default", 1, 1}, {"json", 0, 0}};
-  for (const auto& s : kSpecs) {
-    if (f.name == s.name) {
-      if (f.args.size() < s.min_args || f.args.size() > s.max_args) {
-        *err = "filter |" + f.name + " takes " +
-               (s.max_args == 0 ? std::string("no arguments")
-                                : std::to_string(s.max_args) + " argument(s)");
-        return false;
-      }
-      if (f.name == "decimal" && !f.args.empty()) {
-        const std::string& a = f.args[0];
-        if (a.empty() || a.size() > 2 || !std::all_of(a.begin(), a.end(), ::isdigit)) {
-          *err = "|decimal(N) needs a scale N from 0 to 30";
-          return false;
-        }
-      }
-      return true;
-    }
-  }
-  *err = "unknown filter |" + f.name;
-  return false;
-}
-
-}  // namespace
-
-class Template {
- public:
-  std::vector<Part> parts;
-  bool single_ref() const { return parts.size() == 1 && parts[0].kind != Part::kLiteral; }
-};
-
-namespace {
-
-// Parses "name(arg, 'arg')" filters and the path or label of one reference.
-bool ParseRef(std::string_view body, bool label, Part* out, std::string* err) {
-  std::vector<std::string> pieces;
-  std::string cur;
-  char quote = 0;
-  int depth = 0;
-  for (char c : body) {
-    if (quote) {
-      cur.push_back(c);
-      if (c == quote) quote = 0;
-      continue;
-    }
-    if (c == '\'' || c == '"') quote = c;
-    if (c == '(') ++depth;
-    if (c == ')') --depth;
-    if (c == '|' && depth == 0) {
-      pieces.push_back(cur);
-      cur.clear();
-      continue;
-    }
-    cur.push_back(c);
-  }
-  pieces.push_back(cur);
-  auto trim = [](std::string s) {
-    size_t a = s.find_first_not_of(" \t"), b = s.find_last_not_of(" \t");
-    return a == std::string::npos ? std::string() : s.substr(a, b - a + 1);
-  };
-  std::string head = trim(pieces[0]);
-  if (head.empty()) {
-    *err = "empty reference";
+// Checks one value against a rule; on failure sets *rule_name and *why.
+bool CheckRule(const CompiledRule& r, const std::string& column, const Cell& cell,
+               std::string* rule_name, std::string* why) {
+  auto fail = [&](const std::string& name, const std::string& text) {
+    *rule_name = name + ":" + column;
+    *why = "rule " + name + " on column " + column + ": " + text;
     return false;
-  }
-  out->kind = label ? Part::kLabel : Part::kPath;
-  out->text = head;
-  if (!label) {
-    size_t i = 0;
-    while (i < head.size()) {
-      Part::Seg seg;
-      if (head[i] == '[') {
-        size_t close = head.find(']', i);
-        if (close == std::string::npos) {
-          *err = "unterminated [ in path '" + head + "'";
-          return false;
-        }
-        std::string idx = head.substr(i + 1, close - i - 1);
-        if (idx.empty() || !std::all_of(idx.begin(), idx.end(), ::isdigit)) {
-          *err = "bad array index [" + idx + "] in path '" + head + "'";
-          return false;
-        }
-        seg.index = std::stoi(idx);
-        i = close + 1;
-        if (i < head.size() && head[i] == '.') ++i;
-      } else {
-        size_t end = head.find_first_of(".[", i);
-        if (end == std::string::npos) end = head.size();
-        seg.key = head.substr(i, end - i);
-        if (seg.key.empty()) {
-          *err = "empty segment in path '" + head + "'";
-          return false;
-        }
-        i = end;
-        if (i < head.size() && head[i] == '.') ++i;
+  };
+  const bool empty = !cell || cell->empty();
+  if (r.rule.required && empty) return fail("required", "value is missing");
+  if (empty) return true;
+  const std::string& v = *cell;
+  std::string shown = v.size() > 64 ? v.substr(0, 64) + "..." : v;
+  switch (r.type) {
+    case CompiledRule::kInt: {
+      std::string clean;
+      if (!internal::CleanNumber(v, &clean) || clean.find('.') != std::string::npos ||
+          clean.size() > 19) {
+        return fail("type", "'" + shown + "' is not an int");
       }
-      out->path.push_back(std::move(seg));
+      break;
     }
-  }
-  for (size_t k = 1; k < pieces.size(); ++k) {
-    std::string p = trim(pieces[k]);
-    Filter f;
-    size_t open = p.find('(');
-    if (open == std::string::npos) {
-      f.name = p;
-    } else {
-      if (p.back() != ')') {
-        *err = "filter '" + p + "' is missing ')'";
-        return false;
+    case CompiledRule::kDecimal: {
+      std::string clean;
+      if (!internal::CleanNumber(v, &clean)) return fail("type", "'" + shown + "' is not a number");
+      std::string digits = clean[0] == '-' ? clean.substr(1) : clean;
+      size_t dot = digits.find('.');
+      std::string ip = digits.substr(0, dot);
+      std::string fp = dot == std::string::npos ? "" : digits.substr(dot + 1);
+      size_t nz = ip.find_first_not_of('0');
+      ip = nz == std::string::npos ? "" : ip.substr(nz);
+      while (!fp.empty() && fp.back() == '0') fp.pop_back();
+      if (static_cast<int>(ip.size()) > r.precision - r.scale ||
+          static_cast<int>(fp.size()) > r.scale) {
+        return fail("type", "'" + shown + "' does not fit decimal(" + std::to_string(r.precision) +
+                                "," + std::to_string(r.scale) + ")");
       }
-      f.name = trim(p.substr(0, open));
-      std::string args = p.substr(open + 1, p.size() - open - 2);
-      std::string a;
-      char q = 0;
-      bool any = false;
-      for (char c : args) {
-        if (q) {
-          if (c == q) {
-            q = 0;
-          } else {
-            a.push_back(c);
-          }
-          continue;
-        }
-        if (c == '\'' || c == '"') {
-          q = c;
-          any = true;
-          continue;
-        }
-        if (c == ',') {
-          f.args.push_back(any ? a : trim(a));
-          a.clear();
-          any = false;
-          continue;
-        }
-        a.push_back(c);
+      break;
+    }
+    case CompiledRule::kDate:
+    case CompiledRule::kDatetime: {
+      int64_t secs;
+      std::string err;
+      bool shape = r.type == CompiledRule::kDate ? v.size() == 10 : v.size() == 19;
+      if (!shape || !internal::ToLocalSeconds(v, 0, &secs, &err)) {
+        return fail("type", "'" + shown + "' is not a " +
+                                (r.type == CompiledRule::kDate ? "date" : "datetime"));
       }
-      if (q) {
-        *err = "unterminated quote in filter '" + p + "'";
-        return false;
+      break;
+    }
+    case CompiledRule::kString:
+      if (Utf8Chars(v) > r.max_chars) {
+        return fail("type", std::to_string(Utf8Chars(v)) + " characters, over string(" +
+                                std::to_string(r.max_chars) + ")");
       }
-      if (!trim(a).empty() || any) f.args.push_back(any ? a : trim(a));
-    }
-    if (!KnownFilter(f, err)) return false;
-    out->filters.push_back(std::move(f));
+      break;
+    case CompiledRule::kNone:
+      break;
   }
-  return true;
-}
-
-Result<std::unique_ptr<Template>> ParseTemplate(const std::string& text, const std::string& path) {
-  auto t = std::make_unique<Template>();
-  size_t i = 0;
-  std::string literal;
-  while (i < text.size()) {
-    char c = text[i];
-    if (c == '}') {
-      return InvalidArgument(path + ": unexpected '}' at position " + std::to_string(i + 1) +
-                             " in \"" + text + "\"");
-    }
-    if (c != '{') {
-      literal.push_back(c);
-      ++i;
-      continue;
-    }
-    bool label = i + 1 < text.size() && text[i + 1] == '{';
-    size_t start = i + (label ? 2 : 1);
-    size_t close = text.find(label ? "}}" : "}", start);
-    if (close == std::string::npos) {
-      return InvalidArgument(path + ": unterminated '" + (label ? "{{" : "{") + "' at position " +
-                             std::to_string(i + 1) + " in \"" + text + "\"");
-    }
-    if (!literal.empty()) {
-      Part lit;
-      lit.text = literal;
-      t->parts.push_back(std::move(lit));
-      literal.clear();
-    }
-    Part ref;
-    std::string err;
-    if (!ParseRef(std::string_view(text).substr(start, close - start), label, &ref, &err)) {
-      return InvalidArgument(path + ": " + err + " at position " + std::to_string(i + 1) +
-                             " in \"" + text + "\"");
-    }
-    t->parts.push_back(std::move(ref));
-    i = close + (label ? 2 : 1);
+  if (r.regex && regexec(&r.regex->re, v.c_str(), 0, nullptr, 0) != 0) {
+    return fail("regex", "'" + shown + "' does not match " + r.rule.regex);
   }
-  if (!literal.empty()) {
-    Part lit;
-    lit.text = literal;
-    t->parts.push_back(std::move(lit));
+  if (!r.rule.allowed.empty() &&
+      std::find(r.rule.allowed.begin(), r.rule.allowed.end(), v) == r.rule.allowed.end()) {
+    return fail("enum", "'" + shown + "' is not one of the allowed values");
   }
-  return t;
-}
-
-// What a reference can see while mapping one (possibly flattened) row.
-struct Context {
-  const json::Value* record = nullptr;
-  const json::Value* row = nullptr;  // the flattened element, if any
-  int row_index = 0;                 // 1-based; 0 when the array was empty or absent
-  std::vector<std::pair<std::string_view, const json::Value*>> labels;      // record's
-  std::vector<std::pair<std::string_view, const json::Value*>> row_labels;  // element's
-};
-
-void CollectLabels(const json::Value* arr, std::string_view name_key,
-                   std::vector<std::pair<std::string_view, const json::Value*>>* out) {
-  if (arr == nullptr || !arr->is_array()) return;
-  for (const auto& item : arr->items()) {
-    const json::Value* name = item.Find(name_key);
-    if (name != nullptr && name->is_string()) out->emplace_back(name->text(), item.Find("value"));
-  }
-}
-
-const json::Value* Walk(const json::Value* v, const std::vector<Part::Seg>& path, size_t from) {
-  for (size_t i = from; i < path.size() && v != nullptr; ++i) {
-    if (path[i].index >= 0) {
-      if (!v->is_array() || static_cast<size_t>(path[i].index) >= v->items().size()) return nullptr;
-      v = &v->items()[static_cast<size_t>(path[i].index)];
-    } else {
-      v = v->Find(path[i].key);
-    }
-  }
-  return v;
-}
-
-Val Resolve(const Part& p, const Context& ctx) {
-  if (p.kind == Part::kLabel) {
-    for (const auto& [name, v] : ctx.row_labels) {
-      if (name == p.text) return FromJson(v);
-    }
-    for (const auto& [name, v] : ctx.labels) {
-      if (name == p.text) return FromJson(v);
-    }
-    return Val::Null();
-  }
-  if (p.path.size() == 1 && p.path[0].key == "_row") {
-    return Val::Str(std::to_string(ctx.row_index));
-  }
-  if (ctx.row != nullptr && ctx.row->is_object() && !p.path.empty() && p.path[0].index < 0 &&
-      ctx.row->Find(p.path[0].key) != nullptr) {
-    return FromJson(Walk(ctx.row, p.path, 0));
-  }
-  return FromJson(Walk(ctx.record, p.path, 0));
-}
-
-bool ApplyFilter(const Filter& f, int tz, Val* v, std::string* err) {
-  const std::string& n = f.name;
-  if (n == "default") {
-    if (v->null || v->s.empty()) *v = Val::Str(f.args[0]);
-    return true;
-  }
-  if (v->null) return true;  // every other filter passes NULL through
-  if (n == "trim") {
-    size_t a = v->s.find_first_not_of(" \t\r\n"), b = v->s.find_last_not_of(" \t\r\n");
-    v->s = a == std::string::npos ? "" : v->s.substr(a, b - a + 1);
-  } else if (n == "upper" || n == "lower") {
-    for (char& c : v->s) {
-      if (static_cast<unsigned char>(c) < 0x80)
-        c = static_cast<char>(n == "upper" ? std::toupper(c) : std::tolower(c));
-    }
-  } else if (n == "string" || n == "json") {
-    // values are already text; objects were serialised when resolved
-  } else if (n == "datetime" || n == "date" || n == "timestamp" || n == "timestamp_ms") {
-    if (v->s.empty()) {
-      *v = Val::Null();
-      return true;
-    }
-    int64_t local;
-    if (!ToLocalSeconds(v->s, tz, &local, err)) {
-      *err = "|" + n + ": " + *err;
-      return false;
-    }
-    if (n == "datetime") {
-      v->s = FormatLocal(local, true);
-    } else if (n == "date") {
-      v->s = FormatLocal(local, false);
-    } else {
-      int64_t utc = local - int64_t{tz} * 60;
-      v->s = std::to_string(n == "timestamp" ? utc : utc * 1000);
-    }
-  } else if (n == "int" || n == "decimal") {
-    if (v->s.empty()) {
-      *v = Val::Null();
-      return true;
-    }
+  if (r.rule.min || r.rule.max) {
     std::string clean;
-    if (!CleanNumber(v->s, &clean)) {
-      *err = "|" + n + ": '" + v->s + "' is not a number";
-      return false;
+    if (!internal::CleanNumber(v, &clean)) return fail("type", "'" + shown + "' is not a number");
+    if (r.rule.min && CompareDecimal(clean, *r.rule.min) < 0) {
+      return fail("min", shown + " is below " + *r.rule.min);
     }
-    if (n == "int") {
-      v->s = RoundDecimal(clean, 0);
-    } else {
-      v->s = f.args.empty() ? clean : RoundDecimal(clean, std::stoi(f.args[0]));
+    if (r.rule.max && CompareDecimal(clean, *r.rule.max) > 0) {
+      return fail("max", shown + " is above " + *r.rule.max);
     }
   }
   return true;
 }
 
-Status Evaluate(const Template& t, const Context& ctx, int tz, const std::string& where,
-                Cell* out) {
-  if (t.single_ref()) {
-    Val v = Resolve(t.parts[0], ctx);
-    std::string err;
-    for (const auto& f : t.parts[0].filters) {
-      if (!ApplyFilter(f, tz, &v, &err)) return InvalidArgument(where + ": " + err);
+Result<CompiledRule> CompileRule(const std::string& path, size_t column, const ColumnRule& in) {
+  CompiledRule r;
+  r.column = column;
+  r.rule = in;
+  const std::string& t = in.type;
+  auto bad = [&](const std::string& why) { return InvalidArgument(path + ": " + why); };
+  if (t.empty()) {
+  } else if (t == "int") {
+    r.type = CompiledRule::kInt;
+  } else if (t == "date") {
+    r.type = CompiledRule::kDate;
+  } else if (t == "datetime") {
+    r.type = CompiledRule::kDatetime;
+  } else if (t.rfind("decimal(", 0) == 0 && t.back() == ')') {
+    r.type = CompiledRule::kDecimal;
+    if (std::sscanf(t.c_str(), "decimal(%d,%d)", &r.precision, &r.scale) != 2 || r.precision < 1 ||
+        r.precision > 65 || r.scale < 0 || r.scale > r.precision) {
+      return bad("type '" + t + "': use decimal(P,S) with 1 <= P <= 65, 0 <= S <= P");
     }
-    *out = v.null ? Cell() : Cell(std::move(v.s));
-    return Status::Ok();
+  } else if (t.rfind("string(", 0) == 0 && t.back() == ')') {
+    r.type = CompiledRule::kString;
+    long n = std::atol(t.c_str() + 7);
+    if (n <= 0) return bad("type '" + t + "': use string(N) with N > 0");
+    r.max_chars = static_cast<size_t>(n);
+  } else {
+    return bad("unknown type '" + t + "' (int, decimal(P,S), date, datetime, string(N))");
   }
-  std::string s;
-  for (const auto& p : t.parts) {
-    if (p.kind == Part::kLiteral) {
-      s += p.text;
-      continue;
+  if (!in.regex.empty()) {
+    r.regex = std::make_shared<Regex>();
+    std::string anchored = "^(" + in.regex + ")$";
+    int rc = regcomp(&r.regex->re, anchored.c_str(), REG_EXTENDED | REG_NOSUB);
+    if (rc != 0) {
+      char buf[256];
+      regerror(rc, &r.regex->re, buf, sizeof buf);
+      return bad("regex: " + std::string(buf));
     }
-    Val v = Resolve(p, ctx);
-    std::string err;
-    for (const auto& f : p.filters) {
-      if (!ApplyFilter(f, tz, &v, &err)) return InvalidArgument(where + ": " + err);
-    }
-    if (!v.null) s += v.s;
+    r.regex->ok = true;
   }
-  *out = std::move(s);
-  return Status::Ok();
+  for (const auto* bound : {&in.min, &in.max}) {
+    std::string clean;
+    if (*bound && !internal::CleanNumber(**bound, &clean)) {
+      return bad("min/max '" + **bound + "' is not a number");
+    }
+  }
+  if (in.min) internal::CleanNumber(*in.min, &*r.rule.min);
+  if (in.max) internal::CleanNumber(*in.max, &*r.rule.max);
+  return r;
+}
+
+std::unique_ptr<Template> Wrap(std::unique_ptr<internal::Template> t) {
+  auto w = std::make_unique<Template>();
+  static_cast<internal::Template&>(*w) = std::move(*t);
+  return w;
 }
 
 }  // namespace
 
-Result<int> TimeZoneOffsetMinutes(std::string_view name) {
-  // Fixed-offset zones only: the seeds' vendors all run on China time, which has no DST.
-  static const std::pair<const char*, int> kZones[] = {
-      {"Asia/Shanghai", 480},  {"Asia/Chongqing", 480},
-      {"Asia/Hong_Kong", 480}, {"Asia/Taipei", 480},
-      {"Asia/Singapore", 480}, {"Asia/Tokyo", 540},
-      {"Asia/Seoul", 540},     {"UTC", 0},
-      {"Etc/UTC", 0},          {"GMT", 0}};
-  for (const auto& [n, off] : kZones) {
-    if (name == n) return off;
-  }
-  if (name.size() == 6 && (name[0] == '+' || name[0] == '-') && name[3] == ':') {
-    int h, m;
-    if (ParseDigits(name, 1, 2, &h) && ParseDigits(name, 4, 2, &m) && h <= 14 && m < 60) {
-      return (name[0] == '-' ? -1 : 1) * (h * 60 + m);
-    }
-  }
-  return InvalidArgument("unsupported time zone '" + std::string(name) +
-                         "' (use Asia/Shanghai, UTC, or a fixed offset like +08:00)");
-}
+struct Mapping::Impl {
+  std::vector<std::unique_ptr<Template>> templates;
+  std::shared_ptr<const internal::Expr> where;
+  std::vector<CompiledRule> rules;
+  std::unique_ptr<internal::LookupTables> lookups;
+  int tz_minutes = 480;
+};
 
-Mapping::Mapping() = default;
+Mapping::Mapping() : impl_(std::make_unique<Impl>()) {}
 Mapping::~Mapping() = default;
 Mapping::Mapping(Mapping&&) noexcept = default;
 Mapping& Mapping::operator=(Mapping&&) noexcept = default;
@@ -599,81 +228,148 @@ Result<Mapping> Mapping::Compile(const MappingSpec& spec) {
   if (spec.columns.empty()) return InvalidArgument(spec.path + ".columns: no columns");
   auto tz = TimeZoneOffsetMinutes(spec.time_zone);
   if (!tz.ok()) return tz.status().WithContext(spec.path + ".time_zone");
-  m.tz_offset_minutes_ = *tz;
-  std::string fingerprint = "tz=" + spec.time_zone + "\nflatten=" + spec.flatten + "\n";
+  m.impl_->tz_minutes = *tz;
+  m.impl_->lookups = std::make_unique<internal::LookupTables>(spec.lookups);
+  const internal::LookupTables* lookups = m.impl_->lookups.get();
+  std::string fingerprint =
+      "tz=" + spec.time_zone + "\nflatten=" + spec.flatten + "\nwhere=" + spec.where + "\n";
   for (const auto& [name, text] : spec.columns) {
-    SS_ASSIGN_OR_RETURN(auto t, ParseTemplate(text, spec.path + ".columns." + name));
+    SS_ASSIGN_OR_RETURN(auto t,
+                        internal::ParseTemplate(text, spec.path + ".columns." + name, lookups));
     m.columns_.push_back(name);
-    m.templates_.push_back(std::move(t));
+    m.impl_->templates.push_back(Wrap(std::move(t)));
     fingerprint += name + "=" + text + "\n";
   }
   if (!spec.flatten.empty()) {
-    SS_ASSIGN_OR_RETURN(m.flatten_, ParseTemplate(spec.flatten, spec.path + ".flatten"));
-    if (!m.flatten_->single_ref()) {
+    SS_ASSIGN_OR_RETURN(auto t, internal::ParseTemplate(spec.flatten, spec.path + ".flatten"));
+    if (!t->single_ref()) {
       return InvalidArgument(spec.path + ".flatten: must be one reference like \"{{费用明细}}\"" +
                              " or \"{items}\"");
     }
+    m.flatten_ = Wrap(std::move(t));
+  }
+  if (!spec.where.empty()) {
+    SS_ASSIGN_OR_RETURN(m.impl_->where,
+                        internal::CompileExpr(spec.where, spec.path + ".where", 0, lookups));
+  }
+  for (const auto& [col, rule] : spec.rules) {
+    auto it = std::find(m.columns_.begin(), m.columns_.end(), col);
+    if (it == m.columns_.end()) {
+      return InvalidArgument(spec.path + ".rules." + col + ": not one of the mapped columns");
+    }
+    SS_ASSIGN_OR_RETURN(auto r, CompileRule(spec.path + ".rules." + col,
+                                            static_cast<size_t>(it - m.columns_.begin()), rule));
+    m.impl_->rules.push_back(std::move(r));
+    fingerprint += "rule:" + col + "=" + rule.type + "/" + rule.regex + "\n";
+  }
+  for (const auto& [table, entries] : spec.lookups) {
+    for (const auto& [k, v] : entries) fingerprint += "lookup:" + table + ":" + k + "=" + v + "\n";
   }
   Hash128 h = HashBytes(fingerprint);
   m.hash_ = h.ToHex().substr(16);
   return m;
 }
 
-Status Mapping::Map(const json::Value& record, std::vector<MappedRow>* out) const {
-  Context ctx;
+Status Mapping::Map(const json::Value& record, std::vector<MappedRow>* out, MapVerdict* verdict,
+                    const Variables* vars) const {
+  internal::Context ctx;
   ctx.record = &record;
-  CollectLabels(record.Find("form_component_values"), "name", &ctx.labels);
+  ctx.tz_minutes = impl_->tz_minutes;
+  ctx.variables = vars;
+  ctx.lookups = impl_->lookups.get();
+  internal::CollectLabels(record.Find("form_component_values"), "name", &ctx.labels);
 
+  if (impl_->where) {
+    Val v;
+    Status s = internal::EvaluateExpr(*impl_->where, ctx, &v);
+    if (!s.ok()) return InvalidArgument("where: " + s.message());
+    if (!internal::Truthy(v)) {
+      if (verdict) verdict->filtered = true;
+      return Status::Ok();
+    }
+  }
+
+  std::vector<MappedRow> rows;
   auto emit = [&]() -> Status {
     MappedRow row;
     row.cells.resize(columns_.size());
     for (size_t i = 0; i < columns_.size(); ++i) {
-      SS_RETURN_IF_ERROR(Evaluate(*templates_[i], ctx, tz_offset_minutes_, "column " + columns_[i],
-                                  &row.cells[i]));
+      Val v;
+      Status s = internal::Evaluate(*impl_->templates[i], ctx, &v);
+      if (!s.ok()) return InvalidArgument("column " + columns_[i] + ": " + s.message());
+      row.cells[i] = v.null ? Cell() : Cell(std::move(v.s));
     }
-    out->push_back(std::move(row));
+    for (const auto& r : impl_->rules) {
+      std::string rule, why;
+      if (!CheckRule(r, columns_[r.column], row.cells[r.column], &rule, &why)) {
+        if (verdict) verdict->rule = rule;
+        return InvalidArgument(why);
+      }
+    }
+    rows.push_back(std::move(row));
     return Status::Ok();
   };
 
-  if (!flatten_) return emit();
-
-  // beatFlat: the array may be JSON itself or (DingTalk TableField) a string holding JSON.
-  const Part& ref = flatten_->parts[0];
-  json::Value parsed;
-  const json::Value* arr = nullptr;
-  if (ref.kind == Part::kLabel) {
-    for (const auto& [name, v] : ctx.labels) {
-      if (name == ref.text) arr = v;
-    }
-  } else {
-    arr = Walk(&record, ref.path, 0);
-  }
-  if (arr != nullptr && arr->is_string()) {
-    if (arr->text().empty() || arr->text() == "null") {
-      arr = nullptr;
-    } else {
-      auto p = json::Parse(arr->text());
-      if (!p.ok()) {
-        return InvalidArgument("flatten " + ref.text +
-                               ": value is not a JSON array: " + p.status().message());
-      }
-      parsed = std::move(p).value();
-      arr = &parsed;
-    }
-  }
-  if (arr != nullptr && !arr->is_array() && !arr->is_null()) {
-    return InvalidArgument("flatten " + ref.text + ": value is not an array");
-  }
-  if (arr == nullptr || arr->is_null() || arr->items().empty()) return emit();
-  int index = 0;
-  for (const auto& el : arr->items()) {
-    ctx.row = &el;
-    ctx.row_index = ++index;
-    ctx.row_labels.clear();
-    CollectLabels(el.Find("rowValue"), "label", &ctx.row_labels);
+  if (!flatten_) {
     SS_RETURN_IF_ERROR(emit());
+  } else {
+    // beatFlat: the array may be JSON itself or (DingTalk TableField) a string holding JSON.
+    const internal::Part& ref = flatten_->parts[0];
+    json::Value parsed;
+    const json::Value* arr = nullptr;
+    if (ref.kind == internal::Part::kLabel) {
+      for (const auto& [name, v] : ctx.labels) {
+        if (name == ref.text) arr = v;
+      }
+    } else {
+      arr = internal::Walk(&record, ref.path, 0);
+    }
+    if (arr != nullptr && arr->is_string()) {
+      if (arr->text().empty() || arr->text() == "null") {
+        arr = nullptr;
+      } else {
+        auto p = json::Parse(arr->text());
+        if (!p.ok()) {
+          return InvalidArgument("flatten " + ref.text +
+                                 ": value is not a JSON array: " + p.status().message());
+        }
+        parsed = std::move(p).value();
+        arr = &parsed;
+      }
+    }
+    if (arr != nullptr && !arr->is_array() && !arr->is_null()) {
+      return InvalidArgument("flatten " + ref.text + ": value is not an array");
+    }
+    if (arr == nullptr || arr->is_null() || arr->items().empty()) {
+      SS_RETURN_IF_ERROR(emit());
+    } else {
+      int index = 0;
+      for (const auto& el : arr->items()) {
+        ctx.row = &el;
+        ctx.row_index = ++index;
+        ctx.row_labels.clear();
+        internal::CollectLabels(el.Find("rowValue"), "label", &ctx.row_labels);
+        SS_RETURN_IF_ERROR(emit());
+      }
+    }
   }
+  for (auto& r : rows) out->push_back(std::move(r));
   return Status::Ok();
+}
+
+Result<Cell> EvaluateOnce(const std::string& tmpl, const json::Value& record, const Variables& vars,
+                          const std::string& time_zone, const std::string& path) {
+  SS_ASSIGN_OR_RETURN(int tz, TimeZoneOffsetMinutes(time_zone));
+  SS_ASSIGN_OR_RETURN(auto t, internal::ParseTemplate(tmpl, path));
+  internal::Context ctx;
+  ctx.record = &record;
+  ctx.tz_minutes = tz;
+  ctx.variables = &vars;
+  internal::CollectLabels(record.Find("form_component_values"), "name", &ctx.labels);
+  Val v;
+  Status s = internal::Evaluate(*t, ctx, &v);
+  if (!s.ok()) return s.WithContext(path);
+  return v.null ? Cell() : Cell(std::move(v.s));
 }
 
 }  // namespace stagesync::transform

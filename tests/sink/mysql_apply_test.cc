@@ -257,6 +257,87 @@ TEST_F(MySqlApplyTest, HostileValuesAreByteExactOrQuarantinedWithTheMySqlError) 
             "fixed too");
 }
 
+TEST_F(MySqlApplyTest, AMappingChangeReappliesEveryRecordExactlyOnce) {
+  emu_.Generate(30, NowMs() - 10 * kDayMs, NowMs() - kHourMs, 26);
+  Configure();
+  ASSERT_TRUE(Sync().ok());
+  const int64_t rows = Count("SELECT COUNT(*) FROM payment_application_info");
+  const int64_t writes = Count("SELECT COUNT(*) FROM write_log");
+  ASSERT_EQ(writes, rows);
+
+  testing::PaymentPipelineOptions changed;
+  changed.column_overrides["purpose"] = "_function concat('[', {{用途}}, ']')";
+  cfg_ = {};
+  Configure(changed);
+  std::vector<std::string> notices;
+  apply::ApplyOptions opts;
+  opts.on_notice = [&](const std::string& m) { notices.push_back(m); };
+  sink::SinkDeps sdeps{Clock::Real()};
+  auto s =
+      apply::RunApply(cfg_, cfg_.pipelines[0], cfg_.pipelines[0].sinks[0], log_.get(), sdeps, opts);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->reapplied, 30);
+  ASSERT_EQ(notices.size(), 1u);
+  EXPECT_NE(notices[0].find("re-applying all 30 staged records"), std::string::npos) << notices[0];
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM write_log"), writes + rows);  // each row once more
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM payment_application_info WHERE purpose LIKE '[%]'"), rows);
+  // And only once: the next apply writes nothing.
+  auto again =
+      apply::RunApply(cfg_, cfg_.pipelines[0], cfg_.pipelines[0].sinks[0], log_.get(), sdeps, opts);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->reapplied + again->applied, 0);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM write_log"), writes + rows);
+}
+
+TEST_F(MySqlApplyTest, RuleBreakersAreQuarantinedWithRuleAndValueAndTheRestApply) {
+  emu_.Generate(40, NowMs() - 10 * kDayMs, NowMs() - kHourMs, 27);
+  testing::PaymentPipelineOptions o;
+  o.rules_json = R"({"total_amount": {"required": true, "max": 5000},
+                     "status": {"enum": ["COMPLETED", "RUNNING", "TERMINATED", "NEW", "CANCELED"]}})";
+  Configure(o);
+  auto s = Sync();
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  int over = 0;
+  for (const auto& inst : emu_.Instances()) over += std::stod(inst.total_amount) > 5000;
+  ASSERT_GT(over, 0);
+  EXPECT_EQ(s->quarantined, over);
+  EXPECT_EQ(s->rule_failures["max:total_amount"], over);
+  EXPECT_EQ(Count("SELECT COUNT(DISTINCT bfn_id) FROM payment_application_info"), 40 - over);
+  auto q = log_->Quarantined("dingtalk-payment");
+  ASSERT_TRUE(q.ok());
+  ASSERT_EQ(static_cast<int>(q->size()), over);
+  EXPECT_NE((*q)[0].error.find("rule max on column total_amount"), std::string::npos)
+      << (*q)[0].error;
+  EXPECT_NE((*q)[0].error.find("is above 5000"), std::string::npos) << (*q)[0].error;
+}
+
+TEST_F(MySqlApplyTest, WhereSkipsRecordsUntilAVersionMatches) {
+  emu_.Generate(30, NowMs() - 10 * kDayMs, NowMs() - kHourMs, 28);
+  std::string running = emu_.AddInstance(NowMs() - 3 * kDayMs, "RUNNING", "");
+  testing::PaymentPipelineOptions o;
+  o.where = "status == 'COMPLETED' and result == 'agree'";
+  Configure(o);
+  auto s = Sync();
+  ASSERT_TRUE(s.ok());
+  int approved = 0;
+  for (const auto& inst : emu_.Instances()) {
+    approved += inst.status == "COMPLETED" && inst.result == "agree";
+  }
+  EXPECT_EQ(s->applied, approved);
+  EXPECT_EQ(s->filtered, 31 - approved);
+  EXPECT_EQ(s->quarantined, 0);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM payment_application_info WHERE bfn_id = " +
+                  db_.conn()->Quote(running)),
+            0);
+  ASSERT_TRUE(emu_.Complete(running, "agree"));
+  auto later = Sync();
+  ASSERT_TRUE(later.ok());
+  EXPECT_EQ(later->applied, 1);
+  EXPECT_GT(Count("SELECT COUNT(*) FROM payment_application_info WHERE bfn_id = " +
+                  db_.conn()->Quote(running)),
+            0);
+}
+
 TEST_F(MySqlApplyTest, CheckReportsATargetTableThatDoesNotMatchTheMapping) {
   Configure();
   const auto& p = cfg_.pipelines[0];

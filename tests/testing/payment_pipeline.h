@@ -41,6 +41,9 @@ struct PaymentPipelineOptions {
   int retry_for_s = 120;
   std::string write_mode = "replace";
   int lookback_days = 30;
+  std::string where;                                    // sink's where, if any
+  std::string rules_json;                               // sink's rules object, if any
+  std::map<std::string, std::string> column_overrides;  // column -> template
 };
 
 // conf/demo.json with every ${ENV} resolved for a test.
@@ -72,6 +75,12 @@ inline std::string PaymentConfigJson(const std::string& dingtalk_url, const std:
   SetMember(sink, "batch_rows", json::Value::Number(std::to_string(o.batch_rows)));
   SetMember(sink, "retry_for_s", json::Value::Number(std::to_string(o.retry_for_s)));
   SetMember(sink, "write_mode", json::Value::String(o.write_mode));
+  if (!o.where.empty()) SetMember(sink, "where", json::Value::String(o.where));
+  if (!o.rules_json.empty()) SetMember(sink, "rules", *json::Parse(o.rules_json));
+  json::Value* cols = Member(sink, "columns");
+  for (const auto& [col, tmpl] : o.column_overrides) {
+    SetMember(cols, col, json::Value::String(tmpl));
+  }
   return json::Serialize(root);
 }
 

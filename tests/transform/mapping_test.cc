@@ -158,3 +158,168 @@ TEST(MappingTest, HashChangesWithTheMapping) {
 
 }  // namespace
 }  // namespace stagesync::transform
+
+namespace stagesync::transform {
+namespace {
+
+Cell Expr(const std::string& expr, const std::string& record = kDingTalk,
+          const Variables* vars = nullptr) {
+  MappingSpec spec;
+  spec.columns = {{"c", "_function " + expr}};
+  spec.lookups = {{"dept", {{"财务部", "FIN"}, {"研发部", "RND"}}}};
+  spec.path = "p";
+  auto m = Mapping::Compile(spec);
+  EXPECT_TRUE(m.ok()) << m.status().ToString();
+  if (!m.ok()) return "<compile error>";
+  auto v = json::Parse(record);
+  std::vector<MappedRow> rows;
+  Status s = m->Map(*v, &rows, nullptr, vars);
+  EXPECT_TRUE(s.ok()) << expr << ": " << s.ToString();
+  return rows.empty() ? Cell("<no row>") : rows[0].cells[0];
+}
+
+TEST(ExpressionTest, SeedFunctionsAndArithmetic) {
+  Variables vars = {{"LAST_SYNC_TIME", "1709255564"}, {"CURRENT_TIME", "1709259164"}};
+  EXPECT_EQ(Expr("{LAST_SYNC_TIME}*1000", kDingTalk, &vars), "1709255564000");
+  EXPECT_EQ(Expr("SUBTIME('{{LAST_SYNC_TIME|datetime}}', '00:30:01')", kDingTalk, &vars),
+            "2024-03-01 08:42:43");
+  EXPECT_EQ(Expr("ADDTIME('2024-03-01 23:59:59', '00:00:01')"), "2024-03-02 00:00:00");
+  EXPECT_EQ(Expr("trim('{{收款人}}')"), "张三 😀");
+  EXPECT_EQ(Expr("concat({status}, '-', {{所属部门}})"), "COMPLETED-财务部");
+  EXPECT_EQ(Expr("substr('张三李四', 2, 2)"), "三李");  // characters, not bytes
+  EXPECT_EQ(Expr("substr('abcdef', -2)"), "ef");
+  EXPECT_EQ(Expr("replace('a-b-c', '-', '/')"), "a/b/c");
+  EXPECT_EQ(Expr("if(status == 'COMPLETED', 'done', 'open')"), "done");
+  EXPECT_EQ(Expr("ifnull({missing}, 'x')"), "x");
+  EXPECT_EQ(Expr("coalesce({missing}, {nothing}, {{所属部门}})"), "财务部");
+  EXPECT_EQ(Expr("lookup('dept', {{所属部门}})"), "FIN");
+  EXPECT_EQ(Expr("lookup('dept', 'nope', 'OTHER')"), "OTHER");
+  EXPECT_EQ(Expr("0.1 + 0.2"), "0.3");  // exact, no binary floating point
+  EXPECT_EQ(Expr("'5,000.50' * 2"), "10001.00");
+  EXPECT_EQ(Expr("10 / 4"), "2.5");
+  EXPECT_EQ(Expr("1 / 3"), "0.3333333333");
+  EXPECT_EQ(Expr("-{n} + 1"), "-11.50");
+  EXPECT_EQ(Expr("{n} > 9 and not ({status} != 'COMPLETED')"), "1");
+  EXPECT_EQ(Expr("'10' > '9'"), "1");  // numbers compare as numbers
+  EXPECT_EQ(Expr("'b' > 'a' || false"), "1");
+  EXPECT_EQ(Expr("decimal({{总额}}, 1)"), "5000.5");
+  EXPECT_EQ(Expr("round(2.345, 2)"), "2.35");
+  EXPECT_EQ(Expr("length({{收款人|trim}})"), "4");
+  EXPECT_EQ(Expr("{missing} + 1"), std::nullopt);
+}
+
+TEST(ExpressionTest, CompileErrorsNameTheFunctionAndPosition) {
+  struct Case {
+    std::string expr, want;
+  };
+  for (const auto& c : std::vector<Case>{{"nosuch(1)", "unknown function nosuch() at position 11"},
+                                         {"trim(1, 2)", "trim() takes 1 argument(s), got 2"},
+                                         {"substr('a')", "substr() takes 2 to 3 argument(s)"},
+                                         {"1 +", "expression ends too early"},
+                                         {"(1 + 2", "missing ')'"},
+                                         {"'abc", "unterminated string"},
+                                         {"1 2", "unexpected '2'"},
+                                         {"lookup('nope', 1)", "no table 'nope'"},
+                                         {"trim('{a|bogus}')", "unknown filter |bogus"}}) {
+    MappingSpec spec;
+    spec.columns = {{"c", "_function " + c.expr}};
+    spec.path = "pipelines.p.sinks.s";
+    auto m = Mapping::Compile(spec);
+    ASSERT_FALSE(m.ok()) << c.expr;
+    EXPECT_NE(m.status().message().find("pipelines.p.sinks.s.columns.c: "), std::string::npos)
+        << m.status().message();
+    EXPECT_NE(m.status().message().find(c.want), std::string::npos) << m.status().message();
+  }
+}
+
+TEST(ExpressionTest, RuntimeErrorsAndBoundedWork) {
+  MappingSpec spec;
+  spec.columns = {{"c", "_function {a} / {b}"}};
+  spec.path = "p";
+  auto m = Mapping::Compile(spec);
+  ASSERT_TRUE(m.ok());
+  std::vector<MappedRow> rows;
+  auto v = json::Parse(R"({"a":1,"b":0})");
+  Status s = m->Map(*v, &rows);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("column c: division by zero"), std::string::npos) << s.message();
+  // A replace that would blow a record up past the cap is an error, not a huge allocation.
+  MappingSpec big;
+  big.columns = {{"c", "_function replace(replace({s}, 'a', {s}), 'a', {s})"}};
+  big.path = "p";
+  auto mb = Mapping::Compile(big);
+  ASSERT_TRUE(mb.ok());
+  auto bv = json::Parse("{\"s\":\"" + std::string(2000, 'a') + "\"}");
+  EXPECT_FALSE(mb->Map(*bv, &rows).ok());
+}
+
+TEST(WhereTest, SelectsApprovedRequestsOnly) {
+  MappingSpec spec;
+  spec.columns = {{"id", "{process_instance_id}"}};
+  spec.where = "status == 'COMPLETED' and result == 'agree'";
+  spec.path = "p";
+  auto m = Mapping::Compile(spec);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  for (auto [rec, pass] : std::vector<std::pair<std::string, bool>>{
+           {R"({"process_instance_id":"a","status":"COMPLETED","result":"agree"})", true},
+           {R"({"process_instance_id":"b","status":"COMPLETED","result":"refuse"})", false},
+           {R"({"process_instance_id":"c","status":"RUNNING","result":""})", false}}) {
+    std::vector<MappedRow> rows;
+    MapVerdict verdict;
+    ASSERT_TRUE(m->Map(*json::Parse(rec), &rows, &verdict).ok());
+    EXPECT_EQ(rows.size(), pass ? 1u : 0u) << rec;
+    EXPECT_EQ(verdict.filtered, !pass) << rec;
+  }
+}
+
+TEST(RulesTest, EachRuleRejectsWithItsNameAndValue) {
+  MappingSpec spec;
+  spec.columns = {{"id", "{id}"},     {"amount", "{amount}"}, {"day", "{day}"},
+                  {"name", "{name}"}, {"kind", "{kind}"},     {"code", "{code}"}};
+  spec.rules["id"].required = true;
+  spec.rules["amount"].type = "decimal(6,2)";
+  spec.rules["amount"].min = "0";
+  spec.rules["amount"].max = "5000";
+  spec.rules["day"].type = "date";
+  spec.rules["name"].type = "string(4)";
+  spec.rules["kind"].allowed = {"A", "B"};
+  spec.rules["code"].regex = "[A-Z]{3}[0-9]+";
+  spec.path = "p";
+  auto m = Mapping::Compile(spec);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  const std::string good =
+      R"({"id":1,"amount":"12.50","day":"2024-02-29","name":"张三李四","kind":"A","code":"FKD12"})";
+  std::vector<MappedRow> rows;
+  ASSERT_TRUE(m->Map(*json::Parse(good), &rows).ok());
+  struct Case {
+    std::string field, value, rule;
+  };
+  for (const auto& c : std::vector<Case>{{"id", "\"\"", "required:id"},
+                                         {"amount", "\"12.505\"", "type:amount"},
+                                         {"amount", "\"12345.00\"", "type:amount"},
+                                         {"amount", "\"-1\"", "min:amount"},
+                                         {"amount", "\"5000.01\"", "max:amount"},
+                                         {"day", "\"2023-02-29\"", "type:day"},
+                                         {"name", "\"张三李四王\"", "type:name"},
+                                         {"kind", "\"C\"", "enum:kind"},
+                                         {"code", "\"fkd12\"", "regex:code"}}) {
+    auto v = json::Parse(good);
+    for (auto& mem : v->mutable_members()) {
+      if (mem.first == c.field) mem.second = *json::Parse(c.value);
+    }
+    MapVerdict verdict;
+    Status s = m->Map(*v, &rows, &verdict);
+    ASSERT_FALSE(s.ok()) << c.field << "=" << c.value;
+    EXPECT_EQ(verdict.rule, c.rule) << s.message();
+    EXPECT_NE(s.message().find("column " + c.field), std::string::npos) << s.message();
+  }
+  MappingSpec bad = spec;
+  bad.rules["nosuch"].required = true;
+  EXPECT_FALSE(Mapping::Compile(bad).ok());
+  MappingSpec badre = spec;
+  badre.rules["code"].regex = "([";
+  EXPECT_FALSE(Mapping::Compile(badre).ok());
+}
+
+}  // namespace
+}  // namespace stagesync::transform

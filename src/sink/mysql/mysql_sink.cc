@@ -47,6 +47,10 @@ const std::vector<config::OptionSpec>& SinkOptionTable() {
       {"batch_bytes", config::OptionType::kInt, false, "4194304", "raw bytes per transaction"},
       {"retry_for_s", config::OptionType::kInt, false, "600",
        "how long a lost server or deadlock is retried before the apply fails"},
+      {"where", config::OptionType::kString, false, "",
+       "expression selecting the records this sink receives"},
+      {"rules", config::OptionType::kObject, false, "{}",
+       "data-quality rules per column: required, type, regex, enum, min, max"},
   };
   return kTable;
 }
@@ -89,6 +93,40 @@ Result<SqlOptions> ReadConnectionOptions(const config::ConnectionConfig& c) {
   return o;
 }
 
+Status ReadRules(const json::Value& rules, const std::string& path,
+                 std::map<std::string, transform::ColumnRule>* out) {
+  static const std::vector<config::OptionSpec> kRuleTable = {
+      {"required", config::OptionType::kBool, false, "false", "not NULL and not empty"},
+      {"type", config::OptionType::kString, false, "",
+       "int | decimal(P,S) | date | datetime | string(N)"},
+      {"regex", config::OptionType::kString, false, "", "POSIX extended; whole value"},
+      {"enum", config::OptionType::kStringList, false, "", "allowed values"},
+      {"min", config::OptionType::kAny, false, "", "lowest allowed number"},
+      {"max", config::OptionType::kAny, false, "", "highest allowed number"},
+  };
+  for (const auto& [col, spec] : rules.members()) {
+    std::string cpath = path + "." + col;
+    if (!spec.is_object()) return InvalidArgument(cpath + ": must be an object");
+    config::OptionReader r(spec, cpath);
+    SS_RETURN_IF_ERROR(r.Validate(kRuleTable));
+    transform::ColumnRule rule;
+    rule.required = r.Bool("required", false);
+    rule.type = r.String("type");
+    rule.regex = r.String("regex");
+    rule.allowed = r.StringList("enum");
+    for (const char* bound : {"min", "max"}) {
+      if (const json::Value* b = r.Get(bound)) {
+        if (!b->is_number() && !b->is_string()) {
+          return InvalidArgument(r.PathOf(bound) + ": must be a number");
+        }
+        (std::string(bound) == "min" ? rule.min : rule.max) = b->text();
+      }
+    }
+    (*out)[col] = std::move(rule);
+  }
+  return Status::Ok();
+}
+
 Result<MySqlSinkOptions> ReadSinkOptions(const config::PipelineConfig& p,
                                          const config::SinkConfig& s) {
   config::OptionReader r(s.options, s.path);
@@ -107,6 +145,11 @@ Result<MySqlSinkOptions> ReadSinkOptions(const config::PipelineConfig& p,
   }
   if (o.mapping.columns.empty()) return InvalidArgument(r.PathOf("columns") + ": no columns");
   o.mapping.flatten = r.String("flatten");
+  o.mapping.where = r.String("where");
+  o.mapping.lookups = p.lookups;
+  if (const json::Value* rules = r.Get("rules")) {
+    SS_RETURN_IF_ERROR(ReadRules(*rules, r.PathOf("rules"), &o.mapping.rules));
+  }
   o.mapping.time_zone = p.time_zone;
   o.mapping.path = s.path;
   o.id_column = r.String("id_column", o.mapping.columns[0].first);
@@ -245,6 +288,8 @@ Status MySqlSink::ApplyBatch(const std::vector<stage::StagedRecord>& records, ui
       stats->rows += local.rows;
       stats->skipped += local.skipped;
       stats->quarantined += local.quarantined;
+      stats->filtered += local.filtered;
+      for (const auto& [rule, n] : local.rule_failures) stats->rule_failures[rule] += n;
       return s;
     }
     if (!Transient(s) || clock_->MonotonicMicros() > deadline_us) {
@@ -285,6 +330,8 @@ Status MySqlSink::ApplyOnce(const std::vector<stage::StagedRecord>& records, uin
     }
   }
   std::vector<size_t> todo;
+  const transform::Variables vars = {
+      {"CURRENT_TIME", std::to_string(clock_->NowMicros() / 1000000)}};
   for (size_t i = 0; i < records.size(); ++i) {
     const auto& r = records[i];
     auto it = ledger.find(r.source_id);
@@ -297,12 +344,20 @@ Status MySqlSink::ApplyOnce(const std::vector<stage::StagedRecord>& records, uin
     }
     if (!r.deleted) {
       auto v = json::Parse(r.raw);
-      Status ms = v.ok() ? mapping_.Map(*v, &prep.rows[i]) : v.status();
+      transform::MapVerdict verdict;
+      Status ms = v.ok() ? mapping_.Map(*v, &prep.rows[i], &verdict, &vars) : v.status();
       if (!ms.ok()) {
+        if (!verdict.rule.empty()) ++stats->rule_failures[verdict.rule];
         bad->push_back(
             {r.source_id,
              fmt::format("pipeline {}, record {}, {}", pipeline_, r.source_id, ms.message()),
              r.raw.substr(0, 4096)});
+        continue;
+      }
+      if (verdict.filtered) {
+        // Not for this sink (its where said no): counted, not quarantined. A later version
+        // that matches is applied then.
+        ++stats->filtered;
         continue;
       }
     }

@@ -48,6 +48,7 @@ class MySqlSink final : public Sink {
                     const QuarantineFn& quarantine, BatchStats* stats) override;
   size_t batch_records() const override { return opts_.batch_rows; }
   size_t batch_bytes() const override { return opts_.batch_bytes; }
+  std::string MappingHash() const override { return mapping_.hash(); }
   const transform::Mapping& mapping() const { return mapping_; }
 
  private:

@@ -1,0 +1,568 @@
+#include "transform/template.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <string>
+
+#include "stagesync/transform.h"
+#include "transform/expression.h"
+
+namespace stagesync::transform::internal {
+
+// ---- values during evaluation ----
+
+Val FromJson(const json::Value* v) {
+  if (v == nullptr || v->is_null()) return Val::Null();
+  switch (v->type()) {
+    case json::Type::kString:
+    case json::Type::kNumber:
+      return Val::Str(v->text());
+    case json::Type::kBool:
+      return Val::Str(v->bool_value() ? "1" : "0");
+    default:
+      return Val::Str(json::Serialize(*v));
+  }
+}
+
+// ---- dates ----
+
+static int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+static void CivilFromDays(int64_t z, int64_t* y, unsigned* m, unsigned* d) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t yy = static_cast<int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  *d = doy - (153 * mp + 2) / 5 + 1;
+  *m = mp < 10 ? mp + 3 : mp - 9;
+  *y = yy + (*m <= 2);
+}
+
+static bool ParseDigits(std::string_view s, size_t pos, size_t n, int* out) {
+  if (pos + n > s.size()) return false;
+  int v = 0;
+  for (size_t i = pos; i < pos + n; ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(s[i]))) return false;
+    v = v * 10 + (s[i] - '0');
+  }
+  *out = v;
+  return true;
+}
+
+static unsigned DaysInMonth(int64_t y, unsigned m) {
+  static const unsigned kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  return m == 2 && leap ? 29 : kDays[m - 1];
+}
+
+// Local wall-clock seconds since the epoch (as if UTC) for the pipeline's zone, from a number
+// (epoch seconds or milliseconds) or a date/datetime string (local unless it names a zone).
+bool ToLocalSeconds(const std::string& in, int tz_minutes, int64_t* out, std::string* err) {
+  std::string_view s = in;
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+  bool all_digits = !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isdigit(static_cast<unsigned char>(c));
+  });
+  if (all_digits && s.size() <= 16) {
+    int64_t n = std::stoll(std::string(s));
+    // 10^11 s is the year 5138: anything larger is milliseconds.
+    int64_t secs = n > 100000000000LL ? n / 1000 : n;
+    *out = secs + int64_t{tz_minutes} * 60;
+    return true;
+  }
+  int y, mo, d, h = 0, mi = 0, se = 0;
+  if (!ParseDigits(s, 0, 4, &y) || s.size() < 10 || s[4] != '-' || !ParseDigits(s, 5, 2, &mo) ||
+      s[7] != '-' || !ParseDigits(s, 8, 2, &d)) {
+    *err = "'" + in + "' is not a date, datetime or epoch timestamp";
+    return false;
+  }
+  size_t pos = 10;
+  if (pos < s.size() && (s[pos] == ' ' || s[pos] == 'T')) {
+    if (!ParseDigits(s, pos + 1, 2, &h) || s.size() < pos + 6 || s[pos + 3] != ':' ||
+        !ParseDigits(s, pos + 4, 2, &mi)) {
+      *err = "'" + in + "' has a malformed time";
+      return false;
+    }
+    pos += 6;
+    if (pos < s.size() && s[pos] == ':') {
+      if (!ParseDigits(s, pos + 1, 2, &se)) {
+        *err = "'" + in + "' has malformed seconds";
+        return false;
+      }
+      pos += 3;
+    }
+    if (pos < s.size() && s[pos] == '.') {
+      ++pos;
+      while (pos < s.size() && std::isdigit(static_cast<unsigned char>(s[pos]))) ++pos;
+    }
+  }
+  int zone_minutes = tz_minutes;  // no zone in the text: already local
+  if (pos < s.size()) {
+    if (s[pos] == 'Z' && pos + 1 == s.size()) {
+      zone_minutes = 0;
+    } else if ((s[pos] == '+' || s[pos] == '-') && s.size() == pos + 6 && s[pos + 3] == ':') {
+      int zh, zm;
+      if (!ParseDigits(s, pos + 1, 2, &zh) || !ParseDigits(s, pos + 4, 2, &zm)) {
+        *err = "'" + in + "' has a malformed zone";
+        return false;
+      }
+      zone_minutes = (s[pos] == '-' ? -1 : 1) * (zh * 60 + zm);
+    } else {
+      *err = "'" + in + "' has trailing text";
+      return false;
+    }
+  }
+  if (mo < 1 || mo > 12 || d < 1 || static_cast<unsigned>(d) > DaysInMonth(y, mo) || h > 23 ||
+      mi > 59 || se > 60) {
+    *err = "'" + in + "' is not a valid date";
+    return false;
+  }
+  int64_t secs = DaysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+  *out = secs - int64_t{zone_minutes} * 60 + int64_t{tz_minutes} * 60;
+  return true;
+}
+
+std::string FormatLocal(int64_t local_secs, bool with_time) {
+  int64_t days = local_secs >= 0 ? local_secs / 86400 : (local_secs - 86399) / 86400;
+  int64_t rem = local_secs - days * 86400;
+  int64_t y;
+  unsigned m, d;
+  CivilFromDays(days, &y, &m, &d);
+  char buf[96];
+  if (with_time) {
+    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02u %02lld:%02lld:%02lld",
+                  static_cast<long long>(y), m, d, static_cast<long long>(rem / 3600),
+                  static_cast<long long>(rem / 60 % 60), static_cast<long long>(rem % 60));
+  } else {
+    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02u", static_cast<long long>(y), m, d);
+  }
+  return buf;
+}
+
+// ---- exact decimals ----
+
+// Normalises "5,000.50" / " 12 " / "-0.5" to a plain decimal string; false if not a number.
+bool CleanNumber(const std::string& in, std::string* out) {
+  std::string s;
+  for (char c : in) {
+    if (c == ',' || c == ' ' || c == '\t') continue;
+    s.push_back(c);
+  }
+  size_t i = 0;
+  if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
+  size_t digits = 0, dots = 0;
+  for (size_t j = i; j < s.size(); ++j) {
+    if (std::isdigit(static_cast<unsigned char>(s[j]))) {
+      ++digits;
+    } else if (s[j] == '.') {
+      ++dots;
+    } else {
+      return false;
+    }
+  }
+  if (digits == 0 || dots > 1) return false;
+  if (s[0] == '+') s.erase(0, 1);
+  *out = s;
+  return true;
+}
+
+// Rounds a clean decimal string half away from zero to `scale` places, exactly.
+std::string RoundDecimal(const std::string& clean, int scale) {
+  bool neg = !clean.empty() && clean[0] == '-';
+  std::string s = neg ? clean.substr(1) : clean;
+  size_t dot = s.find('.');
+  std::string ip = dot == std::string::npos ? s : s.substr(0, dot);
+  std::string fp = dot == std::string::npos ? "" : s.substr(dot + 1);
+  if (ip.empty()) ip = "0";
+  bool round_up = static_cast<int>(fp.size()) > scale && fp[static_cast<size_t>(scale)] >= '5';
+  fp.resize(static_cast<size_t>(scale), '0');
+  std::string digits = ip + fp;
+  if (round_up) {
+    int k = static_cast<int>(digits.size()) - 1;
+    while (k >= 0 && digits[static_cast<size_t>(k)] == '9') digits[static_cast<size_t>(k--)] = '0';
+    if (k < 0) {
+      digits.insert(digits.begin(), '1');
+    } else {
+      ++digits[static_cast<size_t>(k)];
+    }
+  }
+  std::string int_part = digits.substr(0, digits.size() - static_cast<size_t>(scale));
+  size_t nz = int_part.find_first_not_of('0');
+  int_part = nz == std::string::npos ? "0" : int_part.substr(nz);
+  std::string out = int_part;
+  if (scale > 0) out += "." + digits.substr(digits.size() - static_cast<size_t>(scale));
+  bool zero = out.find_first_not_of("0.") == std::string::npos;
+  return (neg && !zero ? "-" : "") + out;
+}
+
+// ---- templates ----
+
+static bool KnownFilter(const Filter& f, std::string* err) {
+  struct Spec {
+    const char* name;
+    size_t min_args, max_args;
+  };
+  static const Spec kSpecs[] = {{"datetime", 0, 0},     {"date", 0, 0},    {"timestamp", 0, 0},
+                                {"timestamp_ms", 0, 0}, {"int", 0, 0},     {"decimal", 0, 1},
+                                {"string", 0, 0},       {"trim", 0, 0},    {"upper", 0, 0},
+                                {"lower", 0, 0},        {"default", 1, 1}, {"json", 0, 0}};
+  for (const auto& s : kSpecs) {
+    if (f.name == s.name) {
+      if (f.args.size() < s.min_args || f.args.size() > s.max_args) {
+        *err = "filter |" + f.name + " takes " +
+               (s.max_args == 0 ? std::string("no arguments")
+                                : std::to_string(s.max_args) + " argument(s)");
+        return false;
+      }
+      if (f.name == "decimal" && !f.args.empty()) {
+        const std::string& a = f.args[0];
+        if (a.empty() || a.size() > 2 || !std::all_of(a.begin(), a.end(), ::isdigit)) {
+          *err = "|decimal(N) needs a scale N from 0 to 30";
+          return false;
+        }
+      }
+      return true;
+    }
+  }
+  *err = "unknown filter |" + f.name;
+  return false;
+}
+
+// Parses "name(arg, 'arg')" filters and the path or label of one reference.
+bool ParseRef(std::string_view body, bool label, Part* out, std::string* err) {
+  std::vector<std::string> pieces;
+  std::string cur;
+  char quote = 0;
+  int depth = 0;
+  for (char c : body) {
+    if (quote) {
+      cur.push_back(c);
+      if (c == quote) quote = 0;
+      continue;
+    }
+    if (c == '\'' || c == '"') quote = c;
+    if (c == '(') ++depth;
+    if (c == ')') --depth;
+    if (c == '|' && depth == 0) {
+      pieces.push_back(cur);
+      cur.clear();
+      continue;
+    }
+    cur.push_back(c);
+  }
+  pieces.push_back(cur);
+  auto trim = [](std::string s) {
+    size_t a = s.find_first_not_of(" \t"), b = s.find_last_not_of(" \t");
+    return a == std::string::npos ? std::string() : s.substr(a, b - a + 1);
+  };
+  std::string head = trim(pieces[0]);
+  if (head.empty()) {
+    *err = "empty reference";
+    return false;
+  }
+  out->kind = label ? Part::kLabel : Part::kPath;
+  out->text = head;
+  if (!label) {
+    size_t i = 0;
+    while (i < head.size()) {
+      Part::Seg seg;
+      if (head[i] == '[') {
+        size_t close = head.find(']', i);
+        if (close == std::string::npos) {
+          *err = "unterminated [ in path '" + head + "'";
+          return false;
+        }
+        std::string idx = head.substr(i + 1, close - i - 1);
+        if (idx.empty() || !std::all_of(idx.begin(), idx.end(), ::isdigit)) {
+          *err = "bad array index [" + idx + "] in path '" + head + "'";
+          return false;
+        }
+        seg.index = std::stoi(idx);
+        i = close + 1;
+        if (i < head.size() && head[i] == '.') ++i;
+      } else {
+        size_t end = head.find_first_of(".[", i);
+        if (end == std::string::npos) end = head.size();
+        seg.key = head.substr(i, end - i);
+        if (seg.key.empty()) {
+          *err = "empty segment in path '" + head + "'";
+          return false;
+        }
+        i = end;
+        if (i < head.size() && head[i] == '.') ++i;
+      }
+      out->path.push_back(std::move(seg));
+    }
+  }
+  for (size_t k = 1; k < pieces.size(); ++k) {
+    std::string p = trim(pieces[k]);
+    Filter f;
+    size_t open = p.find('(');
+    if (open == std::string::npos) {
+      f.name = p;
+    } else {
+      if (p.back() != ')') {
+        *err = "filter '" + p + "' is missing ')'";
+        return false;
+      }
+      f.name = trim(p.substr(0, open));
+      std::string args = p.substr(open + 1, p.size() - open - 2);
+      std::string a;
+      char q = 0;
+      bool any = false;
+      for (char c : args) {
+        if (q) {
+          if (c == q) {
+            q = 0;
+          } else {
+            a.push_back(c);
+          }
+          continue;
+        }
+        if (c == '\'' || c == '"') {
+          q = c;
+          any = true;
+          continue;
+        }
+        if (c == ',') {
+          f.args.push_back(any ? a : trim(a));
+          a.clear();
+          any = false;
+          continue;
+        }
+        a.push_back(c);
+      }
+      if (q) {
+        *err = "unterminated quote in filter '" + p + "'";
+        return false;
+      }
+      if (!trim(a).empty() || any) f.args.push_back(any ? a : trim(a));
+    }
+    if (!KnownFilter(f, err)) return false;
+    out->filters.push_back(std::move(f));
+  }
+  return true;
+}
+
+Result<std::unique_ptr<Template>> ParseTemplate(const std::string& text, const std::string& path,
+                                                const LookupTables* lookups) {
+  auto t = std::make_unique<Template>();
+  constexpr std::string_view kFunction = "_function ";
+  if (std::string_view(text).substr(0, kFunction.size()) == kFunction) {
+    SS_ASSIGN_OR_RETURN(
+        t->expr, CompileExpr(text.substr(kFunction.size()), path, kFunction.size(), lookups));
+    return t;
+  }
+  size_t i = 0;
+  std::string literal;
+  while (i < text.size()) {
+    char c = text[i];
+    if (c == '}') {
+      return InvalidArgument(path + ": unexpected '}' at position " + std::to_string(i + 1) +
+                             " in \"" + text + "\"");
+    }
+    if (c != '{') {
+      literal.push_back(c);
+      ++i;
+      continue;
+    }
+    bool label = i + 1 < text.size() && text[i + 1] == '{';
+    size_t start = i + (label ? 2 : 1);
+    size_t close = text.find(label ? "}}" : "}", start);
+    if (close == std::string::npos) {
+      return InvalidArgument(path + ": unterminated '" + (label ? "{{" : "{") + "' at position " +
+                             std::to_string(i + 1) + " in \"" + text + "\"");
+    }
+    if (!literal.empty()) {
+      Part lit;
+      lit.text = literal;
+      t->parts.push_back(std::move(lit));
+      literal.clear();
+    }
+    Part ref;
+    std::string err;
+    if (!ParseRef(std::string_view(text).substr(start, close - start), label, &ref, &err)) {
+      return InvalidArgument(path + ": " + err + " at position " + std::to_string(i + 1) +
+                             " in \"" + text + "\"");
+    }
+    t->parts.push_back(std::move(ref));
+    i = close + (label ? 2 : 1);
+  }
+  if (!literal.empty()) {
+    Part lit;
+    lit.text = literal;
+    t->parts.push_back(std::move(lit));
+  }
+  return t;
+}
+
+void CollectLabels(const json::Value* arr, std::string_view name_key,
+                   std::vector<std::pair<std::string_view, const json::Value*>>* out) {
+  if (arr == nullptr || !arr->is_array()) return;
+  for (const auto& item : arr->items()) {
+    const json::Value* name = item.Find(name_key);
+    if (name != nullptr && name->is_string()) out->emplace_back(name->text(), item.Find("value"));
+  }
+}
+
+const json::Value* Walk(const json::Value* v, const std::vector<Part::Seg>& path, size_t from) {
+  for (size_t i = from; i < path.size() && v != nullptr; ++i) {
+    if (path[i].index >= 0) {
+      if (!v->is_array() || static_cast<size_t>(path[i].index) >= v->items().size()) return nullptr;
+      v = &v->items()[static_cast<size_t>(path[i].index)];
+    } else {
+      v = v->Find(path[i].key);
+    }
+  }
+  return v;
+}
+
+Val Resolve(const Part& p, const Context& ctx) {
+  if (p.kind == Part::kLabel) {
+    if (ctx.variables != nullptr) {
+      auto it = ctx.variables->find(p.text);
+      if (it != ctx.variables->end()) return Val::Str(it->second);
+    }
+    for (const auto& [name, v] : ctx.row_labels) {
+      if (name == p.text) return FromJson(v);
+    }
+    for (const auto& [name, v] : ctx.labels) {
+      if (name == p.text) return FromJson(v);
+    }
+    return Val::Null();
+  }
+  if (p.path.size() == 1 && p.path[0].key == "_row") {
+    return Val::Str(std::to_string(ctx.row_index));
+  }
+  if (p.path.size() == 1 && ctx.variables != nullptr) {
+    auto it = ctx.variables->find(p.path[0].key);
+    if (it != ctx.variables->end()) return Val::Str(it->second);
+  }
+  if (ctx.row != nullptr && ctx.row->is_object() && !p.path.empty() && p.path[0].index < 0 &&
+      ctx.row->Find(p.path[0].key) != nullptr) {
+    return FromJson(Walk(ctx.row, p.path, 0));
+  }
+  return FromJson(Walk(ctx.record, p.path, 0));
+}
+
+bool ApplyFilter(const Filter& f, int tz, Val* v, std::string* err) {
+  const std::string& n = f.name;
+  if (n == "default") {
+    if (v->null || v->s.empty()) *v = Val::Str(f.args[0]);
+    return true;
+  }
+  if (v->null) return true;  // every other filter passes NULL through
+  if (n == "trim") {
+    size_t a = v->s.find_first_not_of(" \t\r\n"), b = v->s.find_last_not_of(" \t\r\n");
+    v->s = a == std::string::npos ? "" : v->s.substr(a, b - a + 1);
+  } else if (n == "upper" || n == "lower") {
+    for (char& c : v->s) {
+      if (static_cast<unsigned char>(c) < 0x80)
+        c = static_cast<char>(n == "upper" ? std::toupper(c) : std::tolower(c));
+    }
+  } else if (n == "string" || n == "json") {
+    // values are already text; objects were serialised when resolved
+  } else if (n == "datetime" || n == "date" || n == "timestamp" || n == "timestamp_ms") {
+    if (v->s.empty()) {
+      *v = Val::Null();
+      return true;
+    }
+    int64_t local;
+    if (!ToLocalSeconds(v->s, tz, &local, err)) {
+      *err = "|" + n + ": " + *err;
+      return false;
+    }
+    if (n == "datetime") {
+      v->s = FormatLocal(local, true);
+    } else if (n == "date") {
+      v->s = FormatLocal(local, false);
+    } else {
+      int64_t utc = local - int64_t{tz} * 60;
+      v->s = std::to_string(n == "timestamp" ? utc : utc * 1000);
+    }
+  } else if (n == "int" || n == "decimal") {
+    if (v->s.empty()) {
+      *v = Val::Null();
+      return true;
+    }
+    std::string clean;
+    if (!CleanNumber(v->s, &clean)) {
+      *err = "|" + n + ": '" + v->s + "' is not a number";
+      return false;
+    }
+    if (n == "int") {
+      v->s = RoundDecimal(clean, 0);
+    } else {
+      v->s = f.args.empty() ? clean : RoundDecimal(clean, std::stoi(f.args[0]));
+    }
+  }
+  return true;
+}
+
+Status Evaluate(const Template& t, const Context& ctx, Val* out) {
+  if (t.expr) return EvaluateExpr(*t.expr, ctx, out);
+  if (t.single_ref()) {
+    Val v = Resolve(t.parts[0], ctx);
+    std::string err;
+    for (const auto& f : t.parts[0].filters) {
+      if (!ApplyFilter(f, ctx.tz_minutes, &v, &err)) return InvalidArgument(err);
+    }
+    *out = std::move(v);
+    return Status::Ok();
+  }
+  std::string s;
+  for (const auto& p : t.parts) {
+    if (p.kind == Part::kLiteral) {
+      s += p.text;
+      continue;
+    }
+    Val v = Resolve(p, ctx);
+    std::string err;
+    for (const auto& f : p.filters) {
+      if (!ApplyFilter(f, ctx.tz_minutes, &v, &err)) return InvalidArgument(err);
+    }
+    if (!v.null) s += v.s;
+  }
+  *out = Val::Str(std::move(s));
+  return Status::Ok();
+}
+
+}  // namespace stagesync::transform::internal
+
+namespace stagesync::transform {
+
+Result<int> TimeZoneOffsetMinutes(std::string_view name) {
+  // Fixed-offset zones only: the seeds' vendors all run on China time, which has no DST.
+  static const std::pair<const char*, int> kZones[] = {
+      {"Asia/Shanghai", 480},  {"Asia/Chongqing", 480},
+      {"Asia/Hong_Kong", 480}, {"Asia/Taipei", 480},
+      {"Asia/Singapore", 480}, {"Asia/Tokyo", 540},
+      {"Asia/Seoul", 540},     {"UTC", 0},
+      {"Etc/UTC", 0},          {"GMT", 0}};
+  for (const auto& [n, off] : kZones) {
+    if (name == n) return off;
+  }
+  if (name.size() == 6 && (name[0] == '+' || name[0] == '-') && name[3] == ':') {
+    int h, m;
+    if (internal::ParseDigits(name, 1, 2, &h) && internal::ParseDigits(name, 4, 2, &m) && h <= 14 &&
+        m < 60) {
+      return (name[0] == '-' ? -1 : 1) * (h * 60 + m);
+    }
+  }
+  return InvalidArgument("unsupported time zone '" + std::string(name) +
+                         "' (use Asia/Shanghai, UTC, or a fixed offset like +08:00)");
+}
+
+}  // namespace stagesync::transform

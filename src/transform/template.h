@@ -1,0 +1,93 @@
+// Internal to the transform module: compiled templates (`{path|f}`, `{{label|f}}`, literal
+// text, `_function EXPR`), the values they evaluate to, and the context a record provides.
+// Pure functions over immutable compiled forms; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "stagesync/json.h"
+#include "stagesync/status.h"
+
+namespace stagesync::transform::internal {
+
+// A value during evaluation: NULL or text (numbers are text in their source form).
+struct Val {
+  bool null = true;
+  std::string s;
+  static Val Null() { return {}; }
+  static Val Str(std::string v) { return {false, std::move(v)}; }
+};
+
+Val FromJson(const json::Value* v);
+
+struct Filter {
+  std::string name;
+  std::vector<std::string> args;
+};
+
+struct Part {
+  enum Kind { kLiteral, kPath, kLabel } kind = kLiteral;
+  std::string text;  // literal text, or the label, or the path as written
+  struct Seg {
+    std::string key;
+    int index = -1;  // >= 0: array index
+  };
+  std::vector<Seg> path;
+  std::vector<Filter> filters;
+};
+
+class Expr;  // expression.h
+
+class Template {
+ public:
+  std::vector<Part> parts;
+  std::shared_ptr<const Expr> expr;  // set for "_function ..." templates
+  bool single_ref() const { return !expr && parts.size() == 1 && parts[0].kind != Part::kLiteral; }
+  bool constant() const {
+    return !expr && (parts.empty() || (parts.size() == 1 && parts[0].kind == Part::kLiteral));
+  }
+};
+
+using LookupTables = std::map<std::string, std::map<std::string, std::string>>;
+
+// What references can see while mapping one (possibly flattened) row of one record.
+struct Context {
+  const json::Value* record = nullptr;
+  const json::Value* row = nullptr;  // the flattened element, if any
+  int row_index = 0;                 // 1-based; 0 when the array was empty or absent
+  std::vector<std::pair<std::string_view, const json::Value*>> labels;      // record's
+  std::vector<std::pair<std::string_view, const json::Value*>> row_labels;  // element's
+  const std::map<std::string, std::string>* variables = nullptr;            // LAST_SYNC_TIME, ...
+  const LookupTables* lookups = nullptr;
+  int tz_minutes = 480;
+};
+
+// Parses a template; "_function EXPR" compiles an expression. Errors name `path` and the
+// 1-based position in the text.
+Result<std::unique_ptr<Template>> ParseTemplate(const std::string& text, const std::string& path,
+                                                const LookupTables* lookups = nullptr);
+
+// Evaluates a template. A single reference keeps NULL; mixed text concatenates (NULL = "").
+Status Evaluate(const Template& t, const Context& ctx, Val* out);
+
+Val Resolve(const Part& p, const Context& ctx);
+bool ApplyFilter(const Filter& f, int tz, Val* v, std::string* err);
+bool ParseRef(std::string_view body, bool label, Part* out, std::string* err);
+
+void CollectLabels(const json::Value* arr, std::string_view name_key,
+                   std::vector<std::pair<std::string_view, const json::Value*>>* out);
+const json::Value* Walk(const json::Value* v, const std::vector<Part::Seg>& path, size_t from);
+
+// Dates and exact decimals, shared with the expression functions.
+bool ToLocalSeconds(const std::string& in, int tz_minutes, int64_t* out, std::string* err);
+std::string FormatLocal(int64_t local_secs, bool with_time);
+bool CleanNumber(const std::string& in, std::string* out);
+std::string RoundDecimal(const std::string& clean, int scale);
+
+}  // namespace stagesync::transform::internal
