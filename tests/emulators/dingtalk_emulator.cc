@@ -9,8 +9,10 @@
 #include <array>
 #include <charconv>
 #include <chrono>
+#include <initializer_list>
 #include <iterator>
 #include <limits>
+#include <optional>
 
 namespace stagesync::emulators {
 namespace {
@@ -41,6 +43,12 @@ constexpr std::string_view kIpBanJson = R"({"status":1111,"wait":5,"punish":"den
 
 // Fixed component ids of the emulated payment-request template.
 constexpr std::string_view kTableId = "TableField_1K9R2WQ";
+constexpr std::string_view kBillNumberId = "TextField_1A15";
+// Salts for the generators that must not share a sequence with data_rng_.
+constexpr uint64_t kBillSalt = 0x4b53'5146'4b53'5146ULL;  // "FKSQFKSQ"
+constexpr uint64_t kYidaSalt = 0x5949'4441'5949'4441ULL;  // "YIDAYIDA"
+constexpr int kBillDigits = 6;
+constexpr uint64_t kBillRange = 1'000'000;  // 10^kBillDigits
 
 struct Person {
   std::string_view userid;
@@ -413,7 +421,9 @@ DingTalkEmulator::DingTalkEmulator(DingTalkEmulatorOptions opts)
     : opts_(std::move(opts)),
       data_rng_(0),
       noise_rng_(std::random_device{}()),
-      token_ttl_s_(opts_.token_ttl_s) {}
+      bill_rng_(kBillSalt),
+      token_ttl_s_(opts_.token_ttl_s),
+      yida_rng_(kYidaSalt) {}
 
 DingTalkEmulator::~DingTalkEmulator() { Stop(); }
 
@@ -436,6 +446,26 @@ bool DingTalkEmulator::Start(int port) {
                [this](const httplib::Request& req, httplib::Response& res) {
                  Handle(Endpoint::kGet, req, &res);
                });
+  server->Post("/v1\\.0/yida/processes/instances/start",
+               [this](const httplib::Request& req, httplib::Response& res) {
+                 HandleYida(YidaOp::kStart, req, &res);
+               });
+  server->Put("/v1\\.0/yida/processes/instances/terminate",
+              [this](const httplib::Request& req, httplib::Response& res) {
+                HandleYida(YidaOp::kTerminate, req, &res);
+              });
+  server->Put("/v1\\.0/yida/processes/instances",
+              [this](const httplib::Request& req, httplib::Response& res) {
+                HandleYida(YidaOp::kUpdate, req, &res);
+              });
+  server->Post("/v1\\.0/yida/processes/instances",
+               [this](const httplib::Request& req, httplib::Response& res) {
+                 HandleYida(YidaOp::kSearch, req, &res);
+               });
+  server->Delete("/v1\\.0/yida/processes/instances",
+                 [this](const httplib::Request& req, httplib::Response& res) {
+                   HandleYida(YidaOp::kDelete, req, &res);
+                 });
 
   // httplib's default options add SO_REUSEPORT, which lets a second emulator share a busy port
   // instead of failing. Its backlog of 5 also drops SYNs under a burst of parallel connects (a
@@ -500,6 +530,16 @@ std::string DingTalkEmulator::NewIdLocked() {
         fmt::format("{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xffff, a & 0xfff,
                     ((b >> 48) & 0x3fff) | 0x8000, b & 0xffffffffffffULL);
     if (!instances_.contains(id)) return id;
+  }
+}
+
+// Uniform over the 10^6 numbers, probing past taken ones; a seventh digit only once all are taken.
+std::string DingTalkEmulator::NewBillNumberLocked() {
+  for (int attempt = 0;; ++attempt) {
+    const uint64_t range = attempt < 64 ? kBillRange : kBillRange * 10;
+    std::string number = fmt::format("FKSQ{:0{}}", bill_rng_() % range,
+                                     attempt < 64 ? kBillDigits : kBillDigits + 1);
+    if (!bill_numbers_.contains(number)) return number;
   }
 }
 
@@ -588,12 +628,14 @@ DingTalkInstance DingTalkEmulator::MakeInstanceLocked(int64_t create_ms, int64_t
   if (in.finish_time_ms > finish_cap_ms) {
     in.finish_time_ms = std::max(create_ms + kSecondMs, finish_cap_ms);
   }
+  in.bill_number = NewBillNumberLocked();
   return in;
 }
 
 void DingTalkEmulator::InsertLocked(DingTalkInstance inst) {
   by_time_.emplace(inst.create_time_ms, inst.id);
   business_ids_.insert(inst.business_id);
+  ++bill_numbers_[inst.bill_number];
   std::string id = inst.id;
   instances_.emplace(std::move(id), std::move(inst));
 }
@@ -606,6 +648,7 @@ DingTalkInstance* DingTalkEmulator::FindLocked(const std::string& id) {
 void DingTalkEmulator::Generate(int n, int64_t from_ms, int64_t to_ms, uint64_t seed) {
   std::lock_guard<std::mutex> lock(mu_);
   data_rng_.seed(seed);
+  bill_rng_.seed(seed ^ kBillSalt);
   if (n <= 0 || to_ms <= from_ms) return;
   std::vector<int64_t> times;
   times.reserve(static_cast<size_t>(n));
@@ -715,6 +758,20 @@ void DingTalkEmulator::Clear() {
   instances_.clear();
   by_time_.clear();
   business_ids_.clear();
+  bill_numbers_.clear();
+}
+
+bool DingTalkEmulator::SetBillNumber(const std::string& id, const std::string& number) {
+  std::lock_guard<std::mutex> lock(mu_);
+  DingTalkInstance* inst = FindLocked(id);
+  if (inst == nullptr) return false;
+  if (auto it = bill_numbers_.find(inst->bill_number); it != bill_numbers_.end()) {
+    if (--it->second <= 0) bill_numbers_.erase(it);
+  }
+  inst->bill_number = number;
+  ++bill_numbers_[number];
+  ++inst->version;
+  return true;
 }
 
 std::vector<DingTalkInstance> DingTalkEmulator::Instances() const {
@@ -780,6 +837,7 @@ std::string DingTalkEmulator::InstanceJsonLocked(const DingTalkInstance& in,
     };
 
     text("所属部门", "TextField_1A01", in.originator_dept_name);
+    text("单据编号", kBillNumberId, in.bill_number);
     text("用途", "TextField_1A02", in.purpose);
     component("预计付款日期", "DDDateField_1A03", "DDDateField", in.pay_date);
     w.EndObject();
@@ -1032,6 +1090,7 @@ void DingTalkEmulator::ResetStats() {
   path_counts_.clear();
   data_call_ms_.clear();
   tokens_issued_ = 0;
+  yida_op_counts_.clear();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1284,6 +1343,568 @@ DingTalkEmulator::Reply DingTalkEmulator::GetLocked(const httplib::Request& req)
   }
   body_out += '}';
   return {200, std::move(body_out), std::string(kJsonType)};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Yida (宜搭) v1.0 process-instance API
+
+namespace {
+
+constexpr std::string_view kYidaTokenHeader = "x-acs-dingtalk-access-token";
+
+std::string_view YidaOpName(int op) {
+  constexpr std::array<std::string_view, 5> kNames = {"start", "update", "search", "delete",
+                                                      "terminate"};
+  return kNames[static_cast<size_t>(op)];
+}
+
+// "2024-01-02T03:04Z" (UTC, minutes) [I].
+std::string FormatGmt(int64_t epoch_ms) {
+  using namespace std::chrono;
+  const sys_time<milliseconds> tp{milliseconds{epoch_ms}};
+  const auto day = floor<days>(tp);
+  const year_month_day ymd{day};
+  const hh_mm_ss hms{floor<seconds>(tp - day)};
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}Z", static_cast<int>(ymd.year()),
+                     static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                     hms.hours().count(), hms.minutes().count());
+}
+
+// The request's parameters: a JSON body, or the query string when `body` is null (DELETE).
+class YidaParams {
+ public:
+  YidaParams(const httplib::Request& req, const simdjson::dom::object* body)
+      : req_(req), body_(body) {}
+
+  FieldState String(std::string_view key, std::string* out) const {
+    if (body_ == nullptr) {
+      const std::string k(key);
+      if (!req_.has_param(k.c_str())) return FieldState::kMissing;
+      *out = req_.get_param_value(k.c_str());
+      return FieldState::kOk;
+    }
+    return GetString(*body_, key, out);
+  }
+
+ private:
+  const httplib::Request& req_;
+  const simdjson::dom::object* body_;
+};
+
+// Parses a *Json string parameter that must hold a JSON object into ordered (key, minified
+// value) pairs. False if it is not an object.
+bool ParseComponents(const std::string& json,
+                     std::vector<std::pair<std::string, std::string>>* out) {
+  simdjson::dom::parser parser;
+  simdjson::dom::object obj;
+  if (parser.parse(json).get(obj) != simdjson::SUCCESS) return false;
+  for (auto [key, value] : obj) {
+    std::string k(key);
+    std::string v = simdjson::to_string(value);
+    auto it = std::find_if(out->begin(), out->end(), [&](const auto& kv) { return kv.first == k; });
+    if (it != out->end()) {
+      it->second = std::move(v);
+    } else {
+      out->emplace_back(std::move(k), std::move(v));
+    }
+  }
+  return true;
+}
+
+// A page parameter from the query string, else the body; default when absent.
+FieldState GetPageParam(const httplib::Request& req, const simdjson::dom::object& body,
+                        std::string_view key, int64_t dflt, int64_t* out) {
+  *out = dflt;
+  const std::string k(key);
+  if (req.has_param(k.c_str())) {
+    const std::string v = req.get_param_value(k.c_str());
+    const auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), *out);
+    return ec == std::errc() && ptr == v.data() + v.size() && !v.empty() ? FieldState::kOk
+                                                                         : FieldState::kBad;
+  }
+  const FieldState st = GetInt(body, key, out);
+  if (st == FieldState::kMissing) *out = dflt;
+  return st;
+}
+
+bool StoredStringContains(const std::string& stored_json, std::string_view needle) {
+  simdjson::dom::parser parser;
+  std::string_view s;
+  if (parser.parse(stored_json).get_string().get(s) != simdjson::SUCCESS) return false;
+  return s.find(needle) != std::string_view::npos;
+}
+
+}  // namespace
+
+void DingTalkEmulator::YidaThrottleNext(int n) {
+  std::lock_guard<std::mutex> lock(mu_);
+  yida_throttle_left_ = n;
+}
+
+void DingTalkEmulator::YidaTooFastNext(int n) {
+  std::lock_guard<std::mutex> lock(mu_);
+  yida_too_fast_left_ = n;
+}
+
+void DingTalkEmulator::YidaFail5xxNext(int n) {
+  std::lock_guard<std::mutex> lock(mu_);
+  yida_fail5xx_left_ = n;
+}
+
+void DingTalkEmulator::YidaDropResponseAfterCommitNext(int n) {
+  std::lock_guard<std::mutex> lock(mu_);
+  yida_drop_left_ = n;
+}
+
+void DingTalkEmulator::SetYidaDropResponseAfterCommit(bool always) {
+  std::lock_guard<std::mutex> lock(mu_);
+  yida_drop_always_ = always;
+}
+
+void DingTalkEmulator::SetYidaSearchLagMs(int ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  yida_search_lag_ms_ = ms;
+}
+
+void DingTalkEmulator::SetYidaMaxQps(int qps) {
+  std::lock_guard<std::mutex> lock(mu_);
+  yida_max_qps_ = qps;
+}
+
+void DingTalkEmulator::SetYidaSearchTextContains(bool contains) {
+  std::lock_guard<std::mutex> lock(mu_);
+  yida_search_contains_ = contains;
+}
+
+void DingTalkEmulator::SetYidaSearchDataKey(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  yida_search_data_key_ = key;
+}
+
+std::string DingTalkEmulator::YidaAddInstance(const std::string& form_data_json,
+                                              const std::string& status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  YidaRecord rec;
+  if (!ParseComponents(form_data_json, &rec.fields)) return "";
+  rec.id = NewYidaIdLocked();
+  rec.form_uuid = opts_.yida_form_uuid;
+  rec.process_code = "TPROC--DEMO";
+  rec.originator = "manager7";
+  rec.title = rec.originator + "发起的流程";
+  rec.status = status;
+  rec.create_ms = rec.modified_ms = NowMsLocked();
+  rec.seq = ++yida_seq_;
+  std::string id = rec.id;
+  yida_.emplace(id, std::move(rec));
+  return id;
+}
+
+std::vector<YidaInstance> DingTalkEmulator::YidaInstances() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<const YidaRecord*> recs;
+  for (const auto& [id, rec] : yida_) recs.push_back(&rec);
+  std::sort(recs.begin(), recs.end(), [](auto* a, auto* b) { return a->seq < b->seq; });
+  std::vector<YidaInstance> out;
+  out.reserve(recs.size());
+  for (const YidaRecord* rec : recs) {
+    out.push_back({rec->id, rec->form_uuid, rec->status, YidaFormDataJson(*rec), rec->version});
+  }
+  return out;
+}
+
+int64_t DingTalkEmulator::YidaCreatedCount() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return yida_created_;
+}
+
+int64_t DingTalkEmulator::YidaRequestCount(const std::string& op) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = yida_op_counts_.find(op);
+  return it == yida_op_counts_.end() ? 0 : it->second;
+}
+
+void DingTalkEmulator::YidaClear() {
+  std::lock_guard<std::mutex> lock(mu_);
+  yida_.clear();
+  yida_created_ = 0;
+}
+
+std::string DingTalkEmulator::NewYidaIdLocked() {
+  for (;;) {
+    const uint64_t a = yida_rng_();
+    const uint64_t b = yida_rng_();
+    std::string id =
+        fmt::format("{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xffff, a & 0xfff,
+                    ((b >> 48) & 0x3fff) | 0x8000, b & 0xffffffffffffULL);
+    if (!yida_.contains(id)) return id;
+  }
+}
+
+std::string DingTalkEmulator::YidaFormDataJson(const YidaRecord& rec) const {
+  std::string out = "{";
+  for (const auto& [key, value] : rec.fields) {
+    if (out.size() > 1) out.push_back(',');
+    AppendQuoted(&out, key);
+    out.push_back(':');
+    out += value;
+  }
+  out.push_back('}');
+  return out;
+}
+
+void DingTalkEmulator::HandleYida(YidaOp op, const httplib::Request& req, httplib::Response* res) {
+  int latency_ms = 0;
+  bool over_qps = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++path_counts_[req.path];
+    ++yida_op_counts_[std::string(YidaOpName(static_cast<int>(op)))];
+    latency_ms = latency_ms_;
+    const int64_t second = SteadyMs() / 1000;
+    auto& [bucket, count] = yida_qps_[static_cast<int>(op)];
+    if (bucket != second) {
+      bucket = second;
+      count = 0;
+    }
+    over_qps = yida_max_qps_ > 0 && ++count > yida_max_qps_;
+  }
+  if (latency_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(latency_ms));
+
+  Reply reply;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    reply = YidaFaultLocked(over_qps);
+    if (reply.body.empty()) {
+      bool committed = false;
+      switch (op) {
+        case YidaOp::kStart:
+          reply = YidaStartLocked(req, &committed);
+          break;
+        case YidaOp::kUpdate:
+          reply = YidaUpdateLocked(req, &committed);
+          break;
+        case YidaOp::kSearch:
+          reply = YidaSearchLocked(req);
+          break;
+        case YidaOp::kDelete:
+          reply = YidaDeleteLocked(req, &committed);
+          break;
+        case YidaOp::kTerminate:
+          reply = YidaTerminateLocked(req, &committed);
+          break;
+      }
+      if (committed && (yida_drop_always_ || yida_drop_left_ > 0)) {
+        if (!yida_drop_always_) --yida_drop_left_;
+        reply = {502, std::string(kBadGatewayHtml), std::string(kHtmlType)};
+      }
+    }
+  }
+  res->status = reply.status;
+  res->set_content(reply.body, reply.content_type);
+}
+
+DingTalkEmulator::Reply DingTalkEmulator::YidaErrorLocked(int status, std::string_view code,
+                                                          std::string_view message) {
+  JsonWriter w;
+  w.BeginObject()
+      .Field("code", code)
+      .Field("message", message)
+      .Field("requestid", RequestIdLocked())
+      .EndObject();
+  return {status, w.Take(), std::string(kJsonType)};
+}
+
+DingTalkEmulator::Reply DingTalkEmulator::YidaFaultLocked(bool over_qps) {
+  if (yida_fail5xx_left_ > 0) {
+    --yida_fail5xx_left_;
+    return {502, std::string(kBadGatewayHtml), std::string(kHtmlType)};
+  }
+  if (over_qps || yida_throttle_left_ > 0) {
+    if (!over_qps) --yida_throttle_left_;
+    return YidaErrorLocked(403, kYidaErrQps, "当前应用调用该接口的QPS超过了限制，请求被拒绝");
+  }
+  if (yida_too_fast_left_ > 0) {
+    --yida_too_fast_left_;
+    return YidaErrorLocked(400, kYidaErrTooFast, "请求过于频繁，请稍后重试");
+  }
+  return {};
+}
+
+namespace {
+
+// Shared checks of every Yida request: token, body, required string parameters, app identity.
+// Returns false with *error set when the request must be refused.
+struct YidaCheck {
+  int status = 0;
+  std::string code;
+  std::string message;
+  bool Fail(int s, std::string_view c, std::string m) {
+    status = s;
+    code = c;
+    message = std::move(m);
+    return false;
+  }
+};
+
+bool RequireStrings(const YidaParams& params, std::initializer_list<std::string_view> keys,
+                    std::map<std::string, std::string, std::less<>>* out, YidaCheck* check) {
+  for (std::string_view key : keys) {
+    std::string v;
+    switch (params.String(key, &v)) {
+      case FieldState::kMissing:
+        return check->Fail(400, fmt::format("Missing{}", key),
+                           fmt::format("{} is mandatory for this action.", key));
+      case FieldState::kBad:
+        return check->Fail(400, kYidaErrInvalidParam, fmt::format("{} must be a string", key));
+      case FieldState::kOk:
+        if (v.empty()) {
+          return check->Fail(400, fmt::format("Missing{}", key),
+                             fmt::format("{} is mandatory for this action.", key));
+        }
+        (*out)[std::string(key)] = std::move(v);
+    }
+  }
+  return true;
+}
+
+bool OptionalStrings(const YidaParams& params, std::initializer_list<std::string_view> keys,
+                     std::map<std::string, std::string, std::less<>>* out, YidaCheck* check) {
+  for (std::string_view key : keys) {
+    std::string v;
+    const FieldState st = params.String(key, &v);
+    if (st == FieldState::kBad) {
+      return check->Fail(400, kYidaErrInvalidParam, fmt::format("{} must be a string", key));
+    }
+    if (st == FieldState::kOk) (*out)[std::string(key)] = std::move(v);
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<DingTalkEmulator::Reply> DingTalkEmulator::YidaPrepareLocked(
+    const httplib::Request& req, bool from_query, std::initializer_list<std::string_view> required,
+    std::initializer_list<std::string_view> optional,
+    std::map<std::string, std::string, std::less<>>* p) {
+  const std::string token = req.get_header_value(std::string(kYidaTokenHeader).c_str());
+  if (token.empty()) {
+    return YidaErrorLocked(400, kYidaErrInvalidAuth, "缺少访问凭证x-acs-dingtalk-access-token");
+  }
+  if (token_.empty() || NowMsLocked() >= token_issued_ms_ + int64_t{token_ttl_s_} * kSecondMs ||
+      token != token_) {
+    return YidaErrorLocked(400, kYidaErrInvalidAuth, "不合法的access_token");
+  }
+  simdjson::dom::parser parser;
+  simdjson::dom::object body;
+  if (!from_query && parser.parse(req.body).get(body) != simdjson::SUCCESS) {
+    return YidaErrorLocked(400, kYidaErrInvalidParam, "请求体不是合法的JSON对象");
+  }
+  const YidaParams params(req, from_query ? nullptr : &body);
+  YidaCheck check;
+  if (!RequireStrings(params, required, p, &check) ||
+      !OptionalStrings(params, optional, p, &check)) {
+    return YidaErrorLocked(check.status, check.code, check.message);
+  }
+  if ((*p)["appType"] != opts_.yida_app_type || (*p)["systemToken"] != opts_.yida_system_token) {
+    return YidaErrorLocked(400, kYidaErrBadApp, "无效的认证信息:appType或systemToken不正确");
+  }
+  return std::nullopt;
+}
+
+DingTalkEmulator::YidaRecord* DingTalkEmulator::YidaFindLocked(const std::string& id) {
+  auto it = yida_.find(id);
+  return it == yida_.end() ? nullptr : &it->second;
+}
+
+DingTalkEmulator::Reply DingTalkEmulator::YidaStartLocked(const httplib::Request& req,
+                                                          bool* committed) {
+  std::map<std::string, std::string, std::less<>> p;
+  if (auto err = YidaPrepareLocked(
+          req, false,
+          {"appType", "systemToken", "userId", "formUuid", "processCode", "formDataJson"},
+          {"language", "departmentId"}, &p)) {
+    return *err;
+  }
+  if (p["formUuid"] != opts_.yida_form_uuid) {
+    return YidaErrorLocked(400, kYidaErrFormNotFound, "表单不存在:" + p["formUuid"]);
+  }
+  YidaRecord rec;
+  if (!ParseComponents(p["formDataJson"], &rec.fields)) {
+    return YidaErrorLocked(400, kYidaErrInvalidParam, "formDataJson必须是JSON对象字符串");
+  }
+  rec.id = NewYidaIdLocked();
+  rec.form_uuid = p["formUuid"];
+  rec.process_code = p["processCode"];
+  rec.originator = p["userId"];
+  rec.title = rec.originator + "发起的流程";
+  rec.status = "RUNNING";
+  rec.create_ms = rec.modified_ms = NowMsLocked();
+  rec.lagged = true;
+  rec.seq = ++yida_seq_;
+  const std::string id = rec.id;
+  yida_.emplace(id, std::move(rec));
+  ++yida_created_;
+  *committed = true;
+  JsonWriter w;
+  w.BeginObject().Field("result", id).EndObject();
+  return {200, w.Take(), std::string(kJsonType)};
+}
+
+DingTalkEmulator::Reply DingTalkEmulator::YidaUpdateLocked(const httplib::Request& req,
+                                                           bool* committed) {
+  std::map<std::string, std::string, std::less<>> p;
+  if (auto err = YidaPrepareLocked(
+          req, false,
+          {"processInstanceId", "appType", "systemToken", "userId", "updateFormDataJson"},
+          {"language"}, &p)) {
+    return *err;
+  }
+  YidaRecord* rec = YidaFindLocked(p["processInstanceId"]);
+  if (rec == nullptr) {
+    return YidaErrorLocked(400, kYidaErrNotFound, "数据不存在或已删除:" + p["processInstanceId"]);
+  }
+  std::vector<std::pair<std::string, std::string>> fields = rec->fields;
+  if (!ParseComponents(p["updateFormDataJson"], &fields)) {
+    return YidaErrorLocked(400, kYidaErrInvalidParam, "updateFormDataJson必须是JSON对象字符串");
+  }
+  rec->fields = std::move(fields);
+  rec->modified_ms = NowMsLocked();
+  ++rec->version;
+  *committed = true;
+  return {200, "{}", std::string(kJsonType)};
+}
+
+DingTalkEmulator::Reply DingTalkEmulator::YidaSearchLocked(const httplib::Request& req) {
+  std::map<std::string, std::string, std::less<>> p;
+  if (auto err = YidaPrepareLocked(req, false, {"appType", "systemToken", "userId", "formUuid"},
+                                   {"language", "searchFieldJson", "instanceStatus"}, &p)) {
+    return *err;
+  }
+  simdjson::dom::parser parser;
+  simdjson::dom::object body;
+  if (parser.parse(req.body).get(body) != simdjson::SUCCESS) {
+    return YidaErrorLocked(400, kYidaErrInvalidParam, "请求体不是合法的JSON对象");
+  }
+  int64_t page_number = 1;
+  int64_t page_size = kYidaDefaultPageSize;
+  if (GetPageParam(req, body, "pageNumber", 1, &page_number) == FieldState::kBad ||
+      page_number < 1) {
+    return YidaErrorLocked(400, kYidaErrInvalidParam, "pageNumber不合法");
+  }
+  if (GetPageParam(req, body, "pageSize", kYidaDefaultPageSize, &page_size) == FieldState::kBad ||
+      page_size < 1 || page_size > kYidaMaxPageSize) {
+    return YidaErrorLocked(400, kYidaErrInvalidParam,
+                           fmt::format("pageSize必须在1到{}之间", kYidaMaxPageSize));
+  }
+  if (p["formUuid"] != opts_.yida_form_uuid) {
+    return YidaErrorLocked(400, kYidaErrFormNotFound, "表单不存在:" + p["formUuid"]);
+  }
+  std::vector<std::pair<std::string, std::string>> wanted;
+  if (const std::string& search = p["searchFieldJson"];
+      !search.empty() && !ParseComponents(search, &wanted)) {
+    return YidaErrorLocked(400, kYidaErrInvalidParam, "searchFieldJson必须是JSON对象字符串");
+  }
+  const std::string& status = p["instanceStatus"];
+  const int64_t now = NowMsLocked();
+
+  std::vector<const YidaRecord*> hits;
+  for (const auto& [id, rec] : yida_) {
+    if (rec.form_uuid != p["formUuid"]) continue;
+    if (!status.empty() && rec.status != status) continue;
+    if (rec.lagged && now < rec.create_ms + yida_search_lag_ms_) continue;
+    bool match = true;
+    for (const auto& [key, value] : wanted) {
+      auto it = std::find_if(rec.fields.begin(), rec.fields.end(),
+                             [&](const auto& kv) { return kv.first == key; });
+      if (it == rec.fields.end()) {
+        match = false;
+      } else if (yida_search_contains_ && value.starts_with('"')) {
+        simdjson::dom::parser inner;
+        std::string_view needle;
+        match = inner.parse(value).get_string().get(needle) == simdjson::SUCCESS &&
+                StoredStringContains(it->second, needle);
+      } else {
+        match = it->second == value;
+      }
+      if (!match) break;
+    }
+    if (match) hits.push_back(&rec);
+  }
+  // [I] newest first.
+  std::sort(hits.begin(), hits.end(), [](auto* a, auto* b) { return a->seq > b->seq; });
+
+  const bool form_data_key = yida_search_data_key_ != "data";
+  const bool data_key = yida_search_data_key_ != "formData";
+  const size_t first = std::min(hits.size(), static_cast<size_t>((page_number - 1) * page_size));
+  const size_t last = std::min(hits.size(), first + static_cast<size_t>(page_size));
+  JsonWriter w;
+  w.BeginObject()
+      .Key("totalCount")
+      .Int(static_cast<int64_t>(hits.size()))
+      .Key("pageNumber")
+      .Int(page_number)
+      .Key("data")
+      .BeginArray();
+  for (size_t i = first; i < last; ++i) {
+    const YidaRecord& rec = *hits[i];
+    const std::string form_data = YidaFormDataJson(rec);
+    w.BeginObject()
+        .Field("processInstanceId", rec.id)
+        .Field("formUuid", rec.form_uuid)
+        .Field("processCode", rec.process_code)
+        .Field("title", rec.title)
+        .Field("instanceStatus", rec.status)
+        .Field("approvedResult", "")
+        .Field("createTimeGMT", FormatGmt(rec.create_ms))
+        .Field("modifiedTimeGMT", FormatGmt(rec.modified_ms))
+        .Key("version")
+        .Int(rec.version)
+        .Key("originator")
+        .BeginObject()
+        .Field("userId", rec.originator)
+        .EndObject();
+    if (form_data_key) w.Key("formData").Raw(form_data);
+    if (data_key) w.Key("data").Raw(form_data);
+    w.EndObject();
+  }
+  w.EndArray().EndObject();
+  return {200, w.Take(), std::string(kJsonType)};
+}
+
+DingTalkEmulator::Reply DingTalkEmulator::YidaDeleteLocked(const httplib::Request& req,
+                                                           bool* committed) {
+  std::map<std::string, std::string, std::less<>> p;
+  if (auto err = YidaPrepareLocked(
+          req, true, {"processInstanceId", "appType", "systemToken", "userId"}, {"language"}, &p)) {
+    return *err;
+  }
+  if (yida_.erase(p["processInstanceId"]) == 0) {
+    return YidaErrorLocked(400, kYidaErrNotFound, "数据不存在或已删除:" + p["processInstanceId"]);
+  }
+  *committed = true;
+  return {200, "{}", std::string(kJsonType)};
+}
+
+DingTalkEmulator::Reply DingTalkEmulator::YidaTerminateLocked(const httplib::Request& req,
+                                                              bool* committed) {
+  std::map<std::string, std::string, std::less<>> p;
+  if (auto err =
+          YidaPrepareLocked(req, false, {"processInstanceId", "appType", "systemToken", "userId"},
+                            {"language"}, &p)) {
+    return *err;
+  }
+  YidaRecord* rec = YidaFindLocked(p["processInstanceId"]);
+  if (rec == nullptr) {
+    return YidaErrorLocked(400, kYidaErrNotFound, "数据不存在或已删除:" + p["processInstanceId"]);
+  }
+  if (rec->status != "RUNNING") {
+    return YidaErrorLocked(400, kYidaErrStatusChanged, "实例状态已变更，请刷新当前页面");
+  }
+  rec->status = "TERMINATED";
+  rec->modified_ms = NowMsLocked();
+  ++rec->version;
+  *committed = true;
+  return {200, "{}", std::string(kJsonType)};
 }
 
 }  // namespace stagesync::emulators

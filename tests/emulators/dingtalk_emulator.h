@@ -1,6 +1,8 @@
 // In-process emulator of the DingTalk oapi endpoints the agent uses (gettoken, processinstance
-// listids/get), served over real HTTP on 127.0.0.1, with fault injection and request statistics.
-// Follows /work/shared/api-contracts.md section 1; details marked [I] there are guesses.
+// listids/get) and of the v1.0 Yida (宜搭) process-instance API (start, update, search, delete,
+// terminate), served over real HTTP on 127.0.0.1, with fault injection and request statistics.
+// Follows /work/shared/api-contracts.md section 1 and doc/yida-api.md; details marked [I] there
+// are guesses.
 // Thread-safety: every public method except Start/Stop may be called from any thread while the
 // server runs (one mutex guards all state). Start/Stop must not race each other.
 #ifndef STAGESYNC_TESTS_EMULATORS_DINGTALK_EMULATOR_H_
@@ -9,9 +11,12 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -69,6 +74,16 @@ struct DingTalkInstance {
   bool has_text_note = false;  // nameless TextNote component present
   int attachment_mode = 0;     // 0 = no 附件 field, 1 = literal "null", 2 = one file
   std::string attachment_file_id;
+  // 单据编号: the Kingdee CN_PAYAPPLY bill number, "FKSQ" + 6 digits, unique unless set otherwise
+  // through SetBillNumber. Drawn from its own generator, so every other field is unchanged by it.
+  std::string bill_number;
+};
+
+// One Yida process instance as stored by the emulator.
+struct YidaInstance {
+  std::string id, form_uuid, status;  // status: RUNNING TERMINATED (COMPLETED via YidaAddInstance)
+  std::string form_data_json;         // minified object, components in first-set order
+  int version = 0;                    // 1 when started, bumped by every update and terminate
 };
 
 struct DingTalkEmulatorOptions {
@@ -76,6 +91,10 @@ struct DingTalkEmulatorOptions {
   std::string app_secret = "demo-secret";
   std::string process_code = "PROC-PAYMENT-0001";
   int token_ttl_s = 7200;
+  // The one Yida app and form the v1.0 Yida endpoints accept.
+  std::string yida_app_type = "APP_DEMO";
+  std::string yida_system_token = "demo-system-token";
+  std::string yida_form_uuid = "FORM-DEMO";
 };
 
 // Error codes the emulator answers with (HTTP 200 envelopes unless noted).
@@ -87,6 +106,23 @@ inline constexpr int kDingTalkErrGateway = 88;
 inline constexpr int kDingTalkErrAppQps = 90018;
 inline constexpr int kDingTalkListMaxSize = 20;
 inline constexpr int kDingTalkListMaxIds = 10000;
+
+// Yida (v1.0) error codes: non-2xx answers {"code":…,"message":…,"requestid":…}. A missing
+// required parameter answers 400 with code "Missing" + the parameter name ("MissingsystemToken").
+inline constexpr std::string_view kYidaErrInvalidAuth = "InvalidAuthentication";  // 400
+inline constexpr std::string_view kYidaErrInvalidParam = "InvalidParameter";      // 400
+inline constexpr std::string_view kYidaErrQps = "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi";
+inline constexpr std::string_view kYidaErrTooFast = "failure.operation.requestTooFast";  // 400
+// 400 for a wrong appType/systemToken pair [I].
+inline constexpr std::string_view kYidaErrBadApp =
+    "invalidState.authorization.invalidAuthorizationInformation";
+inline constexpr std::string_view kYidaErrFormNotFound = "invalidState.form.formNotExist";  // 400
+inline constexpr std::string_view kYidaErrNotFound =
+    "invalidState.form.dataDoesNotExistOrIsDeleted";  // 400, unknown or deleted instance
+inline constexpr std::string_view kYidaErrStatusChanged =
+    "invalidState.instance.instanceStatusHasChanged";  // 400, terminate of a finished instance
+inline constexpr int kYidaDefaultPageSize = 10;
+inline constexpr int kYidaMaxPageSize = 100;
 
 class DingTalkEmulator {
  public:
@@ -116,9 +152,11 @@ class DingTalkEmulator {
   // list each other in attached_process_instance_ids and REVOKE terminates the original.
   // Returns the new id, or "" if `id` is unknown or biz_action is not MODIFY/REVOKE.
   std::string Resubmit(const std::string& id, const std::string& biz_action = "MODIFY");
-  void Clear();                                           // drops every instance
+  void Clear();  // drops every DingTalk instance (the Yida ones stay: YidaClear)
   std::vector<DingTalkInstance> Instances() const;        // ordered by create time, then id
   std::string InstanceJson(const std::string& id) const;  // "" if unknown
+  // Sets the 单据编号 value (any string, duplicates and "" included); bumps version.
+  bool SetBillNumber(const std::string& id, const std::string& number);
 
   // Clock: "now" = system_clock + offset; drives token expiry, the listids default end_time, the
   // 365-day rule and the finish_time set by Complete.
@@ -142,8 +180,41 @@ class DingTalkEmulator {
   void SetMaxQps(int qps);    // > 0: data calls beyond qps in one steady-clock second get 90018
   void SetRequireGzip(bool) {}
 
-  // Stats. RequestCount covers every request; the per-second figures cover data calls only,
-  // faulted ones included, timed at arrival.
+  // Yida (v1.0) faults and knobs. They apply to the Yida calls only (never to oapi), and the
+  // DingTalk faults above never apply to Yida calls. Each Yida call takes at most one of
+  // 5xx > QPS limit > throttle > too-fast, in that order, before its token is even checked; every
+  // counted fault is consumed by the next Yida call of any operation.
+  void YidaThrottleNext(int n);  // HTTP 403 Forbidden.AccessDenied.QpsLimitForAppkeyAndApi
+  void YidaTooFastNext(int n);   // HTTP 400 failure.operation.requestTooFast
+  void YidaFail5xxNext(int n);   // HTTP 502 with an HTML body, nothing performed
+  // The next n writes (start, update, delete, terminate) that succeed are fully performed, then
+  // answered with HTTP 502 HTML as if the gateway lost the reply. `always` does it to every one.
+  void YidaDropResponseAfterCommitNext(int n);
+  void SetYidaDropResponseAfterCommit(bool always);
+  // A started instance stays invisible to search until this long (emulator clock, setting at
+  // search time) after its start.
+  void SetYidaSearchLagMs(int ms);
+  void SetYidaMaxQps(int qps);  // > 0: per operation, calls beyond qps in one second get 403
+  // Search matching of string values: false (default) = exact, true = the stored string contains
+  // the searched one (real Yida text search is fuzzy [I]). Other values always match exactly.
+  void SetYidaSearchTextContains(bool contains);
+  // Key(s) that carry the form data of each search result: "formData", "data" (the name in
+  // DingTalk's yida_1_0 SDK model) or "both" (default).
+  void SetYidaSearchDataKey(const std::string& key);
+
+  // Yida data. YidaAddInstance stores an instance directly (no request, not counted by
+  // YidaCreatedCount, visible to search at once); "" if form_data_json is not a JSON object.
+  std::string YidaAddInstance(const std::string& form_data_json,
+                              const std::string& status = "RUNNING");
+  std::vector<YidaInstance> YidaInstances() const;  // live ones (not deleted), by start order
+  int64_t YidaCreatedCount() const;  // starts that created an instance, dropped replies included
+  // Requests per op ("start", "update", "search", "delete", "terminate"), faulted ones included.
+  int64_t YidaRequestCount(const std::string& op) const;
+  void YidaClear();  // drops every Yida instance and zeroes YidaCreatedCount
+
+  // Stats. RequestCount covers every request (Yida ones included); the per-second figures cover
+  // the oapi data calls only, faulted ones included, timed at arrival. ResetStats also zeroes the
+  // YidaRequestCount figures.
   int64_t RequestCount(const std::string& path_prefix = "") const;
   int MaxRequestsInAnySecond() const;
   int MaxRequestsInAnyWindowMs(int window_ms) const;
@@ -157,6 +228,21 @@ class DingTalkEmulator {
     std::string content_type;
   };
   enum class Endpoint { kGetToken, kListIds, kGet };
+  enum class YidaOp { kStart, kUpdate, kSearch, kDelete, kTerminate };
+  struct YidaRecord {
+    std::string id;
+    std::string form_uuid;
+    std::string process_code;
+    std::string originator;
+    std::string title;
+    std::string status;
+    std::vector<std::pair<std::string, std::string>> fields;  // component id -> minified JSON
+    int64_t create_ms = 0;
+    int64_t modified_ms = 0;
+    bool lagged = false;  // subject to the search lag (started through the API)
+    int version = 1;
+    int64_t seq = 0;
+  };
 
   void Handle(Endpoint ep, const httplib::Request& req, httplib::Response* res);
   Reply GatewayFaultLocked(bool over_qps);
@@ -175,6 +261,25 @@ class DingTalkEmulator {
   std::string NewBusinessIdLocked(int64_t create_ms);
   uint64_t RandLocked(uint64_t bound);  // uniform-ish in [0, bound)
   std::string InstanceJsonLocked(const DingTalkInstance& inst, std::string_view drop) const;
+  std::string NewBillNumberLocked();
+
+  void HandleYida(YidaOp op, const httplib::Request& req, httplib::Response* res);
+  Reply YidaFaultLocked(bool over_qps);
+  Reply YidaErrorLocked(int status, std::string_view code, std::string_view message);
+  // Token, body, required/optional string parameters (into *p) and app identity; the refusal if
+  // any of them is wrong.
+  std::optional<Reply> YidaPrepareLocked(const httplib::Request& req, bool from_query,
+                                         std::initializer_list<std::string_view> required,
+                                         std::initializer_list<std::string_view> optional,
+                                         std::map<std::string, std::string, std::less<>>* p);
+  YidaRecord* YidaFindLocked(const std::string& id);
+  Reply YidaStartLocked(const httplib::Request& req, bool* committed);
+  Reply YidaUpdateLocked(const httplib::Request& req, bool* committed);
+  Reply YidaSearchLocked(const httplib::Request& req);
+  Reply YidaDeleteLocked(const httplib::Request& req, bool* committed);
+  Reply YidaTerminateLocked(const httplib::Request& req, bool* committed);
+  std::string NewYidaIdLocked();
+  std::string YidaFormDataJson(const YidaRecord& rec) const;
 
   const DingTalkEmulatorOptions opts_;
 
@@ -184,6 +289,8 @@ class DingTalkEmulator {
   std::set<std::string> business_ids_;
   std::mt19937_64 data_rng_;
   std::mt19937_64 noise_rng_;  // tokens and request ids; never affects instance data
+  std::mt19937_64 bill_rng_;   // 单据编号 only, so adding it left every other field unchanged
+  std::map<std::string, int> bill_numbers_;  // value -> how many instances carry it
 
   std::string token_;
   int64_t token_issued_ms_ = 0;
@@ -209,6 +316,22 @@ class DingTalkEmulator {
   std::map<std::string, int64_t> path_counts_;
   std::vector<int64_t> data_call_ms_;  // steady-clock arrival times, ascending
   int64_t tokens_issued_ = 0;
+
+  std::map<std::string, YidaRecord> yida_;
+  std::mt19937_64 yida_rng_;
+  int64_t yida_seq_ = 0;
+  int64_t yida_created_ = 0;
+  std::map<std::string, int64_t> yida_op_counts_;
+  int yida_throttle_left_ = 0;
+  int yida_too_fast_left_ = 0;
+  int yida_fail5xx_left_ = 0;
+  int yida_drop_left_ = 0;
+  bool yida_drop_always_ = false;
+  int yida_search_lag_ms_ = 0;
+  int yida_max_qps_ = 0;
+  std::map<int, std::pair<int64_t, int>> yida_qps_;  // op -> (steady second, calls in it)
+  bool yida_search_contains_ = false;
+  std::string yida_search_data_key_ = "both";
 
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;

@@ -1,5 +1,6 @@
 // stagesync-emu-dingtalk: serves a DingTalkEmulator filled with generated payment requests until
 // SIGTERM/SIGINT. Prints "listening on 127.0.0.1:PORT" once the socket accepts connections.
+// The same port serves the v1.0 Yida process-instance API (doc/yida-api.md), empty at start.
 #include <signal.h>
 
 #include <charconv>
@@ -20,7 +21,9 @@ namespace {
 constexpr std::string_view kUsage =
     "usage: stagesync-emu-dingtalk [--port N] [--instances N] [--seed S] [--days D]\n"
     "         [--port-file PATH] [--app-key K] [--app-secret S] [--process-code C]\n"
-    "         [--token-ttl SECONDS] [--latency-ms MS] [--max-qps N]\n";
+    "         [--token-ttl SECONDS] [--latency-ms MS] [--max-qps N]\n"
+    "         [--yida-app-type T] [--yida-system-token T] [--yida-form-uuid F]\n"
+    "         [--yida-search-lag-ms MS] [--yida-max-qps N]\n";
 
 struct Flags {
   int port = 0;
@@ -30,6 +33,8 @@ struct Flags {
   std::string port_file;
   int latency_ms = 0;
   int max_qps = 0;
+  int yida_search_lag_ms = 0;
+  int yida_max_qps = 0;
   stagesync::emulators::DingTalkEmulatorOptions opts;
 };
 
@@ -81,6 +86,16 @@ bool ParseFlags(int argc, char** argv, Flags* flags) {
       ok = ParseNumber(value, &flags->latency_ms) && flags->latency_ms >= 0;
     } else if (name == "--max-qps") {
       ok = ParseNumber(value, &flags->max_qps) && flags->max_qps >= 0;
+    } else if (name == "--yida-app-type") {
+      flags->opts.yida_app_type = value;
+    } else if (name == "--yida-system-token") {
+      flags->opts.yida_system_token = value;
+    } else if (name == "--yida-form-uuid") {
+      flags->opts.yida_form_uuid = value;
+    } else if (name == "--yida-search-lag-ms") {
+      ok = ParseNumber(value, &flags->yida_search_lag_ms) && flags->yida_search_lag_ms >= 0;
+    } else if (name == "--yida-max-qps") {
+      ok = ParseNumber(value, &flags->yida_max_qps) && flags->yida_max_qps >= 0;
     } else {
       std::cerr << "unknown flag " << name << "\n" << kUsage;
       return false;
@@ -127,6 +142,8 @@ int main(int argc, char** argv) {
   emulator.Generate(flags.instances, now_ms - int64_t{flags.days} * 86'400'000, now_ms, flags.seed);
   emulator.SetLatencyMs(flags.latency_ms);
   emulator.SetMaxQps(flags.max_qps);
+  emulator.SetYidaSearchLagMs(flags.yida_search_lag_ms);
+  emulator.SetYidaMaxQps(flags.yida_max_qps);
   if (!emulator.Start(flags.port)) {
     std::cerr << "cannot listen on 127.0.0.1:" << flags.port << "\n";
     return 1;

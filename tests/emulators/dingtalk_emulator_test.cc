@@ -6,14 +6,17 @@
 #include <httplib.h>
 #include <simdjson.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace stagesync::emulators {
@@ -477,6 +480,433 @@ TEST_F(DingTalkEmulatorTest, ConcurrentClientsAndLatency) {
   const auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(Errcode(Post(kGet, token, GetBody(instances[0].id))), 0);
   EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(60));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 单据编号
+
+TEST(DingTalkEmulatorDataTest, BillNumberFieldFollowsDeptAndIsUniquePerSeed) {
+  DingTalkEmulator a;
+  DingTalkEmulator b;
+  DingTalkEmulator c;
+  a.Generate(400, 1'700'000'000'000, 1'702'000'000'000, 42);
+  b.Generate(400, 1'700'000'000'000, 1'702'000'000'000, 42);
+  c.Generate(400, 1'700'000'000'000, 1'702'000'000'000, 43);
+  const std::string added = a.AddInstance(1'701'000'000'000);
+  const auto ia = a.Instances();
+  const auto ib = b.Instances();
+  std::set<std::string> numbers;
+  simdjson::dom::parser parser;
+  for (const DingTalkInstance& inst : ia) {
+    ASSERT_EQ(inst.bill_number.size(), 10u) << inst.bill_number;
+    EXPECT_EQ(inst.bill_number.rfind("FKSQ", 0), 0u);
+    EXPECT_EQ(inst.bill_number.find_first_not_of("0123456789", 4), std::string::npos);
+    numbers.insert(inst.bill_number);
+    simdjson::dom::element pi;
+    ASSERT_EQ(parser.parse(a.InstanceJson(inst.id)).get(pi), simdjson::SUCCESS);
+    simdjson::dom::array comps = pi["form_component_values"];
+    EXPECT_EQ(std::string_view(comps.at(0)["name"]), "所属部门");
+    simdjson::dom::element bill = comps.at(1);
+    EXPECT_EQ(std::string_view(bill["name"]), "单据编号");
+    EXPECT_EQ(std::string_view(bill["component_type"]), "TextField");
+    EXPECT_EQ(std::string_view(bill["id"]), "TextField_1A15");
+    EXPECT_EQ(std::string_view(bill["value"]), inst.bill_number);
+  }
+  EXPECT_EQ(numbers.size(), ia.size()) << "unique";
+  EXPECT_TRUE(std::any_of(ia.begin(), ia.end(), [&](const DingTalkInstance& inst) {
+    return inst.id == added && !inst.bill_number.empty();
+  }));
+  ASSERT_EQ(ib.size() + 1, ia.size());
+  std::map<std::string, std::string> a_numbers;
+  for (const DingTalkInstance& inst : ia) a_numbers[inst.id] = inst.bill_number;
+  size_t differ = 0;
+  const auto ic = c.Instances();
+  for (size_t i = 0; i < ib.size(); ++i) {
+    EXPECT_EQ(a_numbers[ib[i].id], ib[i].bill_number) << "same seed, same numbers";
+    if (ic[i].bill_number != ib[i].bill_number) ++differ;
+  }
+  EXPECT_GT(differ, ib.size() / 2) << "another seed, other numbers";
+
+  const std::string id = ia.front().id;
+  const int version = ia.front().version;
+  EXPECT_TRUE(a.SetBillNumber(id, "FKSQ000001"));
+  EXPECT_FALSE(a.SetBillNumber("no-such-id", "FKSQ000002"));
+  EXPECT_EQ(a.Instances().front().bill_number, "FKSQ000001");
+  EXPECT_EQ(a.Instances().front().version, version + 1);
+  EXPECT_NE(
+      a.InstanceJson(id).find(
+          R"({"name":"单据编号","id":"TextField_1A15","component_type":"TextField","value":"FKSQ000001"})"),
+      std::string::npos);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Yida
+
+constexpr std::string_view kYidaStart = "/v1.0/yida/processes/instances/start";
+constexpr std::string_view kYidaInstances = "/v1.0/yida/processes/instances";
+constexpr std::string_view kYidaTerminate = "/v1.0/yida/processes/instances/terminate";
+
+std::string Quote(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out + "\"";
+}
+
+std::string StartBody(std::string_view form_data_json_value,
+                      std::string_view system_token = "demo-system-token",
+                      std::string_view app_type = "APP_DEMO") {
+  return fmt::format(
+      R"({{"appType":"{}","systemToken":"{}","userId":"manager7","language":"zh_CN",)"
+      R"("formUuid":"FORM-DEMO","processCode":"TPROC--DEMO","formDataJson":{}}})",
+      app_type, system_token, form_data_json_value);
+}
+
+std::string UpdateBody(std::string_view id, std::string_view update_json) {
+  return fmt::format(
+      R"({{"processInstanceId":"{}","appType":"APP_DEMO","systemToken":"demo-system-token",)"
+      R"("userId":"manager7","language":"zh_CN","updateFormDataJson":{}}})",
+      id, Quote(update_json));
+}
+
+std::string SearchBody(std::string_view search_json, std::string_view status = "") {
+  std::string body =
+      fmt::format(R"({{"appType":"APP_DEMO","systemToken":"demo-system-token","userId":"manager7",)"
+                  R"("language":"zh_CN","formUuid":"FORM-DEMO","searchFieldJson":{})",
+                  Quote(search_json));
+  if (!status.empty()) body += fmt::format(R"(,"instanceStatus":"{}")", status);
+  return body + "}";
+}
+
+std::string IdBody(std::string_view id) {
+  return fmt::format(
+      R"({{"processInstanceId":"{}","appType":"APP_DEMO","systemToken":"demo-system-token",)"
+      R"("userId":"manager7"}})",
+      id);
+}
+
+class YidaEmulatorTest : public DingTalkEmulatorTest {
+ protected:
+  void SetUp() override {
+    DingTalkEmulatorTest::SetUp();
+    token_ = Token();
+    ASSERT_FALSE(token_.empty());
+  }
+
+  httplib::Headers Auth() const { return {{"x-acs-dingtalk-access-token", token_}}; }
+
+  httplib::Result Start(const std::string& form_data_json) {
+    return client_->Post(std::string(kYidaStart).c_str(), Auth(), StartBody(Quote(form_data_json)),
+                         "application/json");
+  }
+  httplib::Result Update(std::string_view id, std::string_view update_json) {
+    return client_->Put(std::string(kYidaInstances).c_str(), Auth(), UpdateBody(id, update_json),
+                        "application/json");
+  }
+  httplib::Result Search(std::string_view search_json, int page = 1, int size = 10,
+                         std::string_view status = "") {
+    return client_->Post(
+        fmt::format("{}?pageNumber={}&pageSize={}", kYidaInstances, page, size).c_str(), Auth(),
+        SearchBody(search_json, status), "application/json");
+  }
+  httplib::Result Delete(std::string_view id) {
+    return client_->Delete(
+        fmt::format("{}?processInstanceId={}&appType=APP_DEMO&systemToken=demo-system-token"
+                    "&userId=manager7",
+                    kYidaInstances, id)
+            .c_str(),
+        Auth());
+  }
+  httplib::Result Terminate(std::string_view id) {
+    return client_->Put(std::string(kYidaTerminate).c_str(), Auth(), IdBody(id),
+                        "application/json");
+  }
+
+  // The new instance id of a successful start, "" otherwise.
+  std::string StartedId(const httplib::Result& res) {
+    if (!res || res->status != 200) return "";
+    return std::string(std::string_view(Parse(res->body)["result"]));
+  }
+
+  // {status, code} of an error answer; code "" when the body has none.
+  std::pair<int, std::string> Error(const httplib::Result& res) {
+    if (!res) return {-1, ""};
+    simdjson::dom::element root;
+    std::string_view code;
+    if (parser_.parse(res->body).get(root) != simdjson::SUCCESS ||
+        root["code"].get_string().get(code) != simdjson::SUCCESS) {
+      return {res->status, ""};
+    }
+    EXPECT_TRUE(HasKey(root, "message"));
+    EXPECT_TRUE(HasKey(root, "requestid"));
+    return {res->status, std::string(code)};
+  }
+
+  int64_t SearchTotal(std::string_view search_json) {
+    auto res = Search(search_json);
+    if (!res || res->status != 200) return -1;
+    return int64_t(Parse(res->body)["totalCount"]);
+  }
+
+  std::string token_;
+};
+
+TEST_F(YidaEmulatorTest, RequiresTheOapiTokenInTheHeader) {
+  const std::string body = StartBody(Quote(R"({"textField_src":"P-1"})"));
+  auto res = client_->Post(std::string(kYidaStart).c_str(), body, "application/json");
+  EXPECT_EQ(Error(res), std::make_pair(400, std::string(kYidaErrInvalidAuth)));
+  res = client_->Post(std::string(kYidaStart).c_str(),
+                      {{"x-acs-dingtalk-access-token", "deadbeef"}}, body, "application/json");
+  EXPECT_EQ(Error(res), std::make_pair(400, std::string(kYidaErrInvalidAuth)));
+  // The oapi query parameter is not accepted in place of the header.
+  res = client_->Post(fmt::format("{}?access_token={}", kYidaStart, token_).c_str(), body,
+                      "application/json");
+  EXPECT_EQ(Error(res), std::make_pair(400, std::string(kYidaErrInvalidAuth)));
+
+  emu_.ExpireTokenNow();
+  EXPECT_EQ(Error(Start(R"({"textField_src":"P-1"})")),
+            std::make_pair(400, std::string(kYidaErrInvalidAuth)));
+  token_ = Token();
+  EXPECT_FALSE(StartedId(Start(R"({"textField_src":"P-1"})")).empty());
+
+  res = client_->Post(std::string(kYidaStart).c_str(), Auth(),
+                      StartBody(Quote("{}"), "wrong-token"), "application/json");
+  EXPECT_EQ(Error(res), std::make_pair(400, std::string(kYidaErrBadApp)));
+  res = client_->Post(std::string(kYidaStart).c_str(), Auth(),
+                      StartBody(Quote("{}"), "demo-system-token", "APP_OTHER"), "application/json");
+  EXPECT_EQ(Error(res), std::make_pair(400, std::string(kYidaErrBadApp)));
+  res = client_->Post(std::string(kYidaInstances).c_str(), Auth(), R"({"appType":"APP_DEMO"})",
+                      "application/json");
+  EXPECT_EQ(Error(res), std::make_pair(400, std::string("MissingsystemToken")));
+  EXPECT_EQ(emu_.YidaCreatedCount(), 1);
+  EXPECT_EQ(emu_.YidaRequestCount("start"), 7);
+  EXPECT_EQ(emu_.YidaRequestCount("search"), 1);
+}
+
+TEST_F(YidaEmulatorTest, StartUpdateSearchTerminateDelete) {
+  auto res = Start(R"({"textField_src":"P-001","numberField_amt":12.5,"employeeField_u":["u1"]})");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+  const std::string id = StartedId(res);
+  ASSERT_EQ(id.size(), 36u) << "uuid";
+  const std::string other = StartedId(Start(R"({"textField_src":"P-002"})"));
+  const std::string third = StartedId(Start(R"({"textField_src":"P-003"})"));
+  ASSERT_FALSE(other.empty());
+  ASSERT_FALSE(third.empty());
+  EXPECT_EQ(emu_.YidaCreatedCount(), 3);
+
+  std::vector<YidaInstance> all = emu_.YidaInstances();
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].id, id);
+  EXPECT_EQ(all[0].form_uuid, "FORM-DEMO");
+  EXPECT_EQ(all[0].status, "RUNNING");
+  EXPECT_EQ(all[0].version, 1);
+  EXPECT_EQ(all[0].form_data_json,
+            R"({"textField_src":"P-001","numberField_amt":12.5,"employeeField_u":["u1"]})");
+
+  res = Update(id, R"({"numberField_amt":99,"textField_new":"x"})");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->body, "{}");
+  all = emu_.YidaInstances();
+  EXPECT_EQ(
+      all[0].form_data_json,
+      R"({"textField_src":"P-001","numberField_amt":99,"employeeField_u":["u1"],"textField_new":"x"})");
+  EXPECT_EQ(all[0].version, 2);
+  EXPECT_EQ(Error(Update("no-such-id", "{}")), std::make_pair(400, std::string(kYidaErrNotFound)));
+
+  res = Search(R"({"textField_src":"P-001"})");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  simdjson::dom::element root = Parse(res->body);
+  EXPECT_EQ(int64_t(root["totalCount"]), 1);
+  EXPECT_EQ(int64_t(root["pageNumber"]), 1);
+  simdjson::dom::element hit = simdjson::dom::array(root["data"]).at(0);
+  EXPECT_EQ(std::string_view(hit["processInstanceId"]), id);
+  EXPECT_EQ(std::string_view(hit["instanceStatus"]), "RUNNING");
+  EXPECT_EQ(std::string_view(hit["title"]), "manager7发起的流程");
+  EXPECT_EQ(int64_t(hit["version"]), 2);
+  EXPECT_EQ(std::string_view(hit["formData"]["textField_src"]), "P-001");
+  EXPECT_EQ(int64_t(hit["data"]["numberField_amt"]), 99);
+  EXPECT_EQ(std::string_view(hit["createTimeGMT"]).size(), 17u);  // 2024-01-02T03:04Z
+
+  EXPECT_EQ(SearchTotal(R"({"textField_src":"P-00"})"), 0) << "exact match by default";
+  EXPECT_EQ(SearchTotal(R"({"textField_src":"P-001","textField_new":"y"})"), 0);
+  EXPECT_EQ(SearchTotal(R"({"numberField_amt":99})"), 1);
+  EXPECT_EQ(SearchTotal("{}"), 3);
+  emu_.SetYidaSearchTextContains(true);
+  EXPECT_EQ(SearchTotal(R"({"textField_src":"P-00"})"), 3);
+  emu_.SetYidaSearchTextContains(false);
+
+  // Paging, newest first.
+  res = Search("{}", 1, 2);
+  root = Parse(res->body);
+  EXPECT_EQ(int64_t(root["totalCount"]), 3);
+  simdjson::dom::array page = root["data"];
+  ASSERT_EQ(page.size(), 2u);
+  EXPECT_EQ(std::string_view(page.at(0)["processInstanceId"]), third);
+  EXPECT_EQ(std::string_view(page.at(1)["processInstanceId"]), other);
+  res = Search("{}", 2, 2);
+  root = Parse(res->body);
+  EXPECT_EQ(int64_t(root["pageNumber"]), 2);
+  ASSERT_EQ(simdjson::dom::array(root["data"]).size(), 1u);
+  EXPECT_EQ(std::string_view(simdjson::dom::array(root["data"]).at(0)["processInstanceId"]), id);
+  EXPECT_EQ(Error(Search("{}", 1, kYidaMaxPageSize + 1)),
+            std::make_pair(400, std::string(kYidaErrInvalidParam)));
+
+  emu_.SetYidaSearchDataKey("data");
+  hit = simdjson::dom::array(Parse(Search(R"({"textField_src":"P-001"})")->body)["data"]).at(0);
+  EXPECT_FALSE(HasKey(hit, "formData"));
+  EXPECT_TRUE(HasKey(hit, "data"));
+  emu_.SetYidaSearchDataKey("both");
+
+  res = Terminate(other);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(Error(Terminate(other)), std::make_pair(400, std::string(kYidaErrStatusChanged)));
+  res = Search("{}", 1, 10, "TERMINATED");
+  root = Parse(res->body);
+  EXPECT_EQ(int64_t(root["totalCount"]), 1);
+  EXPECT_EQ(std::string_view(simdjson::dom::array(root["data"]).at(0)["processInstanceId"]), other);
+  EXPECT_EQ(std::string_view(simdjson::dom::array(root["data"]).at(0)["instanceStatus"]),
+            "TERMINATED");
+  EXPECT_EQ(Parse(Search("{}", 1, 10, "RUNNING")->body)["totalCount"].get_int64().value(), 2);
+
+  res = Delete(third);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(Error(Delete(third)), std::make_pair(400, std::string(kYidaErrNotFound)));
+  EXPECT_EQ(Error(Update(third, "{}")), std::make_pair(400, std::string(kYidaErrNotFound)));
+  all = emu_.YidaInstances();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[1].status, "TERMINATED");
+  EXPECT_EQ(emu_.YidaCreatedCount(), 3);
+
+  EXPECT_EQ(emu_.YidaRequestCount("start"), 3);
+  EXPECT_EQ(emu_.YidaRequestCount("update"), 3);
+  EXPECT_EQ(emu_.YidaRequestCount("terminate"), 2);
+  EXPECT_EQ(emu_.YidaRequestCount("delete"), 2);
+  EXPECT_EQ(emu_.YidaRequestCount("search"), 12);
+  EXPECT_EQ(emu_.RequestCount("/v1.0/yida/"), 22);
+  emu_.ResetStats();
+  EXPECT_EQ(emu_.YidaRequestCount("search"), 0);
+
+  const std::string seeded = emu_.YidaAddInstance(R"({"textField_src":"P-009"})", "COMPLETED");
+  ASSERT_FALSE(seeded.empty());
+  EXPECT_EQ(SearchTotal(R"({"textField_src":"P-009"})"), 1);
+  EXPECT_EQ(emu_.YidaCreatedCount(), 3);
+  EXPECT_TRUE(emu_.YidaAddInstance("[1]").empty());
+  emu_.YidaClear();
+  EXPECT_TRUE(emu_.YidaInstances().empty());
+  EXPECT_EQ(emu_.YidaCreatedCount(), 0);
+}
+
+TEST_F(YidaEmulatorTest, FormDataJsonMustBeAStringHoldingAnObject) {
+  auto res = client_->Post(std::string(kYidaStart).c_str(), Auth(),
+                           StartBody(R"({"textField_src":"P-1"})"), "application/json");
+  EXPECT_EQ(Error(res), std::make_pair(400, std::string(kYidaErrInvalidParam)));
+  res = client_->Post(std::string(kYidaStart).c_str(), Auth(), StartBody("42"), "application/json");
+  EXPECT_EQ(Error(res), std::make_pair(400, std::string(kYidaErrInvalidParam)));
+  EXPECT_EQ(Error(Start("[1,2]")), std::make_pair(400, std::string(kYidaErrInvalidParam)));
+  EXPECT_EQ(Error(Start("{not json")), std::make_pair(400, std::string(kYidaErrInvalidParam)));
+  res = client_->Post(std::string(kYidaStart).c_str(), Auth(),
+                      R"({"appType":"APP_DEMO","systemToken":"demo-system-token","userId":"u",)"
+                      R"("formUuid":"FORM-DEMO","processCode":"TPROC--DEMO"})",
+                      "application/json");
+  EXPECT_EQ(Error(res), std::make_pair(400, std::string("MissingformDataJson")));
+  res = client_->Post(std::string(kYidaStart).c_str(), Auth(), "{not json", "application/json");
+  EXPECT_EQ(Error(res), std::make_pair(400, std::string(kYidaErrInvalidParam)));
+  std::string wrong_form = StartBody(Quote("{}"));
+  wrong_form.replace(wrong_form.find("FORM-DEMO"), 9, "FORM-NOPE");
+  res = client_->Post(std::string(kYidaStart).c_str(), Auth(), wrong_form, "application/json");
+  EXPECT_EQ(Error(res), std::make_pair(400, std::string(kYidaErrFormNotFound)));
+  // A non-string updateFormDataJson is refused the same way.
+  const std::string id = StartedId(Start(R"({"a":1})"));
+  ASSERT_FALSE(id.empty());
+  std::string update = UpdateBody(id, "{}");
+  update.replace(update.find(R"("{}")"), 4, R"({"a":2})");
+  res = client_->Put(std::string(kYidaInstances).c_str(), Auth(), update, "application/json");
+  EXPECT_EQ(Error(res), std::make_pair(400, std::string(kYidaErrInvalidParam)));
+  EXPECT_EQ(emu_.YidaCreatedCount(), 1);
+  EXPECT_EQ(emu_.YidaInstances().front().form_data_json, R"({"a":1})");
+}
+
+TEST_F(YidaEmulatorTest, ThrottleTooFastAnd5xx) {
+  emu_.YidaThrottleNext(2);
+  EXPECT_EQ(Error(Start(R"({"k":"1"})")), std::make_pair(403, std::string(kYidaErrQps)));
+  EXPECT_EQ(Error(Search("{}")), std::make_pair(403, std::string(kYidaErrQps)));
+  const int64_t now = NowMs();
+  EXPECT_EQ(Errcode(Post(kListIds, token_, ListBody(now - kDayMs, now, 20, 0))), 0)
+      << "Yida faults never touch oapi";
+  EXPECT_FALSE(StartedId(Start(R"({"k":"1"})")).empty());
+
+  emu_.YidaTooFastNext(1);
+  EXPECT_EQ(Error(Start(R"({"k":"2"})")), std::make_pair(400, std::string(kYidaErrTooFast)));
+  EXPECT_FALSE(StartedId(Start(R"({"k":"2"})")).empty());
+
+  emu_.YidaFail5xxNext(1);
+  auto res = Start(R"({"k":"3"})");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 502);
+  EXPECT_EQ(res->body.rfind("<html>", 0), 0u);
+  EXPECT_EQ(emu_.YidaCreatedCount(), 2) << "nothing performed behind a fault";
+
+  emu_.ThrottleNext(1);
+  EXPECT_EQ(Search("{}")->status, 200) << "oapi faults never touch Yida";
+
+  emu_.SetYidaMaxQps(2);
+  int throttled = 0;
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 8; ++i) {
+    if (Error(Search("{}")).second == kYidaErrQps) ++throttled;
+  }
+  if (std::chrono::steady_clock::now() - start < std::chrono::milliseconds(900)) {
+    EXPECT_GE(throttled, 4) << "8 calls span at most two one-second buckets";
+  }
+  EXPECT_EQ(emu_.YidaRequestCount("search"), 10);
+}
+
+TEST_F(YidaEmulatorTest, DropResponseAfterCommit) {
+  emu_.YidaDropResponseAfterCommitNext(1);
+  auto res = Start(R"({"textField_src":"P-7"})");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 502);
+  EXPECT_EQ(res->body.rfind("<html>", 0), 0u);
+  EXPECT_EQ(emu_.YidaCreatedCount(), 1) << "performed although the client saw a 502";
+  EXPECT_EQ(SearchTotal(R"({"textField_src":"P-7"})"), 1);
+  // A blind retry duplicates the instance, as the real API does.
+  const std::string retried = StartedId(Start(R"({"textField_src":"P-7"})"));
+  EXPECT_FALSE(retried.empty());
+  EXPECT_EQ(SearchTotal(R"({"textField_src":"P-7"})"), 2);
+
+  emu_.SetYidaDropResponseAfterCommit(true);
+  EXPECT_EQ(Update(retried, R"({"textField_x":"v"})")->status, 502);
+  EXPECT_EQ(Start("{}")->status, 502);
+  EXPECT_EQ(Error(Update("no-such-id", "{}")), std::make_pair(400, std::string(kYidaErrNotFound)))
+      << "only writes that succeed are dropped";
+  EXPECT_EQ(Search("{}")->status, 200) << "reads are never dropped";
+  emu_.SetYidaDropResponseAfterCommit(false);
+  EXPECT_EQ(emu_.YidaCreatedCount(), 3);
+  EXPECT_EQ(SearchTotal(R"({"textField_x":"v"})"), 1) << "the dropped update was applied";
+  EXPECT_EQ(Start("{}")->status, 200);
+}
+
+TEST_F(YidaEmulatorTest, SearchLagHidesNewInstances) {
+  emu_.SetYidaSearchLagMs(300);
+  const std::string id = StartedId(Start(R"({"textField_src":"P-lag"})"));
+  ASSERT_FALSE(id.empty());
+  EXPECT_EQ(SearchTotal(R"({"textField_src":"P-lag"})"), 0);
+  EXPECT_EQ(emu_.YidaInstances().size(), 1u);
+  EXPECT_EQ(Update(id, R"({"textField_b":"1"})")->status, 200) << "update sees it at once";
+  std::this_thread::sleep_for(std::chrono::milliseconds(350));
+  EXPECT_EQ(SearchTotal(R"({"textField_src":"P-lag"})"), 1);
+
+  StartedId(Start(R"({"textField_src":"P-lag2"})"));
+  EXPECT_EQ(SearchTotal(R"({"textField_src":"P-lag2"})"), 0);
+  emu_.AdvanceClockMs(301);
+  EXPECT_EQ(SearchTotal(R"({"textField_src":"P-lag2"})"), 1) << "the emulator clock drives it";
 }
 
 }  // namespace

@@ -1,0 +1,904 @@
+#include "emulators/okki_emulator.h"
+
+#include <fmt/format.h>
+#include <httplib.h>
+#include <simdjson.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <chrono>
+#include <iterator>
+#include <limits>
+
+namespace stagesync::emulators {
+namespace {
+
+constexpr int64_t kSecondMs = 1000;
+constexpr int64_t kDayMs = 86'400'000;
+constexpr int64_t kBeijingOffsetMs = 8 * 3'600'000;
+constexpr int kServerThreads = 32;
+constexpr int kListenBacklog = 512;
+// httplib keeps an idle keep-alive connection's worker busy this long, which bounds Stop().
+constexpr time_t kKeepAliveTimeoutS = 2;
+
+constexpr std::string_view kTokenPath = "/v1/oauth2/access_token";
+constexpr std::string_view kProductListPath = "/v1/product/list";
+constexpr std::string_view kJsonType = "application/json; charset=UTF-8";
+constexpr std::string_view kHtmlType = "text/html;charset=utf-8";
+constexpr std::string_view kBadGatewayHtml =
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    "</body>\r\n</html>\r\n";
+
+struct Group {
+  int64_t id;
+  std::string_view name;
+};
+constexpr std::array<Group, 5> kGroups = {
+    {{12, "Lamps"}, {15, "Kitchenware"}, {21, "五金工具"}, {33, "Textiles"}, {40, "户外用品"}}};
+constexpr std::array<std::string_view, 10> kNames = {
+    "LED lamp",     "Solar garden light", "不锈钢保温杯", "Silicone spatula",  "电动螺丝刀",
+    "Cotton towel", "Camping tent 2P",    "折叠野餐垫",   "Desk lamp \"Pro\"", "Hex key set"};
+constexpr std::array<std::string_view, 3> kUnits = {"PCS", "SET", "BOX"};
+constexpr std::array<std::string_view, 5> kHsCodes = {"9405", "94054090", "7323930000", "8467",
+                                                      "6302600000"};
+constexpr std::array<int64_t, 5> kCategories = {101, 102, 205, 310, 412};
+constexpr std::array<std::string_view, 4> kRemarks = {"", "出口欧盟需CE认证", "MOQ negotiable",
+                                                      "包装：彩盒\n外箱：五层瓦楞"};
+constexpr std::array<std::string_view, 3> kInfoJson = {
+    "{}", R"({"material":"ABS","color":"white"})", R"({"size":"40x60cm","weight_g":350})"};
+
+int64_t SteadyMs() {
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  return duration_cast<milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+int64_t SystemMs() {
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  return duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+int64_t FloorSecond(int64_t ms) { return ms - ((ms % kSecondMs) + kSecondMs) % kSecondMs; }
+
+std::string FormatBeijing(int64_t epoch_ms) {
+  using namespace std::chrono;
+  const sys_time<milliseconds> tp{milliseconds{epoch_ms + kBeijingOffsetMs}};
+  const auto day = floor<days>(tp);
+  const year_month_day ymd{day};
+  const hh_mm_ss hms{floor<seconds>(tp - day)};
+  return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", static_cast<int>(ymd.year()),
+                     static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                     hms.hours().count(), hms.minutes().count(), hms.seconds().count());
+}
+
+bool Digits(std::string_view s, int* out) {
+  int v = 0;
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + (c - '0');
+  }
+  *out = v;
+  return true;
+}
+
+// "yyyy-MM-dd" or "yyyy-MM-dd HH:mm:ss" in UTC+8 -> epoch ms; *date_only tells which.
+bool ParseBeijing(std::string_view s, int64_t* out, bool* date_only) {
+  if ((s.size() != 10 && s.size() != 19) || s[4] != '-' || s[7] != '-') return false;
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0;
+  if (!Digits(s.substr(0, 4), &y) || !Digits(s.substr(5, 2), &mo) || !Digits(s.substr(8, 2), &d)) {
+    return false;
+  }
+  *date_only = s.size() == 10;
+  if (!*date_only) {
+    if (s[10] != ' ' || s[13] != ':' || s[16] != ':' || !Digits(s.substr(11, 2), &h) ||
+        !Digits(s.substr(14, 2), &mi) || !Digits(s.substr(17, 2), &se) || h > 23 || mi > 59 ||
+        se > 59) {
+      return false;
+    }
+  }
+  using namespace std::chrono;
+  const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)},
+                           day{static_cast<unsigned>(d)}};
+  if (!ymd.ok()) return false;
+  const int64_t day_ms = duration_cast<milliseconds>(sys_days{ymd}.time_since_epoch()).count();
+  *out = day_ms + ((int64_t{h} * 60 + mi) * 60 + se) * kSecondMs - kBeijingOffsetMs;
+  return true;
+}
+
+std::string FormatCents(int64_t cents) { return fmt::format("{}.{:02}", cents / 100, cents % 100); }
+
+// A JSON number without trailing zeros: 110 -> 1.1, 200 -> 2, 115 -> 1.15.
+std::string FormatDecimal(int64_t cents) {
+  if (cents % 100 == 0) return std::to_string(cents / 100);
+  if (cents % 10 == 0) return fmt::format("{}.{}", cents / 100, cents % 100 / 10);
+  return FormatCents(cents);
+}
+
+template <typename T>
+bool ParseNumber(std::string_view s, T* out) {
+  const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return !s.empty() && ec == std::errc() && ptr == s.data() + s.size();
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string UrlDecode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == '+') {
+      out.push_back(' ');
+    } else if (c == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 && HexValue(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// Parses "a=1&b=2" into `out`; later keys override earlier ones.
+void ParseForm(std::string_view text, std::map<std::string, std::string>* out) {
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t amp = text.find('&', pos);
+    if (amp == std::string_view::npos) amp = text.size();
+    const std::string_view pair = text.substr(pos, amp - pos);
+    if (!pair.empty()) {
+      const size_t eq = pair.find('=');
+      std::string key = UrlDecode(pair.substr(0, eq));
+      std::string value = eq == std::string_view::npos ? "" : UrlDecode(pair.substr(eq + 1));
+      (*out)[std::move(key)] = std::move(value);
+    }
+    pos = amp + 1;
+  }
+}
+
+std::map<std::string, std::string> QueryParams(const httplib::Request& req) {
+  std::map<std::string, std::string> params;
+  if (const size_t q = req.target.find('?'); q != std::string::npos) {
+    ParseForm(std::string_view(req.target).substr(q + 1), &params);
+  }
+  return params;
+}
+
+std::string_view Param(const std::map<std::string, std::string>& params, std::string_view key) {
+  auto it = params.find(std::string(key));
+  return it == params.end() ? std::string_view() : std::string_view(it->second);
+}
+
+void AppendQuoted(std::string* out, std::string_view s) {
+  out->push_back('"');
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        *out += "\\\"";
+        break;
+      case '\\':
+        *out += "\\\\";
+        break;
+      case '\n':
+        *out += "\\n";
+        break;
+      case '\r':
+        *out += "\\r";
+        break;
+      case '\t':
+        *out += "\\t";
+        break;
+      case '\b':
+        *out += "\\b";
+        break;
+      case '\f':
+        *out += "\\f";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          fmt::format_to(std::back_inserter(*out), "\\u{:04x}", static_cast<unsigned>(c));
+        } else {
+          out->push_back(c);
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+// Minimal streaming JSON writer; key order is exactly the call order, so output is stable.
+class JsonWriter {
+ public:
+  JsonWriter& BeginObject() { return Open('{'); }
+  JsonWriter& EndObject() { return Close('}'); }
+  JsonWriter& BeginArray() { return Open('['); }
+  JsonWriter& EndArray() { return Close(']'); }
+  JsonWriter& Key(std::string_view k) {
+    Separate();
+    AppendQuoted(&out_, k);
+    out_.push_back(':');
+    after_key_ = true;
+    return *this;
+  }
+  JsonWriter& String(std::string_view s) {
+    Separate();
+    AppendQuoted(&out_, s);
+    return *this;
+  }
+  JsonWriter& Int(int64_t v) {
+    Separate();
+    fmt::format_to(std::back_inserter(out_), "{}", v);
+    return *this;
+  }
+  JsonWriter& Raw(std::string_view json) {
+    Separate();
+    out_ += json;
+    return *this;
+  }
+  JsonWriter& Field(std::string_view k, std::string_view v) { return Key(k).String(v); }
+  JsonWriter& IntField(std::string_view k, int64_t v) { return Key(k).Int(v); }
+  std::string Take() { return std::move(out_); }
+
+ private:
+  JsonWriter& Open(char c) {
+    Separate();
+    out_.push_back(c);
+    first_.push_back(true);
+    return *this;
+  }
+  JsonWriter& Close(char c) {
+    out_.push_back(c);
+    first_.pop_back();
+    return *this;
+  }
+  void Separate() {
+    if (after_key_) {
+      after_key_ = false;
+      return;
+    }
+    if (first_.empty()) return;
+    if (!first_.back()) out_.push_back(',');
+    first_.back() = false;
+  }
+
+  std::string out_;
+  std::vector<bool> first_;
+  bool after_key_ = false;
+};
+
+void SetTimes(OkkiProduct* p, int64_t create_ms, int64_t update_ms) {
+  p->create_time_ms = create_ms;
+  p->create_time = FormatBeijing(create_ms);
+  p->update_time_ms = update_ms;
+  p->update_time = FormatBeijing(update_ms);
+}
+
+std::string ProductJsonOf(const OkkiProduct& p) {
+  // Quoted when the product serves its numbers as strings.
+  auto number = [&p](std::string n) { return p.numbers_as_strings ? "\"" + n + "\"" : n; };
+  JsonWriter w;
+  w.BeginObject()
+      .IntField("product_id", p.product_id)
+      .Field("product_no", p.product_no)
+      .Field("name", p.name)
+      .IntField("group_id", p.group_id)
+      .Field("group_name", p.group_name)
+      .Field("cost", FormatCents(p.cost_cents))
+      .Field("cost_with_tax", FormatCents(p.cost_with_tax_cents))
+      .Field("cost_currency", p.cost_currency)
+      .Field("cost_unit", p.cost_unit)
+      .IntField("enable_flag", p.enable_flag)
+      .IntField("disable_flag", p.disable_flag)
+      .Key("fob")
+      .BeginObject()
+      .Field("price_currency", p.fob_currency)
+      .Key("price_min")
+      .Raw(number(FormatDecimal(p.fob_min_cents)))
+      .Key("price_max")
+      .Raw(number(FormatDecimal(p.fob_max_cents)))
+      .Field("price_unit", p.fob_unit)
+      .EndObject()
+      .Key("minimum_order_quantity")
+      .Raw(number(std::to_string(p.minimum_order_quantity)))
+      .Field("model", p.model)
+      .Key("category_ids")
+      .BeginArray();
+  for (int64_t c : p.category_ids) w.Int(c);
+  w.EndArray()
+      .Field("unit", p.unit)
+      .Field("hs_code", p.hs_code)
+      .IntField("source_type", p.source_type)
+      .IntField("pin_flag", p.pin_flag)
+      .Key("info_json")
+      .Raw(p.info_json)
+      .Field("update_time", p.update_time)
+      .Field("create_time", p.create_time)
+      .IntField("product_type", p.product_type)
+      .Field("product_remark", p.product_remark)
+      .EndObject();
+  return w.Take();
+}
+
+}  // namespace
+
+OkkiEmulator::OkkiEmulator(OkkiEmulatorOptions opts)
+    : opts_(std::move(opts)),
+      data_rng_(0),
+      noise_rng_(std::random_device{}()),
+      token_ttl_s_(opts_.token_ttl_s) {}
+
+OkkiEmulator::~OkkiEmulator() { Stop(); }
+
+bool OkkiEmulator::Start(int port) {
+  if (server_) return false;
+  auto server = std::make_unique<httplib::Server>();
+  server->new_task_queue = [] { return new httplib::ThreadPool(kServerThreads); };
+  server->set_keep_alive_max_count(100000);
+  server->set_keep_alive_timeout(kKeepAliveTimeoutS);
+  // httplib writes headers and body separately; with Nagle that costs a delayed-ACK per reply.
+  server->set_tcp_nodelay(true);
+  server->Post(std::string(kTokenPath),
+               [this](const httplib::Request& req, httplib::Response& res) {
+                 Handle(Endpoint::kToken, req, &res);
+               });
+  server->Get(std::string(kProductListPath),
+              [this](const httplib::Request& req, httplib::Response& res) {
+                Handle(Endpoint::kProductList, req, &res);
+              });
+
+  // httplib's default options add SO_REUSEPORT, which lets a second emulator share a busy port
+  // instead of failing. Its backlog of 5 also drops SYNs under a burst of parallel connects (a
+  // 1 s client retransmit each), so the socket is re-listened with a larger one below.
+  auto listen_fd = std::make_shared<int>(-1);
+  server->set_socket_options([listen_fd](int sock) {
+    const int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    *listen_fd = sock;
+  });
+
+  int bound = port;
+  if (port == 0) {
+    bound = server->bind_to_any_port("127.0.0.1");
+    if (bound <= 0) return false;
+  } else if (!server->bind_to_port("127.0.0.1", port)) {
+    return false;
+  }
+  if (*listen_fd >= 0) ::listen(*listen_fd, kListenBacklog);
+  httplib::Server* raw = server.get();
+  thread_ = std::thread([raw] { raw->listen_after_bind(); });
+  // stop() is a no-op until the accept loop runs, so wait for it before handing out the port.
+  const int64_t deadline = SteadyMs() + 5000;
+  while (!raw->is_running() && SteadyMs() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  server_ = std::move(server);
+  if (!raw->is_running()) {
+    Stop();
+    return false;
+  }
+  port_ = bound;
+  return true;
+}
+
+void OkkiEmulator::Stop() {
+  if (!server_) return;
+  server_->stop();
+  if (thread_.joinable()) thread_.join();
+  server_.reset();
+  port_ = 0;
+}
+
+int OkkiEmulator::port() const { return port_; }
+
+std::string OkkiEmulator::base_url() const {
+  return fmt::format("http://127.0.0.1:{}", port_.load());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data
+
+uint64_t OkkiEmulator::RandLocked(uint64_t bound) { return bound == 0 ? 0 : data_rng_() % bound; }
+
+OkkiProduct OkkiEmulator::MakeProductLocked(int64_t create_ms, int64_t update_ms) {
+  // Every draw is its own statement: argument evaluation order is unspecified.
+  OkkiProduct p;
+  next_id_ += 1 + static_cast<int64_t>(RandLocked(9));
+  p.product_id = next_id_;
+  p.product_no = fmt::format("P-{:06}", p.product_id % 1'000'000);
+  SetTimes(&p, create_ms, update_ms);
+  p.name = kNames[RandLocked(kNames.size())];
+  const Group& g = kGroups[RandLocked(kGroups.size())];
+  p.group_id = g.id;
+  p.group_name = g.name;
+  p.cost_cents = 50 + static_cast<int64_t>(RandLocked(50'000));
+  p.cost_with_tax_cents = p.cost_cents * 113 / 100;
+  p.cost_currency = RandLocked(5) == 0 ? "USD" : "CNY";
+  p.unit = kUnits[RandLocked(kUnits.size())];
+  p.cost_unit = p.unit;
+  p.enable_flag = RandLocked(20) == 0 ? 0 : 1;
+  p.disable_flag = RandLocked(10) == 0 ? 0 : 1;
+  p.fob_currency = "USD";
+  p.fob_min_cents = 10 + static_cast<int64_t>(RandLocked(5000));
+  p.fob_max_cents = p.fob_min_cents + static_cast<int64_t>(RandLocked(2000));
+  p.fob_unit = "USD/" + p.unit;
+  p.minimum_order_quantity = 50 * (1 + static_cast<int64_t>(RandLocked(20)));
+  p.model = fmt::format("{}-{}", static_cast<char>('A' + RandLocked(26)), 10 + RandLocked(90));
+  const uint64_t cats = 1 + RandLocked(2);
+  const uint64_t first_cat = RandLocked(kCategories.size());
+  for (uint64_t i = 0; i < cats; ++i) {
+    p.category_ids.push_back(kCategories[(first_cat + i) % kCategories.size()]);
+  }
+  p.hs_code = kHsCodes[RandLocked(kHsCodes.size())];
+  p.source_type = static_cast<int>(RandLocked(3));
+  p.pin_flag = RandLocked(10) == 0 ? 1 : 0;
+  p.info_json = kInfoJson[RandLocked(kInfoJson.size())];
+  const uint64_t type = RandLocked(10);
+  p.product_type = type < 7 ? 1 : type < 9 ? 2 : 3;
+  p.product_remark = kRemarks[RandLocked(kRemarks.size())];
+  p.numbers_as_strings = RandLocked(10) == 0;
+  return p;
+}
+
+void OkkiEmulator::InsertLocked(OkkiProduct product) {
+  by_update_.emplace(product.update_time_ms, product.product_id);
+  const int64_t id = product.product_id;
+  products_.emplace(id, std::move(product));
+}
+
+OkkiProduct* OkkiEmulator::FindLocked(int64_t id) {
+  auto it = products_.find(id);
+  return it == products_.end() ? nullptr : &it->second;
+}
+
+void OkkiEmulator::Generate(int n, int64_t from_ms, int64_t to_ms, uint64_t seed) {
+  std::lock_guard<std::mutex> lock(mu_);
+  data_rng_.seed(seed);
+  if (n <= 0 || to_ms <= from_ms) return;
+  std::vector<int64_t> created;
+  created.reserve(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    created.push_back(FloorSecond(
+        from_ms + static_cast<int64_t>(RandLocked(static_cast<uint64_t>(to_ms - from_ms)))));
+  }
+  std::sort(created.begin(), created.end());
+  for (int64_t c : created) {
+    const int64_t span = std::max<int64_t>(0, to_ms - c);
+    const int64_t updated =
+        c + FloorSecond(static_cast<int64_t>(RandLocked(static_cast<uint64_t>(span))));
+    InsertLocked(MakeProductLocked(c, std::max(c, updated)));
+  }
+}
+
+void OkkiEmulator::TouchLocked(OkkiProduct* p) {
+  by_update_.erase({p->update_time_ms, p->product_id});
+  SetTimes(p, p->create_time_ms,
+           std::max(FloorSecond(NowMsLocked()), p->update_time_ms + kSecondMs));
+  by_update_.emplace(p->update_time_ms, p->product_id);
+  ++p->version;
+}
+
+void OkkiEmulator::ModifyLocked(OkkiProduct* p) {
+  p->cost_cents += 1 + static_cast<int64_t>(RandLocked(500));
+  p->cost_with_tax_cents = p->cost_cents * 113 / 100;
+  p->product_remark = fmt::format("价格调整 v{}", p->version + 1);
+  TouchLocked(p);
+}
+
+bool OkkiEmulator::Modify(int64_t product_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  OkkiProduct* p = FindLocked(product_id);
+  if (p == nullptr) return false;
+  ModifyLocked(p);
+  return true;
+}
+
+bool OkkiEmulator::SoftDelete(int64_t product_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  OkkiProduct* p = FindLocked(product_id);
+  if (p == nullptr) return false;
+  p->enable_flag = 0;
+  TouchLocked(p);
+  return true;
+}
+
+void OkkiEmulator::Clear() {
+  std::lock_guard<std::mutex> lock(mu_);
+  products_.clear();
+  by_update_.clear();
+}
+
+std::vector<OkkiProduct> OkkiEmulator::Products() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<OkkiProduct> out;
+  out.reserve(products_.size());
+  for (const auto& [updated, id] : by_update_) out.push_back(products_.at(id));
+  return out;
+}
+
+std::string OkkiEmulator::ProductJson(int64_t product_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = products_.find(product_id);
+  return it == products_.end() ? std::string() : ProductJsonOf(it->second);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clock and faults
+
+int64_t OkkiEmulator::NowMsLocked() const { return SystemMs() + clock_offset_ms_; }
+
+void OkkiEmulator::AdvanceClockMs(int64_t ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  clock_offset_ms_ += ms;
+}
+
+void OkkiEmulator::RevokeTokenNow() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [value, token] : tokens_) token.revoked = true;
+}
+
+void OkkiEmulator::SetTokenTtl(int seconds) {
+  std::lock_guard<std::mutex> lock(mu_);
+  token_ttl_s_ = seconds;
+}
+
+void OkkiEmulator::Fail5xxNext(int n) {
+  std::lock_guard<std::mutex> lock(mu_);
+  fail5xx_left_ = n;
+}
+
+void OkkiEmulator::TruncateNext(int n) {
+  std::lock_guard<std::mutex> lock(mu_);
+  truncate_left_ = n;
+}
+
+void OkkiEmulator::SetLatencyMs(int ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  latency_ms_ = ms;
+}
+
+void OkkiEmulator::SetMaxQps(int qps) {
+  std::lock_guard<std::mutex> lock(mu_);
+  max_qps_ = qps;
+}
+
+void OkkiEmulator::MutateBetweenPagesNext(int n, int pages) {
+  std::lock_guard<std::mutex> lock(mu_);
+  mutate_count_ = n;
+  mutate_pages_left_ = n > 0 ? pages : 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stats
+
+int64_t OkkiEmulator::RequestCount(const std::string& path_prefix) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  int64_t total = 0;
+  for (const auto& [path, count] : path_counts_) {
+    if (path.starts_with(path_prefix)) total += count;
+  }
+  return total;
+}
+
+int64_t OkkiEmulator::TokensIssued() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return tokens_issued_;
+}
+
+int OkkiEmulator::MaxRequestsInAnySecond() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  int best = 0;
+  int run = 0;
+  int64_t bucket = std::numeric_limits<int64_t>::min();
+  for (int64_t t : data_call_ms_) {
+    if (t / 1000 != bucket) {
+      bucket = t / 1000;
+      run = 0;
+    }
+    best = std::max(best, ++run);
+  }
+  return best;
+}
+
+int OkkiEmulator::MaxRequestsInAnyWindowMs(int window_ms) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (window_ms <= 0) return 0;
+  size_t best = 0;
+  size_t lo = 0;
+  for (size_t hi = 0; hi < data_call_ms_.size(); ++hi) {
+    while (data_call_ms_[hi] - data_call_ms_[lo] >= window_ms) ++lo;
+    best = std::max(best, hi - lo + 1);
+  }
+  return static_cast<int>(best);
+}
+
+void OkkiEmulator::ResetStats() {
+  std::lock_guard<std::mutex> lock(mu_);
+  path_counts_.clear();
+  data_call_ms_.clear();
+  tokens_issued_ = 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+
+void OkkiEmulator::Handle(Endpoint ep, const httplib::Request& req, httplib::Response* res) {
+  const bool data_call = ep == Endpoint::kProductList;
+  int latency_ms = 0;
+  bool over_qps = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++path_counts_[req.path];
+    latency_ms = latency_ms_;
+    if (data_call) {
+      const int64_t now = SteadyMs();
+      data_call_ms_.push_back(now);
+      if (now / 1000 != qps_second_) {
+        qps_second_ = now / 1000;
+        qps_count_ = 0;
+      }
+      over_qps = max_qps_ > 0 && ++qps_count_ > max_qps_;
+    }
+  }
+  if (latency_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(latency_ms));
+
+  Reply reply;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!data_call) {
+      reply = TokenLocked(req);
+    } else if (fail5xx_left_ > 0) {
+      --fail5xx_left_;
+      reply = {502, std::string(kBadGatewayHtml), std::string(kHtmlType)};
+    } else if (over_qps) {
+      reply = EnvelopeErrorLocked(429, 429, "Too Many Requests");
+    } else {
+      reply = ProductListLocked(req);
+      if (truncate_left_ > 0) {
+        --truncate_left_;
+        reply.body.resize(std::max<size_t>(1, reply.body.size() / 2));
+      }
+    }
+  }
+  res->status = reply.status;
+  res->set_content(reply.body, reply.content_type);
+}
+
+OkkiEmulator::Reply OkkiEmulator::OAuthErrorLocked(int status, std::string_view error,
+                                                   std::string_view description) {
+  JsonWriter w;
+  w.BeginObject()
+      .Field("error", error)
+      .Field("error_description", description)
+      .Field("message", description)
+      .EndObject();
+  return {status, w.Take(), std::string(kJsonType)};
+}
+
+OkkiEmulator::Reply OkkiEmulator::EnvelopeErrorLocked(int status, int code,
+                                                      std::string_view message) {
+  // [I] PHP renders the empty data as [].
+  JsonWriter w;
+  w.BeginObject()
+      .IntField("code", code)
+      .Field("message", message)
+      .Field("now", FormatBeijing(NowMsLocked()))
+      .Key("data")
+      .Raw("[]")
+      .EndObject();
+  return {status, w.Take(), std::string(kJsonType)};
+}
+
+bool OkkiEmulator::TokenLiveLocked(const Token& token) const {
+  return !token.revoked && NowMsLocked() < token.issued_ms + int64_t{token_ttl_s_} * kSecondMs;
+}
+
+OkkiEmulator::Reply OkkiEmulator::TokenLocked(const httplib::Request& req) {
+  Params params = QueryParams(req);
+  const std::string content_type = req.get_header_value("Content-Type");
+  if (content_type.starts_with("application/x-www-form-urlencoded")) {
+    ParseForm(req.body, &params);
+  } else if (content_type.starts_with("application/json")) {
+    simdjson::dom::parser parser;
+    simdjson::dom::object body;
+    if (parser.parse(req.body).get(body) != simdjson::SUCCESS) {
+      return OAuthErrorLocked(400, "invalid_request", "The request body is not a JSON object.");
+    }
+    for (auto [key, value] : body) {
+      std::string_view s;
+      if (value.get_string().get(s) == simdjson::SUCCESS) {
+        params[std::string(key)] = std::string(s);
+      } else if (value.is_int64() || value.is_uint64()) {
+        params[std::string(key)] = simdjson::to_string(value);
+      }
+    }
+  }
+
+  const std::string_view grant = Param(params, "grant_type");
+  if (grant.empty()) {
+    return OAuthErrorLocked(400, "invalid_request",
+                            "The request is missing a required parameter: grant_type.");
+  }
+  if (grant != "client_credentials") {
+    // [I] the emulator implements the client_credentials grant only.
+    return OAuthErrorLocked(400, "unsupported_grant_type",
+                            "The authorization grant type is not supported by the server.");
+  }
+  if (Param(params, "client_id") != opts_.client_id ||
+      Param(params, "client_secret") != opts_.client_secret) {
+    return OAuthErrorLocked(401, "invalid_client", "Client authentication failed");
+  }
+  std::set<std::string, std::less<>> scopes;
+  const std::string_view scope = Param(params, "scope");
+  for (size_t pos = 0; pos < scope.size();) {
+    size_t sp = scope.find(' ', pos);
+    if (sp == std::string_view::npos) sp = scope.size();
+    if (sp > pos) {
+      const std::string one(scope.substr(pos, sp - pos));
+      if (std::find(opts_.allowed_scopes.begin(), opts_.allowed_scopes.end(), one) ==
+          opts_.allowed_scopes.end()) {
+        return OAuthErrorLocked(400, "invalid_scope",
+                                fmt::format("The requested scope is invalid, unknown, or "
+                                            "malformed: {}",
+                                            one));
+      }
+      scopes.insert(one);
+    }
+    pos = sp + 1;
+  }
+  std::string normalised;
+  for (const std::string& s : scopes) {
+    if (!normalised.empty()) normalised.push_back(' ');
+    normalised += s;
+  }
+
+  // [I] A live token for the same scopes is handed out again with its remaining lifetime:
+  // re-requesting never extends validity.
+  const int64_t now = NowMsLocked();
+  const std::string* value = nullptr;
+  const Token* token = nullptr;
+  for (const auto& [v, t] : tokens_) {
+    if (t.scopes == normalised && TokenLiveLocked(t) &&
+        (token == nullptr || t.issued_ms > token->issued_ms)) {
+      value = &v;
+      token = &t;
+    }
+  }
+  if (token == nullptr) {
+    constexpr std::string_view kB64 =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    std::string access = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.";
+    for (int i = 0; i < 64; ++i) access.push_back(kB64[noise_rng_() % kB64.size()]);
+    access.push_back('.');
+    for (int i = 0; i < 43; ++i) access.push_back(kB64[noise_rng_() % kB64.size()]);
+    Token t;
+    t.scopes = normalised;
+    t.scope_set = scopes;
+    t.refresh_token = fmt::format("def50200{:016x}{:016x}", noise_rng_(), noise_rng_());
+    t.issued_ms = now;
+    auto [it, inserted] = tokens_.emplace(std::move(access), std::move(t));
+    value = &it->first;
+    token = &it->second;
+    ++tokens_issued_;
+  }
+  const int64_t remaining_ms = token->issued_ms + int64_t{token_ttl_s_} * kSecondMs - now;
+  JsonWriter w;
+  w.BeginObject()
+      .Field("token_type", "Bearer")
+      .IntField("expires_in", std::max<int64_t>(0, (remaining_ms + kSecondMs - 1) / kSecondMs))
+      .Field("access_token", *value)
+      .Field("refresh_token", token->refresh_token)
+      .EndObject();
+  return {200, w.Take(), std::string(kJsonType)};
+}
+
+OkkiEmulator::Reply OkkiEmulator::ProductListLocked(const httplib::Request& req) {
+  const std::string auth = req.get_header_value("Authorization");
+  const Token* token = nullptr;
+  if (auth.size() > 7 && (auth.starts_with("Bearer ") || auth.starts_with("bearer "))) {
+    auto it = tokens_.find(std::string_view(auth).substr(7));
+    if (it != tokens_.end() && TokenLiveLocked(it->second)) token = &it->second;
+  }
+  if (token == nullptr) {
+    return OAuthErrorLocked(401, "access_denied",
+                            "The resource owner or authorization server denied the request.");
+  }
+  if (!token->scope_set.contains("product")) {
+    return EnvelopeErrorLocked(403, 403, "no permission product scopes");
+  }
+
+  const Params params = QueryParams(req);
+  int time_type = 1;
+  if (const std::string_view v = Param(params, "time_type");
+      !v.empty() && (!ParseNumber(v, &time_type) || (time_type != 1 && time_type != 2))) {
+    return EnvelopeErrorLocked(400, 400, "Invalid query: time_type");
+  }
+  // [I] A date-only bound covers its whole day; datetime bounds are inclusive on both ends.
+  int64_t start = std::numeric_limits<int64_t>::min();
+  int64_t end = std::numeric_limits<int64_t>::max();
+  bool date_only = false;
+  if (const std::string_view v = Param(params, "start_time"); !v.empty()) {
+    if (!ParseBeijing(v, &start, &date_only)) {
+      return EnvelopeErrorLocked(400, 400, "Invalid query: start_time");
+    }
+  }
+  if (const std::string_view v = Param(params, "end_time"); !v.empty()) {
+    if (!ParseBeijing(v, &end, &date_only)) {
+      return EnvelopeErrorLocked(400, 400, "Invalid query: end_time");
+    }
+    if (date_only) end += kDayMs - kSecondMs;
+  }
+  int64_t page = 1;
+  if (const std::string_view v = Param(params, "start_index");
+      !v.empty() && (!ParseNumber(v, &page) || page < 1)) {
+    return EnvelopeErrorLocked(400, 400, "Invalid query: start_index");
+  }
+  int64_t count = kOkkiDefaultPageSize;
+  if (const std::string_view v = Param(params, "count");
+      !v.empty() && (!ParseNumber(v, &count) || count < 1)) {
+    return EnvelopeErrorLocked(400, 400, "Invalid query: count");
+  }
+  count = std::min<int64_t>(count, kOkkiMaxPageSize);
+  int product_type = 0;
+  if (const std::string_view v = Param(params, "product_type");
+      !v.empty() && (!ParseNumber(v, &product_type) || product_type < 1 || product_type > 3)) {
+    return EnvelopeErrorLocked(400, 400, "Invalid query: product_type");
+  }
+
+  // [I] Ordered by the filtered time (update_time or create_time) ascending, then product_id.
+  std::vector<std::pair<int64_t, int64_t>> order;
+  if (end < start) {
+    // Nothing matches.
+  } else if (time_type == 1) {
+    order.assign(by_update_.lower_bound({start, std::numeric_limits<int64_t>::min()}),
+                 by_update_.upper_bound({end, std::numeric_limits<int64_t>::max()}));
+  } else {
+    for (const auto& [id, p] : products_) {
+      if (p.create_time_ms >= start && p.create_time_ms <= end) {
+        order.emplace_back(p.create_time_ms, id);
+      }
+    }
+    std::sort(order.begin(), order.end());
+  }
+  const int64_t offset = page > std::numeric_limits<int64_t>::max() / kOkkiMaxPageSize
+                             ? std::numeric_limits<int64_t>::max()
+                             : (page - 1) * count;
+  int64_t total = 0;
+  std::vector<int64_t> ids;
+  for (const auto& [t, id] : order) {
+    if (product_type != 0 && products_.at(id).product_type != product_type) continue;
+    if (total >= offset && total - offset < count) ids.push_back(id);
+    ++total;
+  }
+
+  JsonWriter w;
+  w.BeginObject()
+      .IntField("code", 0)
+      .Field("message", "success")
+      .Field("now", FormatBeijing(NowMsLocked()))
+      .Key("data")
+      .BeginObject()
+      .IntField("count", total)
+      .Key("list")
+      .BeginArray();
+  for (int64_t id : ids) w.Raw(ProductJsonOf(products_.at(id)));
+  w.EndArray().EndObject().EndObject();
+  Reply reply{200, w.Take(), std::string(kJsonType)};
+
+  if (!ids.empty() && mutate_pages_left_ > 0) {
+    --mutate_pages_left_;
+    const size_t n = std::min(ids.size(), static_cast<size_t>(mutate_count_));
+    for (size_t i = 0; i < n; ++i) ModifyLocked(FindLocked(ids[i]));
+  }
+  return reply;
+}
+
+}  // namespace stagesync::emulators
