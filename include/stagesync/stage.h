@@ -142,6 +142,25 @@ class StagingLog {
   virtual Status PutState(const std::string& pipeline, const std::string& name,
                           const std::string& value) = 0;
 
+  // ---- Intents and outcomes of sinks whose targets have no transactions (HTTP APIs) ----
+  // An intent is recorded (synced) before a call that creates something at the target; the
+  // outcome replaces it in one write once the answer (or a lookup at the target) is known.
+  virtual Status PutIntents(const std::string& pipeline, const std::string& sink,
+                            const std::vector<std::pair<std::string, std::string>>& id_values) = 0;
+  virtual Result<std::vector<std::pair<std::string, std::string>>> Intents(
+      const std::string& pipeline, const std::string& sink) = 0;
+  // Deletes the intent (if any) and stores the outcome under the record's id, atomically.
+  virtual Status CompleteIntent(const std::string& pipeline, const std::string& sink,
+                                const std::string& id, const std::string& outcome) = 0;
+  // Deletes the intent: the target was asked and has nothing, so a new call is safe.
+  virtual Status ClearIntent(const std::string& pipeline, const std::string& sink,
+                             const std::string& id) = 0;
+  // The stored outcome for a record (empty when none).
+  virtual Result<std::string> Outcome(const std::string& pipeline, const std::string& sink,
+                                      const std::string& id) = 0;
+  virtual Result<std::vector<std::pair<std::string, std::string>>> Outcomes(
+      const std::string& pipeline, const std::string& sink) = 0;
+
   // Parks records a sink could not apply, under stage = the sink's name.
   virtual Status PutQuarantine(const std::string& pipeline, const std::string& stage,
                                const std::vector<FetchFailure>& entries) = 0;

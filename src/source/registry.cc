@@ -15,7 +15,7 @@ Status CheckSource(const config::Config& cfg, const config::PipelineConfig& p) {
   const config::ConnectionConfig* conn = cfg.FindConnection(p.source.connection);
   if (conn == nullptr) return InvalidArgument(p.source.path + ".connection: unknown connection");
   if (conn->type == "dingtalk") {
-    SS_RETURN_IF_ERROR(dingtalk::ReadClientOptions(*conn).status());
+    SS_RETURN_IF_ERROR(vendor::dingtalk::ReadClientOptions(*conn).status());
     return dingtalk::ReadSourceOptions(p.source).status();
   }
   if (IsPlannedType(conn->type)) {
@@ -33,7 +33,7 @@ Result<std::unique_ptr<Source>> MakeSource(const config::Config& cfg,
   const config::ConnectionConfig* conn = cfg.FindConnection(p.source.connection);
   if (conn->type == "dingtalk") {
     Status err;
-    auto client = dingtalk::ClientFor(*conn, deps.http, deps.clock, &err);
+    auto client = vendor::dingtalk::ClientFor(*conn, deps.http, deps.clock, &err);
     if (client == nullptr) return err;
     SS_ASSIGN_OR_RETURN(auto opts, dingtalk::ReadSourceOptions(p.source));
     return std::unique_ptr<Source>(

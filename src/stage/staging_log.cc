@@ -388,6 +388,50 @@ class RocksStagingLog final : public StagingLog {
     return Write(&batch, "writing state " + name);
   }
 
+  Status PutIntents(const std::string& pipeline, const std::string& sink,
+                    const std::vector<std::pair<std::string, std::string>>& id_values) override {
+    if (id_values.empty()) return Status::Ok();
+    rocksdb::WriteBatch batch;
+    for (const auto& [id, v] : id_values) {
+      batch.Put(meta_, SinkKey("intent", pipeline, sink, id), v);
+    }
+    return Write(&batch, "recording intents");
+  }
+
+  Result<std::vector<std::pair<std::string, std::string>>> Intents(
+      const std::string& pipeline, const std::string& sink) override {
+    return SinkScan("intent", pipeline, sink);
+  }
+
+  Status CompleteIntent(const std::string& pipeline, const std::string& sink,
+                        const std::string& id, const std::string& outcome) override {
+    rocksdb::WriteBatch batch;
+    batch.Delete(meta_, SinkKey("intent", pipeline, sink, id));
+    batch.Put(meta_, SinkKey("outcome", pipeline, sink, id), outcome);
+    return Write(&batch, "recording an outcome");
+  }
+
+  Status ClearIntent(const std::string& pipeline, const std::string& sink,
+                     const std::string& id) override {
+    rocksdb::WriteBatch batch;
+    batch.Delete(meta_, SinkKey("intent", pipeline, sink, id));
+    return Write(&batch, "clearing an intent");
+  }
+
+  Result<std::string> Outcome(const std::string& pipeline, const std::string& sink,
+                              const std::string& id) override {
+    std::string v;
+    auto s = db_->Get(rocksdb::ReadOptions(), meta_, SinkKey("outcome", pipeline, sink, id), &v);
+    if (s.IsNotFound()) return std::string();
+    if (!s.ok()) return FromRocks(s, "reading an outcome");
+    return v;
+  }
+
+  Result<std::vector<std::pair<std::string, std::string>>> Outcomes(
+      const std::string& pipeline, const std::string& sink) override {
+    return SinkScan("outcome", pipeline, sink);
+  }
+
   Status PutQuarantine(const std::string& pipeline, const std::string& stage,
                        const std::vector<FetchFailure>& entries) override {
     if (entries.empty()) return Status::Ok();
@@ -449,6 +493,27 @@ class RocksStagingLog final : public StagingLog {
   uint64_t StoreSequence() override { return db_->GetLatestSequenceNumber(); }
 
  private:
+  static std::string SinkKey(std::string_view kind, const std::string& p, const std::string& sink,
+                             const std::string& id) {
+    std::string k = MetaKey(kind, p, sink, true);
+    k.push_back(kSep);
+    k.append(id);
+    return k;
+  }
+
+  Result<std::vector<std::pair<std::string, std::string>>> SinkScan(std::string_view kind,
+                                                                    const std::string& p,
+                                                                    const std::string& sink) {
+    std::vector<std::pair<std::string, std::string>> out;
+    std::string prefix = SinkKey(kind, p, sink, "");
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta_));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      out.emplace_back(it->key().ToString().substr(prefix.size()), it->value().ToString());
+    }
+    SS_RETURN_IF_ERROR(FromRocks(it->status(), "scanning sink state"));
+    return out;
+  }
+
   static std::string QuarantineValue(const FetchFailure& f, int64_t now_ms) {
     std::string q = "{\"error\":";
     json::AppendQuoted(f.error, &q);

@@ -11,8 +11,12 @@
 #include <chrono>
 #include <iterator>
 #include <limits>
+#include <optional>
 #include <set>
+#include <string>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 namespace stagesync::emulators {
 namespace {
@@ -663,6 +667,7 @@ std::optional<int> CompareValues(const Value& a, const Value& b) {
     if (!AsNumber(a, &x) || !AsNumber(b, &y)) return std::nullopt;
     return x < y ? -1 : (x > y ? 1 : 0);
   }
+  if (a.datetime && b.datetime) return a.s < b.s ? -1 : (a.s > b.s ? 1 : 0);  // both stored
   if (a.datetime || b.datetime) {
     const std::string x = NormalizeDateTime(a.s);
     const std::string y = NormalizeDateTime(b.s);
@@ -2060,14 +2065,18 @@ KingdeeEmulator::Reply KingdeeEmulator::QueryLocked(const httplib::Request& req)
     if (!filter || filter->Eval(*fields, row)) matched.push_back(row);
   }
   if (!order.empty()) {
-    std::stable_sort(matched.begin(), matched.end(), [&](const void* a, const void* b) {
+    auto less = [&](const void* a, const void* b) {
       for (const OrderKey& k : order) {
         const FieldDef& f = (*fields)[static_cast<size_t>(k.field)];
         const int c = OrderCompare(f.get(a), f.get(b));
         if (c != 0) return k.desc ? c > 0 : c < 0;
       }
       return false;
-    });
+    };
+    // Paging by the insertion-ordered key is the common case: skip the sort then.
+    if (!std::is_sorted(matched.begin(), matched.end(), less)) {
+      std::stable_sort(matched.begin(), matched.end(), less);
+    }
   }
   if (top > 0 && static_cast<size_t>(top) < matched.size())
     matched.resize(static_cast<size_t>(top));

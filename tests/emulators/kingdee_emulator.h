@@ -19,12 +19,10 @@
 #define STAGESYNC_TESTS_EMULATORS_KINGDEE_EMULATOR_H_
 
 #include <atomic>
-#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <random>
 #include <string>
 #include <string_view>

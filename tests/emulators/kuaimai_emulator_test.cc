@@ -683,6 +683,9 @@ TEST(KuaimaiEmulatorDataTest, SameSeedSameData) {
     EXPECT_EQ(oa[i].modified_ms % 1000, 0);
   }
   EXPECT_NE(a.OrderJson(oa.front().id), c.OrderJson(c.Orders().front().id));
+  a.Clear();
+  EXPECT_TRUE(a.Orders().empty());
+  EXPECT_EQ(a.OrderJson(oa.front().id), "");
 }
 
 TEST_F(KuaimaiEmulatorTest, ConcurrentClients) {

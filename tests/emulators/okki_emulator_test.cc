@@ -478,6 +478,9 @@ TEST(OkkiEmulatorDataTest, SameSeedSameDataAndStringNumbers) {
   }
   EXPECT_TRUE(saw_string_number);
   EXPECT_NE(a.ProductJson(pa.front().product_id), c.ProductJson(c.Products().front().product_id));
+  a.Clear();
+  EXPECT_TRUE(a.Products().empty());
+  EXPECT_EQ(a.ProductJson(pa.front().product_id), "");
 }
 
 TEST_F(OkkiEmulatorTest, ConcurrentClients) {

@@ -6,10 +6,12 @@
 
 #include <memory>
 
-#include "source/dingtalk/dingtalk_client.h"
+#include "vendor/dingtalk_client.h"
 #include "stagesync/source.h"
 
 namespace stagesync::source::dingtalk {
+
+using vendor::dingtalk::DingTalkClient;
 
 struct SourceOptions {
   std::string process_code;

@@ -18,7 +18,7 @@
 #include "stagesync/retry.h"
 #include "stagesync/status.h"
 
-namespace stagesync::source::dingtalk {
+namespace stagesync::vendor::dingtalk {
 
 struct ClientOptions {
   std::string base_url;  // e.g. https://oapi.dingtalk.com
@@ -48,8 +48,13 @@ class DingTalkClient {
 
   int64_t requests() const { return requests_; }
 
- private:
+  // The cached access token; `force_refresh` fetches a new one unless another thread already
+  // replaced `stale`. Also used by the v1.0 APIs (Yida), which take it in a header.
   Result<std::string> Token(bool force_refresh, const std::string& stale);
+  // Paces a call on this connection (shared with every user of the app's quota).
+  void Pace() { limiter_.Acquire(); }
+
+ private:
   Result<json::Value> CallOnce(const std::string& path, const std::string& body,
                                const std::string& token);
 
@@ -69,4 +74,4 @@ class DingTalkClient {
 std::shared_ptr<DingTalkClient> ClientFor(const config::ConnectionConfig& conn, HttpClient* http,
                                           Clock* clock, Status* error);
 
-}  // namespace stagesync::source::dingtalk
+}  // namespace stagesync::vendor::dingtalk

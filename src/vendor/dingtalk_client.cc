@@ -1,10 +1,10 @@
-#include "source/dingtalk/dingtalk_client.h"
+#include "vendor/dingtalk_client.h"
 
 #include <fmt/format.h>
 
 #include <map>
 
-namespace stagesync::source::dingtalk {
+namespace stagesync::vendor::dingtalk {
 
 namespace {
 
@@ -280,4 +280,4 @@ std::shared_ptr<DingTalkClient> ClientFor(const config::ConnectionConfig& conn, 
   return c;
 }
 
-}  // namespace stagesync::source::dingtalk
+}  // namespace stagesync::vendor::dingtalk
