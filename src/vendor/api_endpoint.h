@@ -1,0 +1,86 @@
+// ApiEndpoint: what every vendor connection shares — one rate limit (token bucket, `qps`), one
+// retry policy, counters per outcome, and the loop that sends a request, classifies the answer
+// with the vendor's own error table, refreshes credentials when the vendor says they expired,
+// and backs off on throttling and transient failures. Thread-safe: one per connection, shared
+// by every pipeline and sink using it.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <random>
+#include <string>
+
+#include "stagesync/clock.h"
+#include "stagesync/http.h"
+#include "stagesync/json.h"
+#include "stagesync/rate_limiter.h"
+#include "stagesync/retry.h"
+#include "stagesync/status.h"
+
+namespace stagesync::vendor {
+
+struct EndpointOptions {
+  std::string name;  // connection name, for errors and metrics
+  double qps = 10;
+  RetryPolicy retry;
+  int max_reauth = 3;  // credential refreshes one call may do
+};
+
+// Counters per outcome (read by the metrics of a later issue).
+struct EndpointCounters {
+  std::atomic<int64_t> requests{0};
+  std::atomic<int64_t> ok{0};
+  std::atomic<int64_t> retried{0};
+  std::atomic<int64_t> throttled{0};
+  std::atomic<int64_t> reauth{0};
+  std::atomic<int64_t> failed{0};
+  std::atomic<int64_t> unknown_outcome{0};
+};
+
+// Turns one HTTP answer into the parsed body (ok) or a Status whose code decides what happens:
+// Unauthenticated -> refresh and retry; ResourceExhausted/Unavailable/DataLoss -> back off and
+// retry; anything else -> give up.
+using Classifier = std::function<Result<json::Value>(const HttpResponse&)>;
+
+class ApiEndpoint {
+ public:
+  ApiEndpoint(EndpointOptions opts, HttpClient* http, Clock* clock);
+
+  // Sends `build()` (called again per attempt, so a refreshed token is used), classifies the
+  // answer, and retries per the policy. `reauth` is called on Unauthenticated. When
+  // `idempotent` is false (a create), a transport error, timeout or 5xx is NOT retried: it
+  // comes back as Unavailable/DeadlineExceeded and the caller must find out what happened.
+  Result<json::Value> Call(const std::function<Result<HttpRequest>()>& build,
+                           const Classifier& classify, const std::function<Status()>& reauth,
+                           const std::string& what, bool idempotent = true);
+
+  // Paces one request outside Call (e.g. a login).
+  void Pace() { limiter_.Acquire(); }
+  HttpClient* http() { return http_; }
+  Clock* clock() { return clock_; }
+  const EndpointCounters& counters() const { return counters_; }
+  const EndpointOptions& options() const { return opts_; }
+
+ private:
+  uint64_t Rand();
+
+  const EndpointOptions opts_;
+  HttpClient* const http_;
+  Clock* const clock_;
+  RateLimiter limiter_;
+  EndpointCounters counters_;
+  std::mutex rand_mu_;
+  std::mt19937_64 rand_;
+};
+
+// Parses a JSON body (a UTF-8 BOM is fine); an HTML page or garbage is DataLoss naming the
+// HTTP status, so it is retried and reported if it persists.
+Result<json::Value> ParseBody(const HttpResponse& resp);
+
+// HTTP status alone: 429 -> ResourceExhausted (with Retry-After), 408/5xx -> Unavailable,
+// else Ok (the vendor's body decides).
+Status ClassifyHttpStatus(const HttpResponse& resp);
+
+}  // namespace stagesync::vendor
