@@ -60,6 +60,10 @@ class Source {
 struct SourceDeps {
   HttpClient* http = nullptr;
   Clock* clock = nullptr;
+  // Small durable state of the pipeline's source (e.g. a rotated refresh token), kept in
+  // staging. Empty string when unset. Writes are synced before they return.
+  std::function<Result<std::string>(const std::string& name)> get_state;
+  std::function<Status(const std::string& name, const std::string& value)> put_state;
 };
 
 // Builds the source for a pipeline from its config, checking the source's options against the

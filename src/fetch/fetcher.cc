@@ -78,7 +78,16 @@ Result<FetchSummary> RunFetch(const config::Config& cfg, const config::PipelineC
   std::vector<std::string> sinks;
   for (const auto& s : pipeline.sinks) sinks.push_back(s.name);
   SS_RETURN_IF_ERROR(log->RegisterSinks(pipeline.name, sinks));
-  SS_ASSIGN_OR_RETURN(auto src, source::MakeSource(cfg, pipeline, deps));
+  source::SourceDeps sdeps = deps;
+  if (!sdeps.get_state) {
+    sdeps.get_state = [log, &pipeline](const std::string& name) {
+      return log->GetState(pipeline.name, "source:" + name);
+    };
+    sdeps.put_state = [log, &pipeline](const std::string& name, const std::string& value) {
+      return log->PutState(pipeline.name, "source:" + name, value);
+    };
+  }
+  SS_ASSIGN_OR_RETURN(auto src, source::MakeSource(cfg, pipeline, sdeps));
   source::FetchState state;
   SS_ASSIGN_OR_RETURN(state.watermark_ms, log->Watermark(pipeline.name));
   SS_ASSIGN_OR_RETURN(state.open_ids, log->OpenIds(pipeline.name));
