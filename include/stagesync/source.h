@@ -58,6 +58,7 @@ class Source {
 };
 
 struct SourceDeps {
+  SourceDeps(HttpClient* h = nullptr, Clock* c = nullptr) : http(h), clock(c) {}
   HttpClient* http = nullptr;
   Clock* clock = nullptr;
   // Small durable state of the pipeline's source (e.g. a rotated refresh token), kept in
