@@ -11,6 +11,7 @@
 
 #include "stagesync/clock.h"
 #include "stagesync/config.h"
+#include "stagesync/http.h"
 #include "stagesync/stage.h"
 #include "stagesync/status.h"
 #include "stagesync/transform.h"
@@ -50,7 +51,11 @@ class Sink {
 };
 
 struct SinkDeps {
+  SinkDeps(Clock* c = nullptr, stage::StagingLog* l = nullptr, HttpClient* h = nullptr)
+      : clock(c), log(l), http(h) {}
   Clock* clock = nullptr;
+  stage::StagingLog* log = nullptr;  // HTTP sinks keep intents and outcomes here
+  HttpClient* http = nullptr;        // for HTTP sinks
 };
 
 Result<std::unique_ptr<Sink>> MakeSink(const config::Config& cfg,

@@ -120,7 +120,14 @@ Result<ApplySummary> Drain(const std::string& pipeline, const std::string& sink_
 Result<ApplySummary> RunApply(const config::Config& cfg, const config::PipelineConfig& pipeline,
                               const config::SinkConfig& sink_cfg, stage::StagingLog* log,
                               const sink::SinkDeps& deps, const ApplyOptions& opts) {
-  SS_ASSIGN_OR_RETURN(auto sink, sink::MakeSink(cfg, pipeline, sink_cfg, deps));
+  sink::SinkDeps d = deps;
+  if (d.log == nullptr) d.log = log;
+  std::unique_ptr<HttpClient> own_http;
+  if (d.http == nullptr) {
+    own_http = NewCurlHttpClient();
+    d.http = own_http.get();
+  }
+  SS_ASSIGN_OR_RETURN(auto sink, sink::MakeSink(cfg, pipeline, sink_cfg, d));
   return Drain(pipeline.name, sink_cfg.name, sink.get(), log, deps.clock, opts);
 }
 

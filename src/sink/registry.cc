@@ -1,11 +1,13 @@
 // The sink registry: sink type -> connector. Adding a target adds one line here.
+#include "sink/intent_sink.h"
 #include "sink/mysql/mysql_sink.h"
+#include "sink/yida/yida_sink.h"
 #include "stagesync/sink.h"
 
 namespace stagesync::sink {
 
 namespace {
-bool IsPlannedType(std::string_view t) { return t == "kingdee_push" || t == "yida"; }
+bool IsPlannedType(std::string_view t) { return t == "kingdee_push"; }
 }  // namespace
 
 Result<transform::MappingSpec> SinkMapping(const config::PipelineConfig& p,
@@ -14,6 +16,7 @@ Result<transform::MappingSpec> SinkMapping(const config::PipelineConfig& p,
     SS_ASSIGN_OR_RETURN(auto opts, mysql::ReadSinkOptions(p, s));
     return opts.mapping;
   }
+  if (s.type == "yida") return yida::YidaMapping(p, s);
   return FailedPrecondition(s.path + ": the '" + s.type + "' sink has no mapping in this build");
 }
 
@@ -34,6 +37,7 @@ Status CheckSink(const config::Config& cfg, const config::PipelineConfig& p,
     if (!c.ok()) return c.status().WithContext(s.path + ": cannot reach the target to check it");
     return mysql::CheckTable(c->get(), opts.table, mapping.columns(), s.path);
   }
+  if (s.type == "yida") return yida::CheckYidaSink(cfg, p, s);
   if (IsPlannedType(s.type)) {
     return FailedPrecondition(s.path + ".type: the '" + s.type +
                               "' sink is not implemented in this build yet");
@@ -51,6 +55,14 @@ Result<std::unique_ptr<Sink>> MakeSink(const config::Config& cfg, const config::
     SS_ASSIGN_OR_RETURN(auto sink, mysql::MySqlSink::Open(p.name, s.name, std::move(opts),
                                                           std::move(sql_opts), deps.clock));
     return std::unique_ptr<Sink>(std::move(sink));
+  }
+  if (s.type == "yida") {
+    if (deps.log == nullptr || deps.http == nullptr) {
+      return Internal(s.path + ": the yida sink needs the staging log and an HTTP client");
+    }
+    SS_ASSIGN_OR_RETURN(auto target, yida::MakeYidaTarget(cfg, p, s, deps.http, deps.clock));
+    return std::unique_ptr<Sink>(new IntentSink(p.name, s.name, std::move(target), deps.log,
+                                                deps.clock, IntentSinkOptions{}));
   }
   return InvalidArgument(s.path + ".type: unknown sink type '" + s.type + "'");
 }

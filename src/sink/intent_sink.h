@@ -1,0 +1,102 @@
+// IntentSink: exactly-once delivery into targets that have no transactions and whose creates
+// are not idempotent (Kingdee Push, DingTalk Yida). Before a create it durably records an
+// intent per record; a clear answer replaces the intent with the outcome in one staging write;
+// an unknown outcome (timeout, reset, 5xx, a crash) leaves the intent open, and before any
+// retry — and on every start — each open intent is resolved by asking the target whether the
+// record is there. A record created once is never created again: later versions update it or
+// are reported, as the target decides. Not thread-safe: one applier uses it.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "stagesync/json.h"
+#include "stagesync/sink.h"
+#include "stagesync/stage.h"
+#include "stagesync/transform.h"
+
+namespace stagesync::sink {
+
+// One record on its way to the target.
+struct TargetItem {
+  std::string source_id;
+  std::string payload;  // what the target gets (built by Prepare); kept in the intent
+  Hash128 hash;
+};
+
+// What the target holds for a record.
+struct TargetOutcome {
+  std::string target_id;  // instance id / bill FID
+  std::string number;     // bill number (may be empty: a Kingdee draft)
+  std::string hash;       // content hash applied (hex)
+  std::string mapping;    // mapping hash applied
+  bool deleted = false;
+  int64_t changes_reported = 0;  // later versions seen but not applied (on_change: report)
+
+  std::string ToJson() const;
+  static bool FromJson(const std::string& s, TargetOutcome* out);
+};
+
+struct CreateResult {
+  enum Kind { kCreated, kRejected, kUnknown } kind = kUnknown;
+  TargetOutcome outcome;  // kCreated
+  std::string message;    // kRejected / kUnknown
+};
+
+class Target {
+ public:
+  virtual ~Target() = default;
+  // Builds the payload for a record, or says it is not for this target (verdict->filtered).
+  // InvalidArgument (mapping or rule failure) quarantines the record.
+  virtual Status Prepare(const stage::StagedRecord& r, std::string* payload,
+                         transform::MapVerdict* verdict) = 0;
+  // Creates every item, in one call where the API allows it; one result per item, in order.
+  // A transport failure gives kUnknown for every item: the caller resolves them.
+  virtual std::vector<CreateResult> Create(const std::vector<TargetItem>& items) = 0;
+  // Asks the target whether `item` was created (drafts count). nullopt = certainly not there.
+  virtual Result<std::optional<TargetOutcome>> Lookup(const TargetItem& item) = 0;
+  // A later version of a record already created: update the target, or report. `*outcome` is
+  // what gets stored afterwards. InvalidArgument quarantines the new version.
+  virtual Status OnChange(const TargetItem& item, TargetOutcome* outcome) = 0;
+  // The record was deleted at the source.
+  virtual Status OnDelete(const std::string& source_id, TargetOutcome* outcome) = 0;
+  virtual size_t batch_records() const = 0;
+  virtual std::string MappingHash() const = 0;
+};
+
+struct IntentSinkOptions {
+  int max_create_attempts = 5;  // Default: 5 creates per record before the apply fails
+  int64_t retry_base_ms = 200;  // Default: 200 ms
+};
+
+class IntentSink final : public Sink {
+ public:
+  IntentSink(std::string pipeline, std::string name, std::unique_ptr<Target> target,
+             stage::StagingLog* log, Clock* clock, IntentSinkOptions opts);
+
+  // HTTP targets keep their ledger in staging: the cursor alone says what was applied.
+  Result<uint64_t> TargetOffset() override { return uint64_t{0}; }
+  Status ApplyBatch(const std::vector<stage::StagedRecord>& records, uint64_t max_seq,
+                    const QuarantineFn& quarantine, BatchStats* stats) override;
+  size_t batch_records() const override { return target_->batch_records(); }
+  size_t batch_bytes() const override { return 4u << 20; }
+  std::string MappingHash() const override { return target_->MappingHash(); }
+
+  // Resolves every open intent by asking the target. Called at the start of every batch.
+  Status ResolveOpenIntents(BatchStats* stats);
+
+ private:
+  Status CreateAll(std::vector<TargetItem> items, std::vector<stage::FetchFailure>* bad,
+                   BatchStats* stats);
+
+  const std::string pipeline_;
+  const std::string name_;
+  std::unique_ptr<Target> target_;
+  stage::StagingLog* const log_;
+  Clock* const clock_;
+  const IntentSinkOptions opts_;
+};
+
+}  // namespace stagesync::sink
