@@ -24,9 +24,10 @@ struct ApplySummary {
   int64_t skipped = 0;
   int64_t quarantined = 0;
   int64_t retries = 0;
-  int64_t recovered = 0;  // entries the target had applied before a crash lost the cursor
-  int64_t filtered = 0;   // not selected by the sink's where
-  int64_t reapplied = 0;  // records applied again because the mapping changed
+  int64_t recovered = 0;         // entries the target had applied before a crash lost the cursor
+  int64_t filtered = 0;          // not selected by the sink's where
+  int64_t reapplied = 0;         // records applied again because the mapping changed
+  int64_t changes_reported = 0;  // changes a target will not take (a bill already pushed)
   std::map<std::string, int64_t> rule_failures;  // per data-quality rule
   int64_t elapsed_ms = 0;
 };

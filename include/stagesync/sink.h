@@ -23,8 +23,9 @@ struct BatchStats {
   int64_t rows = 0;     // target rows written (flattened records give several)
   int64_t skipped = 0;  // already applied with this content and mapping (ledger)
   int64_t quarantined = 0;
-  int64_t retries = 0;                           // transient failures retried
-  int64_t filtered = 0;                          // the sink's `where` did not select them
+  int64_t retries = 0;           // transient failures retried
+  int64_t changes_reported = 0;  // later versions of records a target will not take again
+  int64_t filtered = 0;          // the sink's `where` did not select them
   std::map<std::string, int64_t> rule_failures;  // "required:col" -> records quarantined
 };
 
@@ -54,8 +55,9 @@ struct SinkDeps {
   SinkDeps(Clock* c = nullptr, stage::StagingLog* l = nullptr, HttpClient* h = nullptr)
       : clock(c), log(l), http(h) {}
   Clock* clock = nullptr;
-  stage::StagingLog* log = nullptr;  // HTTP sinks keep intents and outcomes here
-  HttpClient* http = nullptr;        // for HTTP sinks
+  stage::StagingLog* log = nullptr;                // HTTP sinks keep intents and outcomes here
+  HttpClient* http = nullptr;                      // for HTTP sinks
+  std::function<void(const std::string&)> notice;  // things an operator should hear about
 };
 
 Result<std::unique_ptr<Sink>> MakeSink(const config::Config& cfg,

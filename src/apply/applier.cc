@@ -34,6 +34,7 @@ Result<ApplySummary> Drain(const std::string& pipeline, const std::string& sink_
     sum.quarantined += st.quarantined;
     sum.retries += st.retries;
     sum.filtered += st.filtered;
+    sum.changes_reported += st.changes_reported;
     for (const auto& [rule, n] : st.rule_failures) sum.rule_failures[rule] += n;
     if (opts.on_batch) opts.on_batch(sum);
   };
@@ -122,6 +123,7 @@ Result<ApplySummary> RunApply(const config::Config& cfg, const config::PipelineC
                               const sink::SinkDeps& deps, const ApplyOptions& opts) {
   sink::SinkDeps d = deps;
   if (d.log == nullptr) d.log = log;
+  if (!d.notice) d.notice = opts.on_notice;
   std::unique_ptr<HttpClient> own_http;
   if (d.http == nullptr) {
     own_http = NewCurlHttpClient();
@@ -136,9 +138,10 @@ std::string SummaryLine(const ApplySummary& s) {
   for (const auto& [rule, n] : s.rule_failures) rules += fmt::format(" rule[{}]={}", rule, n);
   return fmt::format(
       "apply {}/{}: batches={} changes={} applied={} rows={} skipped={} filtered={} "
-      "quarantined={} reapplied={} retries={} recovered={}{} elapsed={:.3f}s",
+      "quarantined={} reapplied={} changes_reported={} retries={} recovered={}{} "
+      "elapsed={:.3f}s",
       s.pipeline, s.sink, s.batches, s.changes, s.applied, s.rows, s.skipped, s.filtered,
-      s.quarantined, s.reapplied, s.retries, s.recovered, rules,
+      s.quarantined, s.reapplied, s.changes_reported, s.retries, s.recovered, rules,
       static_cast<double>(s.elapsed_ms) / 1000.0);
 }
 

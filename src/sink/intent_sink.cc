@@ -130,6 +130,16 @@ Status IntentSink::ApplyBatch(const std::vector<stage::StagedRecord>& records, u
         continue;
       }
       Status cs = target_->OnChange(item, &prior);
+      if (cs.code() == StatusCode::kAlreadyExists) {
+        // Reported, not applied (a Kingdee bill is never pushed twice): remember this version
+        // so it is reported once.
+        prior.hash = r.hash.ToHex();
+        SS_RETURN_IF_ERROR(log_->CompleteIntent(pipeline_, name_, r.source_id, prior.ToJson()));
+        ++stats->skipped;
+        ++stats->changes_reported;
+        if (notice_) notice_(cs.message());
+        continue;
+      }
       if (cs.code() == StatusCode::kInvalidArgument) {
         bad.push_back(
             {r.source_id,

@@ -7,6 +7,7 @@
 // are reported, as the target decides. Not thread-safe: one applier uses it.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -58,7 +59,8 @@ class Target {
   // Asks the target whether `item` was created (drafts count). nullopt = certainly not there.
   virtual Result<std::optional<TargetOutcome>> Lookup(const TargetItem& item) = 0;
   // A later version of a record already created: update the target, or report. `*outcome` is
-  // what gets stored afterwards. InvalidArgument quarantines the new version.
+  // what gets stored afterwards. InvalidArgument quarantines the new version; AlreadyExists
+  // means reported and deliberately not applied.
   virtual Status OnChange(const TargetItem& item, TargetOutcome* outcome) = 0;
   // The record was deleted at the source.
   virtual Status OnDelete(const std::string& source_id, TargetOutcome* outcome) = 0;
@@ -86,6 +88,8 @@ class IntentSink final : public Sink {
 
   // Resolves every open intent by asking the target. Called at the start of every batch.
   Status ResolveOpenIntents(BatchStats* stats);
+  // Told about changes reported but not applied.
+  void set_notice(std::function<void(const std::string&)> fn) { notice_ = std::move(fn); }
 
  private:
   Status CreateAll(std::vector<TargetItem> items, std::vector<stage::FetchFailure>* bad,
@@ -97,6 +101,7 @@ class IntentSink final : public Sink {
   stage::StagingLog* const log_;
   Clock* const clock_;
   const IntentSinkOptions opts_;
+  std::function<void(const std::string&)> notice_;
 };
 
 }  // namespace stagesync::sink

@@ -1,5 +1,6 @@
 // The sink registry: sink type -> connector. Adding a target adds one line here.
 #include "sink/intent_sink.h"
+#include "sink/kingdee/kingdee_push.h"
 #include "sink/mysql/mysql_sink.h"
 #include "sink/yida/yida_sink.h"
 #include "stagesync/sink.h"
@@ -7,7 +8,7 @@
 namespace stagesync::sink {
 
 namespace {
-bool IsPlannedType(std::string_view t) { return t == "kingdee_push"; }
+bool IsPlannedType(std::string_view) { return false; }
 }  // namespace
 
 Result<transform::MappingSpec> SinkMapping(const config::PipelineConfig& p,
@@ -17,6 +18,7 @@ Result<transform::MappingSpec> SinkMapping(const config::PipelineConfig& p,
     return opts.mapping;
   }
   if (s.type == "yida") return yida::YidaMapping(p, s);
+  if (s.type == "kingdee_push") return kingdee::PushMapping(p, s);
   return FailedPrecondition(s.path + ": the '" + s.type + "' sink has no mapping in this build");
 }
 
@@ -38,6 +40,7 @@ Status CheckSink(const config::Config& cfg, const config::PipelineConfig& p,
     return mysql::CheckTable(c->get(), opts.table, mapping.columns(), s.path);
   }
   if (s.type == "yida") return yida::CheckYidaSink(cfg, p, s);
+  if (s.type == "kingdee_push") return kingdee::CheckPushSink(cfg, p, s);
   if (IsPlannedType(s.type)) {
     return FailedPrecondition(s.path + ".type: the '" + s.type +
                               "' sink is not implemented in this build yet");
@@ -56,13 +59,20 @@ Result<std::unique_ptr<Sink>> MakeSink(const config::Config& cfg, const config::
                                                           std::move(sql_opts), deps.clock));
     return std::unique_ptr<Sink>(std::move(sink));
   }
-  if (s.type == "yida") {
+  if (s.type == "yida" || s.type == "kingdee_push") {
     if (deps.log == nullptr || deps.http == nullptr) {
-      return Internal(s.path + ": the yida sink needs the staging log and an HTTP client");
+      return Internal(s.path + ": HTTP sinks need the staging log and an HTTP client");
     }
-    SS_ASSIGN_OR_RETURN(auto target, yida::MakeYidaTarget(cfg, p, s, deps.http, deps.clock));
-    return std::unique_ptr<Sink>(new IntentSink(p.name, s.name, std::move(target), deps.log,
-                                                deps.clock, IntentSinkOptions{}));
+    std::unique_ptr<Target> target;
+    if (s.type == "yida") {
+      SS_ASSIGN_OR_RETURN(target, yida::MakeYidaTarget(cfg, p, s, deps.http, deps.clock));
+    } else {
+      SS_ASSIGN_OR_RETURN(target, kingdee::MakePushTarget(cfg, p, s, deps.http, deps.clock));
+    }
+    auto sink = std::make_unique<IntentSink>(p.name, s.name, std::move(target), deps.log,
+                                             deps.clock, IntentSinkOptions{});
+    if (deps.notice) sink->set_notice(deps.notice);
+    return std::unique_ptr<Sink>(std::move(sink));
   }
   return InvalidArgument(s.path + ".type: unknown sink type '" + s.type + "'");
 }

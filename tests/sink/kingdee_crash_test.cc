@@ -1,0 +1,112 @@
+// SIGKILL the real `stagesync sync` pushing approvals into Kingdee at random moments, right
+// after Kingdee created the bill and before stagesync recorded it, and right after the intent,
+// 30+ times (with some replies dropped after commit); then one clean sync: exactly one
+// AP_PAYBILL per approved CN_PAYAPPLY and every intent resolved.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "emulators/dingtalk_emulator.h"
+#include "emulators/kingdee_emulator.h"
+#include "stagesync/clock.h"
+#include "stagesync/stage.h"
+#include "testing/kingdee_pipeline.h"
+#include "testing/mariadb.h"
+#include "testing/subprocess.h"
+#include "testing/temp_dir.h"
+
+namespace stagesync {
+namespace {
+
+const std::string kBinary = STAGESYNC_BINARY_DIR "/stagesync";
+
+TEST(KingdeeCrashTest, KilledAroundEveryPushStillExactlyOneBillPerApprovedRequest) {
+  emulators::DingTalkEmulator dt;
+  emulators::KingdeeEmulator kd;
+  ASSERT_TRUE(dt.Start(0));
+  ASSERT_TRUE(kd.Start(0));
+  std::set<std::string> registered;
+  auto register_bills = [&] {
+    for (const auto& inst : dt.Instances()) {
+      if (registered.insert(inst.bill_number).second) kd.AddPayApply(inst.bill_number);
+    }
+  };
+  const int64_t now = Clock::Real()->NowMillis();
+  dt.Generate(200, now - 20 * 86400000LL, now - 3600000, 92);
+  register_bills();
+  kd.SetLatencyMs(2);
+  testing::TempDir dir;
+  testing::KingdeePushOptions o;
+  o.batch_rows = 5;
+  const std::string config = dir.Sub("config.json");
+  std::ofstream(config) << testing::KingdeePushConfigJson(dt.base_url(), kd.base_url(),
+                                                          dir.Sub("state"), o);
+  const std::string log_file = dir.Sub("sync.log");
+  std::mt19937 rng(1201);
+  int killed = 0, after_push = 0;
+  for (int i = 0; i < 90 && killed < 32; ++i) {
+    testing::Subprocess p;
+    std::vector<std::string> env;
+    const int mode = i % 3;  // 0: random moment; 1: after the push; 2: after the intent
+    if (mode == 1) {
+      env.push_back("STAGESYNC_CRASH_AT=http_sink.after_call:" + std::to_string(1 + rng() % 4));
+    } else if (mode == 2) {
+      env.push_back("STAGESYNC_CRASH_AT=http_sink.after_intent:" + std::to_string(1 + rng() % 4));
+    }
+    if (i % 4 == 0) kd.DropResponseAfterCommitNext(2);
+    ASSERT_TRUE(p.Start({kBinary, "--config", config, "sync", "dingtalk-payment"}, env, log_file));
+    int code = 0;
+    if (mode == 0) {
+      auto deadline =
+          std::chrono::steady_clock::now() + std::chrono::milliseconds(20 + rng() % 500);
+      bool exited = false;
+      while (std::chrono::steady_clock::now() < deadline && !(exited = p.Poll(&code))) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+      if (!exited) {
+        p.Kill();
+        code = p.Wait();
+      }
+    } else {
+      code = p.Wait();
+      after_push += mode == 1 && code == 128 + SIGKILL;
+    }
+    killed += code == 128 + SIGKILL;
+    ASSERT_TRUE(code == 0 || code == 128 + SIGKILL)
+        << "exit " << code << ": " << testing::ReadFileTrimmed(log_file);
+    const int64_t t = Clock::Real()->NowMillis();
+    dt.Generate(12, t - 60000, t - 1000, 300 + i);  // every run has new approvals to push
+    register_bills();
+  }
+  EXPECT_GE(killed, 30);
+  EXPECT_GE(after_push, 5);
+  kd.DropResponseAfterCommitNext(0);
+  ASSERT_EQ(testing::Run({kBinary, "--config", config, "sync", "dingtalk-payment"}, {}, log_file),
+            0)
+      << testing::ReadFileTrimmed(log_file);
+
+  std::map<std::string, int> per;
+  for (const auto& b : kd.PayBills()) ++per[b.source_number];
+  int approved = 0;
+  for (const auto& inst : dt.Instances()) {
+    if (inst.status != "COMPLETED" || inst.result != "agree") continue;
+    ++approved;
+    EXPECT_EQ(per[inst.bill_number], 1) << inst.bill_number;
+  }
+  EXPECT_EQ(static_cast<int>(per.size()), approved);
+  stage::StageOptions ro;
+  ro.read_only = true;
+  auto log = stage::StagingLog::Open(dir.Sub("state"), ro);
+  ASSERT_TRUE(log.ok());
+  EXPECT_TRUE((*log)->Intents("dingtalk-payment", "kingdee_paybill")->empty());
+  EXPECT_EQ(static_cast<int>((*log)->Outcomes("dingtalk-payment", "kingdee_paybill")->size()),
+            approved);
+}
+
+}  // namespace
+}  // namespace stagesync
