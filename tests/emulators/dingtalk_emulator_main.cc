@@ -23,7 +23,7 @@ constexpr std::string_view kUsage =
     "         [--port-file PATH] [--app-key K] [--app-secret S] [--process-code C]\n"
     "         [--token-ttl SECONDS] [--latency-ms MS] [--max-qps N]\n"
     "         [--yida-app-type T] [--yida-system-token T] [--yida-form-uuid F]\n"
-    "         [--yida-search-lag-ms MS] [--yida-max-qps N]\n";
+    "         [--yida-search-lag-ms MS] [--yida-max-qps N] [--bill-numbers-out PATH]\n";
 
 struct Flags {
   int port = 0;
@@ -35,6 +35,7 @@ struct Flags {
   int max_qps = 0;
   int yida_search_lag_ms = 0;
   int yida_max_qps = 0;
+  std::string bill_numbers_out;  // the 单据编号 of every instance, one per line (for Kingdee)
   stagesync::emulators::DingTalkEmulatorOptions opts;
 };
 
@@ -74,6 +75,8 @@ bool ParseFlags(int argc, char** argv, Flags* flags) {
       ok = ParseNumber(value, &flags->days) && flags->days > 0;
     } else if (name == "--port-file") {
       flags->port_file = value;
+    } else if (name == "--bill-numbers-out") {
+      flags->bill_numbers_out = value;
     } else if (name == "--app-key") {
       flags->opts.app_key = value;
     } else if (name == "--app-secret") {
@@ -142,6 +145,10 @@ int main(int argc, char** argv) {
   emulator.Generate(flags.instances, now_ms - int64_t{flags.days} * 86'400'000, now_ms, flags.seed);
   emulator.SetLatencyMs(flags.latency_ms);
   emulator.SetMaxQps(flags.max_qps);
+  if (!flags.bill_numbers_out.empty()) {
+    std::ofstream out(flags.bill_numbers_out);
+    for (const auto& inst : emulator.Instances()) out << inst.bill_number << "\n";
+  }
   emulator.SetYidaSearchLagMs(flags.yida_search_lag_ms);
   emulator.SetYidaMaxQps(flags.yida_max_qps);
   if (!emulator.Start(flags.port)) {

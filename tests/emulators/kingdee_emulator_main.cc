@@ -20,7 +20,8 @@ namespace {
 
 constexpr std::string_view kUsage =
     "usage: stagesync-emu-kingdee [--port N] [--port-file PATH] [--materials N] [--seed S]\n"
-    "         [--pay-applies N] [--acct-id ID] [--username U] [--password P] [--app-id ID]\n"
+    "         [--pay-applies N] [--pay-applies-from PATH] [--acct-id ID] [--username U] "
+    "[--password P] [--app-id ID]\n"
     "         [--app-secret S] [--latency-ms MS] [--max-qps N] [--session-calls N]\n";
 
 struct Flags {
@@ -29,6 +30,7 @@ struct Flags {
   int materials = 200;
   uint64_t seed = 1;
   int pay_applies = 0;
+  std::string pay_applies_from;  // CN_PAYAPPLY numbers, one per line (e.g. DingTalk's 单据编号)
   int latency_ms = 0;
   int max_qps = 0;
   int session_calls = 0;
@@ -69,6 +71,8 @@ bool ParseFlags(int argc, char** argv, Flags* flags) {
       ok = ParseNumber(value, &flags->materials) && flags->materials >= 0;
     } else if (name == "--seed") {
       ok = ParseNumber(value, &flags->seed);
+    } else if (name == "--pay-applies-from") {
+      flags->pay_applies_from = value;
     } else if (name == "--pay-applies") {
       ok = ParseNumber(value, &flags->pay_applies) && flags->pay_applies >= 0;
     } else if (name == "--acct-id") {
@@ -128,6 +132,12 @@ int main(int argc, char** argv) {
 
   stagesync::emulators::KingdeeEmulator emulator(flags.opts);
   emulator.GenerateMaterials(flags.materials, flags.seed);
+  if (!flags.pay_applies_from.empty()) {
+    std::ifstream in(flags.pay_applies_from);
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty()) emulator.AddPayApply(line);
+    }
+  }
   for (int i = 1; i <= flags.pay_applies; ++i) {
     emulator.AddPayApply(fmt::format("FKSQ{:06}", i));
   }
