@@ -47,8 +47,11 @@ class SqlConnection {
   virtual std::string Quote(std::string_view s) = 0;
   // Reconnects if the server went away.
   virtual Status Reconnect() = 0;
-  // Runs `LOAD DATA LOCAL INFILE 'stagesync-stream' ...` feeding `data` from memory.
-  virtual Result<uint64_t> LoadDataLocal(std::string_view sql, std::string_view data) = 0;
+  // Runs `LOAD DATA LOCAL INFILE 'stagesync-stream' ...` feeding `data` from memory; returns
+  // the affected rows. The server turns data errors of a LOCAL load into warnings (it cannot
+  // stop the client's stream), so callers must treat `*warnings` > 0 as a failure.
+  virtual Result<uint64_t> LoadDataLocal(std::string_view sql, std::string_view data,
+                                         uint64_t* warnings = nullptr) = 0;
   // The server's version string.
   virtual std::string ServerInfo() = 0;
 };

@@ -175,13 +175,15 @@ class MySqlConnection final : public SqlConnection {
 
   Status Reconnect() override { return Connect(); }
 
-  Result<uint64_t> LoadDataLocal(std::string_view sql, std::string_view data) override {
+  Result<uint64_t> LoadDataLocal(std::string_view sql, std::string_view data,
+                                 uint64_t* warnings) override {
     if (mysql_ == nullptr) return Unavailable("not connected to " + Where());
     LocalInfileSource src{data, 0};
     mysql_set_local_infile_handler(mysql_, InfileInit, InfileRead, InfileEnd, InfileError, &src);
     int rc = mysql_real_query(mysql_, sql.data(), static_cast<unsigned long>(sql.size()));
     mysql_set_local_infile_default(mysql_);
     if (rc != 0) return Error("LOAD DATA");
+    if (warnings != nullptr) *warnings = mysql_warning_count(mysql_);
     return static_cast<uint64_t>(mysql_affected_rows(mysql_));
   }
 

@@ -1,5 +1,11 @@
+// The fetcher: runs a source into the staging log page by page and, for sources that scan
+// their whole record set (source/complete_scan.h, `deletes: "sweep"`), tombstones the staged
+// records a complete scan did not deliver. One fetch per pipeline at a time.
 #include <fmt/format.h>
 
+#include <unordered_set>
+
+#include "source/complete_scan.h"
 #include "stagesync/crash_point.h"
 #include "stagesync/fetch.h"
 #include "stagesync/hash.h"
@@ -15,7 +21,18 @@ class StagingPageSink final : public source::PageSink {
                   FetchSummary* summary, const FetchOptions& opts)
       : p_(p), log_(log), clock_(clock), summary_(summary), opts_(opts) {}
 
-  Status Write(source::SourcePage page) override {
+  // From now on, remember the id of every record and failure written (for a sweep).
+  void TrackIds() { track_ = true; }
+  const std::unordered_set<std::string>& seen() const { return seen_; }
+
+  Status Write(source::SourcePage page) override { return Commit(std::move(page), true); }
+
+  // `fetched`: the records came from the source (a sweep's tombstones did not).
+  Status Commit(source::SourcePage page, bool fetched) {
+    if (track_) {
+      for (const auto& r : page.records) seen_.insert(r.id);
+      for (const auto& f : page.failures) seen_.insert(f.source_id);
+    }
     stage::PageCommit commit;
     commit.records.reserve(page.records.size());
     std::string canonical;
@@ -46,7 +63,7 @@ class StagingPageSink final : public source::PageSink {
     CrashPoint("fetch.after_commit");
     ++summary_->pages;
     if (page.ends_window) ++summary_->windows;
-    summary_->fetched += static_cast<int64_t>(commit.records.size());
+    if (fetched) summary_->fetched += static_cast<int64_t>(commit.records.size());
     summary_->unchanged += st.unchanged;
     summary_->added += st.added;
     summary_->changed += st.changed;
@@ -65,7 +82,53 @@ class StagingPageSink final : public source::PageSink {
   Clock* clock_;
   FetchSummary* summary_;
   const FetchOptions& opts_;
+  bool track_ = false;
+  std::unordered_set<std::string> seen_;
 };
+
+constexpr size_t kSweepPageRecords = 500;
+
+// After a complete scan: every live staged record the scan did not deliver, and the source
+// confirms gone when asked by key, becomes a tombstone. Like the DingTalk source's tombstones it
+// carries an empty object: its content hash then differs from the live version's, which sinks
+// whose ledgers compare content hashes need to see a change. Tombstones are committed in pages
+// like any other change; a crash part-way leaves some written and the next complete scan sweeps
+// the rest.
+Status Sweep(const config::PipelineConfig& p, stage::StagingLog* log,
+             source::CompleteScanSource* scan, StagingPageSink* sink) {
+  const auto& seen = sink->seen();
+  std::vector<std::string> gone;
+  int64_t live = 0;
+  SS_RETURN_IF_ERROR(log->ScanRecords(p.name, [&](const stage::StagedRecord& r) {
+    if (r.deleted) return true;
+    ++live;
+    if (!seen.contains(r.source_id)) gone.push_back(r.source_id);
+    return true;
+  }));
+  if (gone.empty()) return Status::Ok();
+  SS_ASSIGN_OR_RETURN(std::vector<std::string> present, scan->StillPresent(gone));
+  if (!present.empty()) {
+    std::unordered_set<std::string> keep(present.begin(), present.end());
+    std::erase_if(gone, [&](const std::string& id) { return keep.contains(id); });
+  }
+  const double fraction = scan->SweepMaxFraction();
+  if (gone.size() > source::CompleteScanSource::kSweepGuardMinimum &&
+      static_cast<double>(gone.size()) > fraction * static_cast<double>(live)) {
+    return FailedPrecondition(fmt::format(
+        "pipeline {}: the sweep would delete {} of {} staged records, more than "
+        "sweep_max_fraction {}; nothing was deleted (check the source's filter, or raise "
+        "sweep_max_fraction if this is real)",
+        p.name, gone.size(), live, fraction));
+  }
+  for (size_t i = 0; i < gone.size(); i += kSweepPageRecords) {
+    source::SourcePage page;
+    for (size_t k = i; k < std::min(gone.size(), i + kSweepPageRecords); ++k) {
+      page.records.push_back({gone[k], json::Value::Object(), true});
+    }
+    SS_RETURN_IF_ERROR(sink->Commit(std::move(page), false));
+  }
+  return Status::Ok();
+}
 
 }  // namespace
 
@@ -94,7 +157,12 @@ Result<FetchSummary> RunFetch(const config::Config& cfg, const config::PipelineC
   SS_ASSIGN_OR_RETURN(state.failed_ids, log->FailedIds(pipeline.name));
   summary.watermark_ms = state.watermark_ms;
   StagingPageSink sink(pipeline, log, deps.clock, &summary, opts);
+  auto* scan = dynamic_cast<source::CompleteScanSource*>(src.get());
+  if (scan != nullptr && scan->SweepEnabled()) sink.TrackIds();
   Status s = src->Fetch(state, &sink);
+  if (s.ok() && scan != nullptr && scan->SweepEnabled() && scan->LastFetchWasCompleteScan()) {
+    s = Sweep(pipeline, log, scan, &sink);
+  }
   summary.elapsed_ms = (deps.clock->MonotonicMicros() - t0) / 1000;
   if (!s.ok()) return s;
   return summary;

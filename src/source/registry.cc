@@ -1,15 +1,11 @@
-// The source registry: connection type -> connector. Adding a vendor adds one line here.
+// The source registry: connection type -> connector. Adding a vendor adds one branch here.
 #include "source/dingtalk/dingtalk_source.h"
+#include "source/kingdee/kingdee_source.h"
+#include "source/kuaimai/kuaimai_source.h"
+#include "source/okki/okki_source.h"
 #include "stagesync/source.h"
 
 namespace stagesync::source {
-
-namespace {
-
-// Vendors described in the seeds whose connectors are not built yet.
-bool IsPlannedType(std::string_view t) { return t == "kingdee" || t == "kuaimai" || t == "okki"; }
-
-}  // namespace
 
 Status CheckSource(const config::Config& cfg, const config::PipelineConfig& p) {
   const config::ConnectionConfig* conn = cfg.FindConnection(p.source.connection);
@@ -18,10 +14,17 @@ Status CheckSource(const config::Config& cfg, const config::PipelineConfig& p) {
     SS_RETURN_IF_ERROR(vendor::dingtalk::ReadClientOptions(*conn).status());
     return dingtalk::ReadSourceOptions(p.source).status();
   }
-  if (IsPlannedType(conn->type)) {
-    return Status(
-        StatusCode::kFailedPrecondition,
-        conn->path + ".type: the '" + conn->type + "' source is not implemented in this build yet");
+  if (conn->type == "kingdee") {
+    SS_RETURN_IF_ERROR(vendor::kingdee::ReadClientOptions(*conn).status());
+    return kingdee::ReadSourceOptions(p).status();
+  }
+  if (conn->type == "kuaimai") {
+    SS_RETURN_IF_ERROR(vendor::kuaimai::ReadClientOptions(*conn).status());
+    return kuaimai::ReadSourceOptions(p.source).status();
+  }
+  if (conn->type == "okki") {
+    SS_RETURN_IF_ERROR(vendor::okki::ReadClientOptions(*conn).status());
+    return okki::ReadSourceOptions(p).status();
   }
   return InvalidArgument(conn->path + ".type: unknown source type '" + conn->type + "'");
 }
@@ -31,13 +34,34 @@ Result<std::unique_ptr<Source>> MakeSource(const config::Config& cfg,
                                            const SourceDeps& deps) {
   SS_RETURN_IF_ERROR(CheckSource(cfg, p));
   const config::ConnectionConfig* conn = cfg.FindConnection(p.source.connection);
+  Status err;
   if (conn->type == "dingtalk") {
-    Status err;
     auto client = vendor::dingtalk::ClientFor(*conn, deps.http, deps.clock, &err);
     if (client == nullptr) return err;
     SS_ASSIGN_OR_RETURN(auto opts, dingtalk::ReadSourceOptions(p.source));
     return std::unique_ptr<Source>(
         new dingtalk::DingTalkSource(p.name, std::move(opts), std::move(client), deps.clock));
+  }
+  if (conn->type == "kingdee") {
+    auto client = vendor::kingdee::ClientFor(*conn, deps.http, deps.clock, &err);
+    if (client == nullptr) return err;
+    SS_ASSIGN_OR_RETURN(auto opts, kingdee::ReadSourceOptions(p));
+    return std::unique_ptr<Source>(
+        new kingdee::KingdeeSource(p.name, std::move(opts), std::move(client), deps));
+  }
+  if (conn->type == "kuaimai") {
+    auto client = vendor::kuaimai::ClientFor(*conn, deps.http, deps.clock, &err);
+    if (client == nullptr) return err;
+    SS_ASSIGN_OR_RETURN(auto opts, kuaimai::ReadSourceOptions(p.source));
+    return std::unique_ptr<Source>(
+        new kuaimai::KuaimaiSource(p.name, std::move(opts), std::move(client), deps));
+  }
+  if (conn->type == "okki") {
+    auto client = vendor::okki::ClientFor(*conn, deps.http, deps.clock, &err);
+    if (client == nullptr) return err;
+    SS_ASSIGN_OR_RETURN(auto opts, okki::ReadSourceOptions(p));
+    return std::unique_ptr<Source>(
+        new okki::OkkiSource(p.name, std::move(opts), std::move(client), deps.clock));
   }
   return InvalidArgument(conn->path + ".type: unknown source type '" + conn->type + "'");
 }

@@ -6,6 +6,7 @@
 //   meta    : "seq" \0 P -> seq(8) ; "wm" \0 P -> ms(8) ; "cur" \0 P \0 sink -> seq(8)
 //             "open" \0 P \0 id -> "" ; "fail" \0 P \0 id -> ""
 //   quarantine : P \0 stage \0 id -> JSON {error, payload, at_ms}
+#include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
@@ -403,8 +404,8 @@ class RocksStagingLog final : public StagingLog {
     return SinkScan("intent", pipeline, sink);
   }
 
-  Status CompleteIntent(const std::string& pipeline, const std::string& sink,
-                        const std::string& id, const std::string& outcome) override {
+  Status CompleteIntent(const std::string& pipeline, const std::string& sink, const std::string& id,
+                        const std::string& outcome) override {
     rocksdb::WriteBatch batch;
     batch.Delete(meta_, SinkKey("intent", pipeline, sink, id));
     batch.Put(meta_, SinkKey("outcome", pipeline, sink, id), outcome);
@@ -616,14 +617,25 @@ Result<std::unique_ptr<StagingLog>> StagingLog::Open(const std::string& dir,
 
   rocksdb::ColumnFamilyOptions records_opts;
   records_opts.compression = rocksdb::kLZ4Compression;
+  // Most re-fetched records are unchanged: their hash lookups must stay in memory. A shared
+  // block cache sized for the hashes (about 60 bytes a record), filters and indexes pinned,
+  // no compression (hashes don't compress) and a memtable bloom filter for new ids.
+  static std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(256u << 20);
   rocksdb::ColumnFamilyOptions hashes_opts;
   {
     rocksdb::BlockBasedTableOptions t;
     t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     t.whole_key_filtering = true;
+    t.block_cache = cache;
     t.cache_index_and_filter_blocks = true;
+    t.pin_l0_filter_and_index_blocks_in_cache = true;
     hashes_opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+    hashes_opts.compression = rocksdb::kNoCompression;
+    hashes_opts.memtable_whole_key_filtering = true;
+    hashes_opts.memtable_prefix_bloom_size_ratio = 0.1;
   }
+  // The small column families would otherwise keep old WAL files alive for a long time.
+  db_opts.max_total_wal_size = 256u << 20;
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
       {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
       {"records", records_opts},

@@ -158,7 +158,7 @@ Result<std::string> OkkiClient::Token(bool force, const std::string& stale) {
   const std::string what =
       fmt::format("connection {}: OKKI token (client_credentials, scope '{}')", opts_.name,
                   opts_.scope);
-  const std::string body = "grant_type=client_credentials&client_id=" +
+  const std::string form = "grant_type=client_credentials&client_id=" +
                            UrlEncode(opts_.client_id) +
                            "&client_secret=" + UrlEncode(opts_.client_secret) +
                            "&scope=" + UrlEncode(opts_.scope);
@@ -167,7 +167,7 @@ Result<std::string> OkkiClient::Token(bool force, const std::string& stale) {
     req.method = "POST";
     req.url = opts_.base_url + std::string(kTokenPath);
     req.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
-    req.body = body;
+    req.body = form;
     req.timeout_ms = opts_.timeout_ms;
     req.max_response_bytes = 1u << 20;
     return req;

@@ -28,6 +28,32 @@ constexpr const char* kOffsetsDdl =
     " applied_seq BIGINT UNSIGNED NOT NULL, updated_at DATETIME(3) NOT NULL,"
     " PRIMARY KEY (pipeline, sink)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4";
 
+// One TSV field for LOAD DATA: \N is NULL; backslash, tab, newline and NUL are escaped.
+void AppendTsv(const transform::Cell& c, std::string* out) {
+  if (!c) {
+    out->append("\\N");
+    return;
+  }
+  for (char ch : *c) {
+    switch (ch) {
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\0':
+        out->append("\\0");
+        break;
+      default:
+        out->push_back(ch);
+    }
+  }
+}
+
 bool Transient(const Status& s) {
   return s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kAborted ||
          s.code() == StatusCode::kDeadlineExceeded;
@@ -199,6 +225,7 @@ struct MySqlSink::Prepared {
   const std::vector<stage::StagedRecord>* records;
   std::vector<std::vector<transform::MappedRow>> rows;  // per record
   std::vector<bool> applied;
+  std::vector<bool> had_ledger;  // applied before: may have rows in the target
 };
 
 MySqlSink::MySqlSink(std::string pipeline, std::string sink_name, MySqlSinkOptions opts,
@@ -221,6 +248,11 @@ MySqlSink::MySqlSink(std::string pipeline, std::string sink_name, MySqlSinkOptio
   insert_head_ = std::string(replace ? "REPLACE" : "INSERT") + " INTO " +
                  QuoteIdentifier(opts_.table) + " (" + cols + ") VALUES ";
   insert_tail_ = replace ? "" : " ON DUPLICATE KEY UPDATE " + updates;
+  load_data_sql_ = std::string("LOAD DATA LOCAL INFILE 'stagesync-stream' ") +
+                   (replace ? "REPLACE " : "") + "INTO TABLE " + QuoteIdentifier(opts_.table) +
+                   " CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' "
+                   "LINES TERMINATED BY '\\n' (" +
+                   cols + ")";
 }
 
 Result<std::unique_ptr<MySqlSink>> MySqlSink::Open(std::string pipeline, std::string sink_name,
@@ -312,6 +344,7 @@ Status MySqlSink::ApplyOnce(const std::vector<stage::StagedRecord>& records, uin
   prep.records = &records;
   prep.rows.resize(records.size());
   prep.applied.assign(records.size(), false);
+  prep.had_ledger.assign(records.size(), false);
   std::map<std::string, std::pair<std::string, std::string>> ledger;  // id -> (hash, mapping)
   if (!records.empty()) {
     std::string in;
@@ -335,6 +368,7 @@ Status MySqlSink::ApplyOnce(const std::vector<stage::StagedRecord>& records, uin
   for (size_t i = 0; i < records.size(); ++i) {
     const auto& r = records[i];
     auto it = ledger.find(r.source_id);
+    prep.had_ledger[i] = it != ledger.end();
     // Already applied with this content and this mapping: even a rebuilt staging dir never
     // writes it twice.
     if (it != ledger.end() && it->second.first == r.hash.ToHex() &&
@@ -398,17 +432,30 @@ Status MySqlSink::ApplyOnce(const std::vector<stage::StagedRecord>& records, uin
   return Status::Ok();
 }
 
+bool MySqlSink::LoadDataFits(const Prepared& prep, const std::vector<size_t>& idx) const {
+  if (!use_load_data_) return false;
+  // LOAD DATA inserts (or, with REPLACE, deletes and re-inserts). That equals the configured
+  // write only where no existing row can be hit or replace was asked for.
+  if (opts_.write_mode == "replace") return true;
+  for (size_t i : idx) {
+    if (prep.had_ledger[i] && !mapping_.flattens()) return false;
+  }
+  return true;
+}
+
 Status MySqlSink::WriteRecords(Prepared& prep, const std::vector<size_t>& idx, int depth,
                                std::vector<stage::FetchFailure>* bad, BatchStats* stats) {
   const auto& records = *prep.records;
   const std::string sp = "sp" + std::to_string(++savepoint_counter_);
   SS_RETURN_IF_ERROR(conn_->Execute("SAVEPOINT " + sp));
+  const bool fast = depth == 0 && LoadDataFits(prep, idx);
   auto attempt = [&]() -> Status {
     // Old rows of a changed parent go first, so a request that lost a detail row loses it in
     // the target too; tombstones delete their rows.
     std::string del_ids;
     for (size_t i : idx) {
-      if (mapping_.flattens() || records[i].deleted) {
+      // A record never applied has no rows to remove (rows and ledger commit together).
+      if ((mapping_.flattens() && prep.had_ledger[i]) || records[i].deleted) {
         if (!del_ids.empty()) del_ids += ",";
         del_ids += conn_->Quote(records[i].source_id);
       }
@@ -417,6 +464,35 @@ Status MySqlSink::WriteRecords(Prepared& prep, const std::vector<size_t>& idx, i
       SS_RETURN_IF_ERROR(conn_->Execute("DELETE FROM " + QuoteIdentifier(opts_.table) + " WHERE " +
                                         QuoteIdentifier(opts_.id_column) + " IN (" + del_ids +
                                         ")"));
+    }
+    if (fast) {
+      // Fast path: stream the rows with LOAD DATA LOCAL in this same transaction. Any warning
+      // (a LOCAL load reports bad data as warnings) sends the batch down the checked path.
+      std::string tsv;
+      size_t n = 0;
+      for (size_t i : idx) {
+        for (const auto& row : prep.rows[i]) {
+          for (size_t c = 0; c < row.cells.size(); ++c) {
+            if (c) tsv.push_back('\t');
+            AppendTsv(row.cells[c], &tsv);
+          }
+          tsv.push_back('\n');
+          ++n;
+        }
+      }
+      if (n == 0) return Status::Ok();
+      uint64_t warnings = 0;
+      auto loaded = conn_->LoadDataLocal(load_data_sql_, tsv, &warnings);
+      if (!loaded.ok()) {
+        if (loaded.status().IsRetryable()) return loaded.status();
+        // The server or client refuses LOCAL INFILE: use multi-row statements from now on.
+        use_load_data_ = false;
+        return InvalidArgument("LOAD DATA LOCAL unavailable: " + loaded.status().message());
+      }
+      if (warnings > 0) {
+        return InvalidArgument(fmt::format("LOAD DATA reported {} warning(s)", warnings));
+      }
+      return Status::Ok();
     }
     std::string values;
     auto flush = [&]() -> Status {
@@ -440,6 +516,13 @@ Status MySqlSink::WriteRecords(Prepared& prep, const std::vector<size_t>& idx, i
     return flush();
   };
   Status s = attempt();
+  if (!s.ok() && fast && s.code() == StatusCode::kInvalidArgument) {
+    // The fast path refused something: redo the batch statement by statement, which finds the
+    // rows MySQL rejects and reports their errors.
+    SS_RETURN_IF_ERROR(conn_->Execute("ROLLBACK TO SAVEPOINT " + sp));
+    SS_RETURN_IF_ERROR(conn_->Execute("RELEASE SAVEPOINT " + sp));
+    return WriteRecords(prep, idx, 1, bad, stats);
+  }
   if (s.ok()) {
     SS_RETURN_IF_ERROR(conn_->Execute("RELEASE SAVEPOINT " + sp));
     for (size_t i : idx) {

@@ -61,6 +61,7 @@ class MySqlSink final : public Sink {
   Status WriteRecords(Prepared& prep, const std::vector<size_t>& idx, int depth,
                       std::vector<stage::FetchFailure>* bad, BatchStats* stats);
   Status Reconnect();
+  bool LoadDataFits(const Prepared& prep, const std::vector<size_t>& idx) const;
 
   const std::string pipeline_;
   const std::string sink_name_;
@@ -69,8 +70,10 @@ class MySqlSink final : public Sink {
   transform::Mapping mapping_;
   Clock* const clock_;
   std::unique_ptr<SqlConnection> conn_;
-  std::string insert_head_;  // "INSERT INTO `t` (`a`,`b`) VALUES "
-  std::string insert_tail_;  // " ON DUPLICATE KEY UPDATE ..." or ""
+  std::string insert_head_;    // "INSERT INTO `t` (`a`,`b`) VALUES "
+  std::string insert_tail_;    // " ON DUPLICATE KEY UPDATE ..." or ""
+  std::string load_data_sql_;  // LOAD DATA LOCAL ... for the fast path
+  bool use_load_data_ = true;  // off when the server refuses LOCAL INFILE
   size_t max_statement_bytes_ = 1u << 20;
   int savepoint_counter_ = 0;
 };
