@@ -201,9 +201,12 @@ struct Builder {
 Result<Value> Parse(std::string_view text, const ParseOptions& opts) {
   if (text.size() >= 3 && std::memcmp(text.data(), "\xEF\xBB\xBF", 3) == 0) text.remove_prefix(3);
   thread_local od::parser parser;
-  simdjson::padded_string padded(text);
+  // One padded buffer per thread, reused: no allocation per document once it has grown.
+  thread_local std::string padded;
+  padded.assign(text.data(), text.size());
+  padded.resize(text.size() + simdjson::SIMDJSON_PADDING, '\0');
   od::document doc;
-  if (auto e = parser.iterate(padded).get(doc); e) {
+  if (auto e = parser.iterate(padded.data(), text.size(), padded.size()).get(doc); e) {
     return InvalidArgument(std::string("malformed JSON: ") + simdjson::error_message(e));
   }
   Builder b{opts.max_depth, {}};
@@ -305,21 +308,43 @@ void Write(const Value& v, std::string* out, bool sorted, const std::vector<std:
     }
     case Type::kObject: {
       const auto& ms = v.members();
-      std::vector<const Value::Member*> order;
-      order.reserve(ms.size());
+      // Small objects (the common case) sort on the stack; insertion sort keeps equal keys in
+      // their order, like a stable sort, without stable_sort's temporary buffer.
+      constexpr size_t kInline = 32;
+      const Value::Member* inline_order[kInline];
+      std::vector<const Value::Member*> heap_order;
+      const Value::Member** order = inline_order;
+      if (ms.size() > kInline) {
+        heap_order.resize(ms.size());
+        order = heap_order.data();
+      }
+      size_t n = 0;
       for (const auto& m : ms) {
         if (exclude && std::find(exclude->begin(), exclude->end(), m.first) != exclude->end())
           continue;
-        order.push_back(&m);
+        order[n++] = &m;
       }
       if (sorted) {
-        std::stable_sort(
-            order.begin(), order.end(),
-            [](const Value::Member* a, const Value::Member* b) { return a->first < b->first; });
+        if (n <= kInline) {
+          for (size_t i = 1; i < n; ++i) {
+            const Value::Member* cur = order[i];
+            size_t j = i;
+            while (j > 0 && cur->first < order[j - 1]->first) {
+              order[j] = order[j - 1];
+              --j;
+            }
+            order[j] = cur;
+          }
+        } else {
+          std::stable_sort(order, order + n, [](const Value::Member* a, const Value::Member* b) {
+            return a->first < b->first;
+          });
+        }
       }
       out->push_back('{');
       bool first = true;
-      for (const auto* m : order) {
+      for (size_t k = 0; k < n; ++k) {
+        const Value::Member* m = order[k];
         if (!first) out->push_back(',');
         first = false;
         AppendQuoted(m->first, out);
