@@ -38,6 +38,9 @@ struct HttpClientOptions {
   std::string ca_file;     // Default: the system CA store.
   bool verify_tls = true;  // Default: true. Never turned off silently.
   std::string user_agent = "stagesync/0.1";
+  // Keep connections open between requests. Default: true. Off only to measure what
+  // keep-alive saves (bench/).
+  bool reuse_connections = true;
 };
 
 class HttpClient {
