@@ -43,6 +43,10 @@ class Sink {
   // `max_seq` as applied, atomically where the target allows it.
   virtual Status ApplyBatch(const std::vector<stage::StagedRecord>& records, uint64_t max_seq,
                             const QuarantineFn& quarantine, BatchStats* stats) = 0;
+  // Optional: CPU-only work for a batch (e.g. mapping) that the applier runs on another thread
+  // while the previous batch is being written. Must not touch the target. Thread-safe with
+  // respect to one concurrent ApplyBatch.
+  virtual void PrepareBatch(const std::vector<stage::StagedRecord>& /*records*/) {}
   // Batch sizing: rows per batch and raw bytes per batch.
   virtual size_t batch_records() const = 0;
   virtual size_t batch_bytes() const = 0;

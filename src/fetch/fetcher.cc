@@ -3,6 +3,7 @@
 // records a complete scan did not deliver. One fetch per pipeline at a time.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <unordered_set>
 
 #include "source/complete_scan.h"

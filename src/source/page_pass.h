@@ -9,12 +9,12 @@
 // Not thread-safe: one per pass.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <cstdint>
 #include <optional>
 #include <set>
 #include <string>
-
-#include <fmt/format.h>
 
 namespace stagesync::source {
 
@@ -44,8 +44,7 @@ class PagePass {
   // Why the pass is not clean, for the error after the last allowed pass.
   std::string Why() const {
     if (changed_total_) {
-      return fmt::format("the total went from {} to {} while paging", *first_total_,
-                         *last_total_);
+      return fmt::format("the total went from {} to {} while paging", *first_total_, *last_total_);
     }
     return fmt::format("{} distinct records ({} delivered) for a total of {}", ids_.size(),
                        delivered_, last_total_.value_or(-1));

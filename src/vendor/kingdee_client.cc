@@ -145,8 +145,7 @@ const std::vector<config::OptionSpec>& ConnectionOptionTable() {
       {"acct_id", config::OptionType::kString, true, "", "data centre id"},
       {"username", config::OptionType::kString, true, "", "integration user"},
       {"app_id", config::OptionType::kString, false, "", "LoginByAppSecret app id"},
-      {"app_secret", config::OptionType::kString, false, "",
-       "LoginByAppSecret secret; use ${ENV}"},
+      {"app_secret", config::OptionType::kString, false, "", "LoginByAppSecret secret; use ${ENV}"},
       {"password", config::OptionType::kString, false, "",
        "ValidateUser password, instead of app_id/app_secret; use ${ENV}"},
       {"lcid", config::OptionType::kInt, false, "2052", "locale id"},
@@ -182,8 +181,9 @@ Result<ClientOptions> ReadClientOptions(const config::ConnectionConfig& conn) {
   o.app_secret = r.String("app_secret");
   o.password = r.String("password");
   if (o.app_secret.empty() && o.password.empty()) {
-    return InvalidArgument(conn.path + ": set app_id and app_secret (LoginByAppSecret) or "
-                                       "password (ValidateUser)");
+    return InvalidArgument(conn.path +
+                           ": set app_id and app_secret (LoginByAppSecret) or "
+                           "password (ValidateUser)");
   }
   if (!o.app_secret.empty() && o.app_id.empty()) {
     return InvalidArgument(r.PathOf("app_id") + ": missing (needed with app_secret)");
@@ -237,14 +237,14 @@ Status KingdeeClient::Login(const std::string& stale) {
     if (!cookie_.empty() && cookie_ != stale) return Status::Ok();
   }
   const bool by_secret = !opts_.app_secret.empty();
-  const std::string service = std::string(kAuthService) +
-                              (by_secret ? "LoginByAppSecret" : "ValidateUser");
-  const std::string what = fmt::format("connection {}: Kingdee login ({}) as {}", opts_.name,
-                                       by_secret ? "LoginByAppSecret" : "ValidateUser",
-                                       opts_.username);
+  const std::string service =
+      std::string(kAuthService) + (by_secret ? "LoginByAppSecret" : "ValidateUser");
+  const std::string what =
+      fmt::format("connection {}: Kingdee login ({}) as {}", opts_.name,
+                  by_secret ? "LoginByAppSecret" : "ValidateUser", opts_.username);
   // Legacy positional parameters, accepted by every K3Cloud version [V:K2][V:K4].
-  std::string body = "{\"parameters\":[" + json::Quote(opts_.acct_id) + "," +
-                     json::Quote(opts_.username) + ",";
+  std::string body =
+      "{\"parameters\":[" + json::Quote(opts_.acct_id) + "," + json::Quote(opts_.username) + ",";
   if (by_secret) {
     body += json::Quote(opts_.app_id) + "," + json::Quote(opts_.app_secret);
   } else {
@@ -274,8 +274,9 @@ Status KingdeeClient::Login(const std::string& stale) {
         session_header = id->text();
       }
       if (cookie.empty() && session_header.empty()) {
-        return FailedPrecondition("login succeeded but returned no session (no Set-Cookie, no "
-                                  "KDSVCSessionId)");
+        return FailedPrecondition(
+            "login succeeded but returned no session (no Set-Cookie, no "
+            "KDSVCSessionId)");
       }
       return v;
     }
@@ -283,8 +284,9 @@ Status KingdeeClient::Login(const std::string& stale) {
     if (const json::Value* m = v.Find("Message"); m && m->is_string()) message = m->text();
     std::string hint;
     if (IsSessionLostText(message)) {
-      hint = " (Kingdee answers this at login for a wrong acct_id, or an app not authorised "
-             "for this data centre)";
+      hint =
+          " (Kingdee answers this at login for a wrong acct_id, or an app not authorised "
+          "for this data centre)";
     }
     return Status(StatusCode::kPermissionDenied,
                   fmt::format("refused (LoginResultType {}): {}{}", result_type,
@@ -373,9 +375,9 @@ std::shared_ptr<KingdeeClient> ClientFor(const config::ConnectionConfig& conn, H
   static std::mutex mu;
   static std::map<std::string, std::weak_ptr<KingdeeClient>> clients;
   std::lock_guard<std::mutex> lock(mu);
-  auto& slot = clients[fmt::format("{}|{}|{}|{}", conn.name, json::Serialize(conn.options),
-                                   static_cast<const void*>(http),
-                                   static_cast<const void*>(clock))];
+  auto& slot =
+      clients[fmt::format("{}|{}|{}|{}", conn.name, json::Serialize(conn.options),
+                          static_cast<const void*>(http), static_cast<const void*>(clock))];
   if (auto c = slot.lock()) return c;
   auto opts = ReadClientOptions(conn);
   if (!opts.ok()) {

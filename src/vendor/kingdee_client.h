@@ -80,9 +80,9 @@ class KingdeeClient {
 
   const ClientOptions opts_;
   ApiEndpoint endpoint_;
-  std::mutex login_mu_;    // serialises logins
-  mutable std::mutex mu_;  // guards cookie_ and session_header_
-  std::string cookie_;     // "kdservice-sessionid=..; ASP.NET_SessionId=.." from the login
+  std::mutex login_mu_;         // serialises logins
+  mutable std::mutex mu_;       // guards cookie_ and session_header_
+  std::string cookie_;          // "kdservice-sessionid=..; ASP.NET_SessionId=.." from the login
   std::string session_header_;  // KDSVCSessionId, sent as header kdservice-sessionid
   std::atomic<int64_t> logins_{0};
 };

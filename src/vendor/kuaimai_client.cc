@@ -310,7 +310,9 @@ Status KuaimaiClient::Refresh(const std::string& stale_access) {
                   what + ": the session expired and no refresh_token is configured");
   }
   Params business = {{"refreshToken", current.refresh}};
-  auto build = [&]() { return BuildRequest(std::string(kRefreshMethod), business, current.access); };
+  auto build = [&]() {
+    return BuildRequest(std::string(kRefreshMethod), business, current.access);
+  };
   auto classify = [](const HttpResponse& resp) -> Result<json::Value> {
     SS_RETURN_IF_ERROR(ClassifyHttpStatus(resp));
     SS_ASSIGN_OR_RETURN(json::Value v, ParseBody(resp));
@@ -395,9 +397,9 @@ std::shared_ptr<KuaimaiClient> ClientFor(const config::ConnectionConfig& conn, H
   static std::mutex mu;
   static std::map<std::string, std::weak_ptr<KuaimaiClient>> clients;
   std::lock_guard<std::mutex> lock(mu);
-  auto& slot = clients[fmt::format("{}|{}|{}|{}", conn.name, json::Serialize(conn.options),
-                                   static_cast<const void*>(http),
-                                   static_cast<const void*>(clock))];
+  auto& slot =
+      clients[fmt::format("{}|{}|{}|{}", conn.name, json::Serialize(conn.options),
+                          static_cast<const void*>(http), static_cast<const void*>(clock))];
   if (auto c = slot.lock()) return c;
   auto opts = ReadClientOptions(conn);
   if (!opts.ok()) {

@@ -28,15 +28,15 @@
 namespace stagesync::vendor::kuaimai {
 
 struct ClientOptions {
-  std::string name;                                  // connection name, for errors
-  std::string base_url;                              // the router URL
+  std::string name;      // connection name, for errors
+  std::string base_url;  // the router URL
   std::string app_key;
-  std::string app_secret;     // signs every request; never logged
-  std::string session;        // access token from the config; never logged
-  std::string refresh_token;  // from the config; never logged
-  std::string sign_method = "hmac";  // Default: hmac (HMAC-MD5), the gateway's default
-  double qps = 5;                    // Default: 5
-  int timeout_ms = 30000;            // Default: 30 s
+  std::string app_secret;                 // signs every request; never logged
+  std::string session;                    // access token from the config; never logged
+  std::string refresh_token;              // from the config; never logged
+  std::string sign_method = "hmac";       // Default: hmac (HMAC-MD5), the gateway's default
+  double qps = 5;                         // Default: 5
+  int timeout_ms = 30000;                 // Default: 30 s
   size_t max_response_bytes = 32u << 20;  // Default: 32 MiB
   RetryPolicy retry;  // throttling backs off from retry.throttle_base_ms (Default: 5 s)
 };

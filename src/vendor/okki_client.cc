@@ -30,9 +30,9 @@ constexpr CodeRule kCodeTable[] = {
 };
 
 // OAuth errors of the token endpoint: none of them is fixed by retrying.
-constexpr std::string_view kOAuthErrors[] = {"invalid_client", "invalid_grant", "invalid_scope",
-                                             "unsupported_grant_type", "invalid_request",
-                                             "access_denied", "unauthorized_client"};
+constexpr std::string_view kOAuthErrors[] = {
+    "invalid_client",  "invalid_grant", "invalid_scope",      "unsupported_grant_type",
+    "invalid_request", "access_denied", "unauthorized_client"};
 
 std::string Clip(std::string_view s) {
   if (s.size() <= kMaxVendorMessage) return std::string(s);
@@ -74,11 +74,10 @@ Status AnswerStatus(int http_status, const json::Value* body) {
   std::string message = StringAt(body, "message");
   if (message.empty()) message = StringAt(body, "error_description");
   const std::string error = StringAt(body, "error");
-  std::string text = fmt::format("OKKI HTTP {}{}{}: {} ({})", http_status,
-                                 code != 0 ? fmt::format(" code {}", code) : "",
-                                 error.empty() ? "" : " " + error,
-                                 message.empty() ? "no message" : Clip(message),
-                                 MeaningOf(effective));
+  std::string text =
+      fmt::format("OKKI HTTP {}{}{}: {} ({})", http_status,
+                  code != 0 ? fmt::format(" code {}", code) : "", error.empty() ? "" : " " + error,
+                  message.empty() ? "no message" : Clip(message), MeaningOf(effective));
   return Status(CodeFor(effective), std::move(text));
 }
 
@@ -155,11 +154,9 @@ Result<std::string> OkkiClient::Token(bool force, const std::string& stale) {
   const int64_t now = clock_->NowMillis();
   const bool valid = !token_.empty() && now < token_renew_ms_;
   if (valid && (!force || token_ != stale)) return token_;
-  const std::string what =
-      fmt::format("connection {}: OKKI token (client_credentials, scope '{}')", opts_.name,
-                  opts_.scope);
-  const std::string form = "grant_type=client_credentials&client_id=" +
-                           UrlEncode(opts_.client_id) +
+  const std::string what = fmt::format("connection {}: OKKI token (client_credentials, scope '{}')",
+                                       opts_.name, opts_.scope);
+  const std::string form = "grant_type=client_credentials&client_id=" + UrlEncode(opts_.client_id) +
                            "&client_secret=" + UrlEncode(opts_.client_secret) +
                            "&scope=" + UrlEncode(opts_.scope);
   auto build = [&]() -> Result<HttpRequest> {
@@ -195,8 +192,8 @@ Result<std::string> OkkiClient::Token(bool force, const std::string& stale) {
     }
     if (!parsed.ok()) return parsed.status();
     if (StringAt(body, "access_token").empty()) {
-      return FailedPrecondition(fmt::format("HTTP {}: the reply carries no access_token",
-                                            resp.status));
+      return FailedPrecondition(
+          fmt::format("HTTP {}: the reply carries no access_token", resp.status));
     }
     return parsed;
   };
@@ -256,9 +253,9 @@ std::shared_ptr<OkkiClient> ClientFor(const config::ConnectionConfig& conn, Http
   static std::mutex mu;
   static std::map<std::string, std::weak_ptr<OkkiClient>> clients;
   std::lock_guard<std::mutex> lock(mu);
-  auto& slot = clients[fmt::format("{}|{}|{}|{}", conn.name, json::Serialize(conn.options),
-                                   static_cast<const void*>(http),
-                                   static_cast<const void*>(clock))];
+  auto& slot =
+      clients[fmt::format("{}|{}|{}|{}", conn.name, json::Serialize(conn.options),
+                          static_cast<const void*>(http), static_cast<const void*>(clock))];
   if (auto c = slot.lock()) return c;
   auto opts = ReadClientOptions(conn);
   if (!opts.ok()) {

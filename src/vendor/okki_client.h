@@ -25,13 +25,13 @@
 namespace stagesync::vendor::okki {
 
 struct ClientOptions {
-  std::string name;                                     // connection name, for errors
+  std::string name;                                         // connection name, for errors
   std::string base_url = "https://api-sandbox.xiaoman.cn";  // production, despite the name
   std::string client_id;
-  std::string client_secret;   // never logged
-  std::string scope = "product";  // Default: product (space-separated list)
-  double qps = 5;                 // Default: 5 (OKKI documents no limit)
-  int timeout_ms = 60000;         // Default: 60 s, as OKKI documents
+  std::string client_secret;              // never logged
+  std::string scope = "product";          // Default: product (space-separated list)
+  double qps = 5;                         // Default: 5 (OKKI documents no limit)
+  int timeout_ms = 60000;                 // Default: 60 s, as OKKI documents
   size_t max_response_bytes = 32u << 20;  // Default: 32 MiB
   RetryPolicy retry;
 };

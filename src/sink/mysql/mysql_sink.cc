@@ -289,8 +289,44 @@ Result<uint64_t> MySqlSink::TargetOffset() {
   return static_cast<uint64_t>(std::stoull(*res->rows[0][0]));
 }
 
+transform::Variables MySqlSink::CurrentVariables() const {
+  return {{"CURRENT_TIME", std::to_string(clock_->NowMicros() / 1000000)}};
+}
+
+Status MySqlSink::MapRecord(const stage::StagedRecord& r, std::vector<transform::MappedRow>* rows,
+                            transform::MapVerdict* verdict,
+                            const transform::Variables& vars) const {
+  auto v = json::Parse(r.raw);
+  if (!v.ok()) return v.status();
+  return mapping_.Map(*v, rows, verdict, &vars);
+}
+
+void MySqlSink::PrepareBatch(const std::vector<stage::StagedRecord>& records) {
+  if (records.empty()) return;
+  auto pre = std::make_shared<PreMapped>();
+  pre->rows.resize(records.size());
+  pre->verdicts.resize(records.size());
+  pre->status.resize(records.size());
+  const transform::Variables vars = CurrentVariables();
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (records[i].deleted) continue;
+    pre->status[i] = MapRecord(records[i], &pre->rows[i], &pre->verdicts[i], vars);
+  }
+  std::lock_guard<std::mutex> lock(pre_mu_);
+  pre_[records.front().seq] = std::move(pre);
+}
+
 Status MySqlSink::ApplyBatch(const std::vector<stage::StagedRecord>& records, uint64_t max_seq,
                              const QuarantineFn& quarantine, BatchStats* stats) {
+  // Whatever happens, the mapping prepared for this batch is not needed again.
+  struct Forget {
+    MySqlSink* sink;
+    uint64_t first;
+    ~Forget() {
+      std::lock_guard<std::mutex> lock(sink->pre_mu_);
+      sink->pre_.erase(first);
+    }
+  } forget{this, records.empty() ? 0 : records.front().seq};
   const int64_t deadline_us = clock_->MonotonicMicros() + opts_.retry_for_s * 1000000;
   std::mt19937_64 rng(std::random_device{}());
   RetryPolicy policy;
@@ -363,8 +399,13 @@ Status MySqlSink::ApplyOnce(const std::vector<stage::StagedRecord>& records, uin
     }
   }
   std::vector<size_t> todo;
-  const transform::Variables vars = {
-      {"CURRENT_TIME", std::to_string(clock_->NowMicros() / 1000000)}};
+  const transform::Variables vars = CurrentVariables();
+  std::shared_ptr<const PreMapped> pre;
+  if (!records.empty()) {
+    std::lock_guard<std::mutex> lock(pre_mu_);
+    auto it = pre_.find(records.front().seq);
+    if (it != pre_.end() && it->second->rows.size() == records.size()) pre = it->second;
+  }
   for (size_t i = 0; i < records.size(); ++i) {
     const auto& r = records[i];
     auto it = ledger.find(r.source_id);
@@ -377,9 +418,16 @@ Status MySqlSink::ApplyOnce(const std::vector<stage::StagedRecord>& records, uin
       continue;
     }
     if (!r.deleted) {
-      auto v = json::Parse(r.raw);
       transform::MapVerdict verdict;
-      Status ms = v.ok() ? mapping_.Map(*v, &prep.rows[i], &verdict, &vars) : v.status();
+      Status ms;
+      if (pre != nullptr) {
+        // Mapped ahead on the applier's other thread while the previous batch was writing.
+        prep.rows[i] = pre->rows[i];
+        verdict = pre->verdicts[i];
+        ms = pre->status[i];
+      } else {
+        ms = MapRecord(r, &prep.rows[i], &verdict, vars);
+      }
       if (!ms.ok()) {
         if (!verdict.rule.empty()) ++stats->rule_failures[verdict.rule];
         bad->push_back(

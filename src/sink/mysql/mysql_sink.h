@@ -4,7 +4,9 @@
 // and deadlocks redo the whole batch. Not thread-safe: one applier uses it.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -49,6 +51,7 @@ class MySqlSink final : public Sink {
   size_t batch_records() const override { return opts_.batch_rows; }
   size_t batch_bytes() const override { return opts_.batch_bytes; }
   std::string MappingHash() const override { return mapping_.hash(); }
+  void PrepareBatch(const std::vector<stage::StagedRecord>& records) override;
   const transform::Mapping& mapping() const { return mapping_; }
 
  private:
@@ -56,6 +59,15 @@ class MySqlSink final : public Sink {
             SqlOptions conn_opts, transform::Mapping mapping, Clock* clock);
 
   struct Prepared;
+  // A batch mapped ahead of its transaction (PrepareBatch), keyed by its first sequence.
+  struct PreMapped {
+    std::vector<std::vector<transform::MappedRow>> rows;
+    std::vector<transform::MapVerdict> verdicts;
+    std::vector<Status> status;
+  };
+  transform::Variables CurrentVariables() const;
+  Status MapRecord(const stage::StagedRecord& r, std::vector<transform::MappedRow>* rows,
+                   transform::MapVerdict* verdict, const transform::Variables& vars) const;
   Status ApplyOnce(const std::vector<stage::StagedRecord>& records, uint64_t max_seq,
                    std::vector<stage::FetchFailure>* bad, BatchStats* stats);
   Status WriteRecords(Prepared& prep, const std::vector<size_t>& idx, int depth,
@@ -76,6 +88,8 @@ class MySqlSink final : public Sink {
   bool use_load_data_ = true;  // off when the server refuses LOCAL INFILE
   size_t max_statement_bytes_ = 1u << 20;
   int savepoint_counter_ = 0;
+  std::mutex pre_mu_;
+  std::map<uint64_t, std::shared_ptr<const PreMapped>> pre_;
 };
 
 }  // namespace stagesync::sink::mysql

@@ -3,8 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstdlib>
 #include <map>
-#include <set>
 
 #include "stagesync/transform.h"
 
@@ -224,14 +225,14 @@ Status KingdeeSource::RowsToPage(const std::vector<json::Value>& rows,
           fmt::format("pipeline {}: a row has no {} (id_field must be a non-empty unique key)",
                       pipeline_, opts_.id_field));
     }
+    numeric_ids_ = row[opts_.id_index].is_number();
     ids->push_back(id);
     const bool was_failed = std::binary_search(failed.begin(), failed.end(), id);
     if (row.size() != opts_.field_keys.size()) {
       page->failures.push_back(
           {id,
            fmt::format("pipeline {}, record {}, field {}: the row has {} values for {} FieldKeys",
-                       pipeline_, id, opts_.field_keys.back(), row.size(),
-                       opts_.field_keys.size()),
+                       pipeline_, id, opts_.field_keys.back(), row.size(), opts_.field_keys.size()),
            json::Serialize(rows[i]).substr(0, 4096)});
       continue;
     }
@@ -272,8 +273,7 @@ Status KingdeeSource::Scan(const std::string& where, std::optional<int64_t> wate
     SS_ASSIGN_OR_RETURN(
         std::vector<json::Value> rows,
         client_->ExecuteBillQuery(
-            QueryData(field_keys_text_, filter, order, keyset ? 0 : start_row, opts_.limit),
-            what));
+            QueryData(field_keys_text_, filter, order, keyset ? 0 : start_row, opts_.limit), what));
     SourcePage page;
     std::vector<std::string> ids;
     SS_RETURN_IF_ERROR(RowsToPage(rows, failed, &page, &ids));
@@ -309,16 +309,18 @@ Result<std::vector<json::Value>> KingdeeSource::QueryByIds(const std::vector<std
     std::string in;
     for (size_t k = i; k < std::min(ids.size(), i + kIdsPerQuery); ++k) {
       if (!in.empty()) in += ",";
-      // Ids read back from staging: digits stay numbers, anything else is quoted.
+      // Ids read back from staging are text: numbers again when Kingdee served them as numbers
+      // (or, before any row was seen, when they are all digits), quoted strings otherwise.
       const bool digits = !ids[k].empty() && std::all_of(ids[k].begin(), ids[k].end(), [](char c) {
         return c >= '0' && c <= '9';
       });
-      in += digits ? ids[k] : Literal(json::Value::String(ids[k]));
+      const bool number = numeric_ids_.value_or(digits) && digits;
+      in += number ? ids[k] : Literal(json::Value::String(ids[k]));
     }
     const std::string filter = And(base_filter_, opts_.id_field + " IN (" + in + ")");
-    const std::string what = fmt::format("pipeline {}: ExecuteBillQuery {} by {} ({} ids)",
-                                         pipeline_, opts_.form_id, opts_.id_field,
-                                         std::min(kIdsPerQuery, ids.size() - i));
+    const std::string what =
+        fmt::format("pipeline {}: ExecuteBillQuery {} by {} ({} ids)", pipeline_, opts_.form_id,
+                    opts_.id_field, std::min(kIdsPerQuery, ids.size() - i));
     SS_ASSIGN_OR_RETURN(std::vector<json::Value> rows,
                         client_->ExecuteBillQuery(
                             QueryData(keys, filter, opts_.id_field + " ASC", 0, kMaxLimit), what));
@@ -354,9 +356,8 @@ Status KingdeeSource::Fetch(const FetchState& state, PageSink* sink) {
   SS_ASSIGN_OR_RETURN(base_filter_, Evaluate(opts_.filter, last_sync_s, now / 1000, "filter"));
   std::string where = base_filter_;
   if (!full_scan_due) {
-    SS_ASSIGN_OR_RETURN(
-        std::string inc,
-        Evaluate(opts_.incremental_filter, last_sync_s, now / 1000, "incremental_filter"));
+    SS_ASSIGN_OR_RETURN(std::string inc, Evaluate(opts_.incremental_filter, last_sync_s, now / 1000,
+                                                  "incremental_filter"));
     where = And(where, inc);
   }
 
@@ -372,8 +373,7 @@ Status KingdeeSource::Fetch(const FetchState& state, PageSink* sink) {
       if (!std::binary_search(seen.begin(), seen.end(), id)) recheck.push_back(id);
     }
     if (!recheck.empty()) {
-      SS_ASSIGN_OR_RETURN(std::vector<json::Value> rows,
-                          QueryByIds(recheck, field_keys_text_));
+      SS_ASSIGN_OR_RETURN(std::vector<json::Value> rows, QueryByIds(recheck, field_keys_text_));
       SourcePage page;
       std::vector<std::string> ids;
       SS_RETURN_IF_ERROR(RowsToPage(rows, failed, &page, &ids));

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,18 +25,18 @@ enum class Paging { kOffset, kKeyset };
 
 struct SourceOptions {
   std::string form_id;
-  std::vector<std::string> field_keys;  // as configured: the staged record's keys
-  std::string filter;                   // template allowed; Default: "" (every row)
-  std::string incremental_filter;       // AND-ed once a watermark exists; Default: ""
-  std::string id_field;                 // Default: the first field key
-  size_t id_index = 0;                  // its position in field_keys
-  std::string order_by;                 // offset paging; Default: "<id_field> ASC"
-  Paging paging = Paging::kOffset;      // Default: offset
-  int limit = 2000;                     // Default: 2000 rows per page (the safe maximum)
-  bool sweep = false;                   // deletes: "sweep"; Default: "none"
-  double sweep_max_fraction = 0.5;      // Default: 0.5
-  int64_t overlap_ms = 300 * 1000;      // Default: 300 s subtracted from LAST_SYNC_TIME
-  int64_t full_scan_every_ms = 0;       // Default: 0 = only the first fetch scans fully
+  std::vector<std::string> field_keys;      // as configured: the staged record's keys
+  std::string filter;                       // template allowed; Default: "" (every row)
+  std::string incremental_filter;           // AND-ed once a watermark exists; Default: ""
+  std::string id_field;                     // Default: the first field key
+  size_t id_index = 0;                      // its position in field_keys
+  std::string order_by;                     // offset paging; Default: "<id_field> ASC"
+  Paging paging = Paging::kOffset;          // Default: offset
+  int limit = 2000;                         // Default: 2000 rows per page (the safe maximum)
+  bool sweep = false;                       // deletes: "sweep"; Default: "none"
+  double sweep_max_fraction = 0.5;          // Default: 0.5
+  int64_t overlap_ms = 300 * 1000;          // Default: 300 s subtracted from LAST_SYNC_TIME
+  int64_t full_scan_every_ms = 0;           // Default: 0 = only the first fetch scans fully
   std::string time_zone = "Asia/Shanghai";  // the pipeline's, for |datetime
 };
 
@@ -74,8 +75,9 @@ class KingdeeSource final : public Source, public CompleteScanSource {
   std::shared_ptr<KingdeeClient> client_;
   Clock* const clock_;
   const SourceDeps deps_;
-  std::string field_keys_text_;  // "A,B,C" as sent
-  std::string base_filter_;      // the evaluated `filter` of the last fetch
+  std::string field_keys_text_;      // "A,B,C" as sent
+  std::string base_filter_;          // the evaluated `filter` of the last fetch
+  std::optional<bool> numeric_ids_;  // Kingdee serves id_field as a JSON number
   bool complete_ = false;
 };
 

@@ -109,9 +109,9 @@ Result<SourceOptions> ReadSourceOptions(const config::SourceConfig& src) {
       if (!v.is_string() && !v.is_number()) {
         return InvalidArgument(r.PathOf("params") + "." + k + ": must be a string or a number");
       }
-      static const char* kReserved[] = {"pageNo",  "pageSize", "startModified", "endModified",
-                                        "method",  "appKey",   "session",       "sign",
-                                        "timestamp"};
+      static const char* kReserved[] = {"pageNo",      "pageSize", "startModified",
+                                        "endModified", "method",   "appKey",
+                                        "session",     "sign",     "timestamp"};
       for (const char* reserved : kReserved) {
         if (k == reserved) {
           return InvalidArgument(r.PathOf("params") + "." + k + ": set by the source itself");
@@ -207,7 +207,7 @@ Status KuaimaiSource::FetchWindow(int64_t start_ms, int64_t end_ms, PageSink* si
   return Unavailable(fmt::format(
       "pipeline {}: {} [{}, {}) kept changing while being paged ({} passes, last: {}); the "
       "watermark stays before it and the next fetch reads it again (raise max_passes or shrink "
-      "window)",
+      "window; set check_total false if the gateway's total is not an exact count)",
       pipeline_, opts_.method, from, to, opts_.max_passes, why));
 }
 

@@ -21,15 +21,15 @@ using vendor::kuaimai::KuaimaiClient;
 
 struct SourceOptions {
   std::string method = "erp.aftersale.list.query";  // Default
-  int page_size = 200;                               // Default: 200 (the API maximum)
-  int64_t window_ms = 86400000;                      // Default: 1d (the API maximum)
-  int64_t overlap_ms = 300 * 1000;                   // Default: 300 s
-  int64_t lag_ms = 60 * 1000;                        // Default: 60 s
-  int64_t initial_lookback_ms = 30LL * 86400000;     // Default: 30 days (first fetch)
-  vendor::kuaimai::Params params;                    // Default: none; e.g. asVersion
-  std::string id_field = "id";                       // Default: id
-  int max_passes = 4;                                // Default: 4 reads of a changing window
-  bool check_total = true;                           // Default: true
+  int page_size = 200;                              // Default: 200 (the API maximum)
+  int64_t window_ms = 86400000;                     // Default: 1d (the API maximum)
+  int64_t overlap_ms = 300 * 1000;                  // Default: 300 s
+  int64_t lag_ms = 60 * 1000;                       // Default: 60 s
+  int64_t initial_lookback_ms = 30LL * 86400000;    // Default: 30 days (first fetch)
+  vendor::kuaimai::Params params;                   // Default: none; e.g. asVersion
+  std::string id_field = "id";                      // Default: id
+  int max_passes = 4;                               // Default: 4 reads of a changing window
+  bool check_total = true;                          // Default: true
 };
 
 const std::vector<config::OptionSpec>& SourceOptionTable();

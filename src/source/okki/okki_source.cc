@@ -19,9 +19,7 @@ std::string IdOf(const json::Value* v) {
   return "";
 }
 
-bool Truthy(const transform::Cell& c) {
-  return c && !c->empty() && *c != "0" && *c != "false";
-}
+bool Truthy(const transform::Cell& c) { return c && !c->empty() && *c != "0" && *c != "false"; }
 
 }  // namespace
 
@@ -89,10 +87,10 @@ Result<SourceOptions> ReadSourceOptions(const config::PipelineConfig& p) {
   o.check_total = r.Bool("check_total", true);
   // Compile now, so a typo fails `check` rather than the first fetch.
   const transform::Variables vars = {{"LAST_SYNC_TIME", "0"}, {"CURRENT_TIME", "0"}};
-  for (const auto& [name, tmpl] : {std::pair{"start_time", &o.start_time},
-                                    std::pair{"end_time", &o.end_time}}) {
-    auto v = transform::EvaluateOnce(*tmpl, json::Value::Object(), vars, p.time_zone,
-                                     r.PathOf(name));
+  for (const auto& [name, tmpl] :
+       {std::pair{"start_time", &o.start_time}, std::pair{"end_time", &o.end_time}}) {
+    auto v =
+        transform::EvaluateOnce(*tmpl, json::Value::Object(), vars, p.time_zone, r.PathOf(name));
     if (!v.ok()) return v.status();
   }
   if (!o.deleted_when.empty()) {
@@ -103,8 +101,8 @@ Result<SourceOptions> ReadSourceOptions(const config::PipelineConfig& p) {
   return o;
 }
 
-OkkiSource::OkkiSource(std::string pipeline, SourceOptions opts,
-                       std::shared_ptr<OkkiClient> client, Clock* clock)
+OkkiSource::OkkiSource(std::string pipeline, SourceOptions opts, std::shared_ptr<OkkiClient> client,
+                       Clock* clock)
     : pipeline_(std::move(pipeline)),
       opts_(std::move(opts)),
       client_(std::move(client)),
@@ -125,8 +123,7 @@ Status OkkiSource::Fetch(const FetchState& state, PageSink* sink) {
       {"CURRENT_TIME", std::to_string(now / 1000)}};
   auto eval = [&](const std::string& tmpl, const char* option) -> Result<std::string> {
     SS_ASSIGN_OR_RETURN(transform::Cell v,
-                        transform::EvaluateOnce(tmpl, json::Value::Object(), vars,
-                                                opts_.time_zone,
+                        transform::EvaluateOnce(tmpl, json::Value::Object(), vars, opts_.time_zone,
                                                 "pipeline " + pipeline_ + ": " + option));
     return v.value_or("");
   };
@@ -177,10 +174,10 @@ Status OkkiSource::Fetch(const FetchState& state, PageSink* sink) {
         auto deleted = IsDeleted(item);
         if (!deleted.ok()) {
           // This product's payload does not fit deleted_when: park it, keep going.
-          page.failures.push_back({id,
-                                   fmt::format("pipeline {}, record {}, {}", pipeline_, id,
-                                               deleted.status().message()),
-                                   json::Serialize(item).substr(0, 4096)});
+          page.failures.push_back(
+              {id,
+               fmt::format("pipeline {}, record {}, {}", pipeline_, id, deleted.status().message()),
+               json::Serialize(item).substr(0, 4096)});
           continue;
         }
         if (std::binary_search(failed.begin(), failed.end(), id)) {
@@ -205,7 +202,8 @@ Status OkkiSource::Fetch(const FetchState& state, PageSink* sink) {
   }
   return Unavailable(fmt::format(
       "pipeline {}: {} kept changing while being paged ({} passes, last: {}); the watermark "
-      "stays where it was and the next fetch reads it again (raise max_passes)",
+      "stays where it was and the next fetch reads it again (raise max_passes; set check_total "
+      "false if data.count is not an exact count)",
       pipeline_, opts_.endpoint, opts_.max_passes, why));
 }
 

@@ -21,8 +21,8 @@ using vendor::okki::OkkiClient;
 
 struct SourceOptions {
   std::string endpoint = "/v1/product/list";  // Default
-  int time_type = 1;                           // Default: 1 (update time); 2 = create time
-  int count = 100;                             // Default: 100 per page (the cap clients use)
+  int time_type = 1;                          // Default: 1 (update time); 2 = create time
+  int count = 100;                            // Default: 100 per page (the cap clients use)
   // Default: LAST_SYNC_TIME minus 30 min 1 s, as the seed.
   std::string start_time = "_function SUBTIME('{{LAST_SYNC_TIME|datetime}}', '00:30:01')";
   std::string end_time = "{{CURRENT_TIME|datetime}}";  // Default: now
