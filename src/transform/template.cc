@@ -441,6 +441,14 @@ Val Resolve(const Part& p, const Context& ctx) {
     for (const auto& [name, v] : ctx.labels) {
       if (name == p.text) return FromJson(v);
     }
+    // Kingdee rows are keyed by their FieldKeys ("FMaterialGroup.FNumber"): a label may name
+    // a flat key of the element or the record.
+    if (ctx.row != nullptr && ctx.row->is_object()) {
+      if (const json::Value* v = ctx.row->Find(p.text)) return FromJson(v);
+    }
+    if (ctx.record != nullptr) {
+      if (const json::Value* v = ctx.record->Find(p.text)) return FromJson(v);
+    }
     return Val::Null();
   }
   if (p.path.size() == 1 && p.path[0].key == "_row") {

@@ -412,7 +412,9 @@ Status MySqlSink::ApplyOnce(const std::vector<stage::StagedRecord>& records, uin
     prep.had_ledger[i] = it != ledger.end();
     // Already applied with this content and this mapping: even a rebuilt staging dir never
     // writes it twice.
-    if (it != ledger.end() && it->second.first == r.hash.ToHex() &&
+    // (A tombstone is always applied: deleting is idempotent, and its content may equal the
+    // live version's.)
+    if (!r.deleted && it != ledger.end() && it->second.first == r.hash.ToHex() &&
         it->second.second == mapping_.hash()) {
       ++stats->skipped;
       continue;
