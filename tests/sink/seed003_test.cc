@@ -1,0 +1,171 @@
+// Seed 003 end to end: OKKI products (fetched over real HTTP from the OKKI emulator) into a
+// Yida form (the DingTalk emulator's Yida API): exactly one instance per product, a changed
+// product updates its instance, a deleted one (enable_flag 0) terminates it; and under a
+// SIGKILL loop, still exactly one instance per product.
+#include "testing/seed003.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <random>
+#include <thread>
+
+#include "emulators/dingtalk_emulator.h"
+#include "emulators/okki_emulator.h"
+#include "stagesync/apply.h"
+#include "stagesync/fetch.h"
+#include "testing/mariadb.h"
+#include "testing/subprocess.h"
+#include "testing/temp_dir.h"
+
+namespace stagesync {
+namespace {
+
+constexpr int64_t kDayMs = 86400000;
+const char* kPipeline = "okki-product";
+int64_t NowMs() { return Clock::Real()->NowMillis(); }
+
+std::map<std::string, std::vector<emulators::YidaInstance>> InstancesBySource(
+    const emulators::DingTalkEmulator& dt) {
+  std::map<std::string, std::vector<emulators::YidaInstance>> out;
+  for (const auto& inst : dt.YidaInstances()) {
+    auto v = json::Parse(inst.form_data_json);
+    if (v.ok() && v->Find("textField_srcid001")) {
+      out[v->Find("textField_srcid001")->text()].push_back(inst);
+    }
+  }
+  return out;
+}
+
+class Seed003Test : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(okki_.Start(0));
+    ASSERT_TRUE(dt_.Start(0));
+    http_ = NewCurlHttpClient();
+    auto cfg = config::LoadString(
+        testing::Seed003Json(okki_.base_url(), dt_.base_url(), dir_.Sub("state")), "");
+    ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+    cfg_ = std::move(cfg).value();
+    auto log = stage::StagingLog::Open(cfg_.state_dir);
+    ASSERT_TRUE(log.ok());
+    log_ = std::move(log).value();
+  }
+  Result<apply::ApplySummary> Sync() {
+    source::SourceDeps fdeps(http_.get(), Clock::Real());
+    auto f = fetch::RunFetch(cfg_, cfg_.pipelines[0], log_.get(), fdeps);
+    if (!f.ok()) return f.status();
+    sink::SinkDeps sdeps(Clock::Real(), log_.get(), http_.get());
+    return apply::RunApply(cfg_, cfg_.pipelines[0], cfg_.pipelines[0].sinks[0], log_.get(), sdeps);
+  }
+
+  emulators::OkkiEmulator okki_;
+  emulators::DingTalkEmulator dt_;
+  testing::TempDir dir_;
+  std::unique_ptr<HttpClient> http_;
+  config::Config cfg_;
+  std::unique_ptr<stage::StagingLog> log_;
+};
+
+TEST_F(Seed003Test, EveryProductOneInstanceChangesUpdateDeletionsTerminate) {
+  okki_.Generate(60, NowMs() - 10 * kDayMs, NowMs() - 3600000, 3);
+  auto s = Sync();
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  auto by = InstancesBySource(dt_);
+  int live = 0;
+  for (const auto& p : okki_.Products()) {
+    if (p.enable_flag == 0) continue;  // deleted before we ever saw it: nothing to create
+    ++live;
+    ASSERT_EQ(by[std::to_string(p.product_id)].size(), 1u) << p.product_id;
+    auto form = json::Parse(by[std::to_string(p.product_id)][0].form_data_json);
+    EXPECT_EQ(form->Find("textField_lq0sj9h9")->text(), p.name);  // 产品名称 = {name}
+  }
+  EXPECT_EQ(static_cast<int>(by.size()), live);
+  EXPECT_EQ(dt_.YidaCreatedCount(), live);
+
+  // A change updates its instance; a deletion terminates it.
+  int64_t changed = 0, deleted = 0;
+  for (const auto& p : okki_.Products()) {
+    if (p.enable_flag == 0) continue;
+    if (changed == 0) {
+      changed = p.product_id;
+    } else if (deleted == 0) {
+      deleted = p.product_id;
+    }
+  }
+  ASSERT_TRUE(okki_.Modify(changed));
+  ASSERT_TRUE(okki_.SoftDelete(deleted));
+  auto s2 = Sync();
+  ASSERT_TRUE(s2.ok()) << s2.status().ToString();
+  by = InstancesBySource(dt_);
+  EXPECT_EQ(dt_.YidaCreatedCount(), live);  // nothing created twice
+  ASSERT_EQ(by[std::to_string(changed)].size(), 1u);
+  EXPECT_EQ(by[std::to_string(changed)][0].version, 2);
+  ASSERT_EQ(by[std::to_string(deleted)].size(), 1u);
+  EXPECT_EQ(by[std::to_string(deleted)][0].status, "TERMINATED");
+}
+
+TEST(Seed003CrashTest, KilledAroundEveryCreateStillOneInstancePerProduct) {
+  emulators::OkkiEmulator okki;
+  emulators::DingTalkEmulator dt;
+  ASSERT_TRUE(okki.Start(0));
+  ASSERT_TRUE(dt.Start(0));
+  okki.Generate(150, NowMs() - 10 * kDayMs, NowMs() - 3600000, 4);
+  okki.SetLatencyMs(2);
+  dt.SetYidaSearchLagMs(100);
+  testing::TempDir dir;
+  const std::string config = dir.Sub("config.json");
+  std::ofstream(config) << testing::Seed003Json(okki.base_url(), dt.base_url(), dir.Sub("state"));
+  const std::string log_file = dir.Sub("sync.log");
+  const std::string binary = STAGESYNC_BINARY_DIR "/stagesync";
+  std::mt19937 rng(303);
+  int killed = 0;
+  for (int i = 0; i < 90 && killed < 32; ++i) {
+    testing::Subprocess p;
+    std::vector<std::string> env;
+    const int mode = i % 3;
+    if (mode == 1)
+      env.push_back("STAGESYNC_CRASH_AT=http_sink.after_call:" + std::to_string(1 + rng() % 5));
+    if (mode == 2)
+      env.push_back("STAGESYNC_CRASH_AT=http_sink.after_intent:" + std::to_string(1 + rng() % 5));
+    if (i % 4 == 0) dt.YidaDropResponseAfterCommitNext(2);
+    ASSERT_TRUE(p.Start({binary, "--config", config, "sync", kPipeline}, env, log_file));
+    int code = 0;
+    if (mode == 0) {
+      auto deadline =
+          std::chrono::steady_clock::now() + std::chrono::milliseconds(20 + rng() % 400);
+      bool exited = false;
+      while (std::chrono::steady_clock::now() < deadline && !(exited = p.Poll(&code))) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+      if (!exited) {
+        p.Kill();
+        code = p.Wait();
+      }
+    } else {
+      code = p.Wait();
+    }
+    killed += code == 128 + SIGKILL;
+    ASSERT_TRUE(code == 0 || code == 128 + SIGKILL)
+        << "exit " << code << ": " << testing::ReadFileTrimmed(log_file);
+    const int64_t t = NowMs();
+    okki.Generate(8, t - 60000, t - 1000, 500 + i);  // new products for every run
+  }
+  EXPECT_GE(killed, 30);
+  ASSERT_EQ(testing::Run({binary, "--config", config, "sync", kPipeline}, {}, log_file), 0)
+      << testing::ReadFileTrimmed(log_file);
+  auto by = InstancesBySource(dt);
+  int live = 0;
+  for (const auto& p : okki.Products()) {
+    if (p.enable_flag == 0) continue;
+    ++live;
+    EXPECT_EQ(by[std::to_string(p.product_id)].size(), 1u) << p.product_id;
+  }
+  EXPECT_EQ(static_cast<int>(by.size()), live);
+  EXPECT_EQ(dt.YidaCreatedCount(), live);
+}
+
+}  // namespace
+}  // namespace stagesync
