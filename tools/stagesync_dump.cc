@@ -174,7 +174,9 @@ int main(int argc, char** argv) {
         const auto& s = sum->sinks[i];
         sinks += (i ? "," : "") + std::string("{\"name\":") + json::Quote(s.name) +
                  ",\"cursor\":" + std::to_string(s.cursor) +
-                 ",\"pending\":" + std::to_string(s.pending) + "}";
+                 ",\"pending\":" + std::to_string(s.pending) +
+                 ",\"outcomes\":" + std::to_string(s.outcomes) +
+                 ",\"open_intents\":" + std::to_string(s.open_intents) + "}";
       }
       sinks += "]";
       std::printf(
@@ -195,8 +197,13 @@ int main(int argc, char** argv) {
           sum->watermark_ms ? IsoUtc(*sum->watermark_ms).c_str() : "(none)",
           static_cast<long long>(sum->open_ids), static_cast<long long>(sum->quarantined));
       for (const auto& s : sum->sinks) {
-        std::printf("  sink %-20s cursor %llu, pending %lld\n", s.name.c_str(),
+        std::printf("  sink %-20s cursor %llu, pending %lld", s.name.c_str(),
                     static_cast<unsigned long long>(s.cursor), static_cast<long long>(s.pending));
+        if (s.outcomes > 0 || s.open_intents > 0) {
+          std::printf(", created at the target %lld, open intents %lld",
+                      static_cast<long long>(s.outcomes), static_cast<long long>(s.open_intents));
+        }
+        std::printf("\n");
       }
     }
   }

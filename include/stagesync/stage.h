@@ -90,6 +90,8 @@ struct PipelineSummary {
     std::string name;
     uint64_t cursor = 0;
     int64_t pending = 0;
+    int64_t outcomes = 0;      // HTTP sinks: records created at the target
+    int64_t open_intents = 0;  // HTTP sinks: creates whose outcome is not known yet
   };
   std::vector<Sink> sinks;
 };

@@ -327,7 +327,11 @@ class RocksStagingLog final : public StagingLog {
     s.quarantined = static_cast<int64_t>(q.size());
     SS_ASSIGN_OR_RETURN(auto cursors, Cursors(pipeline));
     for (const auto& [name, cur] : cursors) {
-      PipelineSummary::Sink sink{name, cur, 0};
+      PipelineSummary::Sink sink{name, cur, 0, 0, 0};
+      SS_ASSIGN_OR_RETURN(auto outcomes, SinkScan("outcome", pipeline, name));
+      SS_ASSIGN_OR_RETURN(auto intents, SinkScan("intent", pipeline, name));
+      sink.outcomes = static_cast<int64_t>(outcomes.size());
+      sink.open_intents = static_cast<int64_t>(intents.size());
       std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), changes_));
       for (it->Seek(ChangeKey(pipeline, cur + 1)); it->Valid() && it->key().starts_with(prefix);
            it->Next()) {
