@@ -94,8 +94,8 @@ Result<json::Value> ApiEndpoint::Call(const std::function<Result<HttpRequest>()>
     ++attempt;
   }
   ++counters_.failed;
-  return last.WithContext(fmt::format("{} (gave up after {} attempts)", what,
-                                      opts_.retry.max_attempts));
+  return last.WithContext(
+      fmt::format("{} (gave up after {} attempts)", what, opts_.retry.max_attempts));
 }
 
 }  // namespace stagesync::vendor

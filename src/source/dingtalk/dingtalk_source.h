@@ -6,8 +6,8 @@
 
 #include <memory>
 
-#include "vendor/dingtalk_client.h"
 #include "stagesync/source.h"
+#include "vendor/dingtalk_client.h"
 
 namespace stagesync::source::dingtalk {
 
