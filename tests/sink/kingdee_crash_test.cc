@@ -15,6 +15,7 @@
 #include "emulators/kingdee_emulator.h"
 #include "stagesync/clock.h"
 #include "stagesync/stage.h"
+#include "testing/kill_loop.h"
 #include "testing/kingdee_pipeline.h"
 #include "testing/mariadb.h"
 #include "testing/subprocess.h"
@@ -47,44 +48,25 @@ TEST(KingdeeCrashTest, KilledAroundEveryPushStillExactlyOneBillPerApprovedReques
   std::ofstream(config) << testing::KingdeePushConfigJson(dt.base_url(), kd.base_url(),
                                                           dir.Sub("state"), o);
   const std::string log_file = dir.Sub("sync.log");
-  std::mt19937 rng(1201);
-  int killed = 0, after_push = 0;
-  for (int i = 0; i < 90 && killed < 32; ++i) {
-    testing::Subprocess p;
-    std::vector<std::string> env;
-    const int mode = i % 3;  // 0: random moment; 1: after the push; 2: after the intent
-    if (mode == 1) {
-      env.push_back("STAGESYNC_CRASH_AT=http_sink.after_call:" + std::to_string(1 + rng() % 4));
-    } else if (mode == 2) {
-      env.push_back("STAGESYNC_CRASH_AT=http_sink.after_intent:" + std::to_string(1 + rng() % 4));
-    }
+  testing::KillLoopOptions kl;
+  kl.binary = kBinary;
+  kl.config = config;
+  kl.pipeline = "dingtalk-payment";
+  kl.log_file = log_file;
+  kl.crash_point_max_n = 4;
+  kl.seed = 1201;
+  kl.before_run = [&](int i) {
     if (i % 4 == 0) kd.DropResponseAfterCommitNext(2);
-    ASSERT_TRUE(p.Start({kBinary, "--config", config, "sync", "dingtalk-payment"}, env, log_file));
-    int code = 0;
-    if (mode == 0) {
-      auto deadline =
-          std::chrono::steady_clock::now() + std::chrono::milliseconds(20 + rng() % 500);
-      bool exited = false;
-      while (std::chrono::steady_clock::now() < deadline && !(exited = p.Poll(&code))) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
-      }
-      if (!exited) {
-        p.Kill();
-        code = p.Wait();
-      }
-    } else {
-      code = p.Wait();
-      after_push += mode == 1 && code == 128 + SIGKILL;
-    }
-    killed += code == 128 + SIGKILL;
-    ASSERT_TRUE(code == 0 || code == 128 + SIGKILL)
-        << "exit " << code << ": " << testing::ReadFileTrimmed(log_file);
+  };
+  kl.after_run = [&](int i) {
     const int64_t t = Clock::Real()->NowMillis();
     dt.Generate(12, t - 60000, t - 1000, 300 + i);  // every run has new approvals to push
     register_bills();
-  }
-  EXPECT_GE(killed, 30);
-  EXPECT_GE(after_push, 5);
+  };
+  auto loop = testing::RunKillLoop(kl);
+  ASSERT_TRUE(loop.failure.empty()) << loop.failure << ": " << testing::ReadFileTrimmed(log_file);
+  EXPECT_GE(loop.killed, 30);
+  EXPECT_GE(loop.killed_after_call, 5);
   kd.DropResponseAfterCommitNext(0);
   ASSERT_EQ(testing::Run({kBinary, "--config", config, "sync", "dingtalk-payment"}, {}, log_file),
             0)

@@ -16,6 +16,7 @@
 #include "emulators/okki_emulator.h"
 #include "stagesync/apply.h"
 #include "stagesync/fetch.h"
+#include "testing/kill_loop.h"
 #include "testing/mariadb.h"
 #include "testing/subprocess.h"
 #include "testing/temp_dir.h"
@@ -120,40 +121,23 @@ TEST(Seed003CrashTest, KilledAroundEveryCreateStillOneInstancePerProduct) {
   std::ofstream(config) << testing::Seed003Json(okki.base_url(), dt.base_url(), dir.Sub("state"));
   const std::string log_file = dir.Sub("sync.log");
   const std::string binary = STAGESYNC_BINARY_DIR "/stagesync";
-  std::mt19937 rng(303);
-  int killed = 0;
-  for (int i = 0; i < 90 && killed < 32; ++i) {
-    testing::Subprocess p;
-    std::vector<std::string> env;
-    const int mode = i % 3;
-    if (mode == 1)
-      env.push_back("STAGESYNC_CRASH_AT=http_sink.after_call:" + std::to_string(1 + rng() % 5));
-    if (mode == 2)
-      env.push_back("STAGESYNC_CRASH_AT=http_sink.after_intent:" + std::to_string(1 + rng() % 5));
+  testing::KillLoopOptions kl;
+  kl.binary = binary;
+  kl.config = config;
+  kl.pipeline = kPipeline;
+  kl.log_file = log_file;
+  kl.max_random_ms = 400;
+  kl.seed = 303;
+  kl.before_run = [&](int i) {
     if (i % 4 == 0) dt.YidaDropResponseAfterCommitNext(2);
-    ASSERT_TRUE(p.Start({binary, "--config", config, "sync", kPipeline}, env, log_file));
-    int code = 0;
-    if (mode == 0) {
-      auto deadline =
-          std::chrono::steady_clock::now() + std::chrono::milliseconds(20 + rng() % 400);
-      bool exited = false;
-      while (std::chrono::steady_clock::now() < deadline && !(exited = p.Poll(&code))) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
-      }
-      if (!exited) {
-        p.Kill();
-        code = p.Wait();
-      }
-    } else {
-      code = p.Wait();
-    }
-    killed += code == 128 + SIGKILL;
-    ASSERT_TRUE(code == 0 || code == 128 + SIGKILL)
-        << "exit " << code << ": " << testing::ReadFileTrimmed(log_file);
+  };
+  kl.after_run = [&](int i) {
     const int64_t t = NowMs();
     okki.Generate(8, t - 60000, t - 1000, 500 + i);  // new products for every run
-  }
-  EXPECT_GE(killed, 30);
+  };
+  auto loop = testing::RunKillLoop(kl);
+  ASSERT_TRUE(loop.failure.empty()) << loop.failure << ": " << testing::ReadFileTrimmed(log_file);
+  EXPECT_GE(loop.killed, 30);
   ASSERT_EQ(testing::Run({binary, "--config", config, "sync", kPipeline}, {}, log_file), 0)
       << testing::ReadFileTrimmed(log_file);
   auto by = InstancesBySource(dt);

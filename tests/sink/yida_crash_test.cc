@@ -13,6 +13,7 @@
 #include "stagesync/clock.h"
 #include "stagesync/json.h"
 #include "stagesync/stage.h"
+#include "testing/kill_loop.h"
 #include "testing/mariadb.h"
 #include "testing/subprocess.h"
 #include "testing/temp_dir.h"
@@ -37,43 +38,21 @@ TEST(YidaCrashTest, KilledAroundEveryCreateStillExactlyOneInstancePerRecord) {
   const std::string config = dir.Sub("config.json");
   std::ofstream(config) << testing::YidaConfigJson(emu.base_url(), dir.Sub("state"), o);
   const std::string log_file = dir.Sub("sync.log");
-  std::mt19937 rng(611);
-  int killed = 0, after_create = 0;
-  for (int i = 0; i < 80 && killed < 32; ++i) {
-    testing::Subprocess p;
-    std::vector<std::string> env;
-    const int mode = i % 3;  // 0: random moment; 1: after the create; 2: after the intent
-    if (mode == 1) {
-      env.push_back("STAGESYNC_CRASH_AT=http_sink.after_call:" + std::to_string(1 + rng() % 6));
-    } else if (mode == 2) {
-      env.push_back("STAGESYNC_CRASH_AT=http_sink.after_intent:" + std::to_string(1 + rng() % 6));
-    }
-    ASSERT_TRUE(p.Start({kBinary, "--config", config, "sync", "payments-to-yida"}, env, log_file));
-    int code = 0;
-    if (mode == 0) {
-      auto deadline =
-          std::chrono::steady_clock::now() + std::chrono::milliseconds(20 + rng() % 500);
-      bool exited = false;
-      while (std::chrono::steady_clock::now() < deadline && !(exited = p.Poll(&code))) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
-      }
-      if (!exited) {
-        p.Kill();
-        code = p.Wait();
-      }
-    } else {
-      code = p.Wait();
-      after_create += mode == 1 && code == 128 + SIGKILL;
-    }
-    killed += code == 128 + SIGKILL;
-    ASSERT_TRUE(code == 0 || code == 128 + SIGKILL)
-        << "exit " << code << ": " << testing::ReadFileTrimmed(log_file);
-    // Keep the upstream moving so every run has creates to be killed around.
+  testing::KillLoopOptions kl;
+  kl.binary = kBinary;
+  kl.config = config;
+  kl.pipeline = "payments-to-yida";
+  kl.log_file = log_file;
+  kl.crash_point_max_n = 6;
+  kl.seed = 611;
+  kl.after_run = [&](int i) {
     const int64_t t = Clock::Real()->NowMillis();
-    emu.Generate(8, t - 60000, t - 1000, 100 + i);
-  }
-  EXPECT_GE(killed, 30);
-  EXPECT_GE(after_create, 5);
+    emu.Generate(8, t - 60000, t - 1000, 100 + i);  // every run has creates to be killed around
+  };
+  auto loop = testing::RunKillLoop(kl);
+  ASSERT_TRUE(loop.failure.empty()) << loop.failure << ": " << testing::ReadFileTrimmed(log_file);
+  EXPECT_GE(loop.killed, 30);
+  EXPECT_GE(loop.killed_after_call, 5);
   ASSERT_EQ(testing::Run({kBinary, "--config", config, "sync", "payments-to-yida"}, {}, log_file),
             0)
       << testing::ReadFileTrimmed(log_file);

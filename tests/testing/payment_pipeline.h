@@ -56,6 +56,19 @@ inline std::string PaymentConfigJson(const std::string& dingtalk_url, const std:
   if (!parsed.ok()) return "";
   json::Value root = std::move(parsed).value();
   SetMember(&root, "state_dir", json::Value::String(state_dir));
+  // Only seed 000: the DingTalk stream into MySQL (the demo's other pipelines and connections
+  // read their addresses and secrets from the environment).
+  auto keep_only = [](json::Value* obj, std::initializer_list<const char*> keys) {
+    std::erase_if(obj->mutable_members(), [&](const json::Value::Member& m) {
+      for (const char* k : keys) {
+        if (m.first == k) return false;
+      }
+      return true;
+    });
+  };
+  keep_only(Member(&root, "connections"), {"dingtalk", "bi"});
+  keep_only(Member(&root, "pipelines"), {"dingtalk-payment"});
+  keep_only(Member(Member(Member(&root, "pipelines"), "dingtalk-payment"), "sinks"), {"bi_mysql"});
   json::Value* conns = Member(&root, "connections");
   json::Value* dt = Member(conns, "dingtalk");
   SetMember(dt, "base_url", json::Value::String(dingtalk_url));
