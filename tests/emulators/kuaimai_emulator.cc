@@ -13,6 +13,8 @@
 #include <iterator>
 #include <limits>
 
+#include "emulators/json_writer.h"
+
 namespace stagesync::emulators {
 namespace {
 
@@ -161,104 +163,6 @@ std::string UpperHex(const unsigned char* data, size_t n) {
   for (size_t i = 0; i < n; ++i) fmt::format_to(std::back_inserter(out), "{:02X}", data[i]);
   return out;
 }
-
-void AppendQuoted(std::string* out, std::string_view s) {
-  out->push_back('"');
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        *out += "\\\"";
-        break;
-      case '\\':
-        *out += "\\\\";
-        break;
-      case '\n':
-        *out += "\\n";
-        break;
-      case '\r':
-        *out += "\\r";
-        break;
-      case '\t':
-        *out += "\\t";
-        break;
-      case '\b':
-        *out += "\\b";
-        break;
-      case '\f':
-        *out += "\\f";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          fmt::format_to(std::back_inserter(*out), "\\u{:04x}", static_cast<unsigned>(c));
-        } else {
-          out->push_back(c);
-        }
-    }
-  }
-  out->push_back('"');
-}
-
-// Minimal streaming JSON writer; key order is exactly the call order, so output is stable.
-class JsonWriter {
- public:
-  JsonWriter& BeginObject() { return Open('{'); }
-  JsonWriter& EndObject() { return Close('}'); }
-  JsonWriter& BeginArray() { return Open('['); }
-  JsonWriter& EndArray() { return Close(']'); }
-  JsonWriter& Key(std::string_view k) {
-    Separate();
-    AppendQuoted(&out_, k);
-    out_.push_back(':');
-    after_key_ = true;
-    return *this;
-  }
-  JsonWriter& String(std::string_view s) {
-    Separate();
-    AppendQuoted(&out_, s);
-    return *this;
-  }
-  JsonWriter& Int(int64_t v) {
-    Separate();
-    fmt::format_to(std::back_inserter(out_), "{}", v);
-    return *this;
-  }
-  JsonWriter& Bool(bool v) { return Raw(v ? "true" : "false"); }
-  JsonWriter& Null() { return Raw("null"); }
-  JsonWriter& Raw(std::string_view json) {
-    Separate();
-    out_ += json;
-    return *this;
-  }
-  JsonWriter& Field(std::string_view k, std::string_view v) { return Key(k).String(v); }
-  JsonWriter& IntField(std::string_view k, int64_t v) { return Key(k).Int(v); }
-  std::string Take() { return std::move(out_); }
-
- private:
-  JsonWriter& Open(char c) {
-    Separate();
-    out_.push_back(c);
-    first_.push_back(true);
-    return *this;
-  }
-  JsonWriter& Close(char c) {
-    out_.push_back(c);
-    first_.pop_back();
-    return *this;
-  }
-  void Separate() {
-    if (after_key_) {
-      after_key_ = false;
-      return;
-    }
-    if (first_.empty()) return;
-    if (!first_.back()) out_.push_back(',');
-    first_.back() = false;
-  }
-
-  std::string out_;
-  std::vector<bool> first_;
-  bool after_key_ = false;
-};
 
 bool IsRefundOnly(int type) { return type == 1 || type == 5; }
 bool IsFinal(const std::string& status) { return status == "FINISHED" || status == "CLOSED"; }

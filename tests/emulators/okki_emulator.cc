@@ -12,6 +12,8 @@
 #include <iterator>
 #include <limits>
 
+#include "emulators/json_writer.h"
+
 namespace stagesync::emulators {
 namespace {
 
@@ -178,102 +180,6 @@ std::string_view Param(const std::map<std::string, std::string>& params, std::st
   auto it = params.find(std::string(key));
   return it == params.end() ? std::string_view() : std::string_view(it->second);
 }
-
-void AppendQuoted(std::string* out, std::string_view s) {
-  out->push_back('"');
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        *out += "\\\"";
-        break;
-      case '\\':
-        *out += "\\\\";
-        break;
-      case '\n':
-        *out += "\\n";
-        break;
-      case '\r':
-        *out += "\\r";
-        break;
-      case '\t':
-        *out += "\\t";
-        break;
-      case '\b':
-        *out += "\\b";
-        break;
-      case '\f':
-        *out += "\\f";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          fmt::format_to(std::back_inserter(*out), "\\u{:04x}", static_cast<unsigned>(c));
-        } else {
-          out->push_back(c);
-        }
-    }
-  }
-  out->push_back('"');
-}
-
-// Minimal streaming JSON writer; key order is exactly the call order, so output is stable.
-class JsonWriter {
- public:
-  JsonWriter& BeginObject() { return Open('{'); }
-  JsonWriter& EndObject() { return Close('}'); }
-  JsonWriter& BeginArray() { return Open('['); }
-  JsonWriter& EndArray() { return Close(']'); }
-  JsonWriter& Key(std::string_view k) {
-    Separate();
-    AppendQuoted(&out_, k);
-    out_.push_back(':');
-    after_key_ = true;
-    return *this;
-  }
-  JsonWriter& String(std::string_view s) {
-    Separate();
-    AppendQuoted(&out_, s);
-    return *this;
-  }
-  JsonWriter& Int(int64_t v) {
-    Separate();
-    fmt::format_to(std::back_inserter(out_), "{}", v);
-    return *this;
-  }
-  JsonWriter& Raw(std::string_view json) {
-    Separate();
-    out_ += json;
-    return *this;
-  }
-  JsonWriter& Field(std::string_view k, std::string_view v) { return Key(k).String(v); }
-  JsonWriter& IntField(std::string_view k, int64_t v) { return Key(k).Int(v); }
-  std::string Take() { return std::move(out_); }
-
- private:
-  JsonWriter& Open(char c) {
-    Separate();
-    out_.push_back(c);
-    first_.push_back(true);
-    return *this;
-  }
-  JsonWriter& Close(char c) {
-    out_.push_back(c);
-    first_.pop_back();
-    return *this;
-  }
-  void Separate() {
-    if (after_key_) {
-      after_key_ = false;
-      return;
-    }
-    if (first_.empty()) return;
-    if (!first_.back()) out_.push_back(',');
-    first_.back() = false;
-  }
-
-  std::string out_;
-  std::vector<bool> first_;
-  bool after_key_ = false;
-};
 
 void SetTimes(OkkiProduct* p, int64_t create_ms, int64_t update_ms) {
   p->create_time_ms = create_ms;

@@ -398,7 +398,7 @@ Status MySqlSink::ApplyOnce(const std::vector<stage::StagedRecord>& records, uin
       if (row[0] && row[1] && row[2]) ledger[*row[0]] = {*row[1], *row[2]};
     }
   }
-  std::vector<size_t> todo;
+  std::vector<size_t> to_write;
   const transform::Variables vars = CurrentVariables();
   std::shared_ptr<const PreMapped> pre;
   if (!records.empty()) {
@@ -445,10 +445,10 @@ Status MySqlSink::ApplyOnce(const std::vector<stage::StagedRecord>& records, uin
         continue;
       }
     }
-    todo.push_back(i);
+    to_write.push_back(i);
   }
   SS_RETURN_IF_ERROR(conn_->Execute("START TRANSACTION"));
-  if (!todo.empty()) SS_RETURN_IF_ERROR(WriteRecords(prep, todo, 0, bad, stats));
+  if (!to_write.empty()) SS_RETURN_IF_ERROR(WriteRecords(prep, to_write, 0, bad, stats));
 
   // Ledger rows for what was written, and the offset, in the same transaction.
   std::string ledger_sql;
