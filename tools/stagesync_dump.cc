@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
     } else if (a == "--key" && next(&key)) {
     } else if (a == "--sink" && next(&sink_filter)) {
     } else if (a == "--limit" && next(&lim)) {
-      limit = std::stoul(lim);
+      limit = std::strtoul(lim.c_str(), nullptr, 10);
     } else if (a == "--pending") {
       pending = true;
     } else if (a == "--quarantine") {

@@ -46,8 +46,8 @@ bool ParseIntent(const std::string& id, const std::string& s, TargetItem* item) 
   if (const json::Value* h = v->Find("hash")) {
     const std::string& hex = h->text();
     if (hex.size() == 32) {
-      item->hash.high = std::stoull(hex.substr(0, 16), nullptr, 16);
-      item->hash.low = std::stoull(hex.substr(16), nullptr, 16);
+      item->hash.high = std::strtoull(hex.substr(0, 16).c_str(), nullptr, 16);
+      item->hash.low = std::strtoull(hex.substr(16).c_str(), nullptr, 16);
     }
   }
   return true;

@@ -289,6 +289,11 @@ bool ParseRef(std::string_view body, bool label, Part* out, std::string* err) {
           *err = "bad array index [" + idx + "] in path '" + head + "'";
           return false;
         }
+        if (idx.size() > 9) {  // found by the expression fuzzer: stoi would throw
+          *err = "array index [" + idx.substr(0, 12) + "...] too large in path '" +
+                 head.substr(0, 40) + "'";
+          return false;
+        }
         seg.index = std::stoi(idx);
         i = close + 1;
         if (i < head.size() && head[i] == '.') ++i;

@@ -134,7 +134,8 @@ TEST(MappingTest, CompileErrorsNamePathAndPosition) {
                                          {"{a|decimal(x)}", "|decimal(N) needs a scale"},
                                          {"{a|default}", "filter |default takes 1 argument"},
                                          {"a}", "unexpected '}' at position 2"},
-                                         {"{a[x]}", "bad array index"}}) {
+                                         {"{a[x]}", "bad array index"},
+                                         {"{a[55555555555555555555]}", "too large"}}) {
     MappingSpec spec;
     spec.columns = {{"col", c.tmpl}};
     spec.path = "pipelines.p.sinks.s";
