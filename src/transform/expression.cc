@@ -247,7 +247,10 @@ class Binary final : public Expr {
           r.m = x.m % y.m;
           r.scale = x.scale;
         } else {
-          // x/y with kDivScale decimals, rounded half away from zero.
+          // x/y with kDivScale decimals, rounded half away from zero. Keep x * 10^11 inside
+          // 128 bits (|x| < 10^26 after aligning the scales).
+          const Int128 limit = Pow10(26);
+          if (x.m >= limit || x.m <= -limit) return InvalidArgument("division: number too large");
           Int128 num = x.m * Pow10(kDivScale + 1);
           Int128 q = num / y.m;
           q = q >= 0 ? (q + 5) / 10 : (q - 5) / 10;
@@ -422,12 +425,19 @@ class Call final : public Expr {
       bool ok = !d.empty();
       for (char c : d) {
         if (c == ':') {
-          if (++idx > 2) ok = false;
+          if (++idx > 2) {  // found by the fuzzer: parts[3] would be written
+            ok = false;
+            break;
+          }
         } else if (std::isdigit(static_cast<unsigned char>(c))) {
           parts[idx] = parts[idx] * 10 + (c - '0');
-          if (parts[idx] > 100000000) ok = false;
+          if (parts[idx] > 100000000) {  // found by the fuzzer: would overflow
+            ok = false;
+            break;
+          }
         } else {
           ok = false;
+          break;
         }
       }
       if (!ok || idx != 2) return InvalidArgument("interval '" + v[1].s + "' is not HH:MM:SS");

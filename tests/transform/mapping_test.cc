@@ -244,6 +244,11 @@ TEST(ExpressionTest, RuntimeErrorsAndBoundedWork) {
   Status s = m->Map(*v, &rows);
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("column c: division by zero"), std::string::npos) << s.message();
+  // Scales that would push the dividend past 128 bits are an error, not an overflow.
+  auto huge = json::Parse(R"({"a":"999999999999999999","b":"0.0000000001"})");
+  Status sh = m->Map(*huge, &rows);
+  EXPECT_FALSE(sh.ok());
+  EXPECT_NE(sh.message().find("number too large"), std::string::npos) << sh.message();
   // A replace that would blow a record up past the cap is an error, not a huge allocation.
   MappingSpec big;
   big.columns = {{"c", "_function replace(replace({s}, 'a', {s}), 'a', {s})"}};
@@ -252,6 +257,16 @@ TEST(ExpressionTest, RuntimeErrorsAndBoundedWork) {
   ASSERT_TRUE(mb.ok());
   auto bv = json::Parse("{\"s\":\"" + std::string(2000, 'a') + "\"}");
   EXPECT_FALSE(mb->Map(*bv, &rows).ok());
+  // An interval with too many ':' is an error (found by the fuzzer as an out-of-bounds write).
+  MappingSpec iv;
+  iv.columns = {{"c", "_function SUBTIME('2024-01-01 00:00:00', '00::0:1')"}};
+  iv.path = "p";
+  auto mi = Mapping::Compile(iv);
+  ASSERT_TRUE(mi.ok());
+  auto empty = json::Parse("{}");
+  Status si = mi->Map(*empty, &rows);
+  EXPECT_FALSE(si.ok());
+  EXPECT_NE(si.message().find("is not HH:MM:SS"), std::string::npos) << si.message();
 }
 
 TEST(WhereTest, SelectsApprovedRequestsOnly) {
