@@ -7,10 +7,6 @@
 
 namespace stagesync::sink {
 
-namespace {
-bool IsPlannedType(std::string_view) { return false; }
-}  // namespace
-
 Result<transform::MappingSpec> SinkMapping(const config::PipelineConfig& p,
                                            const config::SinkConfig& s) {
   if (s.type == "mysql") {
@@ -41,10 +37,6 @@ Status CheckSink(const config::Config& cfg, const config::PipelineConfig& p,
   }
   if (s.type == "yida") return yida::CheckYidaSink(cfg, p, s);
   if (s.type == "kingdee_push") return kingdee::CheckPushSink(cfg, p, s);
-  if (IsPlannedType(s.type)) {
-    return FailedPrecondition(s.path + ".type: the '" + s.type +
-                              "' sink is not implemented in this build yet");
-  }
   return InvalidArgument(s.path + ".type: unknown sink type '" + s.type + "'");
 }
 
