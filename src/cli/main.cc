@@ -59,7 +59,7 @@ int Check(const config::Config& cfg, bool as_json) {
     if (!s.ok()) {
       if (s.code() == StatusCode::kFailedPrecondition) {
         std::fprintf(stderr, "stagesync: warning: %s\n", s.message().c_str());
-        state = "source not implemented";
+        state = "ok with warnings";
       } else {
         std::fprintf(stderr, "stagesync: error: %s\n", s.message().c_str());
         state = "error";
