@@ -304,7 +304,8 @@ Status KingdeeClient::Login(const std::string& stale) {
 
 Result<json::Value> KingdeeClient::Post(const std::string& service, const std::string& body,
                                         const std::string& what, bool idempotent,
-                                        const std::function<Status(const json::Value&)>& check) {
+                                        const std::function<Status(const json::Value&)>& check,
+                                        bool business_answers) {
   const std::string url = Url(std::string(kFormService) + service);
   std::string used_cookie;
   auto build = [&]() -> Result<HttpRequest> {
@@ -336,7 +337,10 @@ Result<json::Value> KingdeeClient::Post(const std::string& service, const std::s
   auto classify = [&](const HttpResponse& resp) -> Result<json::Value> {
     SS_RETURN_IF_ERROR(ClassifyHttp(resp, service));
     SS_ASSIGN_OR_RETURN(json::Value v, ParseBody(resp));
-    SS_RETURN_IF_ERROR(EnvelopeStatus(v));
+    Status envelope = EnvelopeStatus(v);
+    const bool business = envelope.code() == StatusCode::kFailedPrecondition ||
+                          envelope.code() == StatusCode::kNotFound;
+    if (!envelope.ok() && !(business_answers && business)) return envelope;
     if (check) SS_RETURN_IF_ERROR(check(v));
     return v;
   };
@@ -346,7 +350,12 @@ Result<json::Value> KingdeeClient::Post(const std::string& service, const std::s
 
 Result<json::Value> KingdeeClient::Call(std::string_view service, const std::string& body,
                                         const std::string& what, bool idempotent) {
-  return Post(std::string(service), body, what, idempotent, nullptr);
+  return Post(std::string(service), body, what, idempotent, nullptr, false);
+}
+
+Result<json::Value> KingdeeClient::CallForAnswer(std::string_view service, const std::string& body,
+                                                 const std::string& what, bool idempotent) {
+  return Post(std::string(service), body, what, idempotent, nullptr, true);
 }
 
 Result<std::vector<json::Value>> KingdeeClient::ExecuteBillQuery(const json::Value& data,
@@ -365,8 +374,8 @@ Result<std::vector<json::Value>> KingdeeClient::ExecuteBillQuery(const json::Val
     }
     return Status::Ok();
   };
-  SS_ASSIGN_OR_RETURN(json::Value rows,
-                      Post("ExecuteBillQuery", json::Serialize(wrapper), what, true, rows_only));
+  SS_ASSIGN_OR_RETURN(json::Value rows, Post("ExecuteBillQuery", json::Serialize(wrapper), what,
+                                             true, rows_only, false));
   return std::move(rows.mutable_items());
 }
 

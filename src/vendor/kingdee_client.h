@@ -59,6 +59,11 @@ class KingdeeClient {
   // error envelope. `what` names the call in errors; it never carries secrets.
   Result<json::Value> Call(std::string_view service, const std::string& body,
                            const std::string& what, bool idempotent = true);
+  // Like Call, but a business answer (validation failed, not operable, no data, an unknown
+  // MsgCode: a Push with per-bill errors) comes back as the body for the caller to read; only
+  // session loss, throttling, locks, server faults and permission errors are Statuses.
+  Result<json::Value> CallForAnswer(std::string_view service, const std::string& body,
+                                    const std::string& what, bool idempotent);
 
   // ExecuteBillQuery with `data` (FormId, FieldKeys, FilterString, ...): the rows, each a JSON
   // array in FieldKeys order. A body that is neither rows nor an error is DataLoss (retried).
@@ -76,7 +81,8 @@ class KingdeeClient {
   // One DynamicFormService call; `check` (optional) vets a non-error body inside the retry loop.
   Result<json::Value> Post(const std::string& service, const std::string& body,
                            const std::string& what, bool idempotent,
-                           const std::function<Status(const json::Value&)>& check);
+                           const std::function<Status(const json::Value&)>& check,
+                           bool business_answers);
 
   const ClientOptions opts_;
   ApiEndpoint endpoint_;

@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "sink/kingdee/kingdee_api.h"
+#include "vendor/kingdee_client.h"
 
 namespace stagesync::sink::kingdee {
 
@@ -52,6 +52,12 @@ Result<PushOptions> ReadPush(const config::PipelineConfig& p, const config::Sink
   return o;
 }
 
+// The Result.<which> status object of a Push answer, or nullptr.
+const json::Value* ResponseStatus(const json::Value& body, const char* which = "ResponseStatus") {
+  const json::Value* result = body.Find("Result");
+  return result ? result->Find(which) : nullptr;
+}
+
 std::string SqlString(const std::string& s) {  // for FilterString literals
   std::string out = "'";
   for (char c : s) {
@@ -66,7 +72,7 @@ std::string SqlString(const std::string& s) {  // for FilterString literals
 class PushTarget final : public Target {
  public:
   PushTarget(std::string path, PushOptions o, transform::Mapping mapping,
-             std::unique_ptr<KingdeeApi> api)
+             std::shared_ptr<vendor::kingdee::KingdeeClient> api)
       : path_(std::move(path)),
         o_(std::move(o)),
         mapping_(std::move(mapping)),
@@ -104,8 +110,8 @@ class PushTarget final : public Target {
     if (o_.target_org_id > 0) data += ",\"TargetOrgId\":" + std::to_string(o_.target_org_id);
     data += "}";
     std::string body = "{\"formid\":" + json::Quote(o_.form_id) + ",\"data\":" + data + "}";
-    auto res =
-        api_->Call("Push", body, fmt::format("{}: push {} bill(s)", path_, items.size()), false);
+    auto res = api_->CallForAnswer("Push", body,
+                                   fmt::format("{}: push {} bill(s)", path_, items.size()), false);
     std::vector<CreateResult> out(items.size());
     if (!res.ok()) {
       for (auto& r : out) {
@@ -161,24 +167,22 @@ class PushTarget final : public Target {
   }
 
   Result<std::optional<TargetOutcome>> Lookup(const TargetItem& item) override {
-    std::string filter =
-        "FSOURCETYPE=" + SqlString(o_.form_id) + " AND FSRCBILLNO=" + SqlString(item.payload);
-    std::string body = fmt::format(
-        "{{\"data\":{{\"FormId\":{},\"FieldKeys\":\"FID,FBillNo,FDocumentStatus,FSOURCETYPE,"
-        "FSRCBILLNO\",\"FilterString\":{},\"OrderString\":\"FID ASC\",\"StartRow\":0,"
-        "\"Limit\":10}}}}",
-        json::Quote(o_.target_form_id), json::Quote(filter));
-    SS_ASSIGN_OR_RETURN(json::Value rows, api_->Call("ExecuteBillQuery", body,
-                                                     path_ + ": look up " + o_.target_form_id +
-                                                         " pushed from " + item.payload,
-                                                     true));
-    if (!rows.is_array()) {
-      return Status(StatusCode::kDataLoss, path_ + ": ExecuteBillQuery answered no rows array");
-    }
-    if (rows.items().empty()) return std::optional<TargetOutcome>();
-    const json::Value& row = rows.items()[0];  // drafts count: already pushed
+    json::Value data = json::Value::Object();
+    data.Add("FormId", json::Value::String(o_.target_form_id));
+    data.Add("FieldKeys",
+             json::Value::String("FID,FBillNo,FDocumentStatus,FSOURCETYPE,FSRCBILLNO"));
+    data.Add("FilterString", json::Value::String("FSOURCETYPE=" + SqlString(o_.form_id) +
+                                                 " AND FSRCBILLNO=" + SqlString(item.payload)));
+    data.Add("OrderString", json::Value::String("FID ASC"));
+    data.Add("StartRow", json::Value::Number("0"));
+    data.Add("Limit", json::Value::Number("10"));
+    SS_ASSIGN_OR_RETURN(auto rows,
+                        api_->ExecuteBillQuery(data, path_ + ": look up " + o_.target_form_id +
+                                                         " pushed from " + item.payload));
+    if (rows.empty()) return std::optional<TargetOutcome>();
+    const json::Value& row = rows[0];  // drafts count: already pushed
     TargetOutcome out;
-    if (row.is_array() && row.items().size() >= 2) {
+    if (row.items().size() >= 2) {
       out.target_id = row.items()[0].text();
       out.number = row.items()[1].text();
     }
@@ -226,7 +230,7 @@ class PushTarget final : public Target {
   const std::string path_;
   const PushOptions o_;
   transform::Mapping mapping_;
-  std::unique_ptr<KingdeeApi> api_;
+  std::shared_ptr<vendor::kingdee::KingdeeClient> api_;
 };
 
 }  // namespace
@@ -266,7 +270,7 @@ Status CheckPushSink(const config::Config& cfg, const config::PipelineConfig& p,
     return InvalidArgument(s.path + ".connection: '" + conn->name + "' is a " + conn->type +
                            " connection, not kingdee");
   }
-  SS_RETURN_IF_ERROR(ReadConnection(*conn).status());
+  SS_RETURN_IF_ERROR(vendor::kingdee::ReadClientOptions(*conn).status());
   SS_ASSIGN_OR_RETURN(PushOptions o, ReadPush(p, s));
   return transform::Mapping::Compile(o.mapping).status();
 }
@@ -276,10 +280,12 @@ Result<std::unique_ptr<Target>> MakePushTarget(const config::Config& cfg,
                                                const config::SinkConfig& s, HttpClient* http,
                                                Clock* clock) {
   SS_RETURN_IF_ERROR(CheckPushSink(cfg, p, s));
-  SS_ASSIGN_OR_RETURN(KingdeeOptions ko, ReadConnection(*cfg.FindConnection(s.connection)));
   SS_ASSIGN_OR_RETURN(PushOptions o, ReadPush(p, s));
   SS_ASSIGN_OR_RETURN(transform::Mapping mapping, transform::Mapping::Compile(o.mapping));
-  auto api = std::make_unique<KingdeeApi>(std::move(ko), http, clock);
+  // The same client (session, rate limit) as a Kingdee source on this connection.
+  Status err;
+  auto api = vendor::kingdee::ClientFor(*cfg.FindConnection(s.connection), http, clock, &err);
+  if (api == nullptr) return err;
   return std::unique_ptr<Target>(
       new PushTarget(s.path, std::move(o), std::move(mapping), std::move(api)));
 }
