@@ -2,7 +2,8 @@
 // source id) with a content hash; a new or changed record gets a change-log entry that each
 // sink drains through its own cursor. The key layout is in doc/stage-format.md.
 // Thread-safe: one StagingLog may be shared by the fetcher and appliers of one process. One
-// state dir is opened read-write by one process at a time (RocksDB's LOCK file).
+// state dir is opened read-write by one process at a time (an flock on STAGESYNC_LOCK, taken
+// before RocksDB opens anything, then RocksDB's own LOCK).
 #pragma once
 
 #include <cstdint>
@@ -100,10 +101,19 @@ class StagingLog {
  public:
   virtual ~StagingLog() = default;
 
-  // Opens (creating if needed) the staging database in `dir`. FailedPrecondition when another
-  // process holds the dir.
+  // Opens the staging database in `dir`, creating it (and the dir, mode 0700) only when the dir
+  // is new or empty; files are created 0600. Fails with:
+  //   AlreadyExists       another process holds the dir (nothing of its files is touched);
+  //   FailedPrecondition  the dir holds database files but no CURRENT, or foreign files only
+  //                       (the message says how to recover); nothing is created;
+  //   ResourceExhausted   no space left on the state dir's device.
+  // A dir without an identity file (STAGESYNC_ID) gets one with a fresh instance id.
   static Result<std::unique_ptr<StagingLog>> Open(const std::string& dir,
                                                   const StageOptions& opts = {});
+
+  // The state dir's instance id (from STAGESYNC_ID): it tells this staging apart from a rebuilt
+  // or foreign one. Empty only for a read-only open of a dir without an identity file.
+  virtual const std::string& InstanceId() const = 0;
 
   // Makes sure each named sink has a cursor (new sinks start at 0).
   virtual Status RegisterSinks(const std::string& pipeline,

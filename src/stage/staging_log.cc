@@ -5,7 +5,8 @@
 //   changes : P \0 seq(8 BE)  -> id
 //   meta    : "seq" \0 P -> seq(8) ; "wm" \0 P -> ms(8) ; "cur" \0 P \0 sink -> seq(8)
 //             "open" \0 P \0 id -> "" ; "fail" \0 P \0 id -> ""
-//   quarantine : P \0 stage \0 id -> JSON {error, payload, at_ms}
+//   quarantine : P \0 stage \0 id -> JSON {error, payload | payload_b64, at_ms}
+#include <fcntl.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
@@ -13,10 +14,20 @@
 #include <rocksdb/slice.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
+#include <random>
 
 #include "stagesync/json.h"
 #include "stagesync/stage.h"
@@ -73,9 +84,74 @@ std::string Prefix(const std::string& p) {
   return k;
 }
 
+bool IsUtf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
+    const unsigned char c = b(0);
+    const size_t n = c < 0x80                   ? 1
+                     : (c >= 0xC2 && c <= 0xDF) ? 2
+                     : (c >= 0xE0 && c <= 0xEF) ? 3
+                     : (c >= 0xF0 && c <= 0xF4) ? 4
+                                                : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (size_t k = 1; k < n; ++k) {
+      if ((b(k) & 0xC0) != 0x80) return false;
+    }
+    if (n == 3) {
+      const unsigned cp = ((c & 0x0Fu) << 12) | ((b(1) & 0x3Fu) << 6);
+      if (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    }
+    if (n == 4) {
+      const unsigned cp = ((c & 0x07u) << 18) | ((b(1) & 0x3Fu) << 12);
+      if (cp < 0x10000 || cp > 0x10FFFF) return false;
+    }
+    i += n;
+  }
+  return true;
+}
+
+constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+std::string Base64Encode(std::string_view in) {
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  for (size_t i = 0; i < in.size(); i += 3) {
+    uint32_t v = static_cast<uint32_t>(static_cast<unsigned char>(in[i])) << 16;
+    if (i + 1 < in.size()) v |= static_cast<uint32_t>(static_cast<unsigned char>(in[i + 1])) << 8;
+    if (i + 2 < in.size()) v |= static_cast<unsigned char>(in[i + 2]);
+    out.push_back(kB64[(v >> 18) & 63]);
+    out.push_back(kB64[(v >> 12) & 63]);
+    out.push_back(i + 1 < in.size() ? kB64[(v >> 6) & 63] : '=');
+    out.push_back(i + 2 < in.size() ? kB64[v & 63] : '=');
+  }
+  return out;
+}
+
+std::string Base64Decode(std::string_view in) {
+  std::string out;
+  uint32_t v = 0;
+  int bits = 0;
+  for (char c : in) {
+    const char* p = c == '\0' ? nullptr : std::strchr(kB64, c);
+    if (p == nullptr) continue;  // '=' padding
+    v = (v << 6) | static_cast<uint32_t>(p - kB64);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((v >> bits) & 0xff));
+    }
+  }
+  return out;
+}
+
 Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return Status::Ok();
   std::string m = std::string(what) + ": " + s.ToString();
+  // A full disk is not a bug: say so plainly (the caller adds the state dir). RocksDB keeps
+  // refusing writes until it recovers; the next run, after space is freed, goes on.
+  if (s.IsNoSpace() || m.find("No space left on device") != std::string::npos) {
+    return Status(StatusCode::kResourceExhausted, "no space left on device: " + m);
+  }
   if (s.IsNotFound()) return NotFound(m);
   if (s.IsCorruption()) return DataLoss(m);
   if (s.IsBusy() || s.IsTryAgain() || s.IsTimedOut()) return Unavailable(m);
@@ -85,8 +161,13 @@ Status FromRocks(const rocksdb::Status& s, std::string_view what) {
 class RocksStagingLog final : public StagingLog {
  public:
   RocksStagingLog(rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles,
-                  StageOptions opts)
-      : db_(db), handles_(std::move(handles)), opts_(opts) {
+                  StageOptions opts, std::string dir, int lock_fd, std::string instance_id)
+      : db_(db),
+        handles_(std::move(handles)),
+        opts_(opts),
+        dir_(std::move(dir)),
+        lock_fd_(lock_fd),
+        instance_id_(std::move(instance_id)) {
     records_ = handles_[1];
     hashes_ = handles_[2];
     changes_ = handles_[3];
@@ -96,7 +177,11 @@ class RocksStagingLog final : public StagingLog {
   ~RocksStagingLog() override {
     for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
     delete db_;
+    if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock, after RocksDB let go
   }
+
+  const std::string& InstanceId() const override { return instance_id_; }
+  void SetInstanceId(std::string id) { instance_id_ = std::move(id); }
 
   Status RegisterSinks(const std::string& pipeline,
                        const std::vector<std::string>& sinks) override {
@@ -370,6 +455,7 @@ class RocksStagingLog final : public StagingLog {
       if (parsed.ok()) {
         if (auto* v = parsed->Find("error")) e.error = v->text();
         if (auto* v = parsed->Find("payload")) e.payload = v->text();
+        if (auto* v = parsed->Find("payload_b64")) e.payload = Base64Decode(v->text());
         if (auto* v = parsed->Find("at_ms")) v->AsInt64(&e.at_ms);
       }
       out.push_back(std::move(e));
@@ -522,8 +608,14 @@ class RocksStagingLog final : public StagingLog {
   static std::string QuarantineValue(const FetchFailure& f, int64_t now_ms) {
     std::string q = "{\"error\":";
     json::AppendQuoted(f.error, &q);
-    q += ",\"payload\":";
-    json::AppendQuoted(f.payload, &q);
+    // A payload that is not UTF-8 (an unreadable vendor record) would make the value unreadable
+    // JSON: its exact bytes are kept in base64 instead.
+    if (IsUtf8(f.payload)) {
+      q += ",\"payload\":";
+      json::AppendQuoted(f.payload, &q);
+    } else {
+      q += ",\"payload_b64\":\"" + Base64Encode(f.payload) + "\"";
+    }
     q += ",\"at_ms\":" + std::to_string(now_ms) + "}";
     return q;
   }
@@ -593,12 +685,19 @@ class RocksStagingLog final : public StagingLog {
     if (opts_.read_only) return FailedPrecondition("staging log opened read-only");
     rocksdb::WriteOptions wo;
     wo.sync = opts_.sync;
-    return FromRocks(db_->Write(wo, batch), what);
+    Status st = FromRocks(db_->Write(wo, batch), what);
+    if (st.code() == StatusCode::kResourceExhausted) {
+      return st.WithContext("state dir " + dir_);
+    }
+    return st;
   }
 
   rocksdb::DB* db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   StageOptions opts_;
+  std::string dir_;
+  int lock_fd_ = -1;
+  std::string instance_id_;
   rocksdb::ColumnFamilyHandle* records_;
   rocksdb::ColumnFamilyHandle* hashes_;
   rocksdb::ColumnFamilyHandle* changes_;
@@ -608,15 +707,196 @@ class RocksStagingLog final : public StagingLog {
   std::map<std::string, uint64_t> last_seq_;
 };
 
+// RocksDB's info log goes to stderr, warnings and worse only, never to a file in the state dir:
+// Debian's librocksdb is built with assertions, and its file logger asserts (SIGABRT) when a
+// write fails during ENOSPC recovery; and a second process refused by our lock would
+// otherwise rotate the running one's LOG before RocksDB even looks at its LOCK.
+class StderrLogger final : public rocksdb::Logger {
+ public:
+  StderrLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    char buf[1024];
+    std::vsnprintf(buf, sizeof buf, format, ap);
+    std::fprintf(stderr, "stagesync: rocksdb: %s\n", buf);  // a failed write is ignored
+  }
+};
+
+constexpr const char* kIdentityFile = "STAGESYNC_ID";
+constexpr const char* kLockFile = "STAGESYNC_LOCK";
+
+std::string NewInstanceId() {
+  std::random_device rd;
+  std::string id;
+  static const char kHex[] = "0123456789abcdef";
+  for (int i = 0; i < 4; ++i) {
+    uint32_t r = rd();
+    for (int k = 0; k < 8; ++k) {
+      id.push_back(kHex[r & 15]);
+      r >>= 4;
+    }
+  }
+  return id;
+}
+
+// The instance id stored in the identity file, or "" when there is none (or it is unreadable).
+std::string ReadInstanceId(const std::string& dir) {
+  std::ifstream in(dir + "/" + kIdentityFile, std::ios::binary);
+  if (!in) return "";
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto v = json::Parse(text);
+  if (!v.ok()) return "";
+  const json::Value* id = v->Find("instance_id");
+  return id != nullptr && id->is_string() ? id->text() : "";
+}
+
+Status SyncDir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Internal("opening " + dir + ": " + std::strerror(errno));
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return Internal("syncing " + dir + ": " + std::strerror(errno));
+  return Status::Ok();
+}
+
+// Writes the identity file atomically (temp file, fsync, rename, fsync the dir).
+Result<std::string> WriteIdentity(const std::string& dir, int64_t now_ms) {
+  const std::string id = NewInstanceId();
+  const std::string body = "{\"format\":\"stagesync-state\",\"instance_id\":\"" + id +
+                           "\",\"created_at_ms\":" + std::to_string(now_ms) + "}\n";
+  const std::string tmp = dir + "/" + kIdentityFile + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Internal("writing " + tmp + ": " + std::strerror(errno));
+  const bool ok = ::write(fd, body.data(), body.size()) == static_cast<ssize_t>(body.size()) &&
+                  ::fsync(fd) == 0;
+  const int err = errno;
+  ::close(fd);
+  if (!ok) {
+    ::unlink(tmp.c_str());
+    std::string m = "writing " + tmp + ": " + std::strerror(err);
+    if (err == ENOSPC)
+      return Status(StatusCode::kResourceExhausted, "no space left on device: " + m);
+    return Internal(m);
+  }
+  if (::rename(tmp.c_str(), (dir + "/" + kIdentityFile).c_str()) != 0) {
+    return Internal("renaming " + tmp + ": " + std::strerror(errno));
+  }
+  SS_RETURN_IF_ERROR(SyncDir(dir));
+  return id;
+}
+
+// What a state dir holds when CURRENT is missing.
+struct DirContents {
+  bool empty_or_unfinished = true;      // only our files and those of a RocksDB create cut short
+  std::vector<std::string> data_files;  // tables, WALs, manifests: a database lives here
+  std::vector<std::string> foreign;     // files that are neither
+};
+
+// A RocksDB create writes IDENTITY, MANIFEST-000001 and only then CURRENT (NewDB); a crash
+// before CURRENT leaves just those, and nothing of them is data.
+DirContents Inspect(const std::string& dir) {
+  DirContents c;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name == kIdentityFile || name == kLockFile || name == "LOCK" || name == "IDENTITY" ||
+        name == "MANIFEST-000001" || name == std::string(kIdentityFile) + ".tmp" ||
+        name.rfind("LOG", 0) == 0 || name.rfind("OPTIONS-", 0) == 0 || name.ends_with(".dbtmp")) {
+      continue;
+    }
+    const bool data = name.ends_with(".sst") || name.ends_with(".log") || name.ends_with(".blob") ||
+                      name.rfind("MANIFEST-", 0) == 0;
+    if (data) {
+      std::error_code sec;
+      if (name.ends_with(".log") && e.file_size(sec) == 0 && !sec) continue;  // empty WAL
+      c.data_files.push_back(name);
+    } else {
+      c.foreign.push_back(name);
+    }
+    c.empty_or_unfinished = false;
+  }
+  return c;
+}
+
+// State dir 0700 and its files 0600: it holds vendor tokens. Files RocksDB creates later
+// follow the umask, so the process umask drops group and other bits too.
+void TightenPermissions(const std::string& dir) {
+  ::umask(::umask(0) | 077);
+  ::chmod(dir.c_str(), 0700);
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    std::error_code fec;
+    if (e.is_regular_file(fec)) ::chmod(e.path().c_str(), 0600);
+  }
+}
+
 }  // namespace
 
 Result<std::unique_ptr<StagingLog>> StagingLog::Open(const std::string& dir,
                                                      const StageOptions& opts) {
+  int lock_fd = -1;
+  bool create = false;
+  std::string instance_id;
+  if (!opts.read_only) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return FailedPrecondition("cannot create state dir " + dir + ": " + ec.message());
+    TightenPermissions(dir);
+    // Our own lock, taken before RocksDB touches anything: a refused second writer leaves the
+    // running one's files alone.
+    const std::string lock_path = dir + "/" + kLockFile;
+    lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock_fd < 0) {
+      return FailedPrecondition("cannot open " + lock_path + ": " + std::strerror(errno));
+    }
+    if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+      const int err = errno;
+      ::close(lock_fd);
+      if (err == EWOULDBLOCK) {
+        return Status(StatusCode::kAlreadyExists,
+                      "state dir " + dir + " is in use by another stagesync process");
+      }
+      return FailedPrecondition("cannot lock " + lock_path + ": " + std::strerror(err));
+    }
+    struct CloseOnError {
+      int* fd;
+      ~CloseOnError() {
+        if (*fd >= 0) ::close(*fd);
+      }
+    };
+    std::error_code cec;
+    if (!std::filesystem::exists(dir + "/CURRENT", cec)) {
+      DirContents c = Inspect(dir);
+      if (!c.data_files.empty()) {
+        CloseOnError closer{&lock_fd};
+        return FailedPrecondition(
+            "state dir " + dir + " holds a staging database (" + c.data_files.front() +
+            ", ...) but its CURRENT file is missing; refusing to create a new database over it "
+            "(that would delete the staged records, cursors and push outcomes). Recovery: stop "
+            "every stagesync process, then write the name of the newest MANIFEST file into "
+            "CURRENT (cd " +
+            dir +
+            " && ls MANIFEST-* | sort | tail -1 > CURRENT), or restore the state dir from a "
+            "backup");
+      }
+      if (!c.foreign.empty()) {
+        CloseOnError closer{&lock_fd};
+        return FailedPrecondition("state dir " + dir + " is not empty (" + c.foreign.front() +
+                                  ", ...) and holds no staging database; refusing to create "
+                                  "one there: point state_dir at a new or empty directory");
+      }
+      create = true;
+    }
+    instance_id = ReadInstanceId(dir);
+  } else {
+    instance_id = ReadInstanceId(dir);
+  }
+
   rocksdb::Options db_opts;
-  db_opts.create_if_missing = !opts.read_only;
+  db_opts.create_if_missing = create;
   db_opts.create_missing_column_families = !opts.read_only;
   db_opts.max_open_files = 256;
-  db_opts.keep_log_file_num = 4;
+  db_opts.info_log = std::make_shared<StderrLogger>();
   db_opts.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
 
   rocksdb::ColumnFamilyOptions records_opts;
@@ -657,17 +937,29 @@ Result<std::unique_ptr<StagingLog>> StagingLog::Open(const std::string& dir,
     s = rocksdb::DB::Open(db_opts, dir, cfs, &handles, &db);
   }
   if (!s.ok()) {
+    if (lock_fd >= 0) ::close(lock_fd);
     std::string m = s.ToString();
     if (s.IsIOError() && m.find("lock") != std::string::npos) {
-      return FailedPrecondition("state dir " + dir + " is in use by another stagesync process (" +
-                                m + ")");
+      return Status(StatusCode::kAlreadyExists,
+                    "state dir " + dir + " is in use by another stagesync process (" + m + ")");
     }
     if (opts.read_only && (s.IsPathNotFound() || s.IsInvalidArgument() || s.IsIOError())) {
       return NotFound("no staging database in " + dir + ": " + m);
     }
     return FromRocks(s, "opening staging database in " + dir);
   }
-  return std::unique_ptr<StagingLog>(new RocksStagingLog(db, std::move(handles), opts));
+  auto log = std::unique_ptr<StagingLog>(
+      new RocksStagingLog(db, std::move(handles), opts, dir, lock_fd, instance_id));
+  if (!opts.read_only && instance_id.empty()) {
+    // A new state dir, or one from before identity files: stamp it now that it holds a database.
+    const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+    auto id = WriteIdentity(dir, now_ms);
+    if (!id.ok()) return id.status().WithContext("state dir " + dir);
+    static_cast<RocksStagingLog*>(log.get())->SetInstanceId(*id);
+  }
+  return log;
 }
 
 }  // namespace stagesync::stage

@@ -1,4 +1,9 @@
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
 
 #include "stagesync/hash.h"
 #include "stagesync/stage.h"
@@ -150,7 +155,7 @@ TEST_F(StagingLogTest, TombstoneForUnknownRecordWritesNothing) {
 TEST_F(StagingLogTest, ASecondWriterGetsAClearErrorAndReadersStillWork) {
   auto second = StagingLog::Open(dir_.path());
   ASSERT_FALSE(second.ok());
-  EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(second.status().code(), StatusCode::kAlreadyExists);
   EXPECT_NE(second.status().message().find("in use by another stagesync process"),
             std::string::npos);
   ASSERT_TRUE(log_->CommitPage("p", Page({Rec("a", "1")}), 1).ok());
@@ -174,6 +179,102 @@ TEST_F(StagingLogTest, StateSurvivesReopen) {
   auto st = (*log)->CommitPage("p", Page({Rec("c", "1")}), 2);
   ASSERT_TRUE(st.ok());
   EXPECT_EQ((**(*log)->Get("p", "c")).seq, 3u);  // sequence continues after reopen
+}
+
+TEST_F(StagingLogTest, AnUnreadablePayloadKeepsItsExactBytesInQuarantine) {
+  PageCommit p;
+  const std::string raw = "{\"id\":7,\"name\":\"caf\xff\xfe\"}";
+  p.failures.push_back({"7", "unreadable", raw});
+  ASSERT_TRUE(log_->CommitPage("p", p, 1).ok());
+  auto q = log_->Quarantined("p");
+  ASSERT_TRUE(q.ok());
+  ASSERT_EQ(q->size(), 1u);
+  EXPECT_EQ((*q)[0].payload, raw);
+  EXPECT_EQ((*q)[0].error, "unreadable");
+}
+
+std::set<std::string> Files(const std::string& dir) {
+  std::set<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    out.insert(e.path().filename().string());
+  }
+  return out;
+}
+
+TEST_F(StagingLogTest, TheStateDirHasAnIdentityThatSurvivesReopen) {
+  const std::string id = log_->InstanceId();
+  EXPECT_EQ(id.size(), 32u);
+  EXPECT_TRUE(std::filesystem::exists(dir_.Sub("STAGESYNC_ID")));
+  log_.reset();
+  auto again = StagingLog::Open(dir_.path());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)->InstanceId(), id);
+  testing::TempDir other;
+  auto fresh = StagingLog::Open(other.Sub("new/state"));
+  ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
+  EXPECT_NE((*fresh)->InstanceId(), id);
+  struct stat st;
+  ASSERT_EQ(::stat(other.Sub("new/state").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u) << "the state dir holds vendor tokens";
+}
+
+TEST_F(StagingLogTest, ALostCurrentFileIsRefusedAndNothingIsDeleted) {
+  ASSERT_TRUE(log_->CommitPage("p", Page({Rec("a", "1")}), 1).ok());
+  log_.reset();
+  ASSERT_TRUE(std::filesystem::remove(dir_.Sub("CURRENT")));
+  const auto before = Files(dir_.path());
+  for (int run = 0; run < 2; ++run) {
+    auto log = StagingLog::Open(dir_.path());
+    ASSERT_FALSE(log.ok());
+    EXPECT_EQ(log.status().code(), StatusCode::kFailedPrecondition);
+    EXPECT_NE(log.status().message().find("CURRENT file is missing"), std::string::npos)
+        << log.status().message();
+    EXPECT_NE(log.status().message().find("Recovery:"), std::string::npos);
+    EXPECT_EQ(Files(dir_.path()), before) << "run " << run;
+  }
+  // The recovery the message describes brings every record back.
+  std::string newest;
+  for (const auto& f : before) {
+    if (f.rfind("MANIFEST-", 0) == 0 && f > newest) newest = f;
+  }
+  std::ofstream(dir_.Sub("CURRENT")) << newest << "\n";
+  auto log = StagingLog::Open(dir_.path());
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  EXPECT_TRUE((**(*log)->Get("p", "a")).raw == "1");
+}
+
+TEST(StagingLogOpenTest, RefusesToCreateADatabaseInADirWithOtherFiles) {
+  testing::TempDir dir;
+  std::ofstream(dir.Sub("notes.txt")) << "mine";
+  auto log = StagingLog::Open(dir.path());
+  ASSERT_FALSE(log.ok());
+  EXPECT_NE(log.status().message().find("is not empty"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("CURRENT")));
+}
+
+TEST_F(StagingLogTest, ARefusedSecondWriterTouchesNoFileAndTheDirIsPrivate) {
+  ASSERT_TRUE(log_->CommitPage("p", Page({Rec("a", "1")}), 1).ok());
+  std::map<std::string, std::filesystem::file_time_type> before;
+  for (const auto& e : std::filesystem::directory_iterator(dir_.path())) {
+    before[e.path().filename().string()] = e.last_write_time();
+  }
+  for (int i = 0; i < 3; ++i) {
+    auto second = StagingLog::Open(dir_.path());
+    ASSERT_FALSE(second.ok());
+  }
+  std::map<std::string, std::filesystem::file_time_type> after;
+  for (const auto& e : std::filesystem::directory_iterator(dir_.path())) {
+    after[e.path().filename().string()] = e.last_write_time();
+  }
+  EXPECT_EQ(before, after);
+  EXPECT_FALSE(std::filesystem::exists(dir_.Sub("LOG"))) << "RocksDB's info log is on stderr";
+  struct stat st;
+  ASSERT_EQ(::stat(dir_.path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  for (const auto& e : std::filesystem::directory_iterator(dir_.path())) {
+    ASSERT_EQ(::stat(e.path().c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 077, 0u) << e.path() << " is readable by others";
+  }
 }
 
 }  // namespace
