@@ -36,6 +36,14 @@ class Value {
   bool is_array() const { return type_ == Type::kArray; }
   bool is_bool() const { return type_ == Type::kBool; }
 
+  // A placeholder left by a parse with ParseOptions::isolate for one unreadable value (a bad
+  // record in a vendor page): its type is kNull, it serializes as null, and it keeps the
+  // value's raw bytes (invalid_raw) and why it could not be read (invalid_error).
+  static Value Invalid(std::string raw, std::string error);
+  bool is_invalid() const { return invalid_; }
+  const std::string& invalid_raw() const { return text_; }
+  std::string invalid_error() const { return invalid_ ? items_.front().text() : std::string(); }
+
   bool bool_value() const { return bool_; }
   // The string's value, or a number's source text.
   const std::string& text() const { return text_; }
@@ -56,17 +64,37 @@ class Value {
  private:
   Type type_ = Type::kNull;
   bool bool_ = false;
+  bool invalid_ = false;
   std::string text_;
   std::vector<Value> items_;
   std::vector<Member> members_;
 };
 
+// Where a parse may confine an unreadable value instead of failing the whole document.
+enum class Isolate {
+  kNone,
+  // The items of the shallowest arrays (a vendor page's record list, wherever it sits).
+  kArrayItems,
+  // The members of the root object (a reply that carries one record as a member).
+  kRootMembers,
+};
+
 struct ParseOptions {
   size_t max_depth = 64;
+  // A value inside an isolation unit that is well-formed JSON but unreadable (invalid UTF-8, a
+  // lone surrogate escape such as "\ud800", a control character in a string, nesting deeper
+  // than max_depth) makes that unit a Value::Invalid placeholder; the rest parses as usual. A
+  // syntax error (e.g. a truncated document) still fails the whole parse. Default: kNone.
+  Isolate isolate = Isolate::kNone;
+  // Reads what it can instead: invalid UTF-8 and lone surrogates become U+FFFD and values
+  // nested deeper than max_depth become null. For locating an id in a quarantined record's raw
+  // bytes, never for staging. Default: false.
+  bool lossy = false;
 };
 
 // Parses a complete JSON document. A leading UTF-8 BOM is skipped (Kingdee sends one).
-// Fails with InvalidArgument naming the problem (syntax, invalid UTF-8, depth) on bad input.
+// Fails with InvalidArgument naming the problem (syntax, invalid UTF-8, depth) on bad input;
+// see ParseOptions for the isolated and lossy modes.
 Result<Value> Parse(std::string_view text, const ParseOptions& opts = {});
 
 // Compact serialization, members in their stored order.

@@ -41,6 +41,14 @@ Value Value::Object(std::vector<Member> members) {
   return v;
 }
 
+Value Value::Invalid(std::string raw, std::string error) {
+  Value v;
+  v.invalid_ = true;
+  v.text_ = std::move(raw);
+  v.items_.push_back(Value::String(std::move(error)));
+  return v;
+}
+
 const Value* Value::Find(std::string_view key) const {
   if (type_ != Type::kObject) return nullptr;
   for (const auto& m : members_) {
@@ -196,10 +204,361 @@ struct Builder {
   }
 };
 
-}  // namespace
+// A plain recursive-descent parser for what simdjson refuses as a whole: it tells syntax errors
+// (fatal: the document may be truncated) from content errors confined to one value (invalid
+// UTF-8, a lone surrogate, a control character, nesting too deep), which become Invalid
+// placeholders for their isolation unit (or are repaired in lossy mode). It builds the same
+// Values as the simdjson path, so a record's canonical form and hash do not depend on which
+// parser read its page. Only runs after simdjson failed, so its speed does not matter.
+class TolerantParser {
+ public:
+  TolerantParser(std::string_view in, const ParseOptions& opts) : in_(in), opts_(opts) {}
 
-Result<Value> Parse(std::string_view text, const ParseOptions& opts) {
-  if (text.size() >= 3 && std::memcmp(text.data(), "\xEF\xBB\xBF", 3) == 0) text.remove_prefix(3);
+  bool Parse(Value* out) {
+    SkipSpace();
+    if (!ParseValue(out, 0)) return false;
+    SkipSpace();
+    if (pos_ != in_.size()) return Syntax("trailing content after the document");
+    return true;
+  }
+  const std::string& error() const { return error_; }
+  int isolated() const { return isolated_; }
+
+ private:
+  bool Syntax(std::string m) {
+    error_ = std::move(m);
+    content_ = false;
+    return false;
+  }
+  bool Content(std::string m) {
+    error_ = std::move(m);
+    content_ = true;
+    return false;
+  }
+  void SkipSpace() {
+    while (pos_ < in_.size() &&
+           (in_[pos_] == ' ' || in_[pos_] == '\n' || in_[pos_] == '\r' || in_[pos_] == '\t')) {
+      ++pos_;
+    }
+  }
+
+  // Parses one isolation unit; a content error inside it makes it an Invalid placeholder.
+  bool ParseUnit(Value* out, size_t depth) {
+    const size_t start = pos_;
+    const int saved_arrays = arrays_;
+    if (ParseValue(out, depth)) return true;
+    if (!content_) return false;
+    const std::string why = error_;
+    arrays_ = saved_arrays;
+    pos_ = start;
+    if (!SkipValue()) return false;
+    *out = Value::Invalid(std::string(in_.substr(start, pos_ - start)), why);
+    ++isolated_;
+    error_.clear();
+    return true;
+  }
+
+  // Moves past one value by its structure alone (strings, brackets), reading nothing.
+  bool SkipValue() {
+    if (pos_ >= in_.size()) return Syntax("unexpected end of input");
+    const char c = in_[pos_];
+    if (c == '"') return SkipString();
+    if (c == '{' || c == '[') {
+      std::string stack;
+      while (pos_ < in_.size()) {
+        const char d = in_[pos_];
+        if (d == '"') {
+          if (!SkipString()) return false;
+          continue;
+        }
+        ++pos_;
+        if (d == '{' || d == '[') {
+          stack.push_back(d == '{' ? '}' : ']');
+        } else if (d == '}' || d == ']') {
+          if (stack.empty() || stack.back() != d) return Syntax("mismatched brackets");
+          stack.pop_back();
+          if (stack.empty()) return true;
+        }
+      }
+      return Syntax("unexpected end of input");
+    }
+    while (pos_ < in_.size() && in_[pos_] != ',' && in_[pos_] != ']' && in_[pos_] != '}' &&
+           in_[pos_] != ' ' && in_[pos_] != '\n' && in_[pos_] != '\r' && in_[pos_] != '\t') {
+      ++pos_;
+    }
+    return true;
+  }
+  bool SkipString() {
+    ++pos_;  // the opening quote
+    while (pos_ < in_.size()) {
+      const char c = in_[pos_++];
+      if (c == '\\') {
+        ++pos_;
+      } else if (c == '"') {
+        return true;
+      }
+    }
+    return Syntax("unterminated string");
+  }
+
+  bool ParseValue(Value* out, size_t depth) {
+    if (pos_ >= in_.size()) return Syntax("unexpected end of input");
+    const char c = in_[pos_];
+    if (depth > opts_.max_depth) {
+      if (!opts_.lossy) return Content("nesting deeper than " + std::to_string(opts_.max_depth));
+      if (!SkipValue()) return false;
+      *out = Value::Null();
+      return true;
+    }
+    if (c == '{') return ParseObject(out, depth);
+    if (c == '[') return ParseArray(out, depth);
+    if (c == '"') {
+      std::string s;
+      if (!ParseString(&s)) return false;
+      *out = Value::String(std::move(s));
+      return true;
+    }
+    if (c == '-' || (c >= '0' && c <= '9')) {
+      const size_t start = pos_;
+      while (pos_ < in_.size() && (std::strchr("+-.eE0123456789", in_[pos_]) != nullptr) &&
+             in_[pos_] != '\0') {
+        ++pos_;
+      }
+      std::string_view raw = in_.substr(start, pos_ - start);
+      if (!IsJsonNumber(raw)) {
+        return Syntax("invalid number '" + std::string(raw.substr(0, 40)) + "'");
+      }
+      *out = Value::Number(std::string(raw));
+      return true;
+    }
+    for (const auto& [word, value] :
+         {std::pair<std::string_view, int>{"true", 1}, {"false", 0}, {"null", -1}}) {
+      if (in_.substr(pos_, word.size()) == word) {
+        pos_ += word.size();
+        *out = value < 0 ? Value::Null() : Value::Bool(value == 1);
+        return true;
+      }
+    }
+    return Syntax("unexpected character");
+  }
+
+  bool ParseObject(Value* out, size_t depth) {
+    ++pos_;
+    *out = Value::Object();
+    SkipSpace();
+    if (pos_ < in_.size() && in_[pos_] == '}') {
+      ++pos_;
+      return true;
+    }
+    const bool units = opts_.isolate == Isolate::kRootMembers && depth == 0;
+    while (true) {
+      SkipSpace();
+      if (pos_ >= in_.size() || in_[pos_] != '"') return Syntax("expected a key");
+      std::string key;
+      if (!ParseString(&key)) return false;
+      SkipSpace();
+      if (pos_ >= in_.size() || in_[pos_] != ':') return Syntax("expected ':'");
+      ++pos_;
+      SkipSpace();
+      Value v;
+      if (!(units ? ParseUnit(&v, depth + 1) : ParseValue(&v, depth + 1))) return false;
+      out->Add(std::move(key), std::move(v));
+      SkipSpace();
+      if (pos_ < in_.size() && in_[pos_] == ',') {
+        ++pos_;
+        continue;
+      }
+      if (pos_ < in_.size() && in_[pos_] == '}') {
+        ++pos_;
+        return true;
+      }
+      return Syntax("expected ',' or '}'");
+    }
+  }
+
+  bool ParseArray(Value* out, size_t depth) {
+    ++pos_;
+    *out = Value::Array();
+    const bool units = opts_.isolate == Isolate::kArrayItems && arrays_ == 0;
+    ++arrays_;
+    SkipSpace();
+    if (pos_ < in_.size() && in_[pos_] == ']') {
+      ++pos_;
+      --arrays_;
+      return true;
+    }
+    while (true) {
+      SkipSpace();
+      Value v;
+      if (!(units ? ParseUnit(&v, depth + 1) : ParseValue(&v, depth + 1))) return false;
+      out->Push(std::move(v));
+      SkipSpace();
+      if (pos_ < in_.size() && in_[pos_] == ',') {
+        ++pos_;
+        continue;
+      }
+      if (pos_ < in_.size() && in_[pos_] == ']') {
+        ++pos_;
+        --arrays_;
+        return true;
+      }
+      return Syntax("expected ',' or ']'");
+    }
+  }
+
+  static void AppendUtf8(uint32_t cp, std::string* out) {
+    if (cp < 0x80) {
+      out->push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+      out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
+      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else if (cp < 0x10000) {
+      out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
+      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else {
+      out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
+      out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    }
+  }
+
+  bool Hex4(uint32_t* cp) {
+    if (pos_ + 4 > in_.size()) return Syntax("unterminated \\u escape");
+    uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) {
+      const char h = in_[pos_++];
+      v <<= 4;
+      if (h >= '0' && h <= '9') {
+        v |= static_cast<uint32_t>(h - '0');
+      } else if (h >= 'a' && h <= 'f') {
+        v |= static_cast<uint32_t>(h - 'a' + 10);
+      } else if (h >= 'A' && h <= 'F') {
+        v |= static_cast<uint32_t>(h - 'A' + 10);
+      } else {
+        return Syntax("bad \\u escape");
+      }
+    }
+    *cp = v;
+    return true;
+  }
+
+  // Length of the valid UTF-8 sequence at pos_, or 0.
+  size_t Utf8At() const {
+    const auto b = [&](size_t k) { return static_cast<unsigned char>(in_[pos_ + k]); };
+    const unsigned char c = b(0);
+    const size_t n = (c >= 0xC2 && c <= 0xDF)   ? 2
+                     : (c >= 0xE0 && c <= 0xEF) ? 3
+                     : (c >= 0xF0 && c <= 0xF4) ? 4
+                                                : 0;
+    if (n == 0 || pos_ + n > in_.size()) return 0;
+    for (size_t k = 1; k < n; ++k) {
+      if ((b(k) & 0xC0) != 0x80) return 0;
+    }
+    if (n == 3) {
+      const uint32_t cp = ((c & 0x0Fu) << 12) | ((b(1) & 0x3Fu) << 6);
+      if (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    }
+    if (n == 4) {
+      const uint32_t cp = ((c & 0x07u) << 18) | ((b(1) & 0x3Fu) << 12);
+      if (cp < 0x10000 || cp > 0x10FFFF) return 0;
+    }
+    return n;
+  }
+
+  bool ParseString(std::string* out) {
+    ++pos_;
+    while (true) {
+      if (pos_ >= in_.size()) return Syntax("unterminated string");
+      const unsigned char c = static_cast<unsigned char>(in_[pos_]);
+      if (c == '"') {
+        ++pos_;
+        return true;
+      }
+      if (c == '\\') {
+        if (++pos_ >= in_.size()) return Syntax("unterminated string");
+        const char e = in_[pos_++];
+        switch (e) {
+          case '"':
+          case '\\':
+          case '/':
+            out->push_back(e);
+            break;
+          case 'b':
+            out->push_back('\b');
+            break;
+          case 'f':
+            out->push_back('\f');
+            break;
+          case 'n':
+            out->push_back('\n');
+            break;
+          case 'r':
+            out->push_back('\r');
+            break;
+          case 't':
+            out->push_back('\t');
+            break;
+          case 'u': {
+            uint32_t cp = 0;
+            if (!Hex4(&cp)) return false;
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+              uint32_t lo = 0;
+              const size_t save = pos_;
+              if (in_.substr(pos_, 2) == "\\u" && (pos_ += 2, Hex4(&lo)) && lo >= 0xDC00 &&
+                  lo <= 0xDFFF) {
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+              } else {
+                if (!opts_.lossy) return Content("a lone surrogate escape in a string");
+                pos_ = save;
+                cp = 0xFFFD;
+              }
+            } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+              if (!opts_.lossy) return Content("a lone surrogate escape in a string");
+              cp = 0xFFFD;
+            }
+            AppendUtf8(cp, out);
+            break;
+          }
+          default:
+            return Syntax("bad escape in a string");
+        }
+        continue;
+      }
+      if (c < 0x20) {
+        if (!opts_.lossy) return Content("a control character in a string");
+        out->push_back(static_cast<char>(c));
+        ++pos_;
+        continue;
+      }
+      if (c < 0x80) {
+        out->push_back(static_cast<char>(c));
+        ++pos_;
+        continue;
+      }
+      const size_t n = Utf8At();
+      if (n == 0) {
+        if (!opts_.lossy) return Content("invalid UTF-8 in a string");
+        AppendUtf8(0xFFFD, out);
+        ++pos_;
+        continue;
+      }
+      out->append(in_.substr(pos_, n));
+      pos_ += n;
+    }
+  }
+
+  std::string_view in_;
+  const ParseOptions& opts_;
+  size_t pos_ = 0;
+  int arrays_ = 0;  // arrays enclosing the current position
+  int isolated_ = 0;
+  std::string error_;
+  bool content_ = false;
+};
+
+Result<Value> ParseStrict(std::string_view text, const ParseOptions& opts) {
   thread_local od::parser parser;
   // One padded buffer per thread, reused: no allocation per document once it has grown.
   thread_local std::string padded;
@@ -230,6 +589,25 @@ Result<Value> Parse(std::string_view text, const ParseOptions& opts) {
   if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) {
     return InvalidArgument("malformed JSON: trailing content after the document");
   }
+  return out;
+}
+
+}  // namespace
+
+Result<Value> Parse(std::string_view text, const ParseOptions& opts) {
+  if (text.size() >= 3 && std::memcmp(text.data(), "\xEF\xBB\xBF", 3) == 0) text.remove_prefix(3);
+  if (opts.lossy) {
+    TolerantParser t(text, opts);
+    Value out;
+    if (!t.Parse(&out)) return InvalidArgument("malformed JSON: " + t.error());
+    return out;
+  }
+  auto strict = ParseStrict(text, opts);
+  if (strict.ok() || opts.isolate == Isolate::kNone) return strict;
+  // Some value is unreadable: confine it to its record if the document's structure allows.
+  TolerantParser t(text, opts);
+  Value out;
+  if (!t.Parse(&out) || t.isolated() == 0) return strict;
   return out;
 }
 

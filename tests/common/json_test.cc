@@ -90,6 +90,82 @@ TEST(JsonTest, DepthIsBounded) {
 
 TEST(JsonTest, ParserIsNotTheFallbackKernel) { EXPECT_NE(ParserImplementation(), "fallback"); }
 
+std::string Nested(int depth) {
+  return std::string(static_cast<size_t>(depth), '[') + "1" +
+         std::string(static_cast<size_t>(depth), ']');
+}
+
+ParseOptions PageOptions() {
+  ParseOptions o;
+  o.isolate = Isolate::kArrayItems;
+  return o;
+}
+
+// One unreadable record in a page of five: the page parses, that record is a placeholder with
+// its exact raw bytes and the reason, and the others read exactly as a strict parse reads them.
+TEST(JsonIsolateTest, AnUnreadableRecordBecomesAPlaceholderAndTheRestParses) {
+  const std::string bad_utf8 = "{\"id\":2,\"name\":\"caf\xff\"}";
+  const std::string surrogate = R"({"id":3,"name":"\ud800x"})";
+  const std::string deep = "{\"id\":4,\"d\":" + Nested(70) + "}";
+  const std::string good1 = R"({"id":1,"name":"\u00e9\ud83d\ude00","n":1.50})";
+  const std::string good5 = R"({"id":5,"tags":["a","b"]})";
+  const std::string page = "{\"success\":true,\"total\":5,\"list\":[" + good1 + ", " + bad_utf8 +
+                           "," + surrogate + ",\n" + deep + "," + good5 + "]}";
+  EXPECT_FALSE(Parse(page).ok());  // strict: the whole page fails
+  auto v = Parse(page, PageOptions());
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  const auto& items = v->Find("list")->items();
+  ASSERT_EQ(items.size(), 5u);
+  EXPECT_FALSE(items[0].is_invalid());
+  EXPECT_EQ(Canonical(items[0]), Canonical(*Parse(good1)));
+  EXPECT_EQ(Canonical(items[4]), Canonical(*Parse(good5)));
+  ASSERT_TRUE(items[1].is_invalid());
+  EXPECT_EQ(items[1].invalid_raw(), bad_utf8);
+  EXPECT_NE(items[1].invalid_error().find("invalid UTF-8"), std::string::npos);
+  ASSERT_TRUE(items[2].is_invalid());
+  EXPECT_EQ(items[2].invalid_raw(), surrogate);
+  EXPECT_NE(items[2].invalid_error().find("lone surrogate"), std::string::npos);
+  ASSERT_TRUE(items[3].is_invalid());
+  EXPECT_EQ(items[3].invalid_raw(), deep);
+  EXPECT_NE(items[3].invalid_error().find("nesting deeper than 64"), std::string::npos);
+  EXPECT_EQ(Serialize(items[1]), "null");
+  EXPECT_EQ(v->Find("total")->text(), "5");
+}
+
+TEST(JsonIsolateTest, KingdeeRowsAreTheUnitsNotTheirCells) {
+  auto v = Parse("[[1,\"a\"],[2,\"\xc3\x28\"],[3,\"c\"]]", PageOptions());
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  ASSERT_EQ(v->items().size(), 3u);
+  EXPECT_TRUE(v->items()[1].is_invalid());
+  EXPECT_EQ(v->items()[2].items()[1].text(), "c");
+}
+
+TEST(JsonIsolateTest, SyntaxErrorsAndBadValuesOutsideAnyRecordStillFailThePage) {
+  // Truncated (maybe in transit): nothing to isolate.
+  EXPECT_FALSE(
+      Parse("{\"list\":[{\"id\":1},{\"id\":2,\"a\":\"\xff\"},{\"id\":3", PageOptions()).ok());
+  // The envelope itself is unreadable.
+  EXPECT_FALSE(Parse("{\"message\":\"\xff\",\"list\":[{\"id\":1}]}", PageOptions()).ok());
+}
+
+TEST(JsonIsolateTest, RootMembersIsolateAOneRecordReply) {
+  ParseOptions o;
+  o.isolate = Isolate::kRootMembers;
+  auto v = Parse("{\"errcode\":0,\"process_instance\":{\"title\":\"\xed\xa0\x80\"}}", o);
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(v->Find("errcode")->text(), "0");
+  EXPECT_TRUE(v->Find("process_instance")->is_invalid());
+}
+
+TEST(JsonIsolateTest, LossyReadsAnIdOutOfAnUnreadableRecord) {
+  ParseOptions o;
+  o.lossy = true;
+  auto v = Parse("{\"id\":\"A-7\",\"x\":\"\xff\\ud800\",\"d\":" + Nested(100) + "}", o);
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(v->Find("id")->text(), "A-7");
+  EXPECT_EQ(v->Find("x")->text(), "\xef\xbf\xbd\xef\xbf\xbd");
+}
+
 TEST(HashTest, HexAndBytesRoundTrip) {
   Hash128 h = HashBytes("hello");
   Hash128 back;
