@@ -18,8 +18,8 @@ uint64_t ApiEndpoint::Rand() {
   return rand_();
 }
 
-Result<json::Value> ParseBody(const HttpResponse& resp) {
-  auto v = json::Parse(resp.body);
+Result<json::Value> ParseBody(const HttpResponse& resp, const json::ParseOptions& opts) {
+  auto v = json::Parse(resp.body, opts);
   if (v.ok()) return v;
   std::string_view b = resp.body;
   bool html = b.find("<html") != b.npos || b.find("<HTML") != b.npos ||

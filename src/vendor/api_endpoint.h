@@ -77,7 +77,16 @@ class ApiEndpoint {
 
 // Parses a JSON body (a UTF-8 BOM is fine); an HTML page or garbage is DataLoss naming the
 // HTTP status, so it is retried and reported if it persists.
-Result<json::Value> ParseBody(const HttpResponse& resp);
+Result<json::Value> ParseBody(const HttpResponse& resp, const json::ParseOptions& opts = {});
+
+// How a source parses a page of records: an unreadable record (invalid UTF-8, a lone
+// surrogate, nesting too deep) becomes a json::Value::Invalid item for the source to
+// quarantine, instead of failing the page on every run.
+inline json::ParseOptions PageParseOptions() {
+  json::ParseOptions o;
+  o.isolate = json::Isolate::kArrayItems;
+  return o;
+}
 
 // HTTP status alone: 429 -> ResourceExhausted (with Retry-After), 408/5xx -> Unavailable,
 // else Ok (the vendor's body decides).

@@ -185,7 +185,11 @@ Result<json::Value> DingTalkClient::CallOnce(const std::string& path, const std:
   if (resp.status >= 500 || resp.status == 408) {
     return Unavailable(fmt::format("HTTP {}", resp.status));
   }
-  auto parsed = json::Parse(resp.body);
+  // A get reply carries its record as the member process_instance: an unreadable record
+  // becomes a Value::Invalid member for the source to quarantine, not a failed call.
+  json::ParseOptions parse_opts;
+  parse_opts.isolate = json::Isolate::kRootMembers;
+  auto parsed = json::Parse(resp.body, parse_opts);
   if (!parsed.ok()) {
     // The per-IP flood guard answers an HTML page without errcode; gateways do the same.
     std::string_view b = resp.body;

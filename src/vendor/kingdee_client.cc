@@ -336,7 +336,9 @@ Result<json::Value> KingdeeClient::Post(const std::string& service, const std::s
   };
   auto classify = [&](const HttpResponse& resp) -> Result<json::Value> {
     SS_RETURN_IF_ERROR(ClassifyHttp(resp, service));
-    SS_ASSIGN_OR_RETURN(json::Value v, ParseBody(resp));
+    SS_ASSIGN_OR_RETURN(
+        json::Value v,
+        ParseBody(resp, service == "ExecuteBillQuery" ? PageParseOptions() : json::ParseOptions()));
     Status envelope = EnvelopeStatus(v);
     const bool business = envelope.code() == StatusCode::kFailedPrecondition ||
                           envelope.code() == StatusCode::kNotFound;
@@ -370,7 +372,10 @@ Result<std::vector<json::Value>> KingdeeClient::ExecuteBillQuery(const json::Val
                       (v.is_object() ? "object" : "scalar") + ", not rows");
     }
     for (const auto& row : v.items()) {
-      if (!row.is_array()) return DataLoss("ExecuteBillQuery answered a row that is not an array");
+      // An unreadable row (Value::Invalid) is the source's to quarantine.
+      if (!row.is_array() && !row.is_invalid()) {
+        return DataLoss("ExecuteBillQuery answered a row that is not an array");
+      }
     }
     return Status::Ok();
   };

@@ -383,7 +383,7 @@ Result<json::Value> KuaimaiClient::Call(const std::string& method, const Params&
     if (resp.status >= 400) {
       return FailedPrecondition(fmt::format("HTTP {} (check base_url)", resp.status));
     }
-    SS_ASSIGN_OR_RETURN(json::Value v, ParseBody(resp));
+    SS_ASSIGN_OR_RETURN(json::Value v, ParseBody(resp, PageParseOptions()));
     SS_RETURN_IF_ERROR(BodyStatus(v));
     if (check) SS_RETURN_IF_ERROR(check(v));
     return v;

@@ -234,7 +234,7 @@ Result<json::Value> OkkiClient::Get(const std::string& path, const Query& query,
   };
   auto classify = [&](const HttpResponse& resp) -> Result<json::Value> {
     SS_RETURN_IF_ERROR(ClassifyHttpStatus(resp));
-    auto parsed = ParseBody(resp);
+    auto parsed = ParseBody(resp, PageParseOptions());
     if (resp.status >= 400) return AnswerStatus(resp.status, parsed.ok() ? &*parsed : nullptr);
     if (!parsed.ok()) return parsed.status();
     SS_RETURN_IF_ERROR(AnswerStatus(resp.status, &*parsed));

@@ -437,6 +437,14 @@ bool KuaimaiEmulator::Modify(int64_t id) {
   return true;
 }
 
+bool KuaimaiEmulator::SetTextReason(int64_t id, std::string reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  KuaimaiOrder* o = FindLocked(id);
+  if (o == nullptr) return false;
+  o->text_reason = std::move(reason);
+  return true;
+}
+
 void KuaimaiEmulator::Clear() {
   std::lock_guard<std::mutex> lock(mu_);
   orders_.clear();

@@ -134,6 +134,9 @@ class KuaimaiEmulator {
   // Changes status/money/reason and moves `modified` to now (at least one second past the old
   // value), which moves the order to the end of the modified ordering.
   bool Modify(int64_t id);
+  // Sets textReason to any bytes (invalid UTF-8 included), served as they are; no bump. For
+  // unreadable-record tests. False if unknown.
+  bool SetTextReason(int64_t id, std::string reason);
   void Clear();
   std::vector<KuaimaiOrder> Orders() const;  // ordered by modified, then id
   std::string OrderJson(int64_t id) const;   // one element of "list"; "" if unknown

@@ -407,6 +407,14 @@ bool OkkiEmulator::Modify(int64_t product_id) {
   return true;
 }
 
+bool OkkiEmulator::SetInfoJson(int64_t product_id, std::string raw) {
+  std::lock_guard<std::mutex> lock(mu_);
+  OkkiProduct* p = FindLocked(product_id);
+  if (p == nullptr) return false;
+  p->info_json = std::move(raw);
+  return true;
+}
+
 bool OkkiEmulator::SoftDelete(int64_t product_id) {
   std::lock_guard<std::mutex> lock(mu_);
   OkkiProduct* p = FindLocked(product_id);

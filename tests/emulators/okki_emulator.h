@@ -99,6 +99,9 @@ class OkkiEmulator {
   // Changes cost/name/remark and moves update_time to now (at least one second past the old
   // value), which moves the product to the end of the update_time ordering.
   bool Modify(int64_t product_id);
+  // Sets `info` to any raw JSON text (a lone "\ud800", nesting past 64, invalid UTF-8), served
+  // as it is; no bump. For unreadable-record tests. False if unknown.
+  bool SetInfoJson(int64_t product_id, std::string raw);
   bool SoftDelete(int64_t product_id);  // enable_flag = 0, update_time = now; false if unknown
   void Clear();
   std::vector<OkkiProduct> Products() const;          // ordered by update_time, then product_id

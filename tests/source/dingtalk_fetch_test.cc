@@ -317,5 +317,32 @@ TEST_F(DingTalkFetchTest, TransportErrorsRedactTokensAndSecrets) {
   EXPECT_NE(s.status().message().find("appsecret=***"), std::string::npos) << s.status().message();
 }
 
+// A get reply whose instance holds invalid UTF-8 is that record's alone: quarantined with its
+// raw bytes (not retried as if truncated), the page staged; readable again, it is staged.
+TEST_F(DingTalkFetchTest, AnUnreadableInstanceIsQuarantinedWithItsRawBytes) {
+  emu_.Generate(30, NowMs() - 5 * kDayMs, NowMs() - kHourMs, 17);
+  const std::string bad = emu_.Instances()[12].id;
+  ASSERT_TRUE(emu_.SetPayeeName(bad, "Zhang \xed\xa0\x80 San"));
+  Configure();
+  auto s = Fetch();
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->failed, 1);
+  EXPECT_EQ(s->added, 29);
+  ASSERT_TRUE(s->watermark_ms.has_value());
+  auto q = log_->Quarantined("dingtalk-payment");
+  ASSERT_TRUE(q.ok());
+  ASSERT_EQ(q->size(), 1u);
+  EXPECT_EQ((*q)[0].source_id, bad);
+  EXPECT_NE((*q)[0].payload.find("Zhang \xed\xa0\x80 San"), std::string::npos);
+  EXPECT_NE((*q)[0].error.find("invalid UTF-8"), std::string::npos) << (*q)[0].error;
+  EXPECT_NE((*q)[0].error.find("record " + bad), std::string::npos) << (*q)[0].error;
+
+  ASSERT_TRUE(emu_.SetPayeeName(bad, "Zhang San"));
+  auto s2 = Fetch();
+  ASSERT_TRUE(s2.ok()) << s2.status().ToString();
+  EXPECT_TRUE(log_->Quarantined("dingtalk-payment")->empty());
+  ExpectStagingMatchesEmulator();
+}
+
 }  // namespace
 }  // namespace stagesync

@@ -501,5 +501,39 @@ TEST(SourceOptionsTest, BadOptionsNameTheirJsonPath) {
   EXPECT_TRUE(check(kd, R"("form_id":"F","field_keys":"A, B.FNumber","id_field":"a")").ok());
 }
 
+// A material whose name is not UTF-8, served as the last row of a keyset page: quarantined
+// with its raw row, its id (read leniently) carries paging on, nothing else is lost; renamed
+// at the source, it is staged and leaves the quarantine.
+TEST_F(KingdeeFetchTest, AnUnreadableRowIsQuarantinedAndPagingGoesOnPastIt) {
+  emu_.GenerateMaterials(600, 8);
+  Configure({{"limit", Num(100)}});
+  const auto ids = MatchingIds();
+  ASSERT_GT(ids.size(), 250u);
+  const int64_t bad = ids[99];  // the last row of the first page
+  ASSERT_TRUE(emu_.UpdateMaterial(bad, "bolt \xc3\x28 M8"));
+  auto first = Fetch();
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(first->failed, 1);
+  EXPECT_EQ(first->added, Matching() - 1);
+  ASSERT_TRUE(first->watermark_ms.has_value());
+  auto q = log_->Quarantined(kPipeline);
+  ASSERT_TRUE(q.ok());
+  ASSERT_EQ(q->size(), 1u);
+  EXPECT_EQ((*q)[0].source_id, std::to_string(bad));
+  EXPECT_NE((*q)[0].payload.find("bolt \xc3\x28 M8"), std::string::npos);
+  EXPECT_NE((*q)[0].error.find("invalid UTF-8"), std::string::npos) << (*q)[0].error;
+  for (int64_t id : ids) {
+    if (id != bad) {
+      EXPECT_TRUE(log_->Get(kPipeline, std::to_string(id))->has_value()) << id;
+    }
+  }
+
+  ASSERT_TRUE(emu_.UpdateMaterial(bad, "bolt M8"));
+  auto second = Fetch();
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_TRUE(log_->Quarantined(kPipeline)->empty());
+  ExpectStagingMatchesEmulator();
+}
+
 }  // namespace
 }  // namespace stagesync

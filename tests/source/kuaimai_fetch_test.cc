@@ -406,5 +406,44 @@ TEST(KuaimaiClientTest, SignatureMatchesTheGatewaysForEveryMethod) {
   EXPECT_TRUE(BodyStatus(*json::Parse(R"({"success":true,"list":[]})")).ok());
 }
 
+// One order with invalid UTF-8 used to fail its page on every run (the whole reply was one
+// document); now it is quarantined with its exact bytes, the rest of its page is staged and
+// the watermark moves; fixed at the source, it is staged and leaves the quarantine.
+TEST_F(KuaimaiFetchTest, AnUnreadableOrderIsQuarantinedAndTheRestOfItsPageIsStaged) {
+  emu_.Generate(120, NowMs() - 2 * kDayMs, NowMs() - kHourMs, 3);
+  const auto orders = emu_.Orders();
+  const int64_t bad = orders[60].id;
+  ASSERT_TRUE(emu_.SetTextReason(bad, "broken \xff\xfe reason"));
+  Configure();
+  auto first = Fetch();
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(first->failed, 1);
+  EXPECT_EQ(first->added, 119);
+  ASSERT_TRUE(first->watermark_ms.has_value());
+  EXPECT_EQ(**log_->Watermark(kPipeline), *first->watermark_ms);
+  EXPECT_FALSE(log_->Get(kPipeline, std::to_string(bad))->has_value());
+  auto q = log_->Quarantined(kPipeline);
+  ASSERT_TRUE(q.ok());
+  ASSERT_EQ(q->size(), 1u);
+  EXPECT_EQ((*q)[0].stage, "fetch");
+  EXPECT_EQ((*q)[0].source_id, std::to_string(bad));
+  EXPECT_EQ((*q)[0].payload, emu_.OrderJson(bad));  // the exact bytes served
+  EXPECT_NE((*q)[0].error.find("invalid UTF-8"), std::string::npos) << (*q)[0].error;
+  EXPECT_NE((*q)[0].error.find("pipeline kuaimai-aftersale"), std::string::npos);
+  EXPECT_NE((*q)[0].error.find(", item "), std::string::npos) << (*q)[0].error;
+  for (const auto& o : orders) {
+    if (o.id != bad) {
+      EXPECT_TRUE(log_->Get(kPipeline, std::to_string(o.id))->has_value());
+    }
+  }
+
+  ASSERT_TRUE(emu_.Modify(bad));  // a new, readable reason
+  auto second = Fetch();
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(second->failed, 0);
+  EXPECT_TRUE(log_->Quarantined(kPipeline)->empty());
+  ExpectStagingMatchesEmulator();
+}
+
 }  // namespace
 }  // namespace stagesync

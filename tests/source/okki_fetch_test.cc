@@ -264,5 +264,41 @@ TEST_F(OkkiFetchTest, ScopeAndCredentialErrorsStopAtOnceWithAClearMessageAndNoSe
   EXPECT_EQ(log_->Summary(kPipeline)->records, 0);
 }
 
+// A lone "\ud800" in one product and nesting past 64 in another: both quarantined with their
+// exact bytes, every other product of their pages staged, the watermark moves.
+TEST_F(OkkiFetchTest, UnreadableProductsAreQuarantinedAndTheRestOfTheirPagesStaged) {
+  emu_.Generate(250, NowMs() - 10 * kDayMs, NowMs() - 2 * kHourMs, 5);
+  std::vector<int64_t> live;
+  for (const auto& p : emu_.Products()) {
+    if (p.enable_flag != 0) live.push_back(p.product_id);
+  }
+  ASSERT_GT(live.size(), 150u);
+  const int64_t surrogate = live[20], deep = live[150];
+  ASSERT_TRUE(emu_.SetInfoJson(surrogate, R"({"note":"\ud800 alone"})"));
+  ASSERT_TRUE(
+      emu_.SetInfoJson(deep, "{\"d\":" + std::string(70, '[') + std::string(70, ']') + "}"));
+  Configure();
+  auto first = Fetch();
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(first->failed, 2);
+  ASSERT_TRUE(first->watermark_ms.has_value());
+  auto q = log_->Quarantined(kPipeline);
+  ASSERT_TRUE(q.ok());
+  ASSERT_EQ(q->size(), 2u);
+  std::map<std::string, stage::QuarantineEntry> by_id;
+  for (const auto& e : *q) by_id[e.source_id] = e;
+  ASSERT_EQ(by_id.count(std::to_string(surrogate)), 1u);
+  ASSERT_EQ(by_id.count(std::to_string(deep)), 1u);
+  EXPECT_EQ(by_id[std::to_string(surrogate)].payload, emu_.ProductJson(surrogate));
+  EXPECT_NE(by_id[std::to_string(surrogate)].error.find("lone surrogate"), std::string::npos);
+  EXPECT_EQ(by_id[std::to_string(deep)].payload, emu_.ProductJson(deep));
+  EXPECT_NE(by_id[std::to_string(deep)].error.find("nesting deeper than 64"), std::string::npos);
+  for (int64_t id : live) {
+    if (id == surrogate || id == deep) continue;
+    EXPECT_TRUE(log_->Get(kPipeline, std::to_string(id))->has_value()) << id;
+  }
+  EXPECT_FALSE(log_->Get(kPipeline, std::to_string(deep))->has_value());
+}
+
 }  // namespace
 }  // namespace stagesync

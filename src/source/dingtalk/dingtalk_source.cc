@@ -7,6 +7,8 @@
 #include <set>
 #include <thread>
 
+#include "source/unreadable_record.h"
+
 namespace stagesync::source::dingtalk {
 
 namespace {
@@ -142,6 +144,13 @@ Status DingTalkSource::GetPage(const std::vector<std::string>& ids,
       }
     }
     const json::Value* pi = o.body.Find("process_instance");
+    if (pi != nullptr && pi->is_invalid()) {
+      // Unreadable (invalid UTF-8, a lone surrogate, nesting too deep): quarantined with its raw
+      // bytes; the rest of the page is staged.
+      page->failures.push_back(
+          UnreadableRecord(fmt::format("pipeline {}: get page", pipeline_), i, id, *pi));
+      continue;
+    }
     std::string problem;
     if (pi == nullptr || !pi->is_object()) {
       problem = "field process_instance: missing";

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <map>
 
+#include "source/unreadable_record.h"
 #include "stagesync/transform.h"
 
 namespace stagesync::source::kingdee {
@@ -207,12 +208,19 @@ json::Value KingdeeSource::QueryData(const std::string& keys, const std::string&
 }
 
 Status KingdeeSource::RowsToPage(const std::vector<json::Value>& rows,
-                                 const std::vector<std::string>& failed, SourcePage* page,
-                                 std::vector<std::string>* ids) {
+                                 const std::vector<std::string>& failed, const std::string& what,
+                                 SourcePage* page, std::vector<std::string>* ids) {
   // Content per id within this page: a repeated id with other content means id_field is not
   // unique (entry fields repeat the header per entry [I]), and keyset paging would lose rows.
   std::map<std::string, std::string> in_page;
   for (size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i].is_invalid()) {
+      std::string id = UnreadableId(rows[i], "", opts_.id_index);
+      if (id.empty()) id = UnreadablePlaceholderId(what, i);
+      ids->push_back(id);
+      page->failures.push_back(UnreadableRecord(what, i, id, rows[i]));
+      continue;
+    }
     const auto& row = rows[i].items();
     if (row.size() <= opts_.id_index) {
       return InvalidArgument(fmt::format(
@@ -276,7 +284,7 @@ Status KingdeeSource::Scan(const std::string& where, std::optional<int64_t> wate
             QueryData(field_keys_text_, filter, order, keyset ? 0 : start_row, opts_.limit), what));
     SourcePage page;
     std::vector<std::string> ids;
-    SS_RETURN_IF_ERROR(RowsToPage(rows, failed, &page, &ids));
+    SS_RETURN_IF_ERROR(RowsToPage(rows, failed, what, &page, &ids));
     // A server that ignores StartRow or the keyset filter would serve the same page forever.
     if (!ids.empty()) {
       if (ids.front() == prev_first && ids.back() == prev_last) {
@@ -294,7 +302,16 @@ Status KingdeeSource::Scan(const std::string& where, std::optional<int64_t> wate
     }
     SS_RETURN_IF_ERROR(sink->Write(std::move(page)));
     if (last) return Status::Ok();
-    if (keyset) {
+    if (keyset && rows.back().is_invalid()) {
+      // An unreadable last row: its id, read leniently, is the keyset position.
+      if (IsUnreadablePlaceholderId(ids.back())) {
+        return FailedPrecondition(what + ": the last row is unreadable and so is its " +
+                                  opts_.id_field + "; keyset paging cannot go past it (it is " +
+                                  "quarantined; fix it at the source or use offset paging)");
+      }
+      last_id = numeric_ids_.value_or(false) ? json::Value::Number(ids.back())
+                                             : json::Value::String(ids.back());
+    } else if (keyset) {
       last_id = rows.back().items()[opts_.id_index];
     } else {
       start_row += static_cast<int64_t>(rows.size());
@@ -333,7 +350,12 @@ Result<std::vector<std::string>> KingdeeSource::StillPresent(const std::vector<s
   SS_ASSIGN_OR_RETURN(std::vector<json::Value> rows, QueryByIds(ids, opts_.id_field));
   std::vector<std::string> present;
   for (const auto& r : rows) {
-    if (!r.items().empty()) present.push_back(IdOf(r.items().front()));
+    if (r.is_invalid()) {
+      // Unreadable, but there: never swept away for that.
+      if (std::string id = UnreadableId(r, "", 0); !id.empty()) present.push_back(id);
+    } else if (!r.items().empty()) {
+      present.push_back(IdOf(r.items().front()));
+    }
   }
   return present;
 }
@@ -370,13 +392,17 @@ Status KingdeeSource::Fetch(const FetchState& state, PageSink* sink) {
     std::sort(seen.begin(), seen.end());
     std::vector<std::string> recheck;
     for (const auto& id : failed) {
+      if (IsUnreadablePlaceholderId(id)) continue;  // no id to ask for: kept in quarantine
       if (!std::binary_search(seen.begin(), seen.end(), id)) recheck.push_back(id);
     }
     if (!recheck.empty()) {
       SS_ASSIGN_OR_RETURN(std::vector<json::Value> rows, QueryByIds(recheck, field_keys_text_));
       SourcePage page;
       std::vector<std::string> ids;
-      SS_RETURN_IF_ERROR(RowsToPage(rows, failed, &page, &ids));
+      SS_RETURN_IF_ERROR(RowsToPage(rows, failed,
+                                    fmt::format("pipeline {}: ExecuteBillQuery {} by {}", pipeline_,
+                                                opts_.form_id, opts_.id_field),
+                                    &page, &ids));
       // Gone from the source (or from the filter): nothing left to read.
       std::sort(ids.begin(), ids.end());
       for (const auto& id : recheck) {

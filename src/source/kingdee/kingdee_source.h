@@ -56,8 +56,9 @@ class KingdeeSource final : public Source, public CompleteScanSource {
 
  private:
   // Turns one page of rows into records (or failures) on `page`; `ids` gets each row's id.
+  // `what` names the page in the errors of unreadable rows.
   Status RowsToPage(const std::vector<json::Value>& rows, const std::vector<std::string>& failed,
-                    SourcePage* page, std::vector<std::string>* ids);
+                    const std::string& what, SourcePage* page, std::vector<std::string>* ids);
   // Pages through `where` to the end; the last page carries `watermark` when set.
   Status Scan(const std::string& where, std::optional<int64_t> watermark,
               const std::vector<std::string>& failed, PageSink* sink,

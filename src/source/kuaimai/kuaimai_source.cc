@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "source/page_pass.h"
+#include "source/unreadable_record.h"
 
 namespace stagesync::source::kuaimai {
 
@@ -137,7 +138,8 @@ KuaimaiSource::KuaimaiSource(std::string pipeline, SourceOptions opts,
       clock_(deps.clock),
       deps_(deps) {}
 
-Status KuaimaiSource::FetchWindow(int64_t start_ms, int64_t end_ms, PageSink* sink) {
+Status KuaimaiSource::FetchWindow(int64_t start_ms, int64_t end_ms,
+                                  const std::vector<std::string>& failed, PageSink* sink) {
   const std::string from = vendor::kuaimai::FormatBeijingTime(start_ms);
   const std::string to = vendor::kuaimai::FormatBeijingTime(end_ms);
   // success:true without a list is a gateway page, not an empty result [V:Q3]: retried.
@@ -177,13 +179,25 @@ Status KuaimaiSource::FetchWindow(int64_t start_ms, int64_t end_ms, PageSink* si
       size_t n = 0;
       if (list != nullptr && list->is_array()) {
         n = list->items().size();
-        for (const auto& item : list->items()) {
+        for (size_t i = 0; i < n; ++i) {
+          const json::Value& item = list->items()[i];
+          if (item.is_invalid()) {
+            std::string id = UnreadableId(item, opts_.id_field);
+            if (id.empty()) id = UnreadablePlaceholderId(what, i);
+            check.AddId(id);
+            page.failures.push_back(UnreadableRecord(what, i, id, item));
+            continue;
+          }
           std::string id = item.is_object() ? IdOf(item.Find(opts_.id_field)) : "";
           if (id.empty()) {
             return InvalidArgument(
                 fmt::format("{}: a list item has no {} (id_field)", what, opts_.id_field));
           }
           check.AddId(id);
+          // It reads cleanly now: out of the fetch quarantine.
+          if (std::binary_search(failed.begin(), failed.end(), id)) {
+            page.failures_cleared.push_back(id);
+          }
           page.records.push_back({std::move(id), item, false});
         }
       }
@@ -234,9 +248,11 @@ Status KuaimaiSource::Fetch(const FetchState& state, PageSink* sink) {
   // The gateway filters on whole seconds: windows start and end on them.
   int64_t start = FloorSecond(state.watermark_ms ? *state.watermark_ms - opts_.overlap_ms
                                                  : now - opts_.initial_lookback_ms);
+  std::vector<std::string> failed = state.failed_ids;
+  std::sort(failed.begin(), failed.end());
   for (int64_t w = start; w < end;) {
     const int64_t w_end = std::min(w + opts_.window_ms, end);
-    SS_RETURN_IF_ERROR(FetchWindow(w, w_end, sink));
+    SS_RETURN_IF_ERROR(FetchWindow(w, w_end, failed, sink));
     w = w_end;
   }
   return Status::Ok();

@@ -43,7 +43,8 @@ class KuaimaiSource final : public Source {
 
  private:
   // Pages through [start_ms, end_ms) until a pass is clean; its last page carries end_ms.
-  Status FetchWindow(int64_t start_ms, int64_t end_ms, PageSink* sink);
+  Status FetchWindow(int64_t start_ms, int64_t end_ms, const std::vector<std::string>& failed,
+                     PageSink* sink);
 
   const std::string pipeline_;
   const SourceOptions opts_;

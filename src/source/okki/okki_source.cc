@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "source/page_pass.h"
+#include "source/unreadable_record.h"
 #include "stagesync/transform.h"
 
 namespace stagesync::source::okki {
@@ -164,7 +165,15 @@ Status OkkiSource::Fetch(const FetchState& state, PageSink* sink) {
       const auto& items = data->Find("list")->items();
       check.AddPage(total);
       SourcePage page;
-      for (const auto& item : items) {
+      for (size_t i = 0; i < items.size(); ++i) {
+        const json::Value& item = items[i];
+        if (item.is_invalid()) {
+          std::string id = UnreadableId(item, opts_.id_field);
+          if (id.empty()) id = UnreadablePlaceholderId(what, i);
+          check.AddId(id);
+          page.failures.push_back(UnreadableRecord(what, i, id, item));
+          continue;
+        }
         std::string id = item.is_object() ? IdOf(item.Find(opts_.id_field)) : "";
         if (id.empty()) {
           return InvalidArgument(
