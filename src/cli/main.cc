@@ -1,11 +1,15 @@
 // stagesync: the command-line entry point. A thin main() over the library.
 #include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "stagesync/apply.h"
@@ -25,6 +29,7 @@ using namespace stagesync;
 constexpr int kExitOk = 0;
 constexpr int kExitRuntime = 1;
 constexpr int kExitUsage = 2;
+constexpr int kExitInUse = 75;  // EX_TEMPFAIL: the state dir is in use; try again later
 
 void Usage(FILE* out) {
   std::fputs(
@@ -41,18 +46,68 @@ void Usage(FILE* out) {
       "  requeue PIPELINE [--sink NAME] [--key ID]\n"
       "                     put quarantined records back into the change log after a fix\n"
       "\n"
-      "exit codes: 0 ok, 1 runtime failure, 2 usage or config error\n",
+      "options:\n"
+      "  --wait [SECONDS]   when another stagesync process holds the state dir, wait for it\n"
+      "                     (up to SECONDS; no limit without a value) instead of exiting 75\n"
+      "\n"
+      "exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 75 state dir in use\n",
       out);
 }
 
+// A failure while reading or validating the config or the command line: InvalidArgument is the
+// user's to fix (exit 2), anything else (an unreadable file, a target down) is a runtime failure.
+int FailConfig(const Status& s) {
+  std::fprintf(stderr, "stagesync: error: %s\n", s.message().c_str());
+  return s.code() == StatusCode::kInvalidArgument ? kExitUsage : kExitRuntime;
+}
+
+// A failure while doing the work. A bad vendor page or record is InvalidArgument too, but it is
+// not a config error: every failure here exits 1, except a busy state dir (75).
 int Fail(const Status& s) {
   std::fprintf(stderr, "stagesync: error: %s\n", s.message().c_str());
-  bool config_error = s.code() == StatusCode::kInvalidArgument;
-  return config_error ? kExitUsage : kExitRuntime;
+  return s.code() == StatusCode::kAlreadyExists ? kExitInUse : kExitRuntime;
+}
+
+// Opens the staging log read-write; with `wait_s` (< 0: no limit) waits while another process
+// holds it.
+Result<std::unique_ptr<stage::StagingLog>> OpenStaging(const std::string& dir, bool wait,
+                                                       int64_t wait_s) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait_s);
+  bool said = false;
+  while (true) {
+    auto log = stage::StagingLog::Open(dir);
+    if (log.ok() || log.status().code() != StatusCode::kAlreadyExists || !wait) return log;
+    if (wait_s >= 0 && std::chrono::steady_clock::now() >= deadline) {
+      return log.status().WithContext("waited " + std::to_string(wait_s) + " s");
+    }
+    if (!said) {
+      std::fprintf(stderr, "stagesync: notice: %s; waiting\n", log.status().message().c_str());
+      said = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+// Options of the pipeline's source and sinks, checked before any work: a config error exits 2
+// before staging is opened, whatever the command.
+int CheckPipelineConfig(const config::Config& cfg, const config::PipelineConfig& p,
+                        bool with_source, bool with_sinks, const std::string& only_sink) {
+  if (with_source) {
+    Status s = source::CheckSource(cfg, p);
+    if (s.code() == StatusCode::kInvalidArgument) return FailConfig(s);
+  }
+  for (const auto& sink : p.sinks) {
+    if (!with_sinks) break;
+    if (!only_sink.empty() && sink.name != only_sink) continue;
+    Status s = sink::CheckSink(cfg, p, sink, /*connect=*/false);
+    if (s.code() == StatusCode::kInvalidArgument) return FailConfig(s);
+  }
+  return kExitOk;
 }
 
 int Check(const config::Config& cfg, bool as_json) {
   int errors = 0;
+  int config_errors = 0;
   for (const auto& p : cfg.pipelines) {
     Status s = source::CheckSource(cfg, p);
     std::string state = "ok";
@@ -64,6 +119,7 @@ int Check(const config::Config& cfg, bool as_json) {
         std::fprintf(stderr, "stagesync: error: %s\n", s.message().c_str());
         state = "error";
         ++errors;
+        config_errors += s.code() == StatusCode::kInvalidArgument;
       }
     }
     for (const auto& sink : p.sinks) {
@@ -77,6 +133,7 @@ int Check(const config::Config& cfg, bool as_json) {
         std::fprintf(stderr, "stagesync: error: %s\n", ss.message().c_str());
         state = "error";
         ++errors;
+        config_errors += ss.code() == StatusCode::kInvalidArgument;
       }
     }
     if (as_json) {
@@ -87,7 +144,8 @@ int Check(const config::Config& cfg, bool as_json) {
                   p.sinks.size() == 1 ? "" : "s");
     }
   }
-  return errors == 0 ? kExitOk : kExitUsage;
+  if (errors == 0) return kExitOk;
+  return config_errors > 0 ? kExitUsage : kExitRuntime;
 }
 
 const config::PipelineConfig* FindPipeline(const config::Config& cfg, const std::string& name) {
@@ -203,7 +261,7 @@ int MapRecord(const config::PipelineConfig* p, const std::string& state_dir,
     return kExitUsage;
   }
   auto record = json::Parse(raw);
-  if (!record.ok()) return Fail(record.status().WithContext(what));
+  if (!record.ok()) return FailConfig(record.status().WithContext(what));
   int rc = kExitOk;
   bool any = false;
   for (const auto& s : p->sinks) {
@@ -216,7 +274,7 @@ int MapRecord(const config::PipelineConfig* p, const std::string& state_dir,
       continue;
     }
     auto mapping = transform::Mapping::Compile(*spec);
-    if (!mapping.ok()) return Fail(mapping.status());
+    if (!mapping.ok()) return FailConfig(mapping.status());
     std::vector<transform::MappedRow> rows;
     transform::MapVerdict verdict;
     transform::Variables vars = {
@@ -273,6 +331,8 @@ int Requeue(const config::Config& cfg, const config::PipelineConfig* p, stage::S
 int main(int argc, char** argv) {
   std::string config_file, only_sink, key, file;
   bool as_json = false;
+  bool wait = false;
+  int64_t wait_s = -1;
   std::vector<std::string> args;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -288,6 +348,22 @@ int main(int argc, char** argv) {
       key = argv[++i];
     } else if (a == "--json") {
       as_json = true;
+    } else if (a == "--wait" || a.rfind("--wait=", 0) == 0) {
+      wait = true;
+      std::string v = a.size() > 6 ? a.substr(7) : "";
+      if (v.empty() && i + 1 < argc && argv[i + 1][0] >= '0' && argv[i + 1][0] <= '9') {
+        v = argv[++i];
+      }
+      if (!v.empty()) {
+        char* end = nullptr;
+        errno = 0;
+        long long n = std::strtoll(v.c_str(), &end, 10);
+        if (*end != '\0' || errno != 0 || n < 0 || n > 86400 * 365) {
+          std::fprintf(stderr, "stagesync: --wait: not a number of seconds: %s\n", v.c_str());
+          return kExitUsage;
+        }
+        wait_s = n;
+      }
     } else if (a == "-h" || a == "--help") {
       Usage(stdout);
       return kExitOk;
@@ -304,7 +380,7 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   auto cfg = config::LoadFile(config_file);
-  if (!cfg.ok()) return Fail(cfg.status());
+  if (!cfg.ok()) return FailConfig(cfg.status());
   const std::string& cmd = args[0];
   if (cmd == "check" && args.size() == 1) return Check(*cfg, as_json);
   if (cmd == "map" && args.size() == 2) {
@@ -315,7 +391,12 @@ int main(int argc, char** argv) {
   if ((cmd == "fetch" || cmd == "apply" || cmd == "sync" || cmd == "requeue") && args.size() == 2) {
     const config::PipelineConfig* p = FindPipeline(*cfg, args[1]);
     if (p == nullptr) return kExitUsage;
-    auto log = stage::StagingLog::Open(cfg->state_dir);
+    if (int rc = CheckPipelineConfig(*cfg, *p, cmd == "fetch" || cmd == "sync", cmd != "fetch",
+                                     cmd == "requeue" ? std::string() : only_sink);
+        rc != kExitOk) {
+      return rc;
+    }
+    auto log = OpenStaging(cfg->state_dir, wait, wait_s);
     if (!log.ok()) return Fail(log.status());
     if (cmd == "fetch") return Fetch(*cfg, p, log->get(), as_json);
     if (cmd == "apply") return Apply(*cfg, p, log->get(), only_sink, as_json);
