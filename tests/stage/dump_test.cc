@@ -1,0 +1,130 @@
+// stagesync-dump as an engineer runs it: the HTTP sinks' outcomes and open intents (which bill
+// a record produced), and no terminal escape sequence from vendor data reaching the output.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "stagesync/hash.h"
+#include "stagesync/stage.h"
+#include "testing/subprocess.h"
+#include "testing/temp_dir.h"
+
+namespace stagesync {
+namespace {
+
+const std::string kDump = STAGESYNC_BINARY_DIR "/stagesync-dump";
+
+class DumpTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto log = stage::StagingLog::Open(dir_.Sub("state"));
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    ASSERT_TRUE((*log)->RegisterSinks("p", {"kingdee_push", "bi"}).ok());
+    stage::PageCommit page;
+    for (const std::string& id : {std::string("A-1"), std::string("A-2"), kHostileId}) {
+      // The raw JSON holds a C1 CSI (U+009B) and a DEL, which JSON does not escape.
+      std::string raw =
+          "{\"name\":\"x\xc2\x9b"
+          "31m\x7fy\",\"id\":\"" +
+          id + "\"}";
+      page.records.push_back({id, HashBytes(raw), raw, false});
+    }
+    page.failures.push_back(
+        {"Q\x1b]0;owned\x07", "bad record \x1b[2J here", "{\"a\":\"\x1b[31m\"}"});
+    ASSERT_TRUE((*log)->CommitPage("p", page, 1000).ok());
+    ASSERT_TRUE((*log)
+                    ->PutIntents("p", "kingdee_push",
+                                 {{"A-1", R"({"hash":"00","attempt":1,"at_ms":5,"payload":"{}"})"},
+                                  {"A-2", R"({"hash":"00","attempt":2,"at_ms":6,"payload":"{}"})"}})
+                    .ok());
+    ASSERT_TRUE((*log)
+                    ->CompleteIntent("p", "kingdee_push", "A-1",
+                                     R"({"target_id":"100234","number":"FKD00000071","hash":"00",)"
+                                     R"("mapping":"m","deleted":false,"changes_reported":0})")
+                    .ok());
+  }
+
+  // Runs stagesync-dump --state DIR args...; returns its stdout.
+  std::string Dump(std::vector<std::string> args, int* code = nullptr) {
+    const std::string out = dir_.Sub("dump" + std::to_string(runs_++) + ".out");
+    std::vector<std::string> argv = {kDump, "--state", dir_.Sub("state")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    int rc = testing::Run(argv, {}, out);
+    if (code != nullptr) *code = rc;
+    std::ifstream in(out, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+  static void ExpectNoControlBytes(const std::string& out) {
+    for (size_t i = 0; i < out.size(); ++i) {
+      const unsigned char c = static_cast<unsigned char>(out[i]);
+      ASSERT_FALSE(c < 0x20 && c != '\n' && c != '\t') << "control byte " << int(c) << " at " << i;
+      ASSERT_NE(c, 0x7F) << "DEL at " << i;
+      if (c == 0xC2 && i + 1 < out.size()) {
+        const unsigned char d = static_cast<unsigned char>(out[i + 1]);
+        ASSERT_FALSE(d >= 0x80 && d <= 0x9F) << "C1 control at " << i;
+      }
+    }
+  }
+
+  inline static const std::string kHostileId = "B\x1b[31mred";
+  testing::TempDir dir_;
+  int runs_ = 0;
+};
+
+TEST_F(DumpTest, OutcomesAndIntentsShowWhichBillARecordProduced) {
+  int code = 0;
+  std::string out = Dump({"--outcomes"}, &code);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_EQ(out, "p\tkingdee_push\tA-1\ttarget_id=100234\tnumber=FKD00000071\n");
+  out = Dump({"--intents"}, &code);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_EQ(out, "p\tkingdee_push\tA-2\tattempt=2\tsince=1970-01-01T00:00:00.006Z\n");
+  out = Dump({"--outcomes", "--pipeline", "p", "--key", "A-2"});
+  EXPECT_EQ(out, "");  // no outcome yet: only an intent
+  out = Dump({"--intents", "--pipeline", "p", "--key", "A-2", "--format", "jsonl"});
+  EXPECT_NE(out.find(R"("key":"A-2","intent":{"hash":"00","attempt":2)"), std::string::npos) << out;
+  out = Dump({"--outcomes", "--sink", "bi"});
+  EXPECT_EQ(out, "");
+  out = Dump({"--pipeline", "p", "--key", "A-1"});
+  EXPECT_NE(out.find("sink kingdee_push: target_id=100234 number=FKD00000071"), std::string::npos)
+      << out;
+  out = Dump({"--pipeline", "p", "--key", "A-1", "--format", "jsonl"});
+  EXPECT_NE(out.find(R"("sinks":{"kingdee_push":{"outcome":{"target_id":"100234")"),
+            std::string::npos)
+      << out;
+}
+
+TEST_F(DumpTest, VendorDataCannotDriveTheTerminal) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {},
+           {"--quarantine"},
+           {"--quarantine", "--format", "jsonl"},
+           {"--pending"},
+           {"--pending", "--format", "jsonl"},
+           {"--pipeline", "p", "--key", kHostileId},
+           {"--pipeline", "p", "--key", kHostileId, "--format", "jsonl"}}) {
+    int code = 0;
+    const std::string out = Dump(args, &code);
+    std::string what;
+    for (const auto& a : args) what += a + " ";
+    EXPECT_EQ(code, 0) << what << out;
+    EXPECT_FALSE(out.empty()) << what;
+    ExpectNoControlBytes(out);
+    if (HasFatalFailure()) FAIL() << "with " << what;
+  }
+  const std::string q = Dump({"--quarantine"});
+  EXPECT_NE(q.find("Q\\x1b]0;owned\\x07"), std::string::npos) << q;
+  EXPECT_NE(q.find("bad record \\x1b[2J here"), std::string::npos) << q;
+  const std::string rec = Dump({"--pipeline", "p", "--key", kHostileId});
+  EXPECT_NE(rec.find("key:        B\\x1b[31mred"), std::string::npos) << rec;
+  EXPECT_NE(rec.find("x\\u009b31m\\x7fy"), std::string::npos) << rec;
+  const std::string jl = Dump({"--pipeline", "p", "--key", "A-1", "--format", "jsonl"});
+  EXPECT_NE(jl.find(R"("name":"x\u009b31m\u007fy")"), std::string::npos) << jl;
+}
+
+}  // namespace
+}  // namespace stagesync
