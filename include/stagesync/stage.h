@@ -104,10 +104,12 @@ class StagingLog {
   // Opens the staging database in `dir`, creating it (and the dir, mode 0700) only when the dir
   // is new or empty; files are created 0600. Fails with:
   //   AlreadyExists       another process holds the dir (nothing of its files is touched);
-  //   FailedPrecondition  the dir holds database files but no CURRENT, or foreign files only
-  //                       (the message says how to recover); nothing is created;
+  //   FailedPrecondition  the dir holds database files or an identity file but no CURRENT, or
+  //                       foreign files only (the message says how to recover); nothing is
+  //                       created;
   //   ResourceExhausted   no space left on the state dir's device.
-  // A dir without an identity file (STAGESYNC_ID) gets one with a fresh instance id.
+  // A dir without an identity file (STAGESYNC_ID) gets one with a fresh instance id. A
+  // read-write open drops group and other bits from the process umask.
   static Result<std::unique_ptr<StagingLog>> Open(const std::string& dir,
                                                   const StageOptions& opts = {});
 

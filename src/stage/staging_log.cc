@@ -879,6 +879,16 @@ Result<std::unique_ptr<StagingLog>> StagingLog::Open(const std::string& dir,
             " && ls MANIFEST-* | sort | tail -1 > CURRENT), or restore the state dir from a "
             "backup");
       }
+      if (std::filesystem::exists(dir + "/" + kIdentityFile, cec)) {
+        // The identity is written only after a database was created here: it is gone.
+        CloseOnError closer{&lock_fd};
+        return FailedPrecondition(
+            "state dir " + dir + " belongs to staging instance " + ReadInstanceId(dir) +
+            " but its database is gone (no CURRENT, no data files); refusing to start an empty "
+            "one under the same identity. Recovery: restore the state dir from a backup, or, to "
+            "start over on purpose (everything is fetched again and targets see a new staging "
+            "instance), move the dir away");
+      }
       if (!c.foreign.empty()) {
         CloseOnError closer{&lock_fd};
         return FailedPrecondition("state dir " + dir + " is not empty (" + c.foreign.front() +

@@ -243,6 +243,20 @@ TEST_F(StagingLogTest, ALostCurrentFileIsRefusedAndNothingIsDeleted) {
   EXPECT_TRUE((**(*log)->Get("p", "a")).raw == "1");
 }
 
+TEST_F(StagingLogTest, AStampedDirWhoseDatabaseIsGoneIsNotStartedAfresh) {
+  ASSERT_TRUE(log_->CommitPage("p", Page({Rec("a", "1")}), 1).ok());
+  const std::string id = log_->InstanceId();
+  log_.reset();
+  for (const auto& f : Files(dir_.path())) {
+    if (f != "STAGESYNC_ID") std::filesystem::remove(dir_.Sub(f));
+  }
+  auto log = StagingLog::Open(dir_.path());
+  ASSERT_FALSE(log.ok());
+  EXPECT_NE(log.status().message().find("belongs to staging instance " + id), std::string::npos)
+      << log.status().message();
+  EXPECT_FALSE(std::filesystem::exists(dir_.Sub("CURRENT")));
+}
+
 TEST(StagingLogOpenTest, RefusesToCreateADatabaseInADirWithOtherFiles) {
   testing::TempDir dir;
   std::ofstream(dir.Sub("notes.txt")) << "mine";
