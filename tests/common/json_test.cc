@@ -166,6 +166,60 @@ TEST(JsonIsolateTest, LossyReadsAnIdOutOfAnUnreadableRecord) {
   EXPECT_EQ(v->Find("x")->text(), "\xef\xbf\xbd\xef\xbf\xbd");
 }
 
+// Property: one bad byte put into a string of one record of a page makes exactly that record
+// a placeholder; every other record reads as a strict parse reads it; a truncated page fails.
+TEST(JsonIsolateTest, ABadByteAnywhereInARecordsStringsIsolatesJustThatRecord) {
+  std::vector<std::string> records;
+  for (int i = 0; i < 8; ++i) {
+    records.push_back(
+        "{\"id\":" + std::to_string(i) + R"(,"name":"n\u00e9\"q\" \\ )" + std::to_string(i) +
+        R"(","items":[{"sku":"s-1","qty":2.50},{"sku":"\ud83d\ude00","t":[1,[2,{}]]}],)" +
+        R"("note":null,"ok":true})");
+  }
+  uint32_t seed = 12345;
+  auto next = [&seed]() { return seed = seed * 1103515245u + 12345u; };
+  for (int round = 0; round < 300; ++round) {
+    const size_t victim = next() % records.size();
+    std::string bad = records[victim];
+    // A position inside a string literal (after a quote, not on an escape).
+    std::vector<size_t> spots;
+    bool in_string = false;
+    for (size_t k = 0; k < bad.size(); ++k) {
+      if (bad[k] == '\\') {
+        k += bad[k + 1] == 'u' ? 5 : 1;  // not inside an escape: that is a syntax error
+        continue;
+      }
+      if (bad[k] == '"') {
+        in_string = !in_string;
+      } else if (in_string) {
+        spots.push_back(k);
+      }
+    }
+    const size_t at = spots[next() % spots.size()];
+    const char* kBad[] = {"\xff", "\xc0\xaf", "\xed\xa0\x80", "\x01", "\\ud800", "\\udfff"};
+    bad.insert(at, kBad[next() % 6]);
+    std::string page = R"({"code":0,"data":{"count":8,"list":[)";
+    for (size_t r = 0; r < records.size(); ++r) {
+      page += (r ? "," : "") + (r == victim ? bad : records[r]);
+    }
+    page += "]}}";
+    auto v = Parse(page, PageOptions());
+    ASSERT_TRUE(v.ok()) << v.status().ToString() << "\n" << page;
+    const auto& items = v->Find("data")->Find("list")->items();
+    ASSERT_EQ(items.size(), records.size());
+    for (size_t r = 0; r < records.size(); ++r) {
+      if (r == victim) {
+        ASSERT_TRUE(items[r].is_invalid()) << page;
+        EXPECT_EQ(items[r].invalid_raw(), bad);
+      } else {
+        ASSERT_FALSE(items[r].is_invalid()) << page;
+        EXPECT_EQ(Canonical(items[r]), Canonical(*Parse(records[r])));
+      }
+    }
+    EXPECT_FALSE(Parse(page.substr(0, at + 40), PageOptions()).ok());
+  }
+}
+
 TEST(HashTest, HexAndBytesRoundTrip) {
   Hash128 h = HashBytes("hello");
   Hash128 back;
