@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -249,6 +250,45 @@ TEST_F(MySqlSinkTest, ARebuiltStateDirIsNamedAndWritesNothingTwice) {
   EXPECT_EQ(Count("SELECT COUNT(*) FROM write_log"), 41);
   EXPECT_NE(Notices().find("a rebuilt state dir, or another agent"), std::string::npos)
       << Notices();
+}
+
+TEST_F(MySqlSinkTest, ARestoredCopyOfTheStateDirLosesNothingAndWritesNothingTwice) {
+  CreateTables(&db_);
+  auto o = SinkOptions("items", false, "");
+  o.batch_rows = 1;
+  std::map<std::string, std::string> records;
+  for (int i = 0; i < 20; ++i) records[fmt::format("r{}", i)] = Item(fmt::format("r{}", i), "o");
+  Stage(log_.get(), records);
+  ASSERT_TRUE(Apply(o).ok());
+  // Two backups of the state dir, then the live one moves on by one batch.
+  log_.reset();
+  for (const char* copy : {"copy1", "copy2"}) {
+    std::filesystem::copy(dir_.Sub("state"), dir_.Sub(copy),
+                          std::filesystem::copy_options::recursive);
+  }
+  log_ = OpenLog(dir_.Sub("state"));
+  Stage(log_.get(), {{"live1", Item("live1", "o")}});
+  ASSERT_TRUE(Apply(o).ok());
+  // A restored copy stages something else under the same sequence number: the target's offset
+  // (one batch past the copy's cursor, started from it) must not make it skip that.
+  auto copy1 = OpenLog(dir_.Sub("copy1"));
+  Stage(copy1.get(), {{"copy1", Item("copy1", "o")}});
+  auto s = Apply(o, copy1.get());
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->applied, 1);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM items WHERE id = 'copy1'"), 1);
+  // The live one runs on, two batches more; the second copy is further behind and is named.
+  Stage(log_.get(), {{"live2", Item("live2", "o")}, {"live3", Item("live3", "o")}});
+  ASSERT_TRUE(Apply(o).ok());
+  auto copy2 = OpenLog(dir_.Sub("copy2"));
+  Stage(copy2.get(), {{"copy2", Item("copy2", "o")}, {"live1", Item("live1", "o")}});
+  s = Apply(o, copy2.get());
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->applied, 1);
+  EXPECT_EQ(s->skipped, 1);
+  EXPECT_NE(Notices().find("a restored or copied state dir"), std::string::npos) << Notices();
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM items"), 25);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM write_log"), 25);  // every row written once
 }
 
 TEST_F(MySqlSinkTest, ASourceIdOverTheLedgerLimitIsQuarantinedAndTheRestApply) {

@@ -372,19 +372,21 @@ Result<uint64_t> MySqlSink::TargetOffset() {
     return uint64_t{0};
   }
   const uint64_t from = res.rows[0][2] ? std::stoull(*res.rows[0][2]) : 0;
-  if (applied <= cursor_ || from == cursor_) {
-    // Ours: up to date, or one batch ahead (a crash between the commit and the cursor update).
-    cursor_ = std::max(cursor_, applied);
-    return applied;
+  if (applied <= cursor_) return applied;
+  if (from != cursor_) {
+    told_foreign_ = true;
+    Notice(fmt::format(
+        "pipeline {}, sink {}: the target was applied up to seq {} (from {}) by a copy of this "
+        "state dir (same staging instance {}), but this one stands at {}: a restored or copied "
+        "state dir? Its offset is ignored; the ledger decides what to write (nothing is written "
+        "twice); run one agent per target",
+        pipeline_, sink_name_, applied, from, staging_id_, cursor_));
   }
-  told_foreign_ = true;
-  Notice(fmt::format(
-      "pipeline {}, sink {}: the target was applied up to seq {} (from {}) by a copy of this "
-      "state dir (same staging instance {}), but this one stands at {}: a restored or copied "
-      "state dir? Not skipping ahead; the ledger decides what to write (nothing is written "
-      "twice); run one agent per target",
-      pipeline_, sink_name_, applied, from, staging_id_, cursor_));
-  return uint64_t{0};
+  // Past our cursor: the batch that started here committed and the cursor update was lost (a
+  // crash), or a copy of this state dir, whose numbering may differ from ours past the copy,
+  // moved on. The numbers cannot tell which, so nothing is skipped on their word: the batch
+  // is read again and the ledger skips what the target already holds.
+  return cursor_;
 }
 
 transform::Variables MySqlSink::CurrentVariables() const {
