@@ -127,8 +127,10 @@ class MySqlConnection final : public SqlConnection {
     mysql_optionsv(mysql_, MYSQL_OPT_CONNECT_TIMEOUT, &ct);
     mysql_optionsv(mysql_, MYSQL_OPT_READ_TIMEOUT, &rt);
     mysql_optionsv(mysql_, MYSQL_OPT_WRITE_TIMEOUT, &wt);
-    // LOCAL requests are refused outside LoadDataLocal (see InfileInit).
-    unsigned int local_infile = 0;
+    // The server allows LOAD DATA LOCAL only if the login announced it, so the login does;
+    // right after it the client stops accepting LOCAL requests, except during LoadDataLocal
+    // (and then only for its own buffer, see InfileInit).
+    unsigned int local_infile = 1;
     mysql_optionsv(mysql_, MYSQL_OPT_LOCAL_INFILE, &local_infile);
     mysql_set_local_infile_handler(mysql_, InfileInit, InfileRead, InfileEnd, InfileError,
                                    &infile_);
@@ -149,6 +151,8 @@ class MySqlConnection final : public SqlConnection {
                            CLIENT_FOUND_ROWS) == nullptr) {
       return Error("connecting to " + Where());
     }
+    local_infile = 0;
+    mysql_optionsv(mysql_, MYSQL_OPT_LOCAL_INFILE, &local_infile);
     // utf8mb4 through the client API (escaping depends on it), strict mode so that bad data
     // is an error instead of a silent truncation, and read-committed for short locks.
     if (mysql_set_character_set(mysql_, "utf8mb4") != 0) return Error("setting utf8mb4");

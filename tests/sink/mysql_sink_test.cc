@@ -129,6 +129,25 @@ class MySqlSinkTest : public ::testing::Test {
   std::vector<std::string> notices_;
 };
 
+// LOCAL is off between loads (see tests/env/mysql_local_infile_test.cc), but the server must
+// still accept the sink's own load: it checks the capability the client announced at login.
+TEST_F(MySqlSinkTest, TheRealServerStillTakesTheSinksOwnLocalLoad) {
+  auto conn = ConnectMySql(db_.Options(db_.name()));
+  ASSERT_TRUE(conn.ok()) << conn.status().ToString();
+  ASSERT_TRUE((*conn)->Execute("CREATE TABLE t (a INT, b VARCHAR(8))").ok());
+  uint64_t warnings = 9;
+  auto n = (*conn)->LoadDataLocal(
+      "LOAD DATA LOCAL INFILE 'stagesync-stream' INTO TABLE t FIELDS TERMINATED BY '\\t' (a, b)",
+      "1\tx\n2\ty\n", &warnings);
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_EQ(*n, 2u);
+  EXPECT_EQ(warnings, 0u);
+  // A LOAD DATA LOCAL of a real file, outside LoadDataLocal, is refused by the client.
+  auto other = (*conn)->Query("LOAD DATA LOCAL INFILE '/etc/hostname' INTO TABLE t (b)");
+  EXPECT_FALSE(other.ok());
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM " + db_.name() + ".t"), 2);
+}
+
 TEST_F(MySqlSinkTest, ARecordThatStopsMatchingWhereLosesItsRowsUntilItMatchesAgain) {
   CreateTables(&db_);
   const auto o = SinkOptions("items", false, "status == 'open'");
