@@ -13,6 +13,7 @@
 
 #include "stagesync/apply.h"
 #include "stagesync/hash.h"
+#include "testing/fake_clock.h"
 #include "testing/mariadb.h"
 #include "testing/temp_dir.h"
 
@@ -394,6 +395,14 @@ TEST_F(MySqlSinkPrivateServerTest, AnOutageIsReportedWhileRetriedAndTheFinalErro
   auto sink = MySqlSink::Open(kPipeline, kSink, o, conn, Clock::Real());
   ASSERT_TRUE(sink.ok()) << sink.status().ToString();
   (*sink)->set_notice([this](const std::string& m) { notices_.push_back(m); });
+  // A second sink on simulated time, for a long outage.
+  testing::FakeClock clock;
+  auto long_o = o;
+  long_o.retry_for_s = 200;
+  auto long_sink = MySqlSink::Open(kPipeline, kSink, long_o, conn, &clock);
+  ASSERT_TRUE(long_sink.ok()) << long_sink.status().ToString();
+  std::vector<std::string> long_notices;
+  (*long_sink)->set_notice([&](const std::string& m) { long_notices.push_back(m); });
   ASSERT_EQ(server_->Stop(), 0);
   auto s = apply::Drain(kPipeline, kSink, sink->get(), log_.get(), Clock::Real(), {});
   ASSERT_FALSE(s.ok());
@@ -405,9 +414,21 @@ TEST_F(MySqlSinkPrivateServerTest, AnOutageIsReportedWhileRetriedAndTheFinalErro
   EXPECT_NE(e.find("MySQL error 200"), std::string::npos) << e;  // 2002/2003: refused
   ASSERT_FALSE(notices_.empty());
   EXPECT_NE(notices_[0].find("pipeline p, sink s: "), std::string::npos) << notices_[0];
-  EXPECT_NE(notices_[0].find("retrying for up to 2 s (0.0 s so far)"), std::string::npos)
-      << notices_[0];
+  EXPECT_NE(notices_[0].find("retrying for up to 2 s ("), std::string::npos) << notices_[0];
+  EXPECT_NE(notices_[0].find(" s so far): "), std::string::npos) << notices_[0];
   EXPECT_NE(notices_.back().find("giving up"), std::string::npos) << notices_.back();
+
+  // A long outage is reported on the first retry and then every 30 s, not on every retry.
+  auto long_run = apply::Drain(kPipeline, kSink, long_sink->get(), log_.get(), &clock, {});
+  ASSERT_FALSE(long_run.ok());
+  EXPECT_NE(long_run.status().message().find("gave up after 20"), std::string::npos)
+      << long_run.status().message();
+  int retrying = 0;
+  for (const auto& n : long_notices) retrying += n.find("retrying for up to 200 s") != n.npos;
+  EXPECT_GE(retrying, 5);
+  EXPECT_LE(retrying, 7);  // 0, 30, ..., 180 s
+  EXPECT_NE(long_notices[0].find("(0.0 s so far)"), std::string::npos) << long_notices[0];
+  EXPECT_NE(long_notices[1].find("(3"), std::string::npos) << long_notices[1];
 
   // Back within the window: the retried batch completes, and its retries were reported.
   notices_.clear();
