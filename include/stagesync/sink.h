@@ -39,6 +39,10 @@ class Sink {
   // The highest sequence number the target itself says it has applied (0 if none). Entries up
   // to it were applied before a crash that lost the staging cursor update.
   virtual Result<uint64_t> TargetOffset() = 0;
+  // Called before TargetOffset with the staging instance that drains into the sink (a stable
+  // id of the state dir's pipeline) and its cursor, so a target that records who applied to it
+  // can tell a rebuilt or foreign staging dir from its own. Default: ignored.
+  virtual void SetStaging(const std::string& /*instance_id*/, uint64_t /*cursor*/) {}
   // Applies `records` (the newest version of each changed key, in sequence order) and records
   // `max_seq` as applied, atomically where the target allows it.
   virtual Status ApplyBatch(const std::vector<stage::StagedRecord>& records, uint64_t max_seq,

@@ -62,25 +62,45 @@ std::string QuoteIdentifier(std::string_view name) {
 
 namespace {
 
+// LOAD DATA LOCAL: the server names the file it wants, and a rogue or intercepted server can
+// name any file (/proc/self/environ holds every secret) in reply to ANY statement. So the
+// library's file-reading handler is never used: ours is installed for the connection's whole
+// life and serves only the in-memory buffer of the load under way, under the name our own
+// statement used; every other request is refused. LOCAL itself is also switched on only for
+// that statement.
+constexpr std::string_view kLocalInfileName = "stagesync-stream";
+
 struct LocalInfileSource {
   std::string_view data;
   size_t pos = 0;
+  bool active = false;  // a LoadDataLocal is under way on this connection
 };
 
-int InfileInit(void** ptr, const char* /*filename*/, void* userdata) {
-  *ptr = userdata;
+int InfileInit(void** ptr, const char* filename, void* userdata) {
+  auto* src = static_cast<LocalInfileSource*>(userdata);
+  *ptr = src;
+  if (src == nullptr || !src->active || filename == nullptr ||
+      std::string_view(filename) != kLocalInfileName) {
+    *ptr = nullptr;
+    return 1;  // refused: the library sends the server an empty file and reports the error
+  }
+  src->pos = 0;
   return 0;
 }
 int InfileRead(void* ptr, char* buf, unsigned int len) {
   auto* src = static_cast<LocalInfileSource*>(ptr);
+  if (src == nullptr) return -1;
   size_t n = std::min<size_t>(len, src->data.size() - src->pos);
   std::memcpy(buf, src->data.data() + src->pos, n);
   src->pos += n;
   return static_cast<int>(n);
 }
 void InfileEnd(void*) {}
-int InfileError(void*, char* buf, unsigned int len) {
-  std::snprintf(buf, len, "stagesync local infile error");
+int InfileError(void* ptr, char* buf, unsigned int len) {
+  std::snprintf(buf, len, "%s",
+                ptr == nullptr ? "stagesync: LOAD DATA LOCAL request refused (only stagesync's "
+                                 "own in-memory load is served)"
+                               : "stagesync local infile error");
   return CR_UNKNOWN_ERROR;
 }
 
@@ -107,8 +127,13 @@ class MySqlConnection final : public SqlConnection {
     mysql_optionsv(mysql_, MYSQL_OPT_CONNECT_TIMEOUT, &ct);
     mysql_optionsv(mysql_, MYSQL_OPT_READ_TIMEOUT, &rt);
     mysql_optionsv(mysql_, MYSQL_OPT_WRITE_TIMEOUT, &wt);
+    // The server allows LOAD DATA LOCAL only if the login announced it, so the login does;
+    // right after it the client stops accepting LOCAL requests, except during LoadDataLocal
+    // (and then only for its own buffer, see InfileInit).
     unsigned int local_infile = 1;
     mysql_optionsv(mysql_, MYSQL_OPT_LOCAL_INFILE, &local_infile);
+    mysql_set_local_infile_handler(mysql_, InfileInit, InfileRead, InfileEnd, InfileError,
+                                   &infile_);
     mysql_optionsv(mysql_, MYSQL_SET_CHARSET_NAME, "utf8mb4");
     if (opts_.tls_mode == "required" || opts_.tls_mode == "verify_identity") {
       my_bool enforce = 1;
@@ -126,6 +151,8 @@ class MySqlConnection final : public SqlConnection {
                            CLIENT_FOUND_ROWS) == nullptr) {
       return Error("connecting to " + Where());
     }
+    local_infile = 0;
+    mysql_optionsv(mysql_, MYSQL_OPT_LOCAL_INFILE, &local_infile);
     // utf8mb4 through the client API (escaping depends on it), strict mode so that bad data
     // is an error instead of a silent truncation, and read-committed for short locks.
     if (mysql_set_character_set(mysql_, "utf8mb4") != 0) return Error("setting utf8mb4");
@@ -178,10 +205,12 @@ class MySqlConnection final : public SqlConnection {
   Result<uint64_t> LoadDataLocal(std::string_view sql, std::string_view data,
                                  uint64_t* warnings) override {
     if (mysql_ == nullptr) return Unavailable("not connected to " + Where());
-    LocalInfileSource src{data, 0};
-    mysql_set_local_infile_handler(mysql_, InfileInit, InfileRead, InfileEnd, InfileError, &src);
+    infile_ = LocalInfileSource{data, 0, true};
+    unsigned int on = 1, off = 0;
+    mysql_optionsv(mysql_, MYSQL_OPT_LOCAL_INFILE, &on);
     int rc = mysql_real_query(mysql_, sql.data(), static_cast<unsigned long>(sql.size()));
-    mysql_set_local_infile_default(mysql_);
+    mysql_optionsv(mysql_, MYSQL_OPT_LOCAL_INFILE, &off);
+    infile_ = LocalInfileSource{};
     if (rc != 0) return Error("LOAD DATA");
     if (warnings != nullptr) *warnings = mysql_warning_count(mysql_);
     return static_cast<uint64_t>(mysql_affected_rows(mysql_));
@@ -205,6 +234,7 @@ class MySqlConnection final : public SqlConnection {
 
   SqlOptions opts_;
   MYSQL* mysql_ = nullptr;
+  LocalInfileSource infile_;  // the handler's userdata: points here for the connection's life
 };
 
 }  // namespace

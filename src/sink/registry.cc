@@ -49,6 +49,7 @@ Result<std::unique_ptr<Sink>> MakeSink(const config::Config& cfg, const config::
     SS_ASSIGN_OR_RETURN(auto opts, mysql::ReadSinkOptions(p, s));
     SS_ASSIGN_OR_RETURN(auto sink, mysql::MySqlSink::Open(p.name, s.name, std::move(opts),
                                                           std::move(sql_opts), deps.clock));
+    if (deps.notice) sink->set_notice(deps.notice);
     return std::unique_ptr<Sink>(std::move(sink));
   }
   if (s.type == "yida" || s.type == "kingdee_push") {

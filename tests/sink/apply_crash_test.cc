@@ -128,5 +128,65 @@ TEST(ApplyCrashTest, KilledAtRandomMomentsAndBetweenCommitAndCursorNothingLostOr
             (*log)->Summary("dingtalk-payment")->last_seq);
 }
 
+// Two agents, each with its own state dir fetched from the same source, sync into one
+// database at the same time (and one of them is killed part-way and run again): the target
+// arbitrates, so every row is written exactly once.
+TEST(ApplyCrashTest, TwoAgentsWithTheirOwnStateDirsOnOneTargetWriteEveryRowOnce) {
+  testing::TestDatabase db;
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE(db.Source(STAGESYNC_SOURCE_DIR "/conf/sql/payment_application_info.sql").ok());
+  ASSERT_TRUE(db.conn()
+                  ->Execute("CREATE TABLE write_log (id BIGINT AUTO_INCREMENT PRIMARY KEY, "
+                            "bfn_id VARCHAR(64), detail_index INT, op CHAR(1))")
+                  .ok());
+  for (const char* op : {"INSERT", "UPDATE"}) {
+    ASSERT_TRUE(db.conn()
+                    ->Execute(fmt::format(
+                        "CREATE TRIGGER wl_{0} AFTER {0} ON payment_application_info FOR EACH ROW "
+                        "INSERT INTO write_log (bfn_id, detail_index, op) VALUES (NEW.bfn_id, "
+                        "NEW.detail_index, '{1}')",
+                        op, op[0]))
+                    .ok());
+  }
+  emulators::DingTalkEmulator emu;
+  ASSERT_TRUE(emu.Start(0));
+  const int64_t now = Clock::Real()->NowMillis();
+  emu.Generate(1500, now - 20 * kDayMs, now - kHourMs, 78);
+  testing::TempDir dir;
+  testing::PaymentPipelineOptions o;
+  o.qps = 1000;
+  o.batch_rows = 10;
+  std::vector<std::string> configs;
+  for (const char* agent : {"a", "b"}) {
+    configs.push_back(dir.Sub(std::string(agent) + ".json"));
+    std::ofstream(configs.back()) << testing::PaymentConfigJson(
+        emu.base_url(), dir.Sub(std::string("state-") + agent), db.port(), db.name(), o);
+  }
+  const std::string log_file = dir.Sub("sync.log");
+  testing::Subprocess a, b;
+  ASSERT_TRUE(
+      a.Start({kBinary, "--config", configs[0], "sync", "dingtalk-payment"}, {}, log_file + ".a"));
+  ASSERT_TRUE(b.Start({kBinary, "--config", configs[1], "sync", "dingtalk-payment"},
+                      {"STAGESYNC_CRASH_AT=apply.after_commit:40"}, log_file + ".b"));
+  EXPECT_EQ(a.Wait(), 0) << testing::ReadFileTrimmed(log_file + ".a");
+  EXPECT_EQ(b.Wait(), 128 + SIGKILL) << testing::ReadFileTrimmed(log_file + ".b");
+  ASSERT_EQ(testing::Run({kBinary, "--config", configs[1], "sync", "dingtalk-payment"}, {},
+                         log_file + ".b2"),
+            0)
+      << testing::ReadFileTrimmed(log_file + ".b2");
+
+  auto expected = testing::ExpectedPaymentRows(emu.Instances());
+  EXPECT_EQ(std::stoul(*db.Scalar("SELECT COUNT(*) FROM payment_application_info")),
+            expected.size());
+  auto twice = db.conn()->Query(
+      "SELECT bfn_id, detail_index, COUNT(*) FROM write_log GROUP BY bfn_id, detail_index "
+      "HAVING COUNT(*) > 1 LIMIT 5");
+  ASSERT_TRUE(twice.ok());
+  EXPECT_TRUE(twice->rows.empty()) << "row written twice: " << *twice->rows[0][0];
+  EXPECT_EQ(std::stoul(*db.Scalar("SELECT COUNT(*) FROM write_log")), expected.size());
+  EXPECT_EQ(std::stoul(*db.Scalar("SELECT COUNT(*) FROM stagesync_ledger")),
+            emu.Instances().size());
+}
+
 }  // namespace
 }  // namespace stagesync

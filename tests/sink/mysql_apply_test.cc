@@ -289,6 +289,59 @@ TEST_F(MySqlApplyTest, AMappingChangeReappliesEveryRecordExactlyOnce) {
   EXPECT_EQ(Count("SELECT COUNT(*) FROM write_log"), writes + rows);
 }
 
+TEST_F(MySqlApplyTest, ARetargetedTableGetsEveryRecordOnceAndTheOldOneIsLeftAlone) {
+  emu_.Generate(30, NowMs() - 10 * kDayMs, NowMs() - kHourMs, 31);
+  Configure();
+  ASSERT_TRUE(Sync().ok());
+  const int64_t rows = Count("SELECT COUNT(*) FROM payment_application_info");
+  const int64_t writes = Count("SELECT COUNT(*) FROM write_log");
+  ASSERT_EQ(writes, rows);
+  ASSERT_TRUE(db_.conn()->Execute("CREATE TABLE payment_copy LIKE payment_application_info").ok());
+  for (const char* op : {"INSERT", "UPDATE"}) {
+    ASSERT_TRUE(db_.conn()
+                    ->Execute(fmt::format(
+                        "CREATE TRIGGER copy_{0} AFTER {0} ON payment_copy FOR EACH ROW INSERT "
+                        "INTO write_log (bfn_id, detail_index, op) VALUES (NEW.bfn_id, "
+                        "NEW.detail_index, 'C')",
+                        op))
+                    .ok());
+  }
+  testing::PaymentPipelineOptions moved;
+  moved.table = "payment_copy";
+  cfg_ = {};
+  Configure(moved);
+  auto s = Sync();
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->reapplied, 30);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM payment_copy"), rows);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM write_log WHERE op = 'C'"), rows);     // each row once
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM write_log WHERE op <> 'C'"), writes);  // old: untouched
+  auto again = Sync();
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->reapplied + again->applied, 0);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM write_log"), writes + rows);
+}
+
+TEST_F(MySqlApplyTest, ARetargetedDatabaseGetsEveryRecordOnce) {
+  emu_.Generate(25, NowMs() - 10 * kDayMs, NowMs() - kHourMs, 32);
+  Configure();
+  ASSERT_TRUE(Sync().ok());
+  const int64_t rows = Count("SELECT COUNT(*) FROM payment_application_info");
+  testing::TestDatabase other;
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE(other.Source(STAGESYNC_SOURCE_DIR "/conf/sql/payment_application_info.sql").ok());
+  auto cfg = config::LoadString(
+      testing::PaymentConfigJson(emu_.base_url(), dir_.Sub("state"), db_.port(), other.name()), "");
+  ASSERT_TRUE(cfg.ok());
+  cfg_ = std::move(cfg).value();
+  auto s = Sync();
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->reapplied, 25);
+  EXPECT_EQ(std::stoll(*other.Scalar("SELECT COUNT(*) FROM payment_application_info")), rows);
+  EXPECT_EQ(std::stoll(*other.Scalar("SELECT COUNT(*) FROM stagesync_ledger")), 25);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM write_log"), rows);  // the old database: untouched
+}
+
 TEST_F(MySqlApplyTest, RuleBreakersAreQuarantinedWithRuleAndValueAndTheRestApply) {
   emu_.Generate(40, NowMs() - 10 * kDayMs, NowMs() - kHourMs, 27);
   testing::PaymentPipelineOptions o;

@@ -42,6 +42,7 @@ struct PaymentPipelineOptions {
   std::string write_mode = "replace";
   int lookback_days = 30;
   std::string where;                                    // sink's where, if any
+  std::string table;                                    // sink's table, if not the demo's
   std::string rules_json;                               // sink's rules object, if any
   std::map<std::string, std::string> column_overrides;  // column -> template
 };
@@ -89,6 +90,7 @@ inline std::string PaymentConfigJson(const std::string& dingtalk_url, const std:
   SetMember(sink, "retry_for_s", json::Value::Number(std::to_string(o.retry_for_s)));
   SetMember(sink, "write_mode", json::Value::String(o.write_mode));
   if (!o.where.empty()) SetMember(sink, "where", json::Value::String(o.where));
+  if (!o.table.empty()) SetMember(sink, "table", json::Value::String(o.table));
   if (!o.rules_json.empty()) SetMember(sink, "rules", *json::Parse(o.rules_json));
   json::Value* cols = Member(sink, "columns");
   for (const auto& [col, tmpl] : o.column_overrides) {

@@ -3,11 +3,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <random>
 #include <set>
 
 #include "stagesync/crash_point.h"
+#include "stagesync/hash.h"
 #include "stagesync/json.h"
 #include "stagesync/retry.h"
 
@@ -26,7 +28,28 @@ constexpr const char* kOffsetsDdl =
     "CREATE TABLE IF NOT EXISTS stagesync_offsets ("
     " pipeline VARCHAR(64) NOT NULL, sink VARCHAR(64) NOT NULL,"
     " applied_seq BIGINT UNSIGNED NOT NULL, updated_at DATETIME(3) NOT NULL,"
+    " staging_id VARCHAR(64) NULL, from_seq BIGINT UNSIGNED NULL,"
     " PRIMARY KEY (pipeline, sink)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4";
+// The ledger's key holds a source id of at most this many bytes (VARBINARY(512)).
+constexpr size_t kMaxSourceIdBytes = 512;
+// A retry of a lost server is reported on the first retry and then this often.
+constexpr int64_t kRetryReportEveryUs = 30 * 1000000;
+
+// A record's id for messages: long ids are cut (the quarantine entry keeps the whole id).
+std::string RecordName(const std::string& id) {
+  if (id.size() <= 80) return id;
+  return fmt::format("{}... ({} bytes)", id.substr(0, 64), id.size());
+}
+
+// Bytes of `v` once quoted for a statement (mysql_real_escape_string escapes these).
+size_t QuotedBytes(const std::string& v) {
+  size_t n = v.size() + 2;
+  for (char ch : v) {
+    n += ch == '\0' || ch == '\n' || ch == '\r' || ch == '\\' || ch == '\'' || ch == '"' ||
+         ch == '\x1a';
+  }
+  return n;
+}
 
 // One TSV field for LOAD DATA: \N is NULL; backslash, tab, newline and NUL are escaped.
 void AppendTsv(const transform::Cell& c, std::string* out) {
@@ -75,6 +98,8 @@ const std::vector<config::OptionSpec>& SinkOptionTable() {
        "how long a lost server or deadlock is retried before the apply fails"},
       {"where", config::OptionType::kString, false, "",
        "expression selecting the records this sink receives"},
+      {"on_unmatched", config::OptionType::kString, false, "delete",
+       "delete | keep: the rows of a record that stops matching `where`"},
       {"rules", config::OptionType::kObject, false, "{}",
        "data-quality rules per column: required, type, regex, enum, min, max"},
   };
@@ -189,12 +214,27 @@ Result<MySqlSinkOptions> ReadSinkOptions(const config::PipelineConfig& p,
   o.batch_rows = static_cast<size_t>(rows);
   o.batch_bytes = static_cast<size_t>(bytes);
   o.retry_for_s = r.Int("retry_for_s", 600);
+  o.on_unmatched = r.String("on_unmatched", "delete");
+  if (o.on_unmatched != "delete" && o.on_unmatched != "keep") {
+    return InvalidArgument(r.PathOf("on_unmatched") + ": must be delete or keep");
+  }
   return o;
 }
 
 Status EnsureBookkeepingTables(SqlConnection* conn) {
   SS_RETURN_IF_ERROR(conn->Execute(kLedgerDdl));
-  return conn->Execute(kOffsetsDdl);
+  SS_RETURN_IF_ERROR(conn->Execute(kOffsetsDdl));
+  // Offsets tables from before the staging instance stamp get its columns.
+  SS_ASSIGN_OR_RETURN(SqlResult cols,
+                      conn->Query("SELECT COUNT(*) FROM information_schema.COLUMNS WHERE "
+                                  "TABLE_SCHEMA = DATABASE() AND TABLE_NAME = "
+                                  "'stagesync_offsets' AND COLUMN_NAME = 'staging_id'"));
+  if (!cols.rows.empty() && cols.rows[0][0] && *cols.rows[0][0] == "0") {
+    SS_RETURN_IF_ERROR(
+        conn->Execute("ALTER TABLE stagesync_offsets ADD COLUMN staging_id VARCHAR(64) NULL, "
+                      "ADD COLUMN from_seq BIGINT UNSIGNED NULL"));
+  }
+  return Status::Ok();
 }
 
 Status CheckTable(SqlConnection* conn, const std::string& table,
@@ -226,6 +266,7 @@ struct MySqlSink::Prepared {
   std::vector<std::vector<transform::MappedRow>> rows;  // per record
   std::vector<bool> applied;
   std::vector<bool> had_ledger;  // applied before: may have rows in the target
+  std::vector<bool> remove;      // no longer matches `where`: its rows go
 };
 
 MySqlSink::MySqlSink(std::string pipeline, std::string sink_name, MySqlSinkOptions opts,
@@ -248,6 +289,12 @@ MySqlSink::MySqlSink(std::string pipeline, std::string sink_name, MySqlSinkOptio
   insert_head_ = std::string(replace ? "REPLACE" : "INSERT") + " INTO " +
                  QuoteIdentifier(opts_.table) + " (" + cols + ") VALUES ";
   insert_tail_ = replace ? "" : " ON DUPLICATE KEY UPDATE " + updates;
+  // Where the rows go is part of what the ledger and the staging state compare, so pointing
+  // the sink at another server, database or table applies every record there once.
+  const std::string where_to = fmt::format("mysql\n{}\n{}\n{}\n{}\n{}\n{}\n{}", conn_opts_.host,
+                                           conn_opts_.port, conn_opts_.socket, conn_opts_.database,
+                                           opts_.table, opts_.id_column, opts_.on_unmatched);
+  target_hash_ = HashBytes(mapping_.hash() + "\n" + where_to).ToHex().substr(16);
   load_data_sql_ = std::string("LOAD DATA LOCAL INFILE 'stagesync-stream' ") +
                    (replace ? "REPLACE " : "") + "INTO TABLE " + QuoteIdentifier(opts_.table) +
                    " CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' "
@@ -275,18 +322,71 @@ Status MySqlSink::Reconnect() {
   SS_ASSIGN_OR_RETURN(SqlResult r, conn_->Query("SELECT @@max_allowed_packet"));
   if (!r.rows.empty() && r.rows[0][0]) {
     size_t packet = std::stoull(*r.rows[0][0]);
+    max_packet_ = packet;
     // Stay well under the server's packet limit.
-    max_statement_bytes_ = std::clamp<size_t>(packet / 4, 64 * 1024, 16u << 20);
+    max_statement_bytes_ =
+        std::min(std::clamp<size_t>(packet / 4, 64 * 1024, 16u << 20), packet / 2);
   }
   return Status::Ok();
 }
 
+void MySqlSink::SetStaging(const std::string& instance_id, uint64_t cursor) {
+  staging_id_ = instance_id;
+  cursor_ = cursor;
+}
+
+void MySqlSink::Notice(const std::string& message) const {
+  if (notice_) {
+    notice_(message);
+  } else {
+    std::fprintf(stderr, "stagesync: notice: %s\n", message.c_str());
+  }
+}
+
 Result<uint64_t> MySqlSink::TargetOffset() {
-  auto res = conn_->Query("SELECT applied_seq FROM stagesync_offsets WHERE pipeline = " +
-                          conn_->Quote(pipeline_) + " AND sink = " + conn_->Quote(sink_name_));
-  if (!res.ok()) return res.status();
-  if (res->rows.empty() || !res->rows[0][0]) return uint64_t{0};
-  return static_cast<uint64_t>(std::stoull(*res->rows[0][0]));
+  SqlResult res;
+  Status read = Retrying("reading the target's offset", nullptr, [&]() -> Status {
+    SS_ASSIGN_OR_RETURN(
+        res, conn_->Query("SELECT applied_seq, staging_id, from_seq FROM stagesync_offsets WHERE "
+                          "pipeline = " +
+                          conn_->Quote(pipeline_) + " AND sink = " + conn_->Quote(sink_name_)));
+    return Status::Ok();
+  });
+  if (!read.ok())
+    return read.WithContext(fmt::format("pipeline {}, sink {}", pipeline_, sink_name_));
+  if (res.rows.empty() || !res.rows[0][0]) return uint64_t{0};
+  const uint64_t applied = std::stoull(*res.rows[0][0]);
+  const std::string who = res.rows[0][1].value_or("");
+  if (staging_id_.empty() || who.empty()) return applied;  // written before instance stamps
+  if (who != staging_id_) {
+    // A rebuilt state dir, or a second agent applying to this target: its sequence numbers
+    // mean nothing here. The ledger (read under the offsets row's lock) still keeps every
+    // record written once.
+    told_foreign_ = true;
+    Notice(fmt::format(
+        "pipeline {}, sink {}: the target was last applied by staging instance {}, not by this "
+        "state dir (instance {}): a rebuilt state dir, or another agent applying to the same "
+        "target. Its offset is ignored and the ledger decides what to write (nothing is written "
+        "twice); run one agent per target",
+        pipeline_, sink_name_, who, staging_id_));
+    return uint64_t{0};
+  }
+  const uint64_t from = res.rows[0][2] ? std::stoull(*res.rows[0][2]) : 0;
+  if (applied <= cursor_) return applied;
+  if (from != cursor_) {
+    told_foreign_ = true;
+    Notice(fmt::format(
+        "pipeline {}, sink {}: the target was applied up to seq {} (from {}) by a copy of this "
+        "state dir (same staging instance {}), but this one stands at {}: a restored or copied "
+        "state dir? Its offset is ignored; the ledger decides what to write (nothing is written "
+        "twice); run one agent per target",
+        pipeline_, sink_name_, applied, from, staging_id_, cursor_));
+  }
+  // Past our cursor: the batch that started here committed and the cursor update was lost (a
+  // crash), or a copy of this state dir, whose numbering may differ from ours past the copy,
+  // moved on. The numbers cannot tell which, so nothing is skipped on their word: the batch
+  // is read again and the ledger skips what the target already holds.
+  return cursor_;
 }
 
 transform::Variables MySqlSink::CurrentVariables() const {
@@ -327,51 +427,106 @@ Status MySqlSink::ApplyBatch(const std::vector<stage::StagedRecord>& records, ui
       sink->pre_.erase(first);
     }
   } forget{this, records.empty() ? 0 : records.front().seq};
-  const int64_t deadline_us = clock_->MonotonicMicros() + opts_.retry_for_s * 1000000;
+  BatchStats local;
+  std::vector<stage::FetchFailure> bad;
+  Status s = Retrying("applying a batch", &stats->retries, [&]() -> Status {
+    bad.clear();
+    local = BatchStats{};
+    SS_RETURN_IF_ERROR(ApplyOnce(records, max_seq, &bad, &local));
+    if (!bad.empty()) {
+      // ApplyOnce left the transaction open: park the bad records first, then commit.
+      Status q = quarantine(bad);
+      if (!q.ok()) {
+        (void)conn_->Execute("ROLLBACK");
+        return q;
+      }
+    }
+    CrashPoint("apply.before_commit");
+    return conn_->Execute("COMMIT");
+  });
+  if (!s.ok()) {
+    (void)conn_->Execute("ROLLBACK");
+    return s.WithContext(fmt::format("pipeline {}, sink {}", pipeline_, sink_name_));
+  }
+  cursor_ = std::max(cursor_, max_seq);
+  local.quarantined = static_cast<int64_t>(bad.size());
+  stats->applied += local.applied;
+  stats->rows += local.rows;
+  stats->skipped += local.skipped;
+  stats->quarantined += local.quarantined;
+  stats->filtered += local.filtered;
+  for (const auto& [rule, n] : local.rule_failures) stats->rule_failures[rule] += n;
+  return s;
+}
+
+Status MySqlSink::Retrying(std::string_view what, int64_t* retries,
+                           const std::function<Status()>& attempt) {
+  const int64_t start_us = clock_->MonotonicMicros();
+  const int64_t deadline_us = start_us + opts_.retry_for_s * 1000000;
+  int64_t report_at_us = start_us;  // the first retry is reported at once
   std::mt19937_64 rng(std::random_device{}());
   RetryPolicy policy;
   policy.base_ms = 100;
   policy.max_backoff_ms = 5000;
-  for (int attempt = 1;; ++attempt) {
-    std::vector<stage::FetchFailure> bad;
-    BatchStats local;
-    Status s = ApplyOnce(records, max_seq, &bad, &local);
-    if (s.ok() && !bad.empty()) {
-      // ApplyOnce left the transaction open: park the bad records first, then commit.
-      s = quarantine(bad);
-      if (s.ok()) {
-        CrashPoint("apply.before_commit");
-        s = conn_->Execute("COMMIT");
-      } else {
-        (void)conn_->Execute("ROLLBACK");
-        return s;
-      }
-    } else if (s.ok()) {
-      CrashPoint("apply.before_commit");
-      s = conn_->Execute("COMMIT");
-    }
-    if (s.ok()) {
-      local.quarantined = static_cast<int64_t>(bad.size());
-      stats->applied += local.applied;
-      stats->rows += local.rows;
-      stats->skipped += local.skipped;
-      stats->quarantined += local.quarantined;
-      stats->filtered += local.filtered;
-      for (const auto& [rule, n] : local.rule_failures) stats->rule_failures[rule] += n;
-      return s;
-    }
-    if (!Transient(s) || clock_->MonotonicMicros() > deadline_us) {
-      (void)conn_->Execute("ROLLBACK");
-      return s.WithContext(fmt::format("pipeline {}, sink {}", pipeline_, sink_name_));
-    }
-    ++stats->retries;
+  Status reconnect;
+  for (int n = 1;; ++n) {
+    Status s = attempt();
+    if (s.ok() || !Transient(s)) return s;
     (void)conn_->Execute("ROLLBACK");
-    clock_->SleepForMicros(BackoffMillis(policy, std::min(attempt, 8), s, rng()) * 1000);
-    if (s.code() == StatusCode::kUnavailable) {
-      Status rs = Reconnect();
-      (void)rs;  // a failed reconnect shows up as Unavailable on the next attempt
+    // While the server is down the statement only says "not connected"; the reconnect's
+    // error names the cause.
+    const std::string cause =
+        reconnect.ok() ? s.message() : s.message() + "; reconnecting: " + reconnect.message();
+    const int64_t now_us = clock_->MonotonicMicros();
+    const double elapsed_s = static_cast<double>(now_us - start_us) / 1e6;
+    if (now_us > deadline_us) {
+      Notice(fmt::format("pipeline {}, sink {}: giving up {} after {:.1f} s of retries", pipeline_,
+                         sink_name_, what, elapsed_s));
+      return Status(s.code(),
+                    fmt::format("{}: gave up after {:.1f} s and {} attempts (retry_for_s {}): {}",
+                                what, elapsed_s, n, opts_.retry_for_s, cause));
     }
+    if (now_us >= report_at_us) {
+      Notice(fmt::format(
+          "pipeline {}, sink {}: {} failed, retrying for up to {} s ({:.1f} s so far): {}",
+          pipeline_, sink_name_, what, opts_.retry_for_s, elapsed_s, cause));
+      report_at_us = now_us + kRetryReportEveryUs;
+    }
+    if (retries != nullptr) ++*retries;
+    clock_->SleepForMicros(BackoffMillis(policy, std::min(n, 8), s, rng()) * 1000);
+    if (s.code() == StatusCode::kUnavailable) reconnect = Reconnect();
   }
+}
+
+Status MySqlSink::LockOffsets(uint64_t max_seq) {
+  const std::string key =
+      " WHERE pipeline = " + conn_->Quote(pipeline_) + " AND sink = " + conn_->Quote(sink_name_);
+  SS_ASSIGN_OR_RETURN(
+      SqlResult res,
+      conn_->Query("SELECT applied_seq, staging_id FROM stagesync_offsets" + key + " FOR UPDATE"));
+  if (res.rows.empty()) {
+    // Gone since Open (or never made): create it in this transaction and lock it.
+    SS_RETURN_IF_ERROR(conn_->Execute(
+        "INSERT IGNORE INTO stagesync_offsets (pipeline, sink, applied_seq, updated_at) VALUES (" +
+        conn_->Quote(pipeline_) + "," + conn_->Quote(sink_name_) + ",0,NOW(3))"));
+    SS_ASSIGN_OR_RETURN(res, conn_->Query("SELECT applied_seq, staging_id FROM stagesync_offsets" +
+                                          key + " FOR UPDATE"));
+  }
+  if (res.rows.empty() || staging_id_.empty() || told_foreign_) return Status::Ok();
+  const std::string who = res.rows[0][1].value_or("");
+  const uint64_t applied = res.rows[0][0] ? std::stoull(*res.rows[0][0]) : 0;
+  // Our own offset past our cursor is another copy of this state dir at work, unless it is
+  // this very batch, committed by an attempt whose reply was lost.
+  if (!who.empty() && (who != staging_id_ || (applied > cursor_ && applied != max_seq))) {
+    told_foreign_ = true;
+    Notice(fmt::format(
+        "pipeline {}, sink {}: another agent ({}) applied to this target while this one runs; "
+        "batches take turns on the target's offsets row and the ledger keeps every record "
+        "written once, but run one agent per target",
+        pipeline_, sink_name_,
+        who == staging_id_ ? "a copy of this state dir" : "staging instance " + who));
+  }
+  return Status::Ok();
 }
 
 Status MySqlSink::ApplyOnce(const std::vector<stage::StagedRecord>& records, uint64_t max_seq,
@@ -381,6 +536,18 @@ Status MySqlSink::ApplyOnce(const std::vector<stage::StagedRecord>& records, uin
   prep.rows.resize(records.size());
   prep.applied.assign(records.size(), false);
   prep.had_ledger.assign(records.size(), false);
+  prep.remove.assign(records.size(), false);
+  // The target is the arbiter between agents: the sink's offsets row is locked before the
+  // ledger is read, so two appliers on one target take turns and the second sees what the
+  // first committed.
+  if (!offsets_row_ready_) {
+    SS_RETURN_IF_ERROR(conn_->Execute(
+        "INSERT IGNORE INTO stagesync_offsets (pipeline, sink, applied_seq, updated_at) VALUES (" +
+        conn_->Quote(pipeline_) + "," + conn_->Quote(sink_name_) + ",0,NOW(3))"));
+    offsets_row_ready_ = true;
+  }
+  SS_RETURN_IF_ERROR(conn_->Execute("START TRANSACTION"));
+  SS_RETURN_IF_ERROR(LockOffsets(max_seq));
   std::map<std::string, std::pair<std::string, std::string>> ledger;  // id -> (hash, mapping)
   if (!records.empty()) {
     std::string in;
@@ -408,6 +575,15 @@ Status MySqlSink::ApplyOnce(const std::vector<stage::StagedRecord>& records, uin
   }
   for (size_t i = 0; i < records.size(); ++i) {
     const auto& r = records[i];
+    if (r.source_id.size() > kMaxSourceIdBytes) {
+      bad->push_back(
+          {r.source_id,
+           fmt::format("pipeline {}, record {}: field source id: {} bytes, over the "
+                       "{} bytes the ledger (stagesync_ledger.source_id) holds",
+                       pipeline_, RecordName(r.source_id), r.source_id.size(), kMaxSourceIdBytes),
+           r.raw.substr(0, 4096)});
+      continue;
+    }
     auto it = ledger.find(r.source_id);
     prep.had_ledger[i] = it != ledger.end();
     // Already applied with this content and this mapping: even a rebuilt staging dir never
@@ -415,7 +591,7 @@ Status MySqlSink::ApplyOnce(const std::vector<stage::StagedRecord>& records, uin
     // (A tombstone is always applied: deleting is idempotent, and its content may equal the
     // live version's.)
     if (!r.deleted && it != ledger.end() && it->second.first == r.hash.ToHex() &&
-        it->second.second == mapping_.hash()) {
+        it->second.second == target_hash_) {
       ++stats->skipped;
       continue;
     }
@@ -440,14 +616,23 @@ Status MySqlSink::ApplyOnce(const std::vector<stage::StagedRecord>& records, uin
       }
       if (verdict.filtered) {
         // Not for this sink (its where said no): counted, not quarantined. A later version
-        // that matches is applied then.
+        // that matches is applied then. Rows an earlier, matching version wrote are removed
+        // (on_unmatched: delete), with a ledger entry so the same version is not looked at
+        // again.
         ++stats->filtered;
+        if (!prep.had_ledger[i] || opts_.on_unmatched == "keep") continue;
+        prep.rows[i].clear();
+        prep.remove[i] = true;
+      } else if (std::string why = Unwritable(r, prep.rows[i]); !why.empty()) {
+        bad->push_back(
+            {r.source_id,
+             fmt::format("pipeline {}, record {}: {}", pipeline_, RecordName(r.source_id), why),
+             r.raw.substr(0, 4096)});
         continue;
       }
     }
     to_write.push_back(i);
   }
-  SS_RETURN_IF_ERROR(conn_->Execute("START TRANSACTION"));
   if (!to_write.empty()) SS_RETURN_IF_ERROR(WriteRecords(prep, to_write, 0, bad, stats));
 
   // Ledger rows for what was written, and the offset, in the same transaction.
@@ -464,7 +649,7 @@ Status MySqlSink::ApplyOnce(const std::vector<stage::StagedRecord>& records, uin
     return conn_->Execute(sql);
   };
   const std::string prefix = "(" + conn_->Quote(pipeline_) + "," + conn_->Quote(sink_name_) + ",";
-  const std::string suffix = "," + conn_->Quote(mapping_.hash()) + ",";
+  const std::string suffix = "," + conn_->Quote(target_hash_) + ",";
   for (size_t i = 0; i < records.size(); ++i) {
     if (!prep.applied[i]) continue;
     const auto& r = records[i];
@@ -474,12 +659,44 @@ Status MySqlSink::ApplyOnce(const std::vector<stage::StagedRecord>& records, uin
     if (ledger_sql.size() > max_statement_bytes_) SS_RETURN_IF_ERROR(flush_ledger());
   }
   SS_RETURN_IF_ERROR(flush_ledger());
-  SS_RETURN_IF_ERROR(conn_->Execute(
-      "INSERT INTO stagesync_offsets (pipeline, sink, applied_seq, updated_at) VALUES (" +
-      conn_->Quote(pipeline_) + "," + conn_->Quote(sink_name_) + "," + std::to_string(max_seq) +
-      ",NOW(3)) ON DUPLICATE KEY UPDATE applied_seq = GREATEST(applied_seq, "
-      "VALUES(applied_seq)), updated_at = VALUES(updated_at)"));
+  // The offset in this staging instance's numbering, stamped with the instance and where the
+  // batch started (TargetOffset tells a crash before the cursor update from a copied dir).
+  // SET runs left to right: applied_seq still sees the previous staging_id.
+  const std::string me = conn_->Quote(staging_id_);
+  SS_RETURN_IF_ERROR(conn_->Execute(fmt::format(
+      "UPDATE stagesync_offsets SET applied_seq = IF(staging_id <=> {0}, GREATEST(applied_seq, "
+      "{1}), {1}), from_seq = {2}, staging_id = {0}, updated_at = NOW(3) WHERE pipeline = {3} "
+      "AND sink = {4}",
+      staging_id_.empty() ? "NULL" : me, max_seq, cursor_, conn_->Quote(pipeline_),
+      conn_->Quote(sink_name_))));
   return Status::Ok();
+}
+
+std::string MySqlSink::Unwritable(const stage::StagedRecord& /*r*/,
+                                  const std::vector<transform::MappedRow>& rows) const {
+  // Sent anyway, such a row makes the server drop the connection ("server has gone away"),
+  // which looks like an outage and would be retried for retry_for_s.
+  const size_t fixed = insert_head_.size() + insert_tail_.size() + 64;
+  const auto& cols = mapping_.columns();
+  for (size_t k = 0; k < rows.size(); ++k) {
+    size_t bytes = fixed, largest = 0, largest_col = 0;
+    for (size_t c = 0; c < rows[k].cells.size(); ++c) {
+      const size_t n = rows[k].cells[c] ? QuotedBytes(*rows[k].cells[c]) : 4;
+      bytes += n + 1;
+      if (n > largest) {
+        largest = n;
+        largest_col = c;
+      }
+    }
+    if (bytes > max_packet_) {
+      return fmt::format(
+          "field {}: row {} is {} bytes as SQL ({} of them in {}), over the server's "
+          "max_allowed_packet of {} bytes",
+          largest_col < cols.size() ? cols[largest_col] : "?", k + 1, bytes, largest,
+          largest_col < cols.size() ? cols[largest_col] : "?", max_packet_);
+    }
+  }
+  return "";
 }
 
 bool MySqlSink::LoadDataFits(const Prepared& prep, const std::vector<size_t>& idx) const {
@@ -505,7 +722,7 @@ Status MySqlSink::WriteRecords(Prepared& prep, const std::vector<size_t>& idx, i
     std::string del_ids;
     for (size_t i : idx) {
       // A record never applied has no rows to remove (rows and ledger commit together).
-      if ((mapping_.flattens() && prep.had_ledger[i]) || records[i].deleted) {
+      if ((mapping_.flattens() && prep.had_ledger[i]) || records[i].deleted || prep.remove[i]) {
         if (!del_ids.empty()) del_ids += ",";
         del_ids += conn_->Quote(records[i].source_id);
       }
@@ -553,14 +770,18 @@ Status MySqlSink::WriteRecords(Prepared& prep, const std::vector<size_t>& idx, i
     };
     for (size_t i : idx) {
       for (const auto& row : prep.rows[i]) {
-        if (!values.empty()) values += ",";
-        values += "(";
+        std::string one = "(";
         for (size_t c = 0; c < row.cells.size(); ++c) {
-          if (c) values += ",";
-          values += row.cells[c] ? conn_->Quote(*row.cells[c]) : "NULL";
+          if (c) one += ",";
+          one += row.cells[c] ? conn_->Quote(*row.cells[c]) : "NULL";
         }
-        values += ")";
-        if (values.size() > max_statement_bytes_) SS_RETURN_IF_ERROR(flush());
+        one += ")";
+        // A statement never outgrows the server's packet: the rows so far go first.
+        if (!values.empty() && values.size() + one.size() + 1 > max_statement_bytes_) {
+          SS_RETURN_IF_ERROR(flush());
+        }
+        if (!values.empty()) values += ",";
+        values += one;
       }
     }
     return flush();

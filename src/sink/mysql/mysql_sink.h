@@ -4,10 +4,12 @@
 // and deadlocks redo the whole batch. Not thread-safe: one applier uses it.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "stagesync/config.h"
@@ -24,6 +26,9 @@ struct MySqlSinkOptions {
   size_t batch_rows = 1000;           // Default: 1000 records
   size_t batch_bytes = 4u << 20;      // Default: 4 MiB of raw records
   int64_t retry_for_s = 600;          // Default: keep retrying a lost server for 10 min
+  // What happens to the rows of a record that no longer matches `where`: "delete" removes
+  // them (and its flattened rows) in the batch's transaction, "keep" leaves them.
+  std::string on_unmatched = "delete";  // Default: delete
   transform::MappingSpec mapping;
 };
 
@@ -50,9 +55,14 @@ class MySqlSink final : public Sink {
                     const QuarantineFn& quarantine, BatchStats* stats) override;
   size_t batch_records() const override { return opts_.batch_rows; }
   size_t batch_bytes() const override { return opts_.batch_bytes; }
-  std::string MappingHash() const override { return mapping_.hash(); }
+  // The mapping and the target's identity (server, database, table, id column, on_unmatched):
+  // pointing the sink elsewhere re-applies every record there once.
+  std::string MappingHash() const override { return target_hash_; }
   void PrepareBatch(const std::vector<stage::StagedRecord>& records) override;
+  void SetStaging(const std::string& instance_id, uint64_t cursor) override;
   const transform::Mapping& mapping() const { return mapping_; }
+  // Where operator notices go (retries, a foreign staging dir). Default: stderr.
+  void set_notice(std::function<void(const std::string&)> fn) { notice_ = std::move(fn); }
 
  private:
   MySqlSink(std::string pipeline, std::string sink_name, MySqlSinkOptions opts,
@@ -73,6 +83,17 @@ class MySqlSink final : public Sink {
   Status WriteRecords(Prepared& prep, const std::vector<size_t>& idx, int depth,
                       std::vector<stage::FetchFailure>* bad, BatchStats* stats);
   Status Reconnect();
+  void Notice(const std::string& message) const;
+  // Runs `attempt` until it succeeds, fails for good, or retry_for_s passes; transient failures
+  // roll back, reconnect and are reported (first retry, then every 30 s).
+  Status Retrying(std::string_view what, int64_t* retries, const std::function<Status()>& attempt);
+  // Locks the sink's offsets row for this transaction (the batch up to `max_seq`) and notes
+  // who applied last.
+  Status LockOffsets(uint64_t max_seq);
+  // Why a record cannot be written at all (ledger key too long, a row over the server's
+  // max_allowed_packet); empty when it can.
+  std::string Unwritable(const stage::StagedRecord& r,
+                         const std::vector<transform::MappedRow>& rows) const;
   bool LoadDataFits(const Prepared& prep, const std::vector<size_t>& idx) const;
 
   const std::string pipeline_;
@@ -87,6 +108,13 @@ class MySqlSink final : public Sink {
   std::string load_data_sql_;  // LOAD DATA LOCAL ... for the fast path
   bool use_load_data_ = true;  // off when the server refuses LOCAL INFILE
   size_t max_statement_bytes_ = 1u << 20;
+  size_t max_packet_ = 16u << 20;   // the server's @@max_allowed_packet
+  std::string target_hash_;         // MappingHash()
+  std::string staging_id_;          // the staging instance draining into this sink
+  uint64_t cursor_ = 0;             // that instance's cursor, as this sink has moved it
+  bool told_foreign_ = false;       // a foreign staging instance was reported once
+  bool offsets_row_ready_ = false;  // the sink's stagesync_offsets row exists
+  std::function<void(const std::string&)> notice_;
   int savepoint_counter_ = 0;
   std::mutex pre_mu_;
   std::map<uint64_t, std::shared_ptr<const PreMapped>> pre_;
