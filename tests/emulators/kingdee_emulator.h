@@ -148,7 +148,10 @@ class KingdeeEmulator {
   void LockNext(int n, const std::string& service_substring = "");      // MsgCode 13
   void Fail5xxNext(int n, const std::string& service_substring = "");   // HTTP 502, HTML body
   void TruncateNext(int n, const std::string& service_substring = "");  // JSON body cut in half
-  void BomAlways(bool on);    // every body (logins and HTML pages too) starts with a UTF-8 BOM
+  void BomAlways(bool on);  // every body (logins and HTML pages too) starts with a UTF-8 BOM
+  // When on, logins also take the counted 5xx and throttle faults (the real gateway throttles
+  // logins like any other call). Default: off.
+  void SetFaultsOnLogin(bool on);
   void SetLatencyMs(int ms);  // every request, logins included, sleeps this long first
   void SetMaxQps(int qps);    // > 0: business calls beyond qps in one steady second: MsgCode 14
   // Save/Push: the write is performed completely, then the answer is HTTP 502 with HTML.
@@ -234,6 +237,7 @@ class KingdeeEmulator {
   int64_t session_max_age_ms_ = 0;
 
   CountedFault throttle_;
+  bool faults_on_login_ = false;
   CountedFault lock_;
   CountedFault fail5xx_;
   CountedFault truncate_;
