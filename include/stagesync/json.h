@@ -63,6 +63,10 @@ class Value {
 
 struct ParseOptions {
   size_t max_depth = 64;
+  // false (vendor data): of duplicate object keys the last value wins, kept at the first key's
+  // place. true: every member is kept in order, for a caller that rejects duplicates with a
+  // path (the config loader).
+  bool keep_duplicate_keys = false;
 };
 
 // Parses a complete JSON document. A leading UTF-8 BOM is skipped (Kingdee sends one).
