@@ -102,7 +102,8 @@ Result<SqlOptions> ReadConnectionOptions(const config::ConnectionConfig& c) {
   SS_RETURN_IF_ERROR(r.Validate(ConnectionOptionTable()));
   SqlOptions o;
   o.host = r.String("host", "127.0.0.1");
-  o.port = static_cast<int>(r.Int("port", 3306));
+  SS_ASSIGN_OR_RETURN(int64_t port, r.IntIn("port", 3306, 1, 65535));
+  o.port = static_cast<int>(port);
   o.socket = r.String("socket");
   o.user = r.String("user");
   o.password = r.String("password");
