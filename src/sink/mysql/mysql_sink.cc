@@ -67,6 +67,9 @@ const std::vector<config::OptionSpec>& SinkOptionTable() {
       {"columns", config::OptionType::kObject, true, "", "column -> template"},
       {"write_mode", config::OptionType::kString, false, "upsert", "upsert | replace"},
       {"flatten", config::OptionType::kString, false, "", "beatFlat: one row per element"},
+      {"flatten_empty", config::OptionType::kString, false, "null_row",
+       "a record whose flattened array is empty or absent: null_row (one row, element columns "
+       "NULL, {_row} 0) or no_rows (none; its earlier rows are removed)"},
       {"id_column", config::OptionType::kString, false, "(first column)",
        "column holding the source id; children and deletions are found by it"},
       {"batch_rows", config::OptionType::kInt, false, "1000", "records per transaction"},
@@ -172,6 +175,11 @@ Result<MySqlSinkOptions> ReadSinkOptions(const config::PipelineConfig& p,
   }
   if (o.mapping.columns.empty()) return InvalidArgument(r.PathOf("columns") + ": no columns");
   o.mapping.flatten = r.String("flatten");
+  if (const std::string fe = r.String("flatten_empty", "null_row"); fe == "no_rows") {
+    o.mapping.flatten_empty = transform::FlattenEmpty::kNoRows;
+  } else if (fe != "null_row") {
+    return InvalidArgument(r.PathOf("flatten_empty") + ": must be null_row or no_rows");
+  }
   o.mapping.where = r.String("where");
   o.mapping.lookups = p.lookups;
   if (const json::Value* rules = r.Get("rules")) {
