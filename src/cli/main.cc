@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -31,7 +32,8 @@ void Usage(FILE* out) {
       "usage: stagesync --config FILE [--json] COMMAND [ARGS]\n"
       "\n"
       "commands:\n"
-      "  check              validate the config (every pipeline, source and sink)\n"
+      "  check [--connect]  validate the config (every pipeline, source and sink); with\n"
+      "                     --connect also log in once to every vendor connection\n"
       "  fetch PIPELINE     one incremental fetch of PIPELINE into the staging log\n"
       "  apply PIPELINE [--sink NAME]\n"
       "                     drain staged changes into the pipeline's sinks (or one sink)\n"
@@ -45,23 +47,90 @@ void Usage(FILE* out) {
       out);
 }
 
+// A message as one printable line: NUL and other control bytes (which would cut it short or
+// drive the terminal) are shown as \xNN.
+std::string Printable(const std::string& m) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (char ch : m) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f) {
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    } else {
+      out.push_back(ch);
+    }
+  }
+  return out;
+}
+
 int Fail(const Status& s) {
-  std::fprintf(stderr, "stagesync: error: %s\n", s.message().c_str());
+  std::fprintf(stderr, "stagesync: error: %s\n", Printable(s.message()).c_str());
   bool config_error = s.code() == StatusCode::kInvalidArgument;
   return config_error ? kExitUsage : kExitRuntime;
 }
 
-int Check(const config::Config& cfg, bool as_json) {
+// Every pipeline's source and every sink (options, mappings, connections), before any work:
+// a broken second sink must fail the command before the fetch or the first sink runs.
+// FailedPrecondition (a warning) does not stop a command.
+Status ValidateAll(const config::Config& cfg) {
+  for (const auto& p : cfg.pipelines) {
+    Status s = source::CheckSource(cfg, p);
+    if (!s.ok() && s.code() != StatusCode::kFailedPrecondition) return s;
+    for (const auto& sink : p.sinks) {
+      Status ss = sink::CheckSink(cfg, p, sink, /*connect=*/false);
+      if (!ss.ok() && ss.code() != StatusCode::kFailedPrecondition) return ss;
+    }
+  }
+  return Status::Ok();
+}
+
+// `check --connect`: logs in once to every vendor connection a pipeline uses and reports
+// each as ok or failed with the cause (errors never carry secrets). Returns the failures.
+int CheckConnections(const config::Config& cfg, bool as_json) {
+  std::map<std::string, std::string> used;  // connection -> Kuaimai method to probe with
+  for (const auto& p : cfg.pipelines) {
+    std::string method = "erp.aftersale.list.query";
+    if (const json::Value* m = p.source.options.Find("method"); m && m->is_string()) {
+      method = m->text();
+    }
+    used.emplace(p.source.connection, method);
+    for (const auto& s : p.sinks) used.emplace(s.connection, "");
+  }
+  auto http = NewCurlHttpClient();
+  int failed = 0;
+  for (const auto& [name, method] : used) {
+    const config::ConnectionConfig* conn = cfg.FindConnection(name);
+    if (conn == nullptr || conn->type == "mysql") continue;  // targets: checked with their sinks
+    Status s = method.empty() ? source::CheckVendorLogin(*conn, http.get(), Clock::Real())
+                              : source::CheckVendorLogin(*conn, http.get(), Clock::Real(), method);
+    std::string state = s.ok() ? "ok" : "failed";
+    if (!s.ok() && s.code() == StatusCode::kFailedPrecondition) state = "warning";
+    if (state == "failed") ++failed;
+    if (as_json) {
+      std::printf("{\"connection\":%s,\"type\":%s,\"state\":%s%s}\n", json::Quote(name).c_str(),
+                  json::Quote(conn->type).c_str(), json::Quote(state).c_str(),
+                  s.ok() ? "" : (",\"cause\":" + json::Quote(s.message())).c_str());
+    } else {
+      std::printf("connection %s (%s): %s%s\n", name.c_str(), conn->type.c_str(), state.c_str(),
+                  s.ok() ? "" : (": " + Printable(s.message())).c_str());
+    }
+  }
+  return failed;
+}
+
+int Check(const config::Config& cfg, bool as_json, bool connect) {
   int errors = 0;
   for (const auto& p : cfg.pipelines) {
     Status s = source::CheckSource(cfg, p);
     std::string state = "ok";
     if (!s.ok()) {
       if (s.code() == StatusCode::kFailedPrecondition) {
-        std::fprintf(stderr, "stagesync: warning: %s\n", s.message().c_str());
+        std::fprintf(stderr, "stagesync: warning: %s\n", Printable(s.message()).c_str());
         state = "ok with warnings";
       } else {
-        std::fprintf(stderr, "stagesync: error: %s\n", s.message().c_str());
+        std::fprintf(stderr, "stagesync: error: %s\n", Printable(s.message()).c_str());
         state = "error";
         ++errors;
       }
@@ -69,12 +138,14 @@ int Check(const config::Config& cfg, bool as_json) {
     for (const auto& sink : p.sinks) {
       Status ss = sink::CheckSink(cfg, p, sink, /*connect=*/true);
       if (ss.ok()) continue;
-      if (ss.code() == StatusCode::kFailedPrecondition || ss.code() == StatusCode::kUnavailable) {
-        // Not built yet, or the target is down right now: the config itself is fine.
-        std::fprintf(stderr, "stagesync: warning: %s\n", ss.message().c_str());
+      const bool down = ss.code() == StatusCode::kUnavailable;
+      if (ss.code() == StatusCode::kFailedPrecondition || (down && !connect)) {
+        // Not built yet, or the target is down right now: the config itself is fine (with
+        // --connect a target that cannot be reached is a failure).
+        std::fprintf(stderr, "stagesync: warning: %s\n", Printable(ss.message()).c_str());
         if (state == "ok") state = "ok with warnings";
       } else {
-        std::fprintf(stderr, "stagesync: error: %s\n", ss.message().c_str());
+        std::fprintf(stderr, "stagesync: error: %s\n", Printable(ss.message()).c_str());
         state = "error";
         ++errors;
       }
@@ -86,6 +157,9 @@ int Check(const config::Config& cfg, bool as_json) {
       std::printf("pipeline %s: %s (%zu sink%s)\n", p.name.c_str(), state.c_str(), p.sinks.size(),
                   p.sinks.size() == 1 ? "" : "s");
     }
+  }
+  if (connect) {
+    if (CheckConnections(cfg, as_json) > 0) return kExitRuntime;
   }
   return errors == 0 ? kExitOk : kExitUsage;
 }
@@ -273,6 +347,7 @@ int Requeue(const config::Config& cfg, const config::PipelineConfig* p, stage::S
 int main(int argc, char** argv) {
   std::string config_file, only_sink, key, file;
   bool as_json = false;
+  bool connect = false;
   std::vector<std::string> args;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -288,6 +363,8 @@ int main(int argc, char** argv) {
       key = argv[++i];
     } else if (a == "--json") {
       as_json = true;
+    } else if (a == "--connect") {
+      connect = true;
     } else if (a == "-h" || a == "--help") {
       Usage(stdout);
       return kExitOk;
@@ -306,7 +383,12 @@ int main(int argc, char** argv) {
   auto cfg = config::LoadFile(config_file);
   if (!cfg.ok()) return Fail(cfg.status());
   const std::string& cmd = args[0];
-  if (cmd == "check" && args.size() == 1) return Check(*cfg, as_json);
+  if (cmd == "check" && args.size() == 1) return Check(*cfg, as_json, connect);
+  if (connect) {
+    std::fprintf(stderr, "stagesync: --connect goes with check\n");
+    return kExitUsage;
+  }
+  if (Status valid = ValidateAll(*cfg); !valid.ok()) return Fail(valid);
   if (cmd == "map" && args.size() == 2) {
     const config::PipelineConfig* p = FindPipeline(*cfg, args[1]);
     if (p == nullptr) return kExitUsage;
