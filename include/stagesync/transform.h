@@ -85,6 +85,12 @@ class Mapping {
   Status Map(const json::Value& record, std::vector<MappedRow>* out, MapVerdict* verdict = nullptr,
              const Variables* vars = nullptr) const;
 
+  // For `check`: the scoped label references ({{row:X}}, {{form:X}}) of a flattening mapping
+  // whose label X exists at both levels of `record` (a form component or record key, and a
+  // cell or key of a flattened element), one line each naming the column: the explicit scope
+  // decides which one is read, and an operator should know the other exists.
+  std::vector<std::string> LabelsAtBothLevels(const json::Value& record) const;
+
  private:
   Mapping();
   struct Impl;

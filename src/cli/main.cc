@@ -1,4 +1,5 @@
 // stagesync: the command-line entry point. A thin main() over the library.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -6,6 +7,7 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -120,8 +122,52 @@ int CheckConnections(const config::Config& cfg, bool as_json) {
   return failed;
 }
 
+// Warnings for a flattening sink's {{row:X}} / {{form:X}} whose X exists at both levels in the
+// staged records (a sample of each pipeline's first records): the scope decides, and the
+// operator should know the other value exists. Nothing when nothing is staged yet.
+std::vector<std::string> LabelsAtBothLevels(const config::PipelineConfig& p,
+                                            stage::StagingLog* log) {
+  std::vector<std::string> out;
+  if (log == nullptr) return out;
+  std::vector<std::pair<std::string, transform::Mapping>> mappings;
+  for (const auto& s : p.sinks) {
+    auto spec = sink::SinkMapping(p, s);
+    if (!spec.ok() || spec->flatten.empty()) continue;
+    auto m = transform::Mapping::Compile(*spec);
+    if (m.ok()) mappings.emplace_back(s.path, std::move(m).value());
+  }
+  if (mappings.empty()) return out;
+  std::set<std::string> seen;
+  int scanned = 0;
+  Status st = log->ScanRecords(p.name, [&](const stage::StagedRecord& r) {
+    if (r.deleted) return true;
+    auto v = json::Parse(r.raw);
+    if (v.ok()) {
+      for (const auto& [path, m] : mappings) {
+        for (const std::string& w : m.LabelsAtBothLevels(*v)) {
+          if (seen.insert(path + "." + w).second) {
+            out.push_back(path + "." + w + " (e.g. staged record " + r.source_id + ")");
+          }
+        }
+      }
+    }
+    return ++scanned < 1000;
+  });
+  (void)st;  // a sample: an unreadable staging dir only means no warnings
+  return out;
+}
+
 int Check(const config::Config& cfg, bool as_json, bool connect) {
   int errors = 0;
+  // Staged records, if any, read-only (works while the agent runs).
+  std::unique_ptr<stage::StagingLog> staged;
+  if (struct stat st; ::stat(cfg.state_dir.c_str(), &st) == 0) {
+    stage::StageOptions ro;
+    ro.read_only = true;
+    if (auto log = stage::StagingLog::Open(cfg.state_dir, ro); log.ok()) {
+      staged = std::move(log).value();
+    }
+  }
   for (const auto& p : cfg.pipelines) {
     Status s = source::CheckSource(cfg, p);
     std::string state = "ok";
@@ -149,6 +195,10 @@ int Check(const config::Config& cfg, bool as_json, bool connect) {
         state = "error";
         ++errors;
       }
+    }
+    for (const std::string& w : LabelsAtBothLevels(p, staged.get())) {
+      std::fprintf(stderr, "stagesync: warning: %s\n", Printable(w).c_str());
+      if (state == "ok") state = "ok with warnings";
     }
     if (as_json) {
       std::printf("{\"pipeline\":%s,\"state\":%s,\"sinks\":%zu}\n", json::Quote(p.name).c_str(),

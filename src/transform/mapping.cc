@@ -250,6 +250,10 @@ std::unique_ptr<Template> Wrap(std::unique_ptr<internal::Template> t) {
 }  // namespace
 
 struct Mapping::Impl {
+  struct ScopedLabel {
+    std::string column, ref;  // ref as written, e.g. "row:金额"
+  };
+  std::vector<ScopedLabel> scoped_labels;  // of a flattening mapping
   std::vector<std::unique_ptr<Template>> templates;
   std::shared_ptr<const internal::Expr> where;
   std::vector<CompiledRule> rules;
@@ -278,6 +282,13 @@ Result<Mapping> Mapping::Compile(const MappingSpec& spec) {
   const bool flattens = !spec.flatten.empty();
   for (const auto& [name, text] : spec.columns) {
     SS_RETURN_IF_ERROR(CheckLabelScopes(text, spec.path + ".columns." + name, flattens));
+    if (flattens) {
+      for (const std::string& ref : LabelRefs(text)) {
+        if (StartsWith(ref, "row:") || StartsWith(ref, "form:")) {
+          m.impl_->scoped_labels.push_back({name, ref});
+        }
+      }
+    }
     SS_ASSIGN_OR_RETURN(auto t,
                         internal::ParseTemplate(text, spec.path + ".columns." + name, lookups));
     m.columns_.push_back(name);
@@ -401,6 +412,59 @@ Status Mapping::Map(const json::Value& record, std::vector<MappedRow>* out, MapV
   }
   for (auto& r : rows) out->push_back(std::move(r));
   return Status::Ok();
+}
+
+std::vector<std::string> Mapping::LabelsAtBothLevels(const json::Value& record) const {
+  std::vector<std::string> out;
+  if (!flatten_ || impl_->scoped_labels.empty()) return out;
+  std::vector<std::pair<std::string_view, const json::Value*>> form;
+  internal::CollectLabels(record.Find("form_component_values"), "name", &form);
+  const internal::Part& ref = flatten_->parts[0];
+  const json::Value* arr = nullptr;
+  if (ref.kind == internal::Part::kLabel) {
+    for (const auto& [name, v] : form) {
+      if (name == ref.text) arr = v;
+    }
+  } else {
+    arr = internal::Walk(&record, ref.path, 0);
+  }
+  json::Value parsed;
+  if (arr != nullptr && arr->is_string()) {
+    auto p = json::Parse(arr->text());
+    if (!p.ok()) return out;
+    parsed = std::move(p).value();
+    arr = &parsed;
+  }
+  if (arr == nullptr || !arr->is_array()) return out;
+  auto at_form = [&](std::string_view name) {
+    for (const auto& [n, v] : form) {
+      if (n == name) return true;
+    }
+    return record.Find(name) != nullptr;
+  };
+  auto at_row = [&](std::string_view name) {
+    for (const auto& el : arr->items()) {
+      std::vector<std::pair<std::string_view, const json::Value*>> cells;
+      internal::CollectLabels(el.Find("rowValue"), "label", &cells);
+      for (const auto& [n, v] : cells) {
+        if (n == name) return true;
+      }
+      if (el.is_object() && el.Find(name) != nullptr) return true;
+    }
+    return false;
+  };
+  for (const auto& l : impl_->scoped_labels) {
+    const bool row = StartsWith(l.ref, "row:");
+    std::string name = l.ref.substr(row ? 4 : 5);
+    size_t a = name.find_first_not_of(" \t");
+    name = a == std::string::npos ? "" : name.substr(a);
+    if (!name.empty() && at_form(name) && at_row(name)) {
+      out.push_back("columns." + l.column + ": '" + name +
+                    "' is both a form field and a column of the flattened rows; {{" + l.ref +
+                    "}} reads the " + (row ? "row's" : "form's"));
+    }
+  }
+  return out;
 }
 
 Result<Cell> EvaluateOnce(const std::string& tmpl, const json::Value& record, const Variables& vars,

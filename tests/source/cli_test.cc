@@ -14,6 +14,7 @@
 #include "emulators/kuaimai_emulator.h"
 #include "emulators/okki_emulator.h"
 #include "stagesync/clock.h"
+#include "stagesync/hash.h"
 #include "stagesync/stage.h"
 #include "testing/seed_config.h"
 #include "testing/subprocess.h"
@@ -133,6 +134,43 @@ TEST_F(CliTest, ErrorMessagesShowControlBytesInsteadOfStoppingAtThem) {
   EXPECT_EQ(Stagesync({"check"}, &out), 2);
   EXPECT_NE(out.find("bad\\x00key\\x1b[31m: unknown key"), std::string::npos) << out;
   EXPECT_EQ(out.find('\x1b'), std::string::npos);
+}
+
+// E16: check warns when a flattening sink's scoped label exists at both levels of a staged
+// record (a form's 其他费用 beside a 其他费用 detail column).
+TEST_F(CliTest, CheckWarnsAboutALabelAtBothLevelsOfAStagedRecord) {
+  WriteConfig(fmt::format(
+      R"({{"state_dir": "{}", "connections": {{
+        "dt": {{"type": "dingtalk", "base_url": "http://127.0.0.1:1", "app_key": "k",
+                "app_secret": "s"}},
+        "bi": {{"type": "mysql", "host": "127.0.0.1", "port": 1, "user": "u",
+                "database": "d"}}}},
+      "pipelines": {{"pay": {{"source": {{"connection": "dt", "process_code": "P"}},
+        "sinks": {{"bi": {{"connection": "bi", "table": "t", "flatten": "{{{{费用明细}}}}",
+          "columns": {{"id": "{{id}}", "fee": "{{{{form:其他费用}}}}",
+                      "amount": "{{{{row:金额}}}}"}}}}}}}}}}}})",
+      dir_.Sub("state")));
+  std::string out;
+  ASSERT_EQ(Stagesync({"check"}, &out), 0) << out;  // nothing staged: nothing to warn about
+  EXPECT_EQ(out.find("both a form field"), std::string::npos) << out;
+  {
+    auto log = stage::StagingLog::Open(dir_.Sub("state"));
+    ASSERT_TRUE(log.ok());
+    const std::string raw = json::Canonical(*json::Parse(
+        R"({"id":"p1","form_component_values":[{"name":"其他费用","value":"9"},
+        {"name":"费用明细","value":"[{\"rowValue\":[{\"label\":\"其他费用\",\"value\":\"1\"},{\"label\":\"金额\",\"value\":\"2\"}]}]"}]})"));
+    stage::PageCommit page;
+    page.records.push_back({"p1", HashBytes(raw), raw, false});
+    ASSERT_TRUE((*log)->CommitPage("pay", page, 0).ok());
+  }
+  ASSERT_EQ(Stagesync({"check"}, &out), 0) << out;
+  EXPECT_NE(out.find("warning: pipelines.pay.sinks.bi.columns.fee: '其他费用' is both a form "
+                     "field and a column of the flattened rows; {{form:其他费用}} reads the "
+                     "form's (e.g. staged record p1)"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(out.find("columns.amount"), std::string::npos) << out;
+  EXPECT_NE(out.find("pipeline pay: ok with warnings"), std::string::npos) << out;
 }
 
 // F18: check --connect logs in to every vendor connection once: all ok with the right secrets;

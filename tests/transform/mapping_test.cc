@@ -191,6 +191,20 @@ TEST(MappingTest, FlattenLabelsNameTheirLevelAndNeverFallBack) {
         << bad.status().message();
     EXPECT_NE(bad.status().message().find(c.want), std::string::npos) << bad.status().message();
   }
+  // check's warning: 其他费用 exists at both levels of this record, 金额 only in a row.
+  Mapping both = Compile({{"id", "{id}"},
+                          {"other", "{{form:其他费用}}"},
+                          {"row_other", "_function trim({{row:其他费用|trim}})"},
+                          {"amount", "{{row:金额}}"}},
+                         "{{费用明细}}");
+  auto warnings = both.LabelsAtBothLevels(*json::Parse(rec));
+  ASSERT_EQ(warnings.size(), 2u);
+  EXPECT_NE(warnings[0].find("columns.other: '其他费用' is both a form field and a column"),
+            std::string::npos)
+      << warnings[0];
+  EXPECT_NE(warnings[0].find("{{form:其他费用}} reads the form's"), std::string::npos);
+  EXPECT_NE(warnings[1].find("columns.row_other: '其他费用'"), std::string::npos) << warnings[1];
+  EXPECT_TRUE(both.LabelsAtBothLevels(*json::Parse(kDingTalk)).empty());
   // Variables stay unscoped inside a flatten.
   MappingSpec vars;
   vars.columns = {{"t", "{{CURRENT_TIME}}"}, {"a", "{{row:金额}}"}};
