@@ -158,7 +158,8 @@ std::vector<std::string> LabelsAtBothLevels(const config::PipelineConfig& p,
 }
 
 int Check(const config::Config& cfg, bool as_json, bool connect) {
-  int errors = 0;
+  int errors = 0;       // config errors: exit 2
+  int unreachable = 0;  // targets --connect could not reach: exit 1
   // Staged records, if any, read-only (works while the agent runs).
   std::unique_ptr<stage::StagingLog> staged;
   if (struct stat st; ::stat(cfg.state_dir.c_str(), &st) == 0) {
@@ -193,7 +194,7 @@ int Check(const config::Config& cfg, bool as_json, bool connect) {
       } else {
         std::fprintf(stderr, "stagesync: error: %s\n", Printable(ss.message()).c_str());
         state = "error";
-        ++errors;
+        ++(down ? unreachable : errors);
       }
     }
     for (const std::string& w : LabelsAtBothLevels(p, staged.get())) {
@@ -208,10 +209,9 @@ int Check(const config::Config& cfg, bool as_json, bool connect) {
                   p.sinks.size() == 1 ? "" : "s");
     }
   }
-  if (connect) {
-    if (CheckConnections(cfg, as_json) > 0) return kExitRuntime;
-  }
-  return errors == 0 ? kExitOk : kExitUsage;
+  if (connect) unreachable += CheckConnections(cfg, as_json);
+  if (errors > 0) return kExitUsage;
+  return unreachable == 0 ? kExitOk : kExitRuntime;
 }
 
 const config::PipelineConfig* FindPipeline(const config::Config& cfg, const std::string& name) {

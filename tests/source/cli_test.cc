@@ -142,7 +142,7 @@ TEST_F(CliTest, CheckWarnsAboutALabelAtBothLevelsOfAStagedRecord) {
   WriteConfig(fmt::format(
       R"({{"state_dir": "{}", "connections": {{
         "dt": {{"type": "dingtalk", "base_url": "http://127.0.0.1:1", "app_key": "k",
-                "app_secret": "s"}},
+                "app_secret": "s", "max_attempts": 1, "retry_base_ms": 1}},
         "bi": {{"type": "mysql", "host": "127.0.0.1", "port": 1, "user": "u",
                 "database": "d"}}}},
       "pipelines": {{"pay": {{"source": {{"connection": "dt", "process_code": "P"}},
@@ -171,6 +171,12 @@ TEST_F(CliTest, CheckWarnsAboutALabelAtBothLevelsOfAStagedRecord) {
       << out;
   EXPECT_EQ(out.find("columns.amount"), std::string::npos) << out;
   EXPECT_NE(out.find("pipeline pay: ok with warnings"), std::string::npos) << out;
+  // A target down is a warning for check, a runtime failure (exit 1) for check --connect.
+  EXPECT_NE(out.find("warning: pipelines.pay.sinks.bi: cannot reach the target"), std::string::npos)
+      << out;
+  EXPECT_EQ(Stagesync({"check", "--connect"}, &out), 1) << out;
+  EXPECT_NE(out.find("error: pipelines.pay.sinks.bi: cannot reach the target"), std::string::npos)
+      << out;
 }
 
 // F18: check --connect logs in to every vendor connection once: all ok with the right secrets;
