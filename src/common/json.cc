@@ -1,6 +1,7 @@
 #include "stagesync/json.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <limits>
 #include <type_traits>
@@ -141,7 +142,7 @@ void KeepLastOfDuplicates(std::vector<Value::Member>* ms) {
     if (w != i) (*ms)[w] = std::move((*ms)[i]);
     ++w;
   }
-  ms->resize(w);
+  ms->erase(ms->begin() + static_cast<std::ptrdiff_t>(w), ms->end());
 }
 
 struct Builder {
