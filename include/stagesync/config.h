@@ -60,12 +60,19 @@ struct Config {
   const ConnectionConfig* FindConnection(std::string_view name) const;
 };
 
-// Reads and checks a config file. InvalidArgument "PATH: problem" on any error.
+// Reads and checks a config file (at most 16 MiB, read bounded). InvalidArgument "PATH: problem"
+// on any error. In strings, `${NAME}` reads environment variable NAME and `$${` is a literal
+// `${`; duplicate keys are rejected.
 Result<Config> LoadFile(const std::string& file);
 // `base_dir` resolves a relative state_dir. `getenv` is injectable for tests.
 using EnvLookup = const char* (*)(const char*);
 Result<Config> LoadString(std::string_view text, const std::string& base_dir,
                           EnvLookup getenv_fn = nullptr);
+
+// The sane range of every `qps` option: below one call per 100 s is a typo, and a rate
+// limiter's interval must stay finite.
+inline constexpr double kMinQps = 0.01;
+inline constexpr double kMaxQps = 1000;
 
 // Declared option of a connector: the table both validates and documents the config.
 enum class OptionType { kString, kInt, kNumber, kBool, kStringList, kObject, kAny };
@@ -90,6 +97,10 @@ class OptionReader {
   int64_t Int(std::string_view name, int64_t def) const;
   double Number(std::string_view name, double def) const;
   bool Bool(std::string_view name, bool def) const;
+  // The option (or `def`) when it lies in [lo, hi]; InvalidArgument "path.name: must be ..."
+  // otherwise (NaN and infinities never do).
+  Result<int64_t> IntIn(std::string_view name, int64_t def, int64_t lo, int64_t hi) const;
+  Result<double> NumberIn(std::string_view name, double def, double lo, double hi) const;
   std::vector<std::string> StringList(std::string_view name) const;
   const json::Value* Get(std::string_view name) const { return options_.Find(name); }
   std::string PathOf(std::string_view name) const { return path_ + "." + std::string(name); }

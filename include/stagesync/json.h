@@ -90,6 +90,10 @@ struct ParseOptions {
   // nested deeper than max_depth become null. For locating an id in a quarantined record's raw
   // bytes, never for staging. Default: false.
   bool lossy = false;
+  // false (vendor data): of duplicate object keys the last value wins, kept at the first key's
+  // place. true: every member is kept in order, for a caller that rejects duplicates with a
+  // path (the config loader).
+  bool keep_duplicate_keys = false;
 };
 
 // Parses a complete JSON document. A leading UTF-8 BOM is skipped (Kingdee sends one).

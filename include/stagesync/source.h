@@ -34,6 +34,9 @@ struct SourcePage {
   std::vector<std::string> open_ids_remove;
   std::vector<stage::FetchFailure> failures;
   std::vector<std::string> failures_cleared;
+  // Source state (names as for SourceDeps::get_state) committed atomically with the page;
+  // nullopt deletes. E.g. where to resume inside a window.
+  std::vector<std::pair<std::string, std::optional<std::string>>> state;
   bool ends_window = false;
 };
 
@@ -75,5 +78,13 @@ Result<std::unique_ptr<Source>> MakeSource(const config::Config& cfg,
 
 // Checks a pipeline's source options without building anything.
 Status CheckSource(const config::Config& cfg, const config::PipelineConfig& pipeline);
+
+// `check --connect`: logs in to a vendor connection once (DingTalk and OKKI token, Kingdee
+// login, Kuaimai one signed call of `kuaimai_method` over a one-minute window, without
+// refreshing the session). Ok, or the refusal with its cause and never a secret;
+// FailedPrecondition for a Kuaimai session that has expired (the next fetch refreshes it) and
+// for connection types it does not know (checked elsewhere, e.g. mysql).
+Status CheckVendorLogin(const config::ConnectionConfig& conn, HttpClient* http, Clock* clock,
+                        const std::string& kuaimai_method = "erp.aftersale.list.query");
 
 }  // namespace stagesync::source

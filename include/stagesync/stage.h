@@ -57,6 +57,9 @@ struct PageCommit {
   std::vector<std::string> open_ids_remove;  // became final
   std::vector<FetchFailure> failures;
   std::vector<std::string> failures_cleared;  // earlier failures that now read cleanly
+  // Source state (as GetState/PutState) written in the same atomic batch as the page, e.g. a
+  // position inside a window; nullopt deletes the entry.
+  std::vector<std::pair<std::string, std::optional<std::string>>> state;
 };
 
 struct CommitStats {

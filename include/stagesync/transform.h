@@ -32,10 +32,17 @@ struct ColumnRule {
   std::optional<std::string> min, max;  // numeric bounds (exact decimals)
 };
 
+// What a flattening mapping makes of a record whose array is empty, null or absent.
+enum class FlattenEmpty {
+  kNullRow,  // one row, the element's columns NULL and {_row} 0 (an outer explode). Default.
+  kNoRows,   // no row: the record's earlier rows are removed from the target
+};
+
 struct MappingSpec {
   std::vector<std::pair<std::string, std::string>> columns;  // name -> template, in order
   std::string flatten;  // template yielding the array to flatten (beatFlat), or empty
-  std::string where;    // expression selecting the records this sink receives, or empty
+  FlattenEmpty flatten_empty = FlattenEmpty::kNullRow;
+  std::string where;  // expression selecting the records this sink receives, or empty
   std::map<std::string, ColumnRule> rules;                            // column -> rule
   std::map<std::string, std::map<std::string, std::string>> lookups;  // table -> code -> name
   std::string time_zone = "Asia/Shanghai";
@@ -61,6 +68,8 @@ class Mapping {
 
   // Compiles every template, the where expression and the rules; InvalidArgument naming
   // "path.columns.NAME" (or .where, .rules.NAME, .flatten) and the position in the text.
+  // Inside a flatten a label must say its level ({{row:X}} or {{form:X}}); `{{row:X}}`
+  // outside one is an error.
   static Result<Mapping> Compile(const MappingSpec& spec);
 
   const std::vector<std::string>& columns() const { return columns_; }
@@ -68,12 +77,19 @@ class Mapping {
   // 16 hex digits identifying the compiled mapping: a change means targets must be rewritten.
   const std::string& hash() const { return hash_; }
 
-  // Maps one record to its rows (one, or one per flattened element; a record whose array is
-  // empty still yields one row with the element's columns NULL). A record the `where`
+  // Maps one record to its rows (one, or one per flattened element, {_row} counting from 1; a
+  // record whose array is empty or absent yields one row with the element's columns NULL, or
+  // none with FlattenEmpty::kNoRows). A record the `where`
   // expression rejects yields no rows and verdict->filtered. InvalidArgument naming the
   // column (and the rule, in verdict->rule) when a value cannot be converted or breaks a rule.
   Status Map(const json::Value& record, std::vector<MappedRow>* out, MapVerdict* verdict = nullptr,
              const Variables* vars = nullptr) const;
+
+  // For `check`: the scoped label references ({{row:X}}, {{form:X}}) of a flattening mapping
+  // whose label X exists at both levels of `record` (a form component or record key, and a
+  // cell or key of a flattened element), one line each naming the column: the explicit scope
+  // decides which one is read, and an operator should know the other exists.
+  std::vector<std::string> LabelsAtBothLevels(const json::Value& record) const;
 
  private:
   Mapping();
@@ -81,6 +97,7 @@ class Mapping {
   std::unique_ptr<Impl> impl_;
   std::vector<std::string> columns_;
   std::unique_ptr<Template> flatten_;
+  FlattenEmpty flatten_empty_ = FlattenEmpty::kNullRow;
   std::string hash_;
 };
 

@@ -1,4 +1,5 @@
 // stagesync: the command-line entry point. A thin main() over the library.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -8,6 +9,8 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <map>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -36,7 +39,8 @@ void Usage(FILE* out) {
       "usage: stagesync --config FILE [--json] COMMAND [ARGS]\n"
       "\n"
       "commands:\n"
-      "  check              validate the config (every pipeline, source and sink)\n"
+      "  check [--connect]  validate the config (every pipeline, source and sink); with\n"
+      "                     --connect also log in once to every vendor connection\n"
       "  fetch PIPELINE     one incremental fetch of PIPELINE into the staging log\n"
       "  apply PIPELINE [--sink NAME]\n"
       "                     drain staged changes into the pipeline's sinks (or one sink)\n"
@@ -54,17 +58,35 @@ void Usage(FILE* out) {
       out);
 }
 
+// A message as one printable line: NUL and other control bytes (which would cut it short or
+// drive the terminal) are shown as \xNN.
+std::string Printable(const std::string& m) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (char ch : m) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f) {
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    } else {
+      out.push_back(ch);
+    }
+  }
+  return out;
+}
+
 // A failure while reading or validating the config or the command line: InvalidArgument is the
 // user's to fix (exit 2), anything else (an unreadable file, a target down) is a runtime failure.
 int FailConfig(const Status& s) {
-  std::fprintf(stderr, "stagesync: error: %s\n", s.message().c_str());
+  std::fprintf(stderr, "stagesync: error: %s\n", Printable(s.message()).c_str());
   return s.code() == StatusCode::kInvalidArgument ? kExitUsage : kExitRuntime;
 }
 
 // A failure while doing the work. A bad vendor page or record is InvalidArgument too, but it is
 // not a config error: every failure here exits 1, except a busy state dir (75).
 int Fail(const Status& s) {
-  std::fprintf(stderr, "stagesync: error: %s\n", s.message().c_str());
+  std::fprintf(stderr, "stagesync: error: %s\n", Printable(s.message()).c_str());
   return s.code() == StatusCode::kAlreadyExists ? kExitInUse : kExitRuntime;
 }
 
@@ -81,60 +103,141 @@ Result<std::unique_ptr<stage::StagingLog>> OpenStaging(const std::string& dir, b
       return log.status().WithContext("waited " + std::to_string(wait_s) + " s");
     }
     if (!said) {
-      std::fprintf(stderr, "stagesync: notice: %s; waiting\n", log.status().message().c_str());
+      std::fprintf(stderr, "stagesync: notice: %s; waiting\n",
+                   Printable(log.status().message()).c_str());
       said = true;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
 }
 
-// Options of the pipeline's source and sinks, checked before any work: a config error exits 2
-// before staging is opened, whatever the command.
-int CheckPipelineConfig(const config::Config& cfg, const config::PipelineConfig& p,
-                        bool with_source, bool with_sinks, const std::string& only_sink) {
-  if (with_source) {
+// Every pipeline's source and every sink (options, mappings, connections), before any work:
+// a broken second sink must fail the command before the fetch or the first sink runs.
+// FailedPrecondition (a warning) does not stop a command.
+Status ValidateAll(const config::Config& cfg) {
+  for (const auto& p : cfg.pipelines) {
     Status s = source::CheckSource(cfg, p);
-    if (s.code() == StatusCode::kInvalidArgument) return FailConfig(s);
+    if (!s.ok() && s.code() != StatusCode::kFailedPrecondition) return s;
+    for (const auto& sink : p.sinks) {
+      Status ss = sink::CheckSink(cfg, p, sink, /*connect=*/false);
+      if (!ss.ok() && ss.code() != StatusCode::kFailedPrecondition) return ss;
+    }
   }
-  for (const auto& sink : p.sinks) {
-    if (!with_sinks) break;
-    if (!only_sink.empty() && sink.name != only_sink) continue;
-    Status s = sink::CheckSink(cfg, p, sink, /*connect=*/false);
-    if (s.code() == StatusCode::kInvalidArgument) return FailConfig(s);
-  }
-  return kExitOk;
+  return Status::Ok();
 }
 
-int Check(const config::Config& cfg, bool as_json) {
-  int errors = 0;
-  int config_errors = 0;
+// `check --connect`: logs in once to every vendor connection a pipeline uses and reports
+// each as ok or failed with the cause (errors never carry secrets). Returns the failures.
+int CheckConnections(const config::Config& cfg, bool as_json) {
+  std::map<std::string, std::string> used;  // connection -> Kuaimai method to probe with
+  for (const auto& p : cfg.pipelines) {
+    std::string method = "erp.aftersale.list.query";
+    if (const json::Value* m = p.source.options.Find("method"); m && m->is_string()) {
+      method = m->text();
+    }
+    used.emplace(p.source.connection, method);
+    for (const auto& s : p.sinks) used.emplace(s.connection, "");
+  }
+  auto http = NewCurlHttpClient();
+  int failed = 0;
+  for (const auto& [name, method] : used) {
+    const config::ConnectionConfig* conn = cfg.FindConnection(name);
+    if (conn == nullptr || conn->type == "mysql") continue;  // targets: checked with their sinks
+    Status s = method.empty() ? source::CheckVendorLogin(*conn, http.get(), Clock::Real())
+                              : source::CheckVendorLogin(*conn, http.get(), Clock::Real(), method);
+    std::string state = s.ok() ? "ok" : "failed";
+    if (!s.ok() && s.code() == StatusCode::kFailedPrecondition) state = "warning";
+    if (state == "failed") ++failed;
+    if (as_json) {
+      std::printf("{\"connection\":%s,\"type\":%s,\"state\":%s%s}\n", json::Quote(name).c_str(),
+                  json::Quote(conn->type).c_str(), json::Quote(state).c_str(),
+                  s.ok() ? "" : (",\"cause\":" + json::Quote(s.message())).c_str());
+    } else {
+      std::printf("connection %s (%s): %s%s\n", name.c_str(), conn->type.c_str(), state.c_str(),
+                  s.ok() ? "" : (": " + Printable(s.message())).c_str());
+    }
+  }
+  return failed;
+}
+
+// Warnings for a flattening sink's {{row:X}} / {{form:X}} whose X exists at both levels in the
+// staged records (a sample of each pipeline's first records): the scope decides, and the
+// operator should know the other value exists. Nothing when nothing is staged yet.
+std::vector<std::string> LabelsAtBothLevels(const config::PipelineConfig& p,
+                                            stage::StagingLog* log) {
+  std::vector<std::string> out;
+  if (log == nullptr) return out;
+  std::vector<std::pair<std::string, transform::Mapping>> mappings;
+  for (const auto& s : p.sinks) {
+    auto spec = sink::SinkMapping(p, s);
+    if (!spec.ok() || spec->flatten.empty()) continue;
+    auto m = transform::Mapping::Compile(*spec);
+    if (m.ok()) mappings.emplace_back(s.path, std::move(m).value());
+  }
+  if (mappings.empty()) return out;
+  std::set<std::string> seen;
+  int scanned = 0;
+  Status st = log->ScanRecords(p.name, [&](const stage::StagedRecord& r) {
+    if (r.deleted) return true;
+    auto v = json::Parse(r.raw);
+    if (v.ok()) {
+      for (const auto& [path, m] : mappings) {
+        for (const std::string& w : m.LabelsAtBothLevels(*v)) {
+          if (seen.insert(path + "." + w).second) {
+            out.push_back(path + "." + w + " (e.g. staged record " + r.source_id + ")");
+          }
+        }
+      }
+    }
+    return ++scanned < 1000;
+  });
+  (void)st;  // a sample: an unreadable staging dir only means no warnings
+  return out;
+}
+
+int Check(const config::Config& cfg, bool as_json, bool connect) {
+  int errors = 0;       // config errors: exit 2
+  int unreachable = 0;  // targets --connect could not reach: exit 1
+  // Staged records, if any, read-only (works while the agent runs).
+  std::unique_ptr<stage::StagingLog> staged;
+  if (struct stat st; ::stat(cfg.state_dir.c_str(), &st) == 0) {
+    stage::StageOptions ro;
+    ro.read_only = true;
+    if (auto log = stage::StagingLog::Open(cfg.state_dir, ro); log.ok()) {
+      staged = std::move(log).value();
+    }
+  }
   for (const auto& p : cfg.pipelines) {
     Status s = source::CheckSource(cfg, p);
     std::string state = "ok";
     if (!s.ok()) {
       if (s.code() == StatusCode::kFailedPrecondition) {
-        std::fprintf(stderr, "stagesync: warning: %s\n", s.message().c_str());
+        std::fprintf(stderr, "stagesync: warning: %s\n", Printable(s.message()).c_str());
         state = "ok with warnings";
       } else {
-        std::fprintf(stderr, "stagesync: error: %s\n", s.message().c_str());
+        std::fprintf(stderr, "stagesync: error: %s\n", Printable(s.message()).c_str());
         state = "error";
         ++errors;
-        config_errors += s.code() == StatusCode::kInvalidArgument;
       }
     }
     for (const auto& sink : p.sinks) {
       Status ss = sink::CheckSink(cfg, p, sink, /*connect=*/true);
       if (ss.ok()) continue;
-      if (ss.code() == StatusCode::kFailedPrecondition || ss.code() == StatusCode::kUnavailable) {
-        // Not built yet, or the target is down right now: the config itself is fine.
-        std::fprintf(stderr, "stagesync: warning: %s\n", ss.message().c_str());
+      const bool down = ss.code() == StatusCode::kUnavailable;
+      if (ss.code() == StatusCode::kFailedPrecondition || (down && !connect)) {
+        // Not built yet, or the target is down right now: the config itself is fine (with
+        // --connect a target that cannot be reached is a failure).
+        std::fprintf(stderr, "stagesync: warning: %s\n", Printable(ss.message()).c_str());
         if (state == "ok") state = "ok with warnings";
       } else {
-        std::fprintf(stderr, "stagesync: error: %s\n", ss.message().c_str());
+        std::fprintf(stderr, "stagesync: error: %s\n", Printable(ss.message()).c_str());
         state = "error";
-        ++errors;
-        config_errors += ss.code() == StatusCode::kInvalidArgument;
+        ++(down ? unreachable : errors);
       }
+    }
+    for (const std::string& w : LabelsAtBothLevels(p, staged.get())) {
+      std::fprintf(stderr, "stagesync: warning: %s\n", Printable(w).c_str());
+      if (state == "ok") state = "ok with warnings";
     }
     if (as_json) {
       std::printf("{\"pipeline\":%s,\"state\":%s,\"sinks\":%zu}\n", json::Quote(p.name).c_str(),
@@ -144,8 +247,9 @@ int Check(const config::Config& cfg, bool as_json) {
                   p.sinks.size() == 1 ? "" : "s");
     }
   }
-  if (errors == 0) return kExitOk;
-  return config_errors > 0 ? kExitUsage : kExitRuntime;
+  if (connect) unreachable += CheckConnections(cfg, as_json);
+  if (errors > 0) return kExitUsage;
+  return unreachable == 0 ? kExitOk : kExitRuntime;
 }
 
 const config::PipelineConfig* FindPipeline(const config::Config& cfg, const std::string& name) {
@@ -331,6 +435,7 @@ int Requeue(const config::Config& cfg, const config::PipelineConfig* p, stage::S
 int main(int argc, char** argv) {
   std::string config_file, only_sink, key, file;
   bool as_json = false;
+  bool connect = false;
   bool wait = false;
   int64_t wait_s = -1;
   std::vector<std::string> args;
@@ -348,6 +453,8 @@ int main(int argc, char** argv) {
       key = argv[++i];
     } else if (a == "--json") {
       as_json = true;
+    } else if (a == "--connect") {
+      connect = true;
     } else if (a == "--wait" || a.rfind("--wait=", 0) == 0) {
       wait = true;
       std::string v = a.size() > 6 ? a.substr(7) : "";
@@ -382,7 +489,12 @@ int main(int argc, char** argv) {
   auto cfg = config::LoadFile(config_file);
   if (!cfg.ok()) return FailConfig(cfg.status());
   const std::string& cmd = args[0];
-  if (cmd == "check" && args.size() == 1) return Check(*cfg, as_json);
+  if (cmd == "check" && args.size() == 1) return Check(*cfg, as_json, connect);
+  if (connect) {
+    std::fprintf(stderr, "stagesync: --connect goes with check\n");
+    return kExitUsage;
+  }
+  if (Status valid = ValidateAll(*cfg); !valid.ok()) return FailConfig(valid);
   if (cmd == "map" && args.size() == 2) {
     const config::PipelineConfig* p = FindPipeline(*cfg, args[1]);
     if (p == nullptr) return kExitUsage;
@@ -391,11 +503,6 @@ int main(int argc, char** argv) {
   if ((cmd == "fetch" || cmd == "apply" || cmd == "sync" || cmd == "requeue") && args.size() == 2) {
     const config::PipelineConfig* p = FindPipeline(*cfg, args[1]);
     if (p == nullptr) return kExitUsage;
-    if (int rc = CheckPipelineConfig(*cfg, *p, cmd == "fetch" || cmd == "sync", cmd != "fetch",
-                                     cmd == "requeue" ? std::string() : only_sink);
-        rc != kExitOk) {
-      return rc;
-    }
     auto log = OpenStaging(cfg->state_dir, wait, wait_s);
     if (!log.ok()) return Fail(log.status());
     if (cmd == "fetch") return Fetch(*cfg, p, log->get(), as_json);

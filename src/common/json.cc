@@ -1,7 +1,9 @@
 #include "stagesync/json.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 
 #include "simdjson.h"
@@ -60,7 +62,7 @@ const Value* Value::Find(std::string_view key) const {
 bool Value::AsInt64(int64_t* out) const {
   if (type_ != Type::kNumber && type_ != Type::kString) return false;
   std::string_view t = text_;
-  if (t.empty() || t.size() > 19) return false;
+  if (t.empty() || t.size() > 20) return false;
   size_t i = 0;
   bool neg = false;
   if (t[0] == '-') {
@@ -68,12 +70,17 @@ bool Value::AsInt64(int64_t* out) const {
     i = 1;
     if (t.size() == 1) return false;
   }
+  // Accumulate negatively so INT64_MIN fits; any overflow fails instead of wrapping (a
+  // 19-digit port of 9999999999999999999 once became -1981284353).
   int64_t v = 0;
   for (; i < t.size(); ++i) {
     if (t[i] < '0' || t[i] > '9') return false;
-    v = v * 10 + (t[i] - '0');
+    const int d = t[i] - '0';
+    if (v < (std::numeric_limits<int64_t>::min() + d) / 10) return false;
+    v = v * 10 - d;
   }
-  *out = neg ? -v : v;
+  if (!neg && v == std::numeric_limits<int64_t>::min()) return false;
+  *out = neg ? v : -v;
   return true;
 }
 
@@ -114,8 +121,41 @@ std::string_view TrimRight(std::string_view s) {
   return s;
 }
 
+// Duplicate keys: the last value wins, at the position of the first (as JavaScript's
+// JSON.parse and Python's json do), so every reader of the value (Find, Canonical, the
+// content hash, a mapping) sees one member and the same one.
+void KeepLastOfDuplicates(std::vector<Value::Member>* ms) {
+  const size_t n = ms->size();
+  if (n < 2) return;
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return (*ms)[a].first < (*ms)[b].first; });
+  std::vector<bool> drop(n, false);
+  bool any = false;
+  for (size_t k = 0; k < n;) {
+    size_t e = k + 1;
+    while (e < n && (*ms)[order[e]].first == (*ms)[order[k]].first) ++e;
+    if (e - k > 1) {  // order[k] is the first occurrence, order[e - 1] the last
+      (*ms)[order[k]].second = std::move((*ms)[order[e - 1]].second);
+      for (size_t j = k + 1; j < e; ++j) drop[order[j]] = true;
+      any = true;
+    }
+    k = e;
+  }
+  if (!any) return;
+  size_t w = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (drop[i]) continue;
+    if (w != i) (*ms)[w] = std::move((*ms)[i]);
+    ++w;
+  }
+  ms->erase(ms->begin() + static_cast<std::ptrdiff_t>(w), ms->end());
+}
+
 struct Builder {
   size_t max_depth;
+  bool keep_duplicate_keys;
   std::string error;
 
   template <typename V>
@@ -140,6 +180,7 @@ struct Builder {
           if (!Build(child, &cv, depth + 1)) return false;
           out->Add(std::string(key), std::move(cv));
         }
+        if (!keep_duplicate_keys) KeepLastOfDuplicates(&out->mutable_members());
         return true;
       }
       case od::json_type::array: {
@@ -568,7 +609,7 @@ Result<Value> ParseStrict(std::string_view text, const ParseOptions& opts) {
   if (auto e = parser.iterate(padded.data(), text.size(), padded.size()).get(doc); e) {
     return InvalidArgument(std::string("malformed JSON: ") + simdjson::error_message(e));
   }
-  Builder b{opts.max_depth, {}};
+  Builder b{opts.max_depth, opts.keep_duplicate_keys, {}};
   Value out;
   bool ok = false;
   od::json_type t;

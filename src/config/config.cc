@@ -1,5 +1,7 @@
 #include "stagesync/config.h"
 
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -7,6 +9,8 @@
 namespace stagesync::config {
 
 namespace {
+
+constexpr size_t kMaxConfigBytes = size_t{16} << 20;
 
 Status PathError(const std::string& path, const std::string& problem) {
   return InvalidArgument(path + ": " + problem);
@@ -39,7 +43,16 @@ bool ValidName(std::string_view n) {
   return true;
 }
 
-// Expands ${NAME} in every string value, in place.
+bool ValidEnvName(std::string_view n) {
+  if (n.empty() || n.size() > 128 || std::isdigit(static_cast<unsigned char>(n[0]))) return false;
+  for (char c : n) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
+  }
+  return true;
+}
+
+// Expands ${NAME} in every string value, in place. `$${` is a literal `${` (the escape for a
+// text that must contain one, e.g. a vendor parameter).
 Status ExpandEnv(json::Value* v, const std::string& path, EnvLookup getenv_fn) {
   switch (v->type()) {
     case json::Type::kString: {
@@ -53,13 +66,24 @@ Status ExpandEnv(json::Value* v, const std::string& path, EnvLookup getenv_fn) {
           out.append(s, i, std::string::npos);
           break;
         }
+        if (open > i && s[open - 1] == '$') {  // "$${": the "$" escapes the reference
+          out.append(s, i, open - i - 1);
+          out.append("${");
+          i = open + 2;
+          continue;
+        }
         size_t close = s.find('}', open);
         if (close == std::string::npos) {
-          return PathError(path, "unterminated ${ in string");
+          return PathError(path, "unterminated ${ in string (write $${ for a literal ${)");
         }
         out.append(s, i, open - i);
         std::string name = s.substr(open + 2, close - open - 2);
         if (name.empty()) return PathError(path, "empty ${} reference");
+        if (!ValidEnvName(name)) {
+          return PathError(path,
+                           "bad environment variable name in ${...} (use [A-Za-z_][A-Za-z0-9_]*;"
+                           " write $${ for a literal ${)");
+        }
         const char* val = getenv_fn(name.c_str());
         if (val == nullptr) {
           return PathError(path, "environment variable " + name + " is not set");
@@ -184,7 +208,12 @@ const ConnectionConfig* Config::FindConnection(std::string_view name) const {
 
 Result<Config> LoadString(std::string_view text, const std::string& base_dir, EnvLookup getenv_fn) {
   if (getenv_fn == nullptr) getenv_fn = [](const char* n) -> const char* { return std::getenv(n); };
-  auto parsed = json::Parse(text);
+  if (text.size() > kMaxConfigBytes) {
+    return InvalidArgument("config: larger than " + std::to_string(kMaxConfigBytes >> 20) + " MiB");
+  }
+  json::ParseOptions popts;
+  popts.keep_duplicate_keys = true;  // rejected below with their path
+  auto parsed = json::Parse(text, popts);
   if (!parsed.ok()) return parsed.status().WithContext("config");
   json::Value root = std::move(parsed).value();
   SS_RETURN_IF_ERROR(RequireType(&root, json::Type::kObject, "(root)"));
@@ -316,14 +345,24 @@ Result<Config> LoadString(std::string_view text, const std::string& base_dir, En
 }
 
 Result<Config> LoadFile(const std::string& file) {
+  // Bounded read: a config is small, and `--config /dev/zero` (or a FIFO nobody closes) must
+  // not read until memory runs out.
   std::ifstream in(file, std::ios::binary);
   if (!in) return InvalidArgument("cannot read config file " + file);
-  std::stringstream ss;
-  ss << in.rdbuf();
+  std::string text;
+  char buf[65536];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    text.append(buf, static_cast<size_t>(in.gcount()));
+    if (text.size() > kMaxConfigBytes) {
+      return InvalidArgument(file + ": config file larger than " +
+                             std::to_string(kMaxConfigBytes >> 20) + " MiB");
+    }
+  }
+  if (in.bad()) return InvalidArgument("cannot read config file " + file);
   std::string base = ".";
   size_t slash = file.rfind('/');
   if (slash != std::string::npos) base = file.substr(0, slash == 0 ? 1 : slash);
-  auto cfg = LoadString(ss.str(), base);
+  auto cfg = LoadString(text, base);
   if (!cfg.ok()) return cfg.status().WithContext(file);
   cfg->file = file;
   return cfg;
@@ -358,12 +397,18 @@ Status OptionReader::Validate(const std::vector<OptionSpec>& specs) const {
       case OptionType::kInt: {
         int64_t x;
         ok = (v->is_number() || v->is_string()) && v->AsInt64(&x);
+        if (!ok && (v->is_number() || v->is_string()) && !v->text().empty() &&
+            v->text().find_first_not_of("-0123456789") == std::string::npos) {
+          return PathError(p, "integer out of range");
+        }
         break;
       }
       case OptionType::kNumber: {
+        // A finite number: "nan" and "inf" parse with strtod but disable every bound check.
         char* end = nullptr;
-        ok = v->is_number() || (v->is_string() && !v->text().empty() &&
-                                (std::strtod(v->text().c_str(), &end), end && *end == '\0'));
+        double x = 0;
+        ok = (v->is_number() || v->is_string()) && !v->text().empty() &&
+             (x = std::strtod(v->text().c_str(), &end), end && *end == '\0') && std::isfinite(x);
         break;
       }
       case OptionType::kBool:
@@ -406,6 +451,25 @@ double OptionReader::Number(std::string_view name, double def) const {
   const json::Value* v = options_.Find(name);
   if (!v || !(v->is_number() || v->is_string())) return def;
   return std::strtod(v->text().c_str(), nullptr);
+}
+Result<int64_t> OptionReader::IntIn(std::string_view name, int64_t def, int64_t lo,
+                                    int64_t hi) const {
+  const int64_t x = Int(name, def);
+  if (x < lo || x > hi) {
+    return PathError(PathOf(name),
+                     "must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
+  }
+  return x;
+}
+Result<double> OptionReader::NumberIn(std::string_view name, double def, double lo,
+                                      double hi) const {
+  const double x = Number(name, def);
+  if (!std::isfinite(x) || x < lo || x > hi) {
+    char range[80];
+    std::snprintf(range, sizeof range, "must be a number from %g to %g", lo, hi);
+    return PathError(PathOf(name), range);
+  }
+  return x;
 }
 bool OptionReader::Bool(std::string_view name, bool def) const {
   const json::Value* v = options_.Find(name);

@@ -58,6 +58,7 @@ class StagingPageSink final : public source::PageSink {
     commit.open_ids_remove = std::move(page.open_ids_remove);
     commit.failures = std::move(page.failures);
     commit.failures_cleared = std::move(page.failures_cleared);
+    for (auto& [name, value] : page.state) commit.state.emplace_back("source:" + name, value);
     CrashPoint("fetch.before_commit");
     SS_ASSIGN_OR_RETURN(stage::CommitStats st,
                         log_->CommitPage(p_.name, commit, clock_->NowMillis()));

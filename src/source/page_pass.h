@@ -36,6 +36,17 @@ class PagePass {
     ids_.insert(id);
   }
 
+  // The totals seen so far, to carry a pass across processes (a fetch resumed inside its
+  // window) together with the ids of the pages already committed.
+  std::optional<int64_t> first_total() const { return first_total_; }
+  std::optional<int64_t> last_total() const { return last_total_; }
+  bool total_changed() const { return changed_total_; }
+  void RestoreTotals(std::optional<int64_t> first, std::optional<int64_t> last, bool changed) {
+    first_total_ = first;
+    last_total_ = last;
+    changed_total_ = changed;
+  }
+
   bool Clean() const {
     if (!check_total_ || !last_total_) return true;
     return !changed_total_ && static_cast<int64_t>(ids_.size()) == *last_total_;

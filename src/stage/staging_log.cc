@@ -294,6 +294,13 @@ class RocksStagingLog final : public StagingLog {
       batch.Delete(meta_, MetaKey("fail", pipeline, id, true));
       batch.Delete(quarantine_, QuarantineKey(pipeline, "fetch", id));
     }
+    for (const auto& [name, value] : page.state) {
+      if (value) {
+        batch.Put(meta_, MetaKey("st", pipeline, name, true), *value);
+      } else {
+        batch.Delete(meta_, MetaKey("st", pipeline, name, true));
+      }
+    }
     if (batch.Count() == 0) return stats;
     SS_RETURN_IF_ERROR(Write(&batch, "committing page"));
     last_seq_[pipeline] = seq;

@@ -202,6 +202,45 @@ Result<CompiledRule> CompileRule(const std::string& path, size_t column, const C
   return r;
 }
 
+// The `{{...}}` label references in a template or expression text, by their text as written
+// (without filters), e.g. "row:金额" or "用途".
+std::vector<std::string> LabelRefs(const std::string& text) {
+  std::vector<std::string> out;
+  for (size_t i = text.find("{{"); i != std::string::npos; i = text.find("{{", i)) {
+    size_t close = text.find("}}", i + 2);
+    if (close == std::string::npos) break;
+    std::string body = text.substr(i + 2, close - i - 2);
+    body = body.substr(0, body.find('|'));
+    size_t a = body.find_first_not_of(" \t"), b = body.find_last_not_of(" \t");
+    out.push_back(a == std::string::npos ? "" : body.substr(a, b - a + 1));
+    i = close + 2;
+  }
+  return out;
+}
+
+bool StartsWith(const std::string& s, std::string_view prefix) {
+  return std::string_view(s).substr(0, prefix.size()) == prefix;
+}
+
+// A flattening mapping sees two levels that often share labels (a DingTalk form's 其他费用
+// beside a 其他费用 column of its detail table): every label must name its level, so a row
+// without the cell reads NULL instead of the form's value. Without a flatten there is no row.
+Status CheckLabelScopes(const std::string& text, const std::string& path, bool flattens) {
+  for (const std::string& ref : LabelRefs(text)) {
+    if (ref == "LAST_SYNC_TIME" || ref == "CURRENT_TIME") continue;  // variables
+    if (flattens && !StartsWith(ref, "row:") && !StartsWith(ref, "form:")) {
+      return InvalidArgument(
+          path + ": {{" + ref + "}} inside a flatten is ambiguous: write {{row:" + ref +
+          "}} for the element's cell or {{form:" + ref + "}} for the record's (form's) field");
+    }
+    if (!flattens && StartsWith(ref, "row:")) {
+      return InvalidArgument(path + ": {{" + ref +
+                             "}} names a row, but the mapping has no flatten");
+    }
+  }
+  return Status::Ok();
+}
+
 std::unique_ptr<Template> Wrap(std::unique_ptr<internal::Template> t) {
   auto w = std::make_unique<Template>();
   static_cast<internal::Template&>(*w) = std::move(*t);
@@ -211,6 +250,10 @@ std::unique_ptr<Template> Wrap(std::unique_ptr<internal::Template> t) {
 }  // namespace
 
 struct Mapping::Impl {
+  struct ScopedLabel {
+    std::string column, ref;  // ref as written, e.g. "row:金额"
+  };
+  std::vector<ScopedLabel> scoped_labels;  // of a flattening mapping
   std::vector<std::unique_ptr<Template>> templates;
   std::shared_ptr<const internal::Expr> where;
   std::vector<CompiledRule> rules;
@@ -233,7 +276,19 @@ Result<Mapping> Mapping::Compile(const MappingSpec& spec) {
   const internal::LookupTables* lookups = m.impl_->lookups.get();
   std::string fingerprint =
       "tz=" + spec.time_zone + "\nflatten=" + spec.flatten + "\nwhere=" + spec.where + "\n";
+  // Only a non-default choice enters the hash, so existing mappings keep theirs.
+  if (spec.flatten_empty == FlattenEmpty::kNoRows) fingerprint += "flatten_empty=no_rows\n";
+  m.flatten_empty_ = spec.flatten_empty;
+  const bool flattens = !spec.flatten.empty();
   for (const auto& [name, text] : spec.columns) {
+    SS_RETURN_IF_ERROR(CheckLabelScopes(text, spec.path + ".columns." + name, flattens));
+    if (flattens) {
+      for (const std::string& ref : LabelRefs(text)) {
+        if (StartsWith(ref, "row:") || StartsWith(ref, "form:")) {
+          m.impl_->scoped_labels.push_back({name, ref});
+        }
+      }
+    }
     SS_ASSIGN_OR_RETURN(auto t,
                         internal::ParseTemplate(text, spec.path + ".columns." + name, lookups));
     m.columns_.push_back(name);
@@ -249,6 +304,8 @@ Result<Mapping> Mapping::Compile(const MappingSpec& spec) {
     m.flatten_ = Wrap(std::move(t));
   }
   if (!spec.where.empty()) {
+    // `where` selects whole records: it sees no row.
+    SS_RETURN_IF_ERROR(CheckLabelScopes(spec.where, spec.path + ".where", false));
     SS_ASSIGN_OR_RETURN(m.impl_->where,
                         internal::CompileExpr(spec.where, spec.path + ".where", 0, lookups));
   }
@@ -341,7 +398,7 @@ Status Mapping::Map(const json::Value& record, std::vector<MappedRow>* out, MapV
       return InvalidArgument("flatten " + ref.text + ": value is not an array");
     }
     if (arr == nullptr || arr->is_null() || arr->items().empty()) {
-      SS_RETURN_IF_ERROR(emit());
+      if (flatten_empty_ == FlattenEmpty::kNullRow) SS_RETURN_IF_ERROR(emit());
     } else {
       int index = 0;
       for (const auto& el : arr->items()) {
@@ -355,6 +412,59 @@ Status Mapping::Map(const json::Value& record, std::vector<MappedRow>* out, MapV
   }
   for (auto& r : rows) out->push_back(std::move(r));
   return Status::Ok();
+}
+
+std::vector<std::string> Mapping::LabelsAtBothLevels(const json::Value& record) const {
+  std::vector<std::string> out;
+  if (!flatten_ || impl_->scoped_labels.empty()) return out;
+  std::vector<std::pair<std::string_view, const json::Value*>> form;
+  internal::CollectLabels(record.Find("form_component_values"), "name", &form);
+  const internal::Part& ref = flatten_->parts[0];
+  const json::Value* arr = nullptr;
+  if (ref.kind == internal::Part::kLabel) {
+    for (const auto& [name, v] : form) {
+      if (name == ref.text) arr = v;
+    }
+  } else {
+    arr = internal::Walk(&record, ref.path, 0);
+  }
+  json::Value parsed;
+  if (arr != nullptr && arr->is_string()) {
+    auto p = json::Parse(arr->text());
+    if (!p.ok()) return out;
+    parsed = std::move(p).value();
+    arr = &parsed;
+  }
+  if (arr == nullptr || !arr->is_array()) return out;
+  auto at_form = [&](std::string_view name) {
+    for (const auto& [n, v] : form) {
+      if (n == name) return true;
+    }
+    return record.Find(name) != nullptr;
+  };
+  auto at_row = [&](std::string_view name) {
+    for (const auto& el : arr->items()) {
+      std::vector<std::pair<std::string_view, const json::Value*>> cells;
+      internal::CollectLabels(el.Find("rowValue"), "label", &cells);
+      for (const auto& [n, v] : cells) {
+        if (n == name) return true;
+      }
+      if (el.is_object() && el.Find(name) != nullptr) return true;
+    }
+    return false;
+  };
+  for (const auto& l : impl_->scoped_labels) {
+    const bool row = StartsWith(l.ref, "row:");
+    std::string name = l.ref.substr(row ? 4 : 5);
+    size_t a = name.find_first_not_of(" \t");
+    name = a == std::string::npos ? "" : name.substr(a);
+    if (!name.empty() && at_form(name) && at_row(name)) {
+      out.push_back("columns." + l.column + ": '" + name +
+                    "' is both a form field and a column of the flattened rows; {{" + l.ref +
+                    "}} reads the " + (row ? "row's" : "form's"));
+    }
+  }
+  return out;
 }
 
 Result<Cell> EvaluateOnce(const std::string& tmpl, const json::Value& record, const Variables& vars,

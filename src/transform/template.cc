@@ -18,8 +18,11 @@ Val FromJson(const json::Value* v) {
     case json::Type::kString:
     case json::Type::kNumber:
       return Val::Str(v->text());
-    case json::Type::kBool:
-      return Val::Str(v->bool_value() ? "1" : "0");
+    case json::Type::kBool: {
+      Val b = Val::Str(v->bool_value() ? "1" : "0");
+      b.boolean = true;
+      return b;
+    }
     default:
       return Val::Str(json::Serialize(*v));
   }
@@ -273,6 +276,20 @@ bool ParseRef(std::string_view body, bool label, Part* out, std::string* err) {
     return false;
   }
   out->kind = label ? Part::kLabel : Part::kPath;
+  if (label) {
+    for (auto [prefix, scope] : {std::pair<std::string_view, Part::Scope>{"row:", Part::kRow},
+                                 std::pair<std::string_view, Part::Scope>{"form:", Part::kForm}}) {
+      if (std::string_view(head).substr(0, prefix.size()) == prefix) {
+        out->scope = scope;
+        head = trim(head.substr(prefix.size()));
+        if (head.empty()) {
+          *err = "empty label after '" + std::string(prefix) + "'";
+          return false;
+        }
+        break;
+      }
+    }
+  }
   out->text = head;
   if (!label) {
     size_t i = 0;
@@ -436,20 +453,24 @@ const json::Value* Walk(const json::Value* v, const std::vector<Part::Seg>& path
 
 Val Resolve(const Part& p, const Context& ctx) {
   if (p.kind == Part::kLabel) {
-    if (ctx.variables != nullptr) {
+    if (ctx.variables != nullptr && p.scope == Part::kUnscoped) {
       auto it = ctx.variables->find(p.text);
       if (it != ctx.variables->end()) return Val::Str(it->second);
     }
-    for (const auto& [name, v] : ctx.row_labels) {
-      if (name == p.text) return FromJson(v);
+    // One level only, never the other as a fallback: a row's missing cell must not become the
+    // form's component of the same name. Kingdee rows are keyed by their FieldKeys
+    // ("FMaterialGroup.FNumber"), so a label may also name a flat key at its level.
+    if (p.scope == Part::kRow) {
+      for (const auto& [name, v] : ctx.row_labels) {
+        if (name == p.text) return FromJson(v);
+      }
+      if (ctx.row != nullptr && ctx.row->is_object()) {
+        if (const json::Value* v = ctx.row->Find(p.text)) return FromJson(v);
+      }
+      return Val::Null();
     }
     for (const auto& [name, v] : ctx.labels) {
       if (name == p.text) return FromJson(v);
-    }
-    // Kingdee rows are keyed by their FieldKeys ("FMaterialGroup.FNumber"): a label may name
-    // a flat key of the element or the record.
-    if (ctx.row != nullptr && ctx.row->is_object()) {
-      if (const json::Value* v = ctx.row->Find(p.text)) return FromJson(v);
     }
     if (ctx.record != nullptr) {
       if (const json::Value* v = ctx.record->Find(p.text)) return FromJson(v);
@@ -485,9 +506,16 @@ bool ApplyFilter(const Filter& f, int tz, Val* v, std::string* err) {
       if (static_cast<unsigned char>(c) < 0x80)
         c = static_cast<char>(n == "upper" ? std::toupper(c) : std::tolower(c));
     }
-  } else if (n == "string" || n == "json") {
-    // values are already text; objects were serialised when resolved
+  } else if (n == "json") {
+    // Values are already text and objects were serialised when resolved; a boolean is JSON's
+    // true/false, not the 1/0 a plain column gets.
+    if (v->boolean) v->s = v->s == "1" ? "true" : "false";
+  } else if (n == "string") {
   } else if (n == "datetime" || n == "date" || n == "timestamp" || n == "timestamp_ms") {
+    if (v->boolean) {
+      *err = "|" + n + ": a boolean is not a date";
+      return false;
+    }
     if (v->s.empty()) {
       *v = Val::Null();
       return true;
@@ -516,6 +544,12 @@ bool ApplyFilter(const Filter& f, int tz, Val* v, std::string* err) {
       return false;
     }
     if (n == "int") {
+      // Exact only: 1.5 is not an integer (|decimal(0) rounds on purpose), 3.00 is.
+      size_t dot = clean.find('.');
+      if (dot != std::string::npos && clean.find_first_not_of('0', dot + 1) != std::string::npos) {
+        *err = "|int: '" + v->s + "' is not an integer (|decimal(0) rounds)";
+        return false;
+      }
       v->s = RoundDecimal(clean, 0);
     } else {
       v->s = f.args.empty() ? clean : RoundDecimal(clean, std::stoi(f.args[0]));

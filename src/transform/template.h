@@ -20,8 +20,9 @@ namespace stagesync::transform::internal {
 struct Val {
   bool null = true;
   std::string s;
+  bool boolean = false;  // a JSON true/false, held as "1"/"0" (what a MySQL column takes)
   static Val Null() { return {}; }
-  static Val Str(std::string v) { return {false, std::move(v)}; }
+  static Val Str(std::string v) { return {false, std::move(v), false}; }
 };
 
 Val FromJson(const json::Value* v);
@@ -33,7 +34,10 @@ struct Filter {
 
 struct Part {
   enum Kind { kLiteral, kPath, kLabel } kind = kLiteral;
-  std::string text;  // literal text, or the label, or the path as written
+  // Where a label is looked up: `{{form:X}}` the record only, `{{row:X}}` the flattened
+  // element only, `{{X}}` the record (outside a flatten; inside one it must be scoped).
+  enum Scope { kUnscoped, kForm, kRow } scope = kUnscoped;
+  std::string text;  // literal text, or the label (without its scope), or the path as written
   struct Seg {
     std::string key;
     int index = -1;  // >= 0: array index

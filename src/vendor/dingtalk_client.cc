@@ -77,9 +77,7 @@ Result<ClientOptions> ReadClientOptions(const config::ConnectionConfig& conn) {
   }
   o.app_key = r.String("app_key");
   o.app_secret = r.String("app_secret");
-  o.qps = r.Number("qps", 10);
-  if (o.qps <= 0 || o.qps > 1000)
-    return InvalidArgument(r.PathOf("qps") + ": must be in (0, 1000]");
+  SS_ASSIGN_OR_RETURN(o.qps, r.NumberIn("qps", 10, config::kMinQps, config::kMaxQps));
   o.timeout_ms = static_cast<int>(r.Int("timeout_ms", 30000));
   o.max_response_bytes = static_cast<size_t>(r.Int("max_response_bytes", 8 << 20));
   SS_RETURN_IF_ERROR(ReadRetryOptions(r, &o.retry));

@@ -188,10 +188,7 @@ Result<ClientOptions> ReadClientOptions(const config::ConnectionConfig& conn) {
     return InvalidArgument(r.PathOf("app_id") + ": missing (needed with app_secret)");
   }
   o.lcid = static_cast<int>(r.Int("lcid", 2052));
-  o.qps = r.Number("qps", 5);
-  if (o.qps <= 0 || o.qps > 1000) {
-    return InvalidArgument(r.PathOf("qps") + ": must be in (0, 1000]");
-  }
+  SS_ASSIGN_OR_RETURN(o.qps, r.NumberIn("qps", 5, config::kMinQps, config::kMaxQps));
   o.timeout_ms = static_cast<int>(r.Int("timeout_ms", 60000));
   if (o.timeout_ms < 100) return InvalidArgument(r.PathOf("timeout_ms") + ": must be >= 100");
   const int64_t max_bytes = r.Int("max_response_bytes", int64_t{64} << 20);

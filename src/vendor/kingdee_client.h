@@ -74,6 +74,9 @@ class KingdeeClient {
   const EndpointCounters& counters() const { return endpoint_.counters(); }
   const ClientOptions& options() const { return opts_; }
 
+  // Logs in once (`check --connect`): Ok, or why the server refused (never the secret).
+  Status CheckLogin() { return Login(""); }
+
  private:
   // Logs in unless another thread already replaced `stale` (the cookie a refused call used).
   Status Login(const std::string& stale);

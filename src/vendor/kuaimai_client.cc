@@ -182,10 +182,7 @@ Result<ClientOptions> ReadClientOptions(const config::ConnectionConfig& conn) {
   if (o.sign_method != "md5" && o.sign_method != "hmac" && o.sign_method != "hmac-sha256") {
     return InvalidArgument(r.PathOf("sign_method") + ": must be md5, hmac or hmac-sha256");
   }
-  o.qps = r.Number("qps", 5);
-  if (o.qps <= 0 || o.qps > 1000) {
-    return InvalidArgument(r.PathOf("qps") + ": must be in (0, 1000]");
-  }
+  SS_ASSIGN_OR_RETURN(o.qps, r.NumberIn("qps", 5, config::kMinQps, config::kMaxQps));
   o.timeout_ms = static_cast<int>(r.Int("timeout_ms", 30000));
   if (o.timeout_ms < 100) return InvalidArgument(r.PathOf("timeout_ms") + ": must be >= 100");
   const int64_t max_bytes = r.Int("max_response_bytes", int64_t{32} << 20);
@@ -386,6 +383,27 @@ Result<json::Value> KuaimaiClient::Call(const std::string& method, const Params&
   };
   auto reauth = [&]() { return Refresh(used_access); };
   return endpoint_.Call(build, classify, reauth, what);
+}
+
+Status KuaimaiClient::Probe(const std::string& method, const Params& business) {
+  auto build = [&]() -> Result<HttpRequest> {
+    return BuildRequest(method, business, tokens().access);
+  };
+  auto classify = [&](const HttpResponse& resp) -> Result<json::Value> {
+    SS_RETURN_IF_ERROR(ClassifyHttpStatus(resp));
+    if (resp.status >= 400) {
+      return FailedPrecondition(fmt::format("HTTP {} (check base_url)", resp.status));
+    }
+    SS_ASSIGN_OR_RETURN(json::Value v, ParseBody(resp));
+    SS_RETURN_IF_ERROR(BodyStatus(v));
+    return v;
+  };
+  auto no_refresh = []() -> Status {
+    return FailedPrecondition(
+        "the session has expired; the next fetch refreshes it (check does not rotate tokens)");
+  };
+  return endpoint_.Call(build, classify, no_refresh, "connection " + opts_.name + ": " + method)
+      .status();
 }
 
 std::shared_ptr<KuaimaiClient> ClientFor(const config::ConnectionConfig& conn, HttpClient* http,

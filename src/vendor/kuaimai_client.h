@@ -89,6 +89,12 @@ class KuaimaiClient {
                            const std::string& what,
                            const std::function<Status(const json::Value&)>& check = nullptr);
 
+  // One signed call with the session in hand (`check --connect`), never refreshing it: a
+  // refresh rotates the refresh token, which only a fetch may do (it saves the new one).
+  // Ok; FailedPrecondition when the session has expired (a fetch refreshes it); otherwise
+  // the gateway's refusal (bad signature, unknown app).
+  Status Probe(const std::string& method, const Params& business);
+
   Tokens tokens() const;
   int64_t refreshes() const { return refreshes_; }
   const EndpointCounters& counters() const { return endpoint_.counters(); }

@@ -111,10 +111,7 @@ Result<ClientOptions> ReadClientOptions(const config::ConnectionConfig& conn) {
   o.client_id = r.String("client_id");
   o.client_secret = r.String("client_secret");
   o.scope = r.String("scope", "product");
-  o.qps = r.Number("qps", 5);
-  if (o.qps <= 0 || o.qps > 1000) {
-    return InvalidArgument(r.PathOf("qps") + ": must be in (0, 1000]");
-  }
+  SS_ASSIGN_OR_RETURN(o.qps, r.NumberIn("qps", 5, config::kMinQps, config::kMaxQps));
   o.timeout_ms = static_cast<int>(r.Int("timeout_ms", 60000));
   if (o.timeout_ms < 100) return InvalidArgument(r.PathOf("timeout_ms") + ": must be >= 100");
   const int64_t max_bytes = r.Int("max_response_bytes", int64_t{32} << 20);

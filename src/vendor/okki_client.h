@@ -57,6 +57,9 @@ class OkkiClient {
   int64_t token_requests() const { return token_requests_; }
   const EndpointCounters& counters() const { return endpoint_.counters(); }
 
+  // Requests a token once (`check --connect`): Ok, or why it was refused (never the secret).
+  Status CheckLogin() { return Token(true, "").status(); }
+
  private:
   // The cached token, or a new one when forced (unless another thread replaced `stale`).
   Result<std::string> Token(bool force, const std::string& stale);

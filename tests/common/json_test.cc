@@ -88,6 +88,43 @@ TEST(JsonTest, DepthIsBounded) {
   EXPECT_FALSE(Parse(deep).ok());
 }
 
+// D15: 19- and 20-digit integers either fit exactly or are refused, never wrapped.
+TEST(JsonTest, AsInt64RefusesOverflowInsteadOfWrapping) {
+  int64_t x = 0;
+  EXPECT_FALSE(Value::Number("9999999999999999999").AsInt64(&x));
+  EXPECT_FALSE(Value::Number("9223372036854775808").AsInt64(&x));
+  EXPECT_FALSE(Value::Number("-9223372036854775809").AsInt64(&x));
+  EXPECT_FALSE(Value::Number("123456789012345678901").AsInt64(&x));
+  ASSERT_TRUE(Value::Number("9223372036854775807").AsInt64(&x));
+  EXPECT_EQ(x, INT64_MAX);
+  ASSERT_TRUE(Value::Number("-9223372036854775808").AsInt64(&x));
+  EXPECT_EQ(x, INT64_MIN);
+  ASSERT_TRUE(Value::String("3306").AsInt64(&x));
+  EXPECT_EQ(x, 3306);
+}
+
+// D15: of duplicate keys in vendor data the last value wins (as JSON.parse and Python do), at
+// the first key's place, so Find, the canonical form and the content hash agree.
+TEST(JsonTest, DuplicateKeysKeepTheLastValue) {
+  auto v = Parse(R"({"a":1,"b":{"x":1,"x":2},"a":3,"c":[{"k":"p","k":"q","k":"r"}]})");
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->Find("a")->text(), "3");
+  EXPECT_EQ(Serialize(*v), R"({"a":3,"b":{"x":2},"c":[{"k":"r"}]})");
+  EXPECT_EQ(Canonical(*v), Canonical(*Parse(R"({"c":[{"k":"r"}],"b":{"x":2},"a":3})")));
+  // Large objects too (the dedup sorts rather than compares pairs).
+  std::string big = "{";
+  for (int i = 0; i < 200; ++i) big += "\"k" + std::to_string(i) + "\":" + std::to_string(i) + ",";
+  big += "\"k7\":\"last\"}";
+  auto b = Parse(big);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->members().size(), 200u);
+  EXPECT_EQ(b->members()[7].second.text(), "last");
+  // A caller that wants to reject them (the config loader) can see them all.
+  ParseOptions keep;
+  keep.keep_duplicate_keys = true;
+  EXPECT_EQ(Parse(R"({"a":1,"a":2})", keep)->members().size(), 2u);
+}
+
 TEST(JsonTest, ParserIsNotTheFallbackKernel) { EXPECT_NE(ParserImplementation(), "fallback"); }
 
 std::string Nested(int depth) {

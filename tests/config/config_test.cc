@@ -5,6 +5,7 @@
 #include <map>
 #include <string>
 
+#include "stagesync/sink.h"
 #include "stagesync/source.h"
 
 namespace stagesync::config {
@@ -123,6 +124,111 @@ TEST(ConfigTest, SecretsNeverAppearInErrors) {
   Status s = source::CheckSource(*cfg, cfg->pipelines[0]);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.message().find("s3cret-value"), std::string::npos) << s.message();
+}
+
+// D15: a rate that is not a finite, sane number would disable rate limiting; ports overflow
+// and range.
+TEST(ConfigTest, NumbersOutOfTheirSaneRangeAreRejectedWithThePath) {
+  Env()["DT_SECRET"] = "s3cret";
+  for (const char* qps : {R"("nan")", R"("inf")", "1e-300", "0", "-1", "1001", "1e400"}) {
+    auto cfg = Load(Replace(kGood, R"("qps": 10)", std::string(R"("qps": )") + qps));
+    if (!cfg.ok()) {  // 1e400 is not even a JSON number we keep
+      EXPECT_NE(cfg.status().message().find("config"), std::string::npos) << qps;
+      continue;
+    }
+    Status s = source::CheckSource(*cfg, cfg->pipelines[0]);
+    ASSERT_FALSE(s.ok()) << qps;
+    EXPECT_NE(s.message().find("connections.dingtalk.qps: must be"), std::string::npos)
+        << qps << ": " << s.message();
+  }
+  for (const char* qps : {"0.01", "10", "1000", R"("2.5")"}) {
+    auto cfg = Load(Replace(kGood, R"("qps": 10)", std::string(R"("qps": )") + qps));
+    ASSERT_TRUE(cfg.ok());
+    EXPECT_TRUE(source::CheckSource(*cfg, cfg->pipelines[0]).ok()) << qps;
+  }
+  struct PortCase {
+    const char* port;
+    const char* want;
+  };
+  for (const auto& c : {PortCase{"9999999999999999999", "bi.port: integer out of range"},
+                        PortCase{"0", "bi.port: must be an integer from 1 to 65535"},
+                        PortCase{"65536", "bi.port: must be an integer from 1 to 65535"},
+                        PortCase{"-3306", "bi.port: must be an integer from 1 to 65535"}}) {
+    auto cfg =
+        Load(Replace(kGood, R"("host": "127.0.0.1"})",
+                     std::string(R"("host": "127.0.0.1", "user": "u", "database": "d", "port": )") +
+                         c.port + "}"));
+    ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+    Status s = sink::CheckSink(*cfg, cfg->pipelines[0], cfg->pipelines[0].sinks[0], false);
+    ASSERT_FALSE(s.ok()) << c.port;
+    EXPECT_NE(s.message().find(c.want), std::string::npos) << c.port << ": " << s.message();
+  }
+}
+
+// D15: `--config /dev/zero` fails at the size cap instead of reading until memory runs out.
+TEST(ConfigTest, OversizedOrEndlessConfigFilesAreRefused) {
+  auto zero = LoadFile("/dev/zero");
+  ASSERT_FALSE(zero.ok());
+  EXPECT_NE(zero.status().message().find("larger than 16 MiB"), std::string::npos)
+      << zero.status().message();
+  std::string big(17u << 20, ' ');
+  auto text = LoadString(big, "/base", &FakeGetenv);
+  ASSERT_FALSE(text.ok());
+  EXPECT_NE(text.status().message().find("larger than 16 MiB"), std::string::npos);
+}
+
+// D15: a NUL in a key stays in the message (the CLI shows it as \x00), and an ${...} name with
+// one cannot read another variable.
+TEST(ConfigTest, NulBytesDoNotCutMessagesOrEnvNamesShort) {
+  Env()["DT_SECRET"] = "s3cret";
+  Env()["A"] = "leaked";
+  std::string text =
+      Replace(kGood, R"("sinks": {)", std::string("\"x\\u0000tail\": 1, \"sinks\": {"));
+  auto cfg = Load(text);
+  ASSERT_FALSE(cfg.ok());
+  EXPECT_NE(cfg.status().message().find(std::string("x\0tail: unknown key", 19)), std::string::npos)
+      << cfg.status().message();
+  auto env = Load(Replace(kGood, R"("${DT_SECRET}")", R"("${A\u0000B}")"));
+  ASSERT_FALSE(env.ok());
+  EXPECT_NE(env.status().message().find("connections.dingtalk.app_secret: bad environment"),
+            std::string::npos)
+      << env.status().message();
+}
+
+// F18: `$${` is a literal `${`; `${NAME}` still expands beside it.
+TEST(ConfigTest, DollarDollarBraceIsALiteralDollarBrace) {
+  Env()["DT_SECRET"] = "s3cret";
+  auto cfg = Load(Replace(kGood, R"("process_code": "PROC-1")",
+                          R"("process_code": "PROC-$${x}-${DT_SECRET}-$${")"));
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  EXPECT_EQ(cfg->pipelines[0].source.options.Find("process_code")->text(), "PROC-${x}-s3cret-${");
+  auto bad = Load(Replace(kGood, R"("process_code": "PROC-1")", R"("process_code": "a${b")"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("write $${ for a literal ${"), std::string::npos);
+}
+
+// F18: start_at backfills from an absolute time; it excludes initial_lookback_days.
+TEST(ConfigTest, StartAtIsADateTimeInThePipelinesZone) {
+  Env()["DT_SECRET"] = "s3cret";
+  auto ok = Load(Replace(kGood, R"("process_code": "PROC-1")",
+                         R"("process_code": "PROC-1", "start_at": "2024-01-01 00:00:00")"));
+  ASSERT_TRUE(ok.ok());
+  EXPECT_TRUE(source::CheckSource(*ok, ok->pipelines[0]).ok());
+  struct Case {
+    const char* to;
+    const char* want;
+  };
+  for (const auto& c :
+       {Case{R"("process_code": "PROC-1", "start_at": "yesterday")", "start_at: must be a date"},
+        Case{R"("process_code": "PROC-1", "start_at": "2024-02-30 00:00:00")", "start_at"},
+        Case{R"("process_code": "PROC-1", "start_at": "2024-01-01", "initial_lookback_days": 3)",
+             "start_at: give either start_at or initial_lookback_days"}}) {
+    auto cfg = Load(Replace(kGood, R"("process_code": "PROC-1")", c.to));
+    ASSERT_TRUE(cfg.ok());
+    Status s = source::CheckSource(*cfg, cfg->pipelines[0]);
+    ASSERT_FALSE(s.ok()) << c.to;
+    EXPECT_NE(s.message().find(c.want), std::string::npos) << s.message();
+  }
 }
 
 TEST(ConfigTest, MalformedJsonFailsFast) {

@@ -9,6 +9,7 @@
 #include "emulators/dingtalk_emulator.h"
 #include "stagesync/apply.h"
 #include "stagesync/fetch.h"
+#include "stagesync/hash.h"
 #include "testing/mariadb.h"
 #include "testing/payment_pipeline.h"
 #include "testing/temp_dir.h"
@@ -109,6 +110,76 @@ class MySqlApplyTest : public ::testing::Test {
   config::Config cfg_;
   std::unique_ptr<stage::StagingLog> log_;
 };
+
+// E17: a record whose flattened array goes 3 -> 0 -> 2 elements. null_row (the default) keeps
+// one row of NULLs while it is empty, no_rows keeps none; both delete and recreate the child
+// rows exactly, and the record beside it is untouched.
+TEST_F(MySqlApplyTest, FlattenEmptyNullRowOrNoRowsAsAnArrayGoesThreeToZeroAndBack) {
+  for (const char* t : {"flat_null", "flat_none"}) {
+    ASSERT_TRUE(db_.conn()
+                    ->Execute(std::string("CREATE TABLE ") + t +
+                              " (id VARCHAR(64) NOT NULL, item_index INT NOT NULL, sku "
+                              "VARCHAR(64), PRIMARY KEY (id, item_index))")
+                    .ok());
+  }
+  const std::string conf = fmt::format(
+      R"({{"state_dir": "{}", "connections": {{
+        "km": {{"type": "kuaimai", "base_url": "http://127.0.0.1:1/router", "app_key": "k",
+                "app_secret": "s", "session": "a", "refresh_token": "r"}},
+        "bi": {{"type": "mysql", "host": "127.0.0.1", "port": {}, "user": "root",
+                "password": "", "database": "{}", "tls_mode": "disabled"}}}},
+      "pipelines": {{"orders": {{"source": {{"connection": "km"}}, "sinks": {{
+        "null_row": {{"connection": "bi", "table": "flat_null", "flatten": "{{items}}",
+          "id_column": "id", "write_mode": "replace",
+          "columns": {{"id": "{{id}}", "item_index": "{{_row}}", "sku": "{{sku}}"}}}},
+        "no_rows": {{"connection": "bi", "table": "flat_none", "flatten": "{{items}}",
+          "flatten_empty": "no_rows", "id_column": "id", "write_mode": "replace",
+          "columns": {{"id": "{{id}}", "item_index": "{{_row}}", "sku": "{{sku}}"}}}}}}}}}}}})",
+      dir_.Sub("state"), db_.port(), db_.name());
+  auto cfg = config::LoadString(conf, "");
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  const config::PipelineConfig& p = cfg->pipelines[0];
+  auto log = stage::StagingLog::Open(cfg->state_dir);
+  ASSERT_TRUE(log.ok());
+  ASSERT_TRUE((*log)->RegisterSinks("orders", {"null_row", "no_rows"}).ok());
+  auto stage_and_apply = [&](const std::string& a_items) {
+    stage::PageCommit page;
+    for (auto [id, items] : {std::pair<std::string, std::string>{"A", a_items},
+                             std::pair<std::string, std::string>{"B", R"([{"sku":"b1"}])"}}) {
+      std::string raw = json::Canonical(
+          *json::Parse(items.empty() ? R"({"id":")" + id + R"("})"
+                                     : R"({"id":")" + id + R"(","items":)" + items + "}"));
+      page.records.push_back({id, HashBytes(raw), raw, false});
+    }
+    ASSERT_TRUE((*log)->CommitPage("orders", page, NowMs()).ok());
+    for (const auto& s : p.sinks) {
+      auto sum = apply::RunApply(*cfg, p, s, log->get(), sink::SinkDeps{Clock::Real()});
+      ASSERT_TRUE(sum.ok()) << s.name << ": " << sum.status().ToString();
+    }
+  };
+  auto rows = [&](const char* table) {
+    std::vector<std::string> out;
+    auto r = db_.conn()->Query(std::string("SELECT id, item_index, COALESCE(sku, 'NULL') FROM ") +
+                               table + " ORDER BY id, item_index");
+    EXPECT_TRUE(r.ok());
+    for (auto& row : r->rows) out.push_back(*row[0] + "/" + *row[1] + "/" + *row[2]);
+    return out;
+  };
+  using V = std::vector<std::string>;
+  stage_and_apply(R"([{"sku":"a1"},{"sku":"a2"},{"sku":"a3"}])");
+  EXPECT_EQ(rows("flat_null"), (V{"A/1/a1", "A/2/a2", "A/3/a3", "B/1/b1"}));
+  EXPECT_EQ(rows("flat_none"), (V{"A/1/a1", "A/2/a2", "A/3/a3", "B/1/b1"}));
+  stage_and_apply("[]");
+  EXPECT_EQ(rows("flat_null"), (V{"A/0/NULL", "B/1/b1"}));
+  EXPECT_EQ(rows("flat_none"), (V{"B/1/b1"}));
+  stage_and_apply("");  // the array absent altogether: the same
+  EXPECT_EQ(rows("flat_null"), (V{"A/0/NULL", "B/1/b1"}));
+  EXPECT_EQ(rows("flat_none"), (V{"B/1/b1"}));
+  stage_and_apply(R"([{"sku":"a4"},{"sku":"a5"}])");
+  EXPECT_EQ(rows("flat_null"), (V{"A/1/a4", "A/2/a5", "B/1/b1"}));
+  EXPECT_EQ(rows("flat_none"), (V{"A/1/a4", "A/2/a5", "B/1/b1"}));
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM stagesync_ledger WHERE source_id = 'A'"), 2);
+}
 
 TEST_F(MySqlApplyTest, FullSyncGivesExactlyTheExpectedRowsAndLedger) {
   emu_.Generate(150, NowMs() - 20 * kDayMs, NowMs() - kHourMs, 21);
@@ -266,7 +337,7 @@ TEST_F(MySqlApplyTest, AMappingChangeReappliesEveryRecordExactlyOnce) {
   ASSERT_EQ(writes, rows);
 
   testing::PaymentPipelineOptions changed;
-  changed.column_overrides["purpose"] = "_function concat('[', {{用途}}, ']')";
+  changed.column_overrides["purpose"] = "_function concat('[', {{form:用途}}, ']')";
   cfg_ = {};
   Configure(changed);
   std::vector<std::string> notices;

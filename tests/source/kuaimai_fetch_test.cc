@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <ctime>
 #include <map>
 #include <set>
 #include <thread>
@@ -145,6 +146,44 @@ TEST_F(KuaimaiFetchTest, SeedFetchStagesEveryOrderInDayWindowsAndASecondRunNothi
   EXPECT_EQ(second->windows, 1);  // only the overlap since the watermark
   EXPECT_LE(log_->StoreSequence() - store_seq, 1u);
   EXPECT_EQ(LastSeq(), 450u);
+}
+
+// F18: start_at backfills from an absolute time on the first fetch (here 3 of 10 days, in the
+// pipeline's zone), instead of initial_lookback_days back from now.
+TEST_F(KuaimaiFetchTest, StartAtBackfillsFromAnAbsoluteTime) {
+  emu_.Generate(300, NowMs() - 10 * kDayMs, NowMs() - kHourMs, 9);
+  const int64_t start_ms = (NowMs() - 3 * kDayMs) / 1000 * 1000;
+  // The pipeline's zone is Asia/Shanghai: local wall-clock time is UTC + 8 h.
+  std::time_t t = static_cast<std::time_t>(start_ms / 1000 + 8 * 3600);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char local[32];
+  std::strftime(local, sizeof local, "%Y-%m-%d %H:%M:%S", &tm);
+  auto cfg = config::LoadString(ConfigJson({{"start_at", Str(local)}}), "");
+  ASSERT_TRUE(cfg.ok());
+  for (auto& p : cfg->pipelines) {
+    auto& m = p.source.options.mutable_members();
+    std::erase_if(m,
+                  [](const json::Value::Member& x) { return x.first == "initial_lookback_days"; });
+  }
+  cfg_ = std::move(cfg).value();
+  OpenLog();
+  auto f = Fetch();
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  int64_t want = 0;
+  for (const auto& o : emu_.Orders()) {
+    auto r = log_->Get(kPipeline, std::to_string(o.id));
+    ASSERT_TRUE(r.ok());
+    if (o.modified_ms >= start_ms) {
+      ++want;
+      EXPECT_TRUE(r->has_value()) << "order " << o.id << " modified after start_at not staged";
+    } else {
+      EXPECT_FALSE(r->has_value()) << "order " << o.id << " modified before start_at staged";
+    }
+  }
+  EXPECT_GT(want, 20);
+  EXPECT_LT(want, static_cast<int64_t>(emu_.Orders().size()) - 20);
+  EXPECT_EQ(f->added, want);
 }
 
 TEST_F(KuaimaiFetchTest, UpstreamChangesStageExactlyThose) {

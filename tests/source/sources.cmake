@@ -34,3 +34,16 @@ target_link_libraries(stagesync_source_crash_tests PRIVATE stagesync_stage stage
   fmt::fmt GTest::gtest_main)
 add_dependencies(stagesync_source_crash_tests stagesync)
 gtest_discover_tests(stagesync_source_crash_tests PROPERTIES LABELS crash DISCOVERY_TIMEOUT 60)
+
+# The real binary against the emulators: config validated before any work, check --connect,
+# a Kuaimai fetch cut short resuming inside its window.
+add_executable(stagesync_cli_tests source/cli_test.cc)
+target_include_directories(stagesync_cli_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+target_compile_definitions(stagesync_cli_tests PRIVATE
+  STAGESYNC_BINARY_DIR="${CMAKE_BINARY_DIR}"
+  STAGESYNC_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+target_link_libraries(stagesync_cli_tests PRIVATE stagesync_stage stagesync_env stagesync_config
+  stagesync_emulators stagesync_emulator_kingdee stagesync_emulator_kuaimai
+  stagesync_emulator_okki fmt::fmt GTest::gtest_main)
+add_dependencies(stagesync_cli_tests stagesync)
+gtest_discover_tests(stagesync_cli_tests PROPERTIES LABELS integration DISCOVERY_TIMEOUT 60)

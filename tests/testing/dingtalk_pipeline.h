@@ -34,14 +34,15 @@ inline std::string DingTalkConfigJson(const std::string& base_url, const std::st
     "dingtalk": {{"type": "dingtalk", "base_url": "{}", "app_key": "demo-key",
                  "app_secret": "{}", "qps": {}, "max_attempts": {}, "retry_base_ms": {},
                  "max_response_bytes": {}}},
-    "bi": {{"type": "mysql", "host": "127.0.0.1"}}
+    "bi": {{"type": "mysql", "host": "127.0.0.1", "user": "root", "database": "crm"}}
   }},
   "pipelines": {{
     "dingtalk-payment": {{
       "source": {{"connection": "dingtalk", "process_code": "{}", "overlap_s": {}, "lag_s": {},
                  "initial_lookback_days": {}, "window_days": {}, "concurrency": {}}},
       "schedule": "@every 5m",
-      "sinks": {{"bi_mysql": {{"connection": "bi"}}, "audit": {{"connection": "bi"}}}}
+      "sinks": {{"bi_mysql": {{"connection": "bi", "table": "t", "columns": {{"id": "{{id}}"}}}},
+                "audit": {{"connection": "bi", "table": "a", "columns": {{"id": "{{id}}"}}}}}}
     }}
   }}
 }})",

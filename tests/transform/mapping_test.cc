@@ -65,7 +65,7 @@ TEST(MappingTest, Filters) {
   EXPECT_EQ(One("{create_time|timestamp_ms}", kDingTalk), "1709255564000");
   EXPECT_EQ(One("{{总额|decimal(2)}}", kDingTalk), "5000.51");  // exact, half away from zero
   EXPECT_EQ(One("{{总额|decimal}}", kDingTalk), "5000.505");
-  EXPECT_EQ(One("{{总额|int}}", kDingTalk), "5001");
+  EXPECT_EQ(One("{{总额|decimal(0)}}", kDingTalk), "5001");
   EXPECT_EQ(One("{{收款人|trim}}", kDingTalk), "张三 😀");
   EXPECT_EQ(One("{status|lower}", kDingTalk), "completed");
   EXPECT_EQ(One("{empty|default(none)}", kDingTalk), "none");
@@ -85,9 +85,9 @@ TEST(MappingTest, DatesWithZonesAndKingdeeFormat) {
 TEST(MappingTest, FlattenGivesOneRowPerDetailWithParentFields) {
   Mapping m = Compile({{"id", "{process_instance_id}"},
                        {"row", "{_row}"},
-                       {"dept", "{{所属部门}}"},
-                       {"amount", "{{金额|decimal(2)}}"},
-                       {"subject", "{{对应科目}}"}},
+                       {"dept", "{{form:所属部门}}"},
+                       {"amount", "{{row:金额|decimal(2)}}"},
+                       {"subject", "{{row:对应科目}}"}},
                       "{{费用明细}}");
   auto rows = Map(m, kDingTalk);
   ASSERT_EQ(rows.size(), 2u);
@@ -122,6 +122,120 @@ TEST(MappingTest, BadValuesNameTheColumn) {
   Mapping d = Compile({{"amt", "{x|decimal(2)}"}});
   auto v2 = json::Parse(R"({"x":"12a"})");
   EXPECT_FALSE(d.Map(*v2, &rows).ok());
+}
+
+Status MapError(const Mapping& m, const std::string& record) {
+  auto v = json::Parse(record);
+  EXPECT_TRUE(v.ok()) << v.status().ToString();
+  std::vector<MappedRow> rows;
+  return m.Map(*v, &rows);
+}
+
+// D15: a JSON boolean is not 1 under |json nor a 1970 date, and |int does not round.
+TEST(MappingTest, FiltersDoNotTurnBooleansOrFractionsIntoWrongValues) {
+  const char* rec = R"({"yes":true,"no":false,"half":1.5,"whole":"3.00","neg":"-7"})";
+  EXPECT_EQ(One("{yes|json}", rec), "true");
+  EXPECT_EQ(One("{no|json}", rec), "false");
+  EXPECT_EQ(One("{yes}", rec), "1");  // a plain column still gets 1/0
+  EXPECT_EQ(One("{whole|int}", rec), "3");
+  EXPECT_EQ(One("{neg|int}", rec), "-7");
+  for (const char* tmpl : {"{yes|datetime}", "{no|date}", "{yes|timestamp}", "{half|int}"}) {
+    Mapping m = Compile({{"id", "{neg}"}, {"bad", tmpl}});
+    Status s = MapError(m, rec);
+    ASSERT_FALSE(s.ok()) << tmpl;
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(s.message().find("column bad"), std::string::npos) << s.message();
+  }
+  EXPECT_NE(MapError(Compile({{"c", "{half|int}"}}), rec).message().find("'1.5' is not an integer"),
+            std::string::npos);
+}
+
+// E16: a row label and a form label of the same name never stand in for each other.
+TEST(MappingTest, FlattenLabelsNameTheirLevelAndNeverFallBack) {
+  // The form has a top-level 其他费用 and the detail table a 其他费用 column, filled in only
+  // on the first row.
+  const char* rec = R"({"id":"p1","form_component_values":[
+    {"name":"其他费用","value":"999.00"},
+    {"name":"费用明细","value":"[{\"rowValue\":[{\"label\":\"其他费用\",\"value\":\"5.00\"}]},{\"rowValue\":[{\"label\":\"金额\",\"value\":\"1\"}]}]"}]})";
+  Mapping m = Compile({{"id", "{id}"},
+                       {"row_fee", "{{row:其他费用}}"},
+                       {"form_fee", "{{form:其他费用}}"},
+                       {"expr", "_function coalesce({{row:其他费用}}, 'none')"}},
+                      "{{费用明细}}");
+  auto rows = Map(m, rec);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].cells[1], "5.00");
+  EXPECT_EQ(rows[0].cells[2], "999.00");
+  EXPECT_EQ(rows[1].cells[1], std::nullopt) << "a missing cell must not read the form's value";
+  EXPECT_EQ(rows[1].cells[2], "999.00");
+  EXPECT_EQ(rows[1].cells[3], "none");
+  // Without a flatten, {{X}} and {{form:X}} read the form.
+  EXPECT_EQ(One("{{form:其他费用}}", rec), "999.00");
+  EXPECT_EQ(One("{{其他费用}}", rec), "999.00");
+
+  struct Case {
+    std::string tmpl, flatten, want;
+  };
+  for (const auto& c : std::vector<Case>{
+           {"{{其他费用}}", "{{费用明细}}", "{{其他费用}} inside a flatten is ambiguous"},
+           {"_function trim({{其他费用}})", "{{费用明细}}", "ambiguous: write {{row:其他费用}}"},
+           {"{{row:其他费用}}", "", "names a row, but the mapping has no flatten"},
+           {"{{row: }}", "{{费用明细}}", "empty label after 'row:'"}}) {
+    MappingSpec spec;
+    spec.columns = {{"col", c.tmpl}};
+    spec.flatten = c.flatten;
+    spec.path = "pipelines.p.sinks.s";
+    auto bad = Mapping::Compile(spec);
+    ASSERT_FALSE(bad.ok()) << c.tmpl;
+    EXPECT_NE(bad.status().message().find("pipelines.p.sinks.s.columns.col: "), std::string::npos)
+        << bad.status().message();
+    EXPECT_NE(bad.status().message().find(c.want), std::string::npos) << bad.status().message();
+  }
+  // check's warning: 其他费用 exists at both levels of this record, 金额 only in a row.
+  Mapping both = Compile({{"id", "{id}"},
+                          {"other", "{{form:其他费用}}"},
+                          {"row_other", "_function trim({{row:其他费用|trim}})"},
+                          {"amount", "{{row:金额}}"}},
+                         "{{费用明细}}");
+  auto warnings = both.LabelsAtBothLevels(*json::Parse(rec));
+  ASSERT_EQ(warnings.size(), 2u);
+  EXPECT_NE(warnings[0].find("columns.other: '其他费用' is both a form field and a column"),
+            std::string::npos)
+      << warnings[0];
+  EXPECT_NE(warnings[0].find("{{form:其他费用}} reads the form's"), std::string::npos);
+  EXPECT_NE(warnings[1].find("columns.row_other: '其他费用'"), std::string::npos) << warnings[1];
+  EXPECT_TRUE(both.LabelsAtBothLevels(*json::Parse(kDingTalk)).empty());
+  // Variables stay unscoped inside a flatten.
+  MappingSpec vars;
+  vars.columns = {{"t", "{{CURRENT_TIME}}"}, {"a", "{{row:金额}}"}};
+  vars.flatten = "{{费用明细}}";
+  EXPECT_TRUE(Mapping::Compile(vars).ok());
+}
+
+// E17: an empty or absent array gives one NULL row (default) or none (no_rows); {_row} counts
+// from 1.
+TEST(MappingTest, FlattenEmptyChoosesANullRowOrNoRows) {
+  MappingSpec spec;
+  spec.columns = {{"id", "{id}"}, {"row", "{_row}"}, {"sku", "{outerId}"}};
+  spec.flatten = "{items}";
+  spec.path = "pipelines.p.sinks.s";
+  auto null_row = Mapping::Compile(spec);
+  ASSERT_TRUE(null_row.ok());
+  spec.flatten_empty = FlattenEmpty::kNoRows;
+  auto no_rows = Mapping::Compile(spec);
+  ASSERT_TRUE(no_rows.ok());
+  EXPECT_NE(null_row->hash(), no_rows->hash()) << "the choice changes what a target holds";
+  for (const char* rec : {R"({"id":1,"items":[]})", R"({"id":1})", R"({"id":1,"items":null})"}) {
+    auto a = Map(*null_row, rec);
+    ASSERT_EQ(a.size(), 1u) << rec;
+    EXPECT_EQ(a[0].cells[1], "0");
+    EXPECT_EQ(a[0].cells[2], std::nullopt);
+    EXPECT_TRUE(Map(*no_rows, rec).empty()) << rec;
+  }
+  auto three = Map(*no_rows, R"({"id":1,"items":[{"outerId":"A"},{"outerId":"B"},{}]})");
+  ASSERT_EQ(three.size(), 3u);
+  EXPECT_EQ(three[0].cells[1], "1");
+  EXPECT_EQ(three[2].cells[1], "3");
 }
 
 TEST(MappingTest, CompileErrorsNamePathAndPosition) {

@@ -90,6 +90,9 @@ const std::vector<config::OptionSpec>& SinkOptionTable() {
       {"columns", config::OptionType::kObject, true, "", "column -> template"},
       {"write_mode", config::OptionType::kString, false, "upsert", "upsert | replace"},
       {"flatten", config::OptionType::kString, false, "", "beatFlat: one row per element"},
+      {"flatten_empty", config::OptionType::kString, false, "null_row",
+       "a record whose flattened array is empty or absent: null_row (one row, element columns "
+       "NULL, {_row} 0) or no_rows (none; its earlier rows are removed)"},
       {"id_column", config::OptionType::kString, false, "(first column)",
        "column holding the source id; children and deletions are found by it"},
       {"batch_rows", config::OptionType::kInt, false, "1000", "records per transaction"},
@@ -127,7 +130,8 @@ Result<SqlOptions> ReadConnectionOptions(const config::ConnectionConfig& c) {
   SS_RETURN_IF_ERROR(r.Validate(ConnectionOptionTable()));
   SqlOptions o;
   o.host = r.String("host", "127.0.0.1");
-  o.port = static_cast<int>(r.Int("port", 3306));
+  SS_ASSIGN_OR_RETURN(int64_t port, r.IntIn("port", 3306, 1, 65535));
+  o.port = static_cast<int>(port);
   o.socket = r.String("socket");
   o.user = r.String("user");
   o.password = r.String("password");
@@ -196,6 +200,11 @@ Result<MySqlSinkOptions> ReadSinkOptions(const config::PipelineConfig& p,
   }
   if (o.mapping.columns.empty()) return InvalidArgument(r.PathOf("columns") + ": no columns");
   o.mapping.flatten = r.String("flatten");
+  if (const std::string fe = r.String("flatten_empty", "null_row"); fe == "no_rows") {
+    o.mapping.flatten_empty = transform::FlattenEmpty::kNoRows;
+  } else if (fe != "null_row") {
+    return InvalidArgument(r.PathOf("flatten_empty") + ": must be null_row or no_rows");
+  }
   o.mapping.where = r.String("where");
   o.mapping.lookups = p.lookups;
   if (const json::Value* rules = r.Get("rules")) {

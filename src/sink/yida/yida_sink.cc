@@ -42,7 +42,7 @@ Result<ConnOptions> ReadConn(const config::ConnectionConfig& c) {
   o.token_url = r.String("token_url", o.base_url);
   o.app_key = r.String("app_key");
   o.app_secret = r.String("app_secret");
-  o.qps = r.Number("qps", 10);
+  SS_ASSIGN_OR_RETURN(o.qps, r.NumberIn("qps", 10, config::kMinQps, config::kMaxQps));
   o.retry_base_ms = r.Int("retry_base_ms", 200);
   for (std::string* u : {&o.base_url, &o.token_url}) {
     while (!u->empty() && u->back() == '/') u->pop_back();
@@ -50,8 +50,6 @@ Result<ConnOptions> ReadConn(const config::ConnectionConfig& c) {
       return InvalidArgument(c.path + ": base_url and token_url must start with http(s)://");
     }
   }
-  if (o.qps <= 0 || o.qps > 1000)
-    return InvalidArgument(r.PathOf("qps") + ": must be in (0, 1000]");
   return o;
 }
 

@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "source/start_at.h"
 #include "source/unreadable_record.h"
 
 namespace stagesync::source::dingtalk {
@@ -97,6 +98,8 @@ const std::vector<config::OptionSpec>& SourceOptionTable() {
       {"lag_s", config::OptionType::kInt, false, "30", "stop this far before now"},
       {"initial_lookback_days", config::OptionType::kInt, false, "30",
        "first fetch goes back this far (<= 365)"},
+      {"start_at", config::OptionType::kString, false, "(none)",
+       "first fetch starts at this date-time instead (\"2024-01-01 00:00:00\", pipeline's zone)"},
       {"window_days", config::OptionType::kInt, false, "30", "listids window length (<= 120)"},
       {"page_size", config::OptionType::kInt, false, "20", "ids per listids page (<= 20)"},
       {"concurrency", config::OptionType::kInt, false, "4",
@@ -105,7 +108,8 @@ const std::vector<config::OptionSpec>& SourceOptionTable() {
   return kTable;
 }
 
-Result<SourceOptions> ReadSourceOptions(const config::SourceConfig& src) {
+Result<SourceOptions> ReadSourceOptions(const config::SourceConfig& src,
+                                        const std::string& time_zone) {
   config::OptionReader r(src.options, src.path);
   SS_RETURN_IF_ERROR(r.Validate(SourceOptionTable()));
   SourceOptions o;
@@ -117,6 +121,7 @@ Result<SourceOptions> ReadSourceOptions(const config::SourceConfig& src) {
     return InvalidArgument(r.PathOf("initial_lookback_days") + ": must be in [1, 365]");
   }
   o.initial_lookback_ms = lookback * kDayMs;
+  SS_ASSIGN_OR_RETURN(o.start_at_ms, ReadStartAt(r, time_zone));
   int64_t window = r.Int("window_days", 30);
   if (window < 1 || window > 120) {
     return InvalidArgument(r.PathOf("window_days") + ": must be in [1, 120] (DingTalk's limit)");
@@ -289,8 +294,13 @@ Status DingTalkSource::Fetch(const FetchState& state_in, PageSink* sink) {
   const int64_t end = now - opts_.lag_ms;
   // DingTalk rejects start_time older than 365 days; keep an hour of margin.
   const int64_t oldest = now - 365 * kDayMs + 3600000;
-  int64_t start =
-      state.watermark_ms ? *state.watermark_ms - opts_.overlap_ms : now - opts_.initial_lookback_ms;
+  int64_t start = state.watermark_ms ? *state.watermark_ms - opts_.overlap_ms
+                                     : opts_.start_at_ms.value_or(now - opts_.initial_lookback_ms);
+  if (!state.watermark_ms && opts_.start_at_ms && *opts_.start_at_ms < oldest) {
+    return InvalidArgument(fmt::format(
+        "pipeline {}: start_at is more than 365 days ago, beyond what DingTalk's listids serves",
+        pipeline_));
+  }
   start = std::max(start, oldest);
   for (int64_t w = start; w < end; w += opts_.window_ms) {
     SS_RETURN_IF_ERROR(FetchWindow(w, std::min(w + opts_.window_ms, end), state, sink));

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "stagesync/source.h"
 #include "vendor/dingtalk_client.h"
@@ -18,6 +19,7 @@ struct SourceOptions {
   std::string process_code;
   int64_t overlap_ms = 10 * 60 * 1000;            // Default: 10 min
   int64_t lag_ms = 30 * 1000;                     // Default: 30 s
+  std::optional<int64_t> start_at_ms;             // Default: none (absolute first start)
   int64_t initial_lookback_ms = 30LL * 86400000;  // Default: 30 days (first fetch)
   int64_t window_ms = 30LL * 86400000;            // Default: 30 days; DingTalk allows <= 120 d
   int page_size = 20;                             // Default: 20 (the API maximum)
@@ -25,7 +27,8 @@ struct SourceOptions {
 };
 
 const std::vector<config::OptionSpec>& SourceOptionTable();
-Result<SourceOptions> ReadSourceOptions(const config::SourceConfig& src);
+Result<SourceOptions> ReadSourceOptions(const config::SourceConfig& src,
+                                        const std::string& time_zone = "Asia/Shanghai");
 
 class DingTalkSource final : public Source {
  public:

@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <sstream>
 
 #include "source/page_pass.h"
+#include "source/start_at.h"
 #include "source/unreadable_record.h"
 
 namespace stagesync::source::kuaimai {
@@ -68,6 +70,8 @@ const std::vector<config::OptionSpec>& SourceOptionTable() {
       {"lag_s", config::OptionType::kInt, false, "60", "stop this far before now"},
       {"initial_lookback_days", config::OptionType::kInt, false, "30",
        "first fetch goes back this far"},
+      {"start_at", config::OptionType::kString, false, "(none)",
+       "first fetch starts at this date-time instead (\"2024-01-01 00:00:00\", pipeline's zone)"},
       {"params", config::OptionType::kObject, false, "{}",
        "extra business parameters, e.g. {\"asVersion\": \"2\"}"},
       {"id_field", config::OptionType::kString, false, "id", "the record id in each list item"},
@@ -79,7 +83,8 @@ const std::vector<config::OptionSpec>& SourceOptionTable() {
   return kTable;
 }
 
-Result<SourceOptions> ReadSourceOptions(const config::SourceConfig& src) {
+Result<SourceOptions> ReadSourceOptions(const config::SourceConfig& src,
+                                        const std::string& time_zone) {
   config::OptionReader r(src.options, src.path);
   SS_RETURN_IF_ERROR(r.Validate(SourceOptionTable()));
   SourceOptions o;
@@ -105,6 +110,7 @@ Result<SourceOptions> ReadSourceOptions(const config::SourceConfig& src) {
     return InvalidArgument(r.PathOf("initial_lookback_days") + ": must be in [1, 3650]");
   }
   o.initial_lookback_ms = lookback * kDayMs;
+  SS_ASSIGN_OR_RETURN(o.start_at_ms, ReadStartAt(r, time_zone));
   if (const json::Value* params = r.Get("params")) {
     for (const auto& [k, v] : params->members()) {
       if (!v.is_string() && !v.is_number()) {
@@ -138,8 +144,39 @@ KuaimaiSource::KuaimaiSource(std::string pipeline, SourceOptions opts,
       clock_(deps.clock),
       deps_(deps) {}
 
+std::string KuaimaiSource::EncodeResume(const Resume& r) {
+  auto opt = [](const std::optional<int64_t>& v) { return v ? std::to_string(*v) : "-"; };
+  return fmt::format("v1 {} {} {} {} {} {} {} {}", r.from_ms, r.to_ms, r.pass, r.next_page,
+                     opt(r.first_total), opt(r.last_total), r.total_changed ? 1 : 0, r.max_page);
+}
+
+std::optional<KuaimaiSource::Resume> KuaimaiSource::DecodeResume(const std::string& s) {
+  std::istringstream in(s);
+  std::string v, first, last;
+  Resume r;
+  int changed = 0;
+  if (!(in >> v >> r.from_ms >> r.to_ms >> r.pass >> r.next_page >> first >> last >> changed >>
+        r.max_page) ||
+      v != "v1" || r.next_page < 1 || r.pass < 1 || r.max_page < 0 || r.max_page > 1000000) {
+    return std::nullopt;
+  }
+  auto opt = [](const std::string& t) -> std::optional<int64_t> {
+    if (t == "-") return std::nullopt;
+    return std::stoll(t);
+  };
+  try {
+    r.first_total = opt(first);
+    r.last_total = opt(last);
+  } catch (...) {
+    return std::nullopt;
+  }
+  r.total_changed = changed != 0;
+  return r;
+}
+
 Status KuaimaiSource::FetchWindow(int64_t start_ms, int64_t end_ms,
-                                  const std::vector<std::string>& failed, PageSink* sink) {
+                                  const std::vector<std::string>& failed,
+                                  const std::optional<Resume>& resume, PageSink* sink) {
   const std::string from = vendor::kuaimai::FormatBeijingTime(start_ms);
   const std::string to = vendor::kuaimai::FormatBeijingTime(end_ms);
   // success:true without a list is a gateway page, not an empty result [V:Q3]: retried.
@@ -156,9 +193,24 @@ Status KuaimaiSource::FetchWindow(int64_t start_ms, int64_t end_ms,
     return DataLoss("success:true without a list (and neither total=0 nor hasNext=false)");
   };
   std::string why;
-  for (int pass = 1; pass <= opts_.max_passes; ++pass) {
+  const bool continuing = resume && resume->next_page > 1 && resume->pass <= opts_.max_passes;
+  for (int pass = continuing ? resume->pass : 1; pass <= opts_.max_passes; ++pass) {
     PagePass check(opts_.check_total);
-    for (int64_t page_no = 1;; ++page_no) {
+    int64_t first_page = 1;
+    if (continuing && pass == resume->pass) {
+      // Continue the pass an earlier process committed up to next_page - 1: its ids (for the
+      // total check) were committed with those pages.
+      check.RestoreTotals(resume->first_total, resume->last_total, resume->total_changed);
+      for (int64_t k = 1; k < resume->next_page; ++k) {
+        SS_ASSIGN_OR_RETURN(std::string ids, deps_.get_state(fmt::format("kuaimai.pass.{}", k)));
+        std::istringstream lines(ids);
+        for (std::string id; std::getline(lines, id);) {
+          if (!id.empty()) check.AddId(id);
+        }
+      }
+      first_page = resume->next_page;
+    }
+    for (int64_t page_no = first_page;; ++page_no) {
       vendor::kuaimai::Params p = opts_.params;
       p["pageNo"] = std::to_string(page_no);
       p["pageSize"] = std::to_string(opts_.page_size);
@@ -210,6 +262,39 @@ Status KuaimaiSource::FetchWindow(int64_t start_ms, int64_t end_ms,
         page.watermark = end_ms;
         page.ends_window = true;
       }
+      if (deps_.get_state) {
+        // Where a fetch interrupted after this page resumes: committed with the page.
+        Resume next;
+        next.from_ms = start_ms;
+        next.to_ms = end_ms;
+        if (clean) {
+          // Only a position actually stored is deleted: an unchanged fetch writes nothing more.
+          if (resume_stored_) page.state.emplace_back("kuaimai.resume", std::nullopt);
+          for (int64_t k = 1; k <= max_page_; ++k) {
+            page.state.emplace_back(fmt::format("kuaimai.pass.{}", k), std::nullopt);
+          }
+          max_page_ = 0;
+          resume_stored_ = false;
+        } else if (last) {  // the next pass starts at page 1
+          next.pass = pass + 1;
+          next.max_page = max_page_;
+          page.state.emplace_back("kuaimai.resume", EncodeResume(next));
+          resume_stored_ = true;
+        } else {
+          std::string ids;
+          for (const auto& r : page.records) ids += r.id + "\n";
+          max_page_ = std::max(max_page_, page_no);
+          next.pass = pass;
+          next.next_page = page_no + 1;
+          next.first_total = check.first_total();
+          next.last_total = check.last_total();
+          next.total_changed = check.total_changed();
+          next.max_page = max_page_;
+          page.state.emplace_back(fmt::format("kuaimai.pass.{}", page_no), std::move(ids));
+          page.state.emplace_back("kuaimai.resume", EncodeResume(next));
+          resume_stored_ = true;
+        }
+      }
       SS_RETURN_IF_ERROR(sink->Write(std::move(page)));
       if (clean) return Status::Ok();
       if (last) {
@@ -246,13 +331,30 @@ Status KuaimaiSource::Fetch(const FetchState& state, PageSink* sink) {
   const int64_t now = clock_->NowMillis();
   const int64_t end = FloorSecond(now - opts_.lag_ms);
   // The gateway filters on whole seconds: windows start and end on them.
-  int64_t start = FloorSecond(state.watermark_ms ? *state.watermark_ms - opts_.overlap_ms
-                                                 : now - opts_.initial_lookback_ms);
+  int64_t start =
+      FloorSecond(state.watermark_ms ? *state.watermark_ms - opts_.overlap_ms
+                                     : opts_.start_at_ms.value_or(now - opts_.initial_lookback_ms));
+  // A window an earlier fetch was interrupted in: the watermark has not moved since, so it
+  // starts where this fetch starts. Anything else (a changed config) is stale and ignored.
   std::vector<std::string> failed = state.failed_ids;
   std::sort(failed.begin(), failed.end());
+  std::optional<Resume> resume;
+  max_page_ = 0;
+  resume_stored_ = false;
+  if (deps_.get_state) {
+    SS_ASSIGN_OR_RETURN(std::string saved, deps_.get_state("kuaimai.resume"));
+    resume_stored_ = !saved.empty();
+    if (!saved.empty()) resume = DecodeResume(saved);
+    if (resume) max_page_ = resume->max_page;
+    if (resume && (resume->from_ms != start || resume->to_ms <= start ||
+                   resume->to_ms - resume->from_ms > opts_.window_ms || resume->to_ms > end)) {
+      resume.reset();
+    }
+  }
   for (int64_t w = start; w < end;) {
-    const int64_t w_end = std::min(w + opts_.window_ms, end);
-    SS_RETURN_IF_ERROR(FetchWindow(w, w_end, failed, sink));
+    const int64_t w_end = resume ? resume->to_ms : std::min(w + opts_.window_ms, end);
+    SS_RETURN_IF_ERROR(FetchWindow(w, w_end, failed, resume, sink));
+    resume.reset();
     w = w_end;
   }
   return Status::Ok();

@@ -4,12 +4,16 @@
 // whose result set changed while it was paged is read again (see page_pass.h); the overlap
 // before the watermark and staging's dedup absorb records modified during paging.
 // The session tokens live in the connection's client; this source gives it the pipeline's
-// staging state to keep rotated tokens in for the duration of a fetch.
+// staging state to keep rotated tokens in for the duration of a fetch. Each page commits, with
+// it, where the next page of its window starts (and the ids of the pass so far, which the
+// total check needs), so an interrupted fetch resumes inside its window instead of re-reading
+// the whole day.
 // Not thread-safe: one Fetch at a time per object (the client it shares is thread-safe).
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "stagesync/source.h"
@@ -25,6 +29,7 @@ struct SourceOptions {
   int64_t window_ms = 86400000;                     // Default: 1d (the API maximum)
   int64_t overlap_ms = 300 * 1000;                  // Default: 300 s
   int64_t lag_ms = 60 * 1000;                       // Default: 60 s
+  std::optional<int64_t> start_at_ms;               // Default: none (absolute first start)
   int64_t initial_lookback_ms = 30LL * 86400000;    // Default: 30 days (first fetch)
   vendor::kuaimai::Params params;                   // Default: none; e.g. asVersion
   std::string id_field = "id";                      // Default: id
@@ -33,7 +38,8 @@ struct SourceOptions {
 };
 
 const std::vector<config::OptionSpec>& SourceOptionTable();
-Result<SourceOptions> ReadSourceOptions(const config::SourceConfig& src);
+Result<SourceOptions> ReadSourceOptions(const config::SourceConfig& src,
+                                        const std::string& time_zone = "Asia/Shanghai");
 
 class KuaimaiSource final : public Source {
  public:
@@ -41,16 +47,32 @@ class KuaimaiSource final : public Source {
                 const SourceDeps& deps);
   Status Fetch(const FetchState& state, PageSink* sink) override;
 
+  // Where an interrupted window resumes (state "kuaimai.resume", committed with each page).
+  struct Resume {
+    int64_t from_ms = 0, to_ms = 0;
+    int pass = 1;
+    int64_t next_page = 1;  // 1: the pass starts afresh
+    std::optional<int64_t> first_total, last_total;
+    bool total_changed = false;
+    int64_t max_page = 0;  // highest "kuaimai.pass.N" written, deleted when the window ends
+  };
+  static std::string EncodeResume(const Resume& r);
+  static std::optional<Resume> DecodeResume(const std::string& s);
+
  private:
   // Pages through [start_ms, end_ms) until a pass is clean; its last page carries end_ms.
+  // `failed` (sorted): ids quarantined before, cleared when they read cleanly. `resume` (same
+  // window) continues a pass an earlier process left at resume->next_page.
   Status FetchWindow(int64_t start_ms, int64_t end_ms, const std::vector<std::string>& failed,
-                     PageSink* sink);
+                     const std::optional<Resume>& resume, PageSink* sink);
 
   const std::string pipeline_;
   const SourceOptions opts_;
   std::shared_ptr<KuaimaiClient> client_;
   Clock* const clock_;
   const SourceDeps deps_;
+  int64_t max_page_ = 0;        // see Resume::max_page
+  bool resume_stored_ = false;  // a "kuaimai.resume" entry exists in staging
 };
 
 }  // namespace stagesync::source::kuaimai
