@@ -476,7 +476,10 @@ TEST_F(KuaimaiFetchTest, AnUnreadableOrderIsQuarantinedAndTheRestOfItsPageIsStag
     }
   }
 
-  ASSERT_TRUE(emu_.Modify(bad));  // a new, readable reason
+  // A readable reason, and a modification so the next window lists the order again (Modify
+  // alone rewrites the reason only of an order already final).
+  ASSERT_TRUE(emu_.SetTextReason(bad, "不想要了"));
+  ASSERT_TRUE(emu_.Modify(bad));
   auto second = Fetch();
   ASSERT_TRUE(second.ok()) << second.status().ToString();
   EXPECT_EQ(second->failed, 0);
