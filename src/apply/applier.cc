@@ -1,31 +1,12 @@
 #include <fmt/format.h>
 
 #include <future>
-#include <mutex>
-#include <random>
 
 #include "stagesync/apply.h"
 #include "stagesync/crash_point.h"
 #include "stagesync/json.h"
 
 namespace stagesync::apply {
-
-namespace {
-
-// A stable id for this state dir's staging of `pipeline`, made once. Targets that record who
-// applied to them use it to tell a rebuilt or second staging dir from their own.
-Result<std::string> StagingInstanceId(stage::StagingLog* log, const std::string& pipeline) {
-  static std::mutex mu;  // one id even when several sinks of a pipeline start together
-  std::lock_guard<std::mutex> lock(mu);
-  SS_ASSIGN_OR_RETURN(std::string id, log->GetState(pipeline, "staging_id"));
-  if (!id.empty()) return id;
-  std::random_device rd;
-  id = fmt::format("{:08x}{:08x}{:08x}{:08x}", rd(), rd(), rd(), rd());
-  SS_RETURN_IF_ERROR(log->PutState(pipeline, "staging_id", id));
-  return id;
-}
-
-}  // namespace
 
 Result<ApplySummary> Drain(const std::string& pipeline, const std::string& sink_name,
                            sink::Sink* sink, stage::StagingLog* log, Clock* clock,
@@ -36,8 +17,9 @@ Result<ApplySummary> Drain(const std::string& pipeline, const std::string& sink_
   sum.sink = sink_name;
   SS_RETURN_IF_ERROR(log->RegisterSinks(pipeline, {sink_name}));
   SS_ASSIGN_OR_RETURN(uint64_t cursor, log->Cursor(pipeline, sink_name));
-  SS_ASSIGN_OR_RETURN(std::string staging_id, StagingInstanceId(log, pipeline));
-  sink->SetStaging(staging_id, cursor);
+  // The state dir's identity (STAGESYNC_ID): targets that record who applied to them use it
+  // to tell a rebuilt or second staging dir from their own.
+  sink->SetStaging(log->InstanceId(), cursor);
   // The target commits its offset with the rows; staging learns it afterwards. A crash in
   // between leaves the target ahead: catch the cursor up instead of writing again.
   SS_ASSIGN_OR_RETURN(uint64_t target, sink->TargetOffset());
