@@ -148,7 +148,13 @@ class KingdeeEmulator {
   void LockNext(int n, const std::string& service_substring = "");      // MsgCode 13
   void Fail5xxNext(int n, const std::string& service_substring = "");   // HTTP 502, HTML body
   void TruncateNext(int n, const std::string& service_substring = "");  // JSON body cut in half
-  void BomAlways(bool on);    // every body (logins and HTML pages too) starts with a UTF-8 BOM
+  void BomAlways(bool on);  // every body (logins and HTML pages too) starts with a UTF-8 BOM
+  // Business answers carry IsSuccess and MsgCode as strings ("true", "11"), as the doc templates
+  // show them (real servers send bool/int; clients must accept both, api-contracts.md 2.2).
+  void SetStatusFieldsAsStrings(bool on);
+  // The MsgCode of the lost-session answer (its text stays 会话信息已丢失…). Default 1; the same
+  // text has been seen with other codes [V:K9].
+  void SetSessionLostMsgCode(int msg_code);
   void SetLatencyMs(int ms);  // every request, logins included, sleeps this long first
   void SetMaxQps(int qps);    // > 0: business calls beyond qps in one steady second: MsgCode 14
   // Save/Push: the write is performed completely, then the answer is HTTP 502 with HTML.
@@ -238,6 +244,8 @@ class KingdeeEmulator {
   CountedFault fail5xx_;
   CountedFault truncate_;
   bool bom_ = false;
+  bool status_strings_ = false;
+  int session_lost_code_ = kKingdeeMsgSessionLost;
   int latency_ms_ = 0;
   int max_qps_ = 0;
   int64_t qps_second_ = -1;
