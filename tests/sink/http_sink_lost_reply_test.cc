@@ -120,5 +120,30 @@ TEST(HttpSinkLostReplyTest, YidaOneInstancePerRecordWhenRepliesAreDropped) {
   EXPECT_TRUE(h.log->Intents("payments-to-yida", "yida_form")->empty());
 }
 
+// An update is not idempotent on the wire either (the transport never resends it), but the
+// Yida sink may repeat it after an unknown outcome: the same values are set again.
+TEST(HttpSinkLostReplyTest, YidaUpdateWhoseReplyIsLostIsRepeatedByTheSink) {
+  emulators::DingTalkEmulator emu;
+  ASSERT_TRUE(emu.Start(0));
+  FaultProxy proxy(emu.port(), FaultProxy::Mode::kHttp, 903);
+  ASSERT_TRUE(proxy.Start());
+  emu.Generate(10, NowMs() - 10 * kDayMs, NowMs() - kHourMs, 903);
+  const std::string running = emu.AddInstance(NowMs() - 5 * kDayMs, "RUNNING", "");
+  Harness h;
+  ASSERT_TRUE(h.Configure(testing::YidaConfigJson(proxy.base_url(), h.dir.Sub("state"))));
+  ASSERT_TRUE(h.Sync().ok());
+  ASSERT_TRUE(emu.Complete(running, "agree"));
+  proxy.AddRule({Fault::kDropAfterCommit, "/v1.0/yida/processes/instances", 2, 0});
+  auto s = h.Sync();
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(proxy.fired(Fault::kDropAfterCommit), 2);
+  EXPECT_EQ(emu.YidaRequestCount("update"), 3);  // two lost replies, then the answer
+  EXPECT_EQ(emu.YidaCreatedCount(), 11);
+  for (const auto& inst : emu.YidaInstances()) {
+    if (inst.form_data_json.find(running) == std::string::npos) continue;
+    EXPECT_NE(inst.form_data_json.find("\"COMPLETED\""), std::string::npos) << inst.form_data_json;
+  }
+}
+
 }  // namespace
 }  // namespace stagesync
