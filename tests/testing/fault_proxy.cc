@@ -287,10 +287,11 @@ void FaultProxy::AcceptLoop() {
   }
 }
 
-Fault FaultProxy::Decide(const std::string& target) {
+Fault FaultProxy::Decide(const std::string& method, const std::string& target) {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& r : rules_) {
     if (target.find(r.path_contains) == std::string::npos) continue;
+    if (!r.method.empty() && r.method != method) continue;
     bool fire = false;
     if (r.count > 0) {
       --r.count;
@@ -318,7 +319,7 @@ void FaultProxy::ServeHttp(int client_fd) {
     const std::string method = req.start.substr(0, req.start.find(' '));
     const size_t t0 = req.start.find(' ') + 1;
     const std::string target = req.start.substr(t0, req.start.rfind(' ') - t0);
-    const Fault fault = Decide(target);
+    const Fault fault = Decide(method, target);
 
     if (fault == Fault::kBadGateway) {
       const std::string page = "<html><body><h1>502 Bad Gateway</h1></body></html>";

@@ -21,6 +21,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace stagesync::testing {
@@ -28,10 +29,14 @@ namespace stagesync::testing {
 enum class Fault { kNone, kDropAfterCommit, kResetMidResponse, kStall, kTruncateBody, kBadGateway };
 
 struct FaultRule {
+  FaultRule(Fault f, std::string path, int n, double p, std::string m = "")
+      : fault(f), path_contains(std::move(path)), count(n), probability(p), method(std::move(m)) {}
+
   Fault fault = Fault::kNone;
   std::string path_contains;  // matched against the request target; "" = every request
   int count = 0;              // > 0: the next `count` matching requests (then spent)
   double probability = 0;     // count == 0: each matching request with this probability
+  std::string method;         // "" = any; else only requests with this method (e.g. "PUT")
 };
 
 class FaultProxy {
@@ -67,7 +72,7 @@ class FaultProxy {
   void AcceptLoop();
   void ServeHttp(int client);
   void ServeTcp(int client);
-  Fault Decide(const std::string& target);
+  Fault Decide(const std::string& method, const std::string& target);
   void Track(int fd, bool add);
   bool Sleep(int ms);  // false if stopped meanwhile
 

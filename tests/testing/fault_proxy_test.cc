@@ -100,6 +100,7 @@ TEST_F(FaultProxyTest, ForwardsAndKeepsTheClientConnectionAlive) {
 TEST_F(FaultProxyTest, BadGatewayAnswersWithoutForwardingAndKeepsTheConnection) {
   FaultProxy proxy(upstream_port_);
   ASSERT_TRUE(proxy.Start());
+  proxy.AddRule({Fault::kBadGateway, "/commit", 5, 0, "GET"});  // never a POST
   proxy.AddRule({Fault::kBadGateway, "/commit", 2, 0});
   for (int i = 0; i < 2; ++i) {
     auto r = Post(proxy, "x");
