@@ -14,13 +14,14 @@ gtest_discover_tests(stagesync_http_sink_tests PROPERTIES LABELS integration
 
 add_executable(stagesync_http_sink_crash_tests
   ${CMAKE_CURRENT_SOURCE_DIR}/sink/yida_crash_test.cc
-  ${CMAKE_CURRENT_SOURCE_DIR}/sink/kingdee_crash_test.cc)
+  ${CMAKE_CURRENT_SOURCE_DIR}/sink/kingdee_crash_test.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/sink/http_sink_chaos_test.cc)
 target_include_directories(stagesync_http_sink_crash_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
 target_compile_definitions(stagesync_http_sink_crash_tests PRIVATE
   STAGESYNC_BINARY_DIR="${CMAKE_BINARY_DIR}" STAGESYNC_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
   STAGESYNC_TEST_MARIADB_DIR="${STAGESYNC_TEST_MARIADB_DIR}")
 target_link_libraries(stagesync_http_sink_crash_tests PRIVATE stagesync_stage stagesync_env
-  stagesync_emulators stagesync_emulator_kingdee fmt::fmt GTest::gtest_main)
+  stagesync_emulators stagesync_emulator_kingdee stagesync_fault_proxy fmt::fmt GTest::gtest_main)
 add_dependencies(stagesync_http_sink_crash_tests stagesync)
 gtest_discover_tests(stagesync_http_sink_crash_tests PROPERTIES LABELS crash DISCOVERY_TIMEOUT 60)
 
