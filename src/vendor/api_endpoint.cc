@@ -24,8 +24,16 @@ Result<json::Value> ParseBody(const HttpResponse& resp) {
   std::string_view b = resp.body;
   bool html = b.find("<html") != b.npos || b.find("<HTML") != b.npos ||
               b.find("<!DOCTYPE") != b.npos || b.find("<!doctype") != b.npos;
-  return DataLoss(fmt::format("HTTP {}: {}", resp.status,
-                              html ? "an HTML page instead of JSON" : v.status().message()));
+  if (html) {
+    // Not the API answering: a gateway, WAF or flood guard (DingTalk's bans for minutes with
+    // one). Back off and retry for the whole budget, like throttling.
+    return Status(StatusCode::kResourceExhausted,
+                  fmt::format("HTTP {}: an HTML page instead of JSON (a gateway or flood guard "
+                              "answered)",
+                              resp.status));
+  }
+  // Possibly cut in transit: retried a few times, then reported as a bad payload.
+  return DataLoss(fmt::format("HTTP {}: {}", resp.status, v.status().message()));
 }
 
 Status ClassifyHttpStatus(const HttpResponse& resp) {
@@ -45,12 +53,13 @@ Result<json::Value> ApiEndpoint::Call(const std::function<Result<HttpRequest>()>
                                       const Classifier& classify,
                                       const std::function<Status()>& reauth,
                                       const std::string& what, bool idempotent) {
-  int reauths = 0;
+  const int64_t start_us = clock_->MonotonicMicros();
+  int reauths = 0;  // in a row: a refreshed credential refused again is a real refusal
+  int sends = 0;
+  int retries = 0;
+  int garbled = 0;
   Status last;
-  for (int attempt = 0; attempt < opts_.retry.max_attempts;) {
-    if (attempt > 0 && last.code() != StatusCode::kUnauthenticated) {
-      clock_->SleepForMicros(BackoffMillis(opts_.retry, attempt, last, Rand()) * 1000);
-    }
+  for (;;) {
     if (last.code() == StatusCode::kUnauthenticated) {
       ++counters_.reauth;
       Status rs = reauth ? reauth() : last;
@@ -63,6 +72,7 @@ Result<json::Value> ApiEndpoint::Call(const std::function<Result<HttpRequest>()>
     req.idempotent = idempotent;  // a create is never resent by the transport either
     limiter_.Acquire();
     ++counters_.requests;
+    ++sends;
     auto resp = http_->Send(req);
     Result<json::Value> res = resp.ok() ? classify(*resp) : Result<json::Value>(resp.status());
     if (res.ok()) {
@@ -76,8 +86,9 @@ Result<json::Value> ApiEndpoint::Call(const std::function<Result<HttpRequest>()>
         ++counters_.failed;
         return last.WithContext(what + ": credentials refused again after refreshing");
       }
-      continue;  // a refresh does not use up a retry attempt
+      continue;  // a refresh does not use up a retry
     }
+    reauths = 0;
     const bool transient = code == StatusCode::kUnavailable ||
                            code == StatusCode::kDeadlineExceeded || code == StatusCode::kDataLoss;
     if (!idempotent && transient) {
@@ -91,12 +102,47 @@ Result<json::Value> ApiEndpoint::Call(const std::function<Result<HttpRequest>()>
       ++counters_.failed;
       return last.WithContext(what);
     }
+    // A garbled body may be a cut connection (transient) or a payload that is bad every time
+    // (one broken record): a few tries tell them apart; the caller parks the latter.
+    if (code == StatusCode::kDataLoss && ++garbled >= opts_.retry.max_garbled_attempts) {
+      ++counters_.failed;
+      return last.WithContext(fmt::format("{} (garbled {} times in a row)", what, garbled));
+    }
+    if (code != StatusCode::kDataLoss) garbled = 0;
+    const int64_t wait_ms = BackoffMillis(opts_.retry, ++retries, last, Rand());
+    const int64_t elapsed_ms = (clock_->MonotonicMicros() - start_us) / 1000;
+    if (!RetryFits(opts_.retry, sends, elapsed_ms, wait_ms)) {
+      ++counters_.failed;
+      return last.WithContext(fmt::format("{} (gave up after {} attempts in {:.1f} s)", what, sends,
+                                          static_cast<double>(elapsed_ms) / 1000));
+    }
     ++counters_.retried;
-    ++attempt;
+    clock_->SleepForMicros(wait_ms * 1000);
   }
-  ++counters_.failed;
-  return last.WithContext(
-      fmt::format("{} (gave up after {} attempts)", what, opts_.retry.max_attempts));
+}
+
+std::vector<config::OptionSpec> WithRetryOptions(std::vector<config::OptionSpec> own) {
+  static const config::OptionSpec kRetry[] = {
+      {"retry_budget_s", config::OptionType::kInt, false, "600",
+       "how long one call keeps retrying throttling and transient failures"},
+      {"max_attempts", config::OptionType::kInt, false, "0",
+       "cap on tries per call, first included; 0 = bounded by retry_budget_s only"},
+  };
+  own.insert(own.end(), std::begin(kRetry), std::end(kRetry));
+  return own;
+}
+
+Status ReadRetryOptions(const config::OptionReader& r, RetryPolicy* p) {
+  p->budget_ms = r.Int("retry_budget_s", 600) * 1000;
+  if (p->budget_ms < 0 || p->budget_ms > int64_t{7} * 24 * 3600 * 1000) {
+    return InvalidArgument(r.PathOf("retry_budget_s") + ": must be in [0, 604800]");
+  }
+  const int64_t attempts = r.Int("max_attempts", 0);
+  if (attempts < 0 || attempts > 1000000) {
+    return InvalidArgument(r.PathOf("max_attempts") + ": must be in [0, 1000000]");
+  }
+  p->max_attempts = static_cast<int>(attempts);
+  return Status::Ok();
 }
 
 }  // namespace stagesync::vendor

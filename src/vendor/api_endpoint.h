@@ -11,8 +11,10 @@
 #include <mutex>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "stagesync/clock.h"
+#include "stagesync/config.h"
 #include "stagesync/http.h"
 #include "stagesync/json.h"
 #include "stagesync/rate_limiter.h"
@@ -49,7 +51,8 @@ class ApiEndpoint {
   ApiEndpoint(EndpointOptions opts, HttpClient* http, Clock* clock);
 
   // Sends `build()` (called again per attempt, so a refreshed token is used), classifies the
-  // answer, and retries per the policy. `reauth` is called on Unauthenticated. When
+  // answer, and retries throttling and transient failures while the policy's time budget
+  // lasts (backoff with jitter, Retry-After honoured). `reauth` is called on Unauthenticated. When
   // `idempotent` is false (a create), a transport error, timeout or 5xx is NOT retried: it
   // comes back as Unavailable/DeadlineExceeded and the caller must find out what happened;
   // the flag also goes into HttpRequest::idempotent, so the transport never resends it either.
@@ -76,8 +79,14 @@ class ApiEndpoint {
   std::mt19937_64 rand_;
 };
 
-// Parses a JSON body (a UTF-8 BOM is fine); an HTML page or garbage is DataLoss naming the
-// HTTP status, so it is retried and reported if it persists.
+// The retry options every vendor connection takes (`retry_budget_s`, `max_attempts`), and
+// their reader: one table, so every client retries the same way.
+std::vector<config::OptionSpec> WithRetryOptions(std::vector<config::OptionSpec> own);
+Status ReadRetryOptions(const config::OptionReader& r, RetryPolicy* p);
+
+// Parses a JSON body (a UTF-8 BOM is fine). An HTML page (gateway, flood guard) is
+// ResourceExhausted, retried for the whole budget; other garbage is DataLoss naming the HTTP
+// status, retried a few times and then reported as a bad payload.
 Result<json::Value> ParseBody(const HttpResponse& resp);
 
 // HTTP status alone: 429 -> ResourceExhausted (with Retry-After), 408/5xx -> Unavailable,

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 
 namespace stagesync::vendor::dingtalk {
@@ -51,7 +52,7 @@ StatusCode ClassifyErrcode(int64_t errcode, std::string_view sub_code) {
 }
 
 const std::vector<config::OptionSpec>& ConnectionOptionTable() {
-  static const std::vector<config::OptionSpec> kTable = {
+  static const std::vector<config::OptionSpec> kTable = WithRetryOptions({
       {"base_url", config::OptionType::kString, true, "",
        "oapi root, e.g. https://oapi.dingtalk.com"},
       {"app_key", config::OptionType::kString, true, "", "the app's AppKey"},
@@ -59,10 +60,9 @@ const std::vector<config::OptionSpec>& ConnectionOptionTable() {
       {"qps", config::OptionType::kNumber, false, "10", "requests per second, all pipelines"},
       {"timeout_ms", config::OptionType::kInt, false, "30000", "total time per request"},
       {"max_response_bytes", config::OptionType::kInt, false, "8388608", "decoded body limit"},
-      {"max_attempts", config::OptionType::kInt, false, "8", "tries per call, first included"},
       {"retry_base_ms", config::OptionType::kInt, false, "200",
-       "first backoff; throttling backs off from 5x this"},
-  };
+       "first backoff; throttling backs off from 2.5x this"},
+  });
   return kTable;
 }
 
@@ -82,124 +82,21 @@ Result<ClientOptions> ReadClientOptions(const config::ConnectionConfig& conn) {
     return InvalidArgument(r.PathOf("qps") + ": must be in (0, 1000]");
   o.timeout_ms = static_cast<int>(r.Int("timeout_ms", 30000));
   o.max_response_bytes = static_cast<size_t>(r.Int("max_response_bytes", 8 << 20));
-  o.retry.max_attempts = static_cast<int>(r.Int("max_attempts", 8));
+  SS_RETURN_IF_ERROR(ReadRetryOptions(r, &o.retry));
   o.retry.base_ms = r.Int("retry_base_ms", 200);
-  o.retry.throttle_base_ms = o.retry.base_ms * 5;
-  if (o.retry.max_attempts < 1) {
-    return InvalidArgument(r.PathOf("max_attempts") + ": must be at least 1");
-  }
+  if (o.retry.base_ms < 1) return InvalidArgument(r.PathOf("retry_base_ms") + ": must be >= 1");
+  // One SDK retries a throttled call after 0.5 s (contract 1.5): the first backoff is
+  // [0.25, 0.5] s with the default base and doubles only while the same call stays throttled,
+  // so a storm of scattered throttling slows each call a little instead of a lot.
+  o.retry.throttle_base_ms = o.retry.base_ms * 5 / 2;
   return o;
 }
 
-DingTalkClient::DingTalkClient(ClientOptions opts, HttpClient* http, Clock* clock)
-    : opts_(std::move(opts)),
-      http_(http),
-      clock_(clock),
-      limiter_(opts_.qps, clock),
-      rand_(std::random_device{}()) {}
-
-Result<std::string> DingTalkClient::Token(bool force_refresh, const std::string& stale) {
-  std::lock_guard<std::mutex> lock(token_mu_);
-  const int64_t now = clock_->NowMillis();
-  // Another thread may already have replaced the stale token.
-  if (!token_.empty() && token_ != stale && now < token_expires_ms_) return token_;
-  if (!force_refresh && !token_.empty() && now < token_expires_ms_) return token_;
-  HttpRequest req;
-  req.method = "GET";
-  req.url = opts_.base_url + "/gettoken?appkey=" + UrlEncode(opts_.app_key) +
-            "&appsecret=" + UrlEncode(opts_.app_secret);
-  req.timeout_ms = opts_.timeout_ms;
-  req.max_response_bytes = 1 << 20;
-  Status last;
-  for (int attempt = 0; attempt < opts_.retry.max_attempts; ++attempt) {
-    if (attempt > 0) {
-      uint64_t r;
-      {
-        std::lock_guard<std::mutex> rl(rand_mu_);
-        r = rand_();
-      }
-      clock_->SleepForMicros(BackoffMillis(opts_.retry, attempt, last, r) * 1000);
-    }
-    limiter_.Acquire();
-    ++requests_;
-    auto resp = http_->Send(req);
-    if (!resp.ok()) {
-      last = resp.status();
-      if (last.IsRetryable()) continue;
-      return last;
-    }
-    if (resp->status >= 500 || resp->status == 429) {
-      last = Unavailable(fmt::format("gettoken: HTTP {}", resp->status));
-      continue;
-    }
-    auto body = json::Parse(resp->body);
-    if (!body.ok()) {
-      last =
-          Unavailable("gettoken: response is not JSON (HTTP " + std::to_string(resp->status) + ")");
-      continue;
-    }
-    int64_t errcode = -999;
-    if (auto* e = body->Find("errcode")) e->AsInt64(&errcode);
-    if (errcode != 0) {
-      std::string msg;
-      if (auto* m = body->Find("errmsg")) msg = m->text();
-      StatusCode code = ClassifyErrcode(errcode, "");
-      if (code == StatusCode::kUnauthenticated) code = StatusCode::kPermissionDenied;
-      last = Status(code, fmt::format("gettoken: errcode {}: {}", errcode, msg));
-      if (last.IsRetryable()) continue;
-      return last;
-    }
-    const json::Value* tok = body->Find("access_token");
-    if (tok == nullptr || !tok->is_string() || tok->text().empty()) {
-      return Status(StatusCode::kFailedPrecondition, "gettoken: no access_token in response");
-    }
-    int64_t ttl = 7200;
-    if (auto* e = body->Find("expires_in")) e->AsInt64(&ttl);
-    token_ = tok->text();
-    // Refresh five minutes early (or at half-life for short test TTLs).
-    int64_t early = std::min<int64_t>(300, ttl / 2);
-    token_expires_ms_ = now + (ttl - early) * 1000;
-    return token_;
-  }
-  return last.WithContext("gettoken failed after retries");
-}
-
-Result<json::Value> DingTalkClient::CallOnce(const std::string& path, const std::string& body,
-                                             const std::string& token) {
-  HttpRequest req;
-  req.method = "POST";
-  req.url = opts_.base_url + path + "?access_token=" + UrlEncode(token);
-  req.headers.emplace_back("Content-Type", "application/json;charset=utf-8");
-  req.body = body;
-  req.timeout_ms = opts_.timeout_ms;
-  req.max_response_bytes = opts_.max_response_bytes;
-  limiter_.Acquire();
-  ++requests_;
-  SS_ASSIGN_OR_RETURN(HttpResponse resp, http_->Send(req));
-  if (resp.status == 429) {
-    Status s(StatusCode::kResourceExhausted, "HTTP 429");
-    std::string_view ra = resp.Header("retry-after");
-    if (!ra.empty()) s.set_retry_after_ms(std::atoll(std::string(ra).c_str()) * 1000);
-    return s;
-  }
-  if (resp.status >= 500 || resp.status == 408) {
-    return Unavailable(fmt::format("HTTP {}", resp.status));
-  }
-  auto parsed = json::Parse(resp.body);
-  if (!parsed.ok()) {
-    // The per-IP flood guard answers an HTML page without errcode; gateways do the same.
-    std::string_view b = resp.body;
-    bool html = b.find("<html") != std::string_view::npos || b.find("<HTML") != b.npos ||
-                b.find("<!DOCTYPE") != b.npos || b.find("<!doctype") != b.npos;
-    if (html) {
-      return Status(StatusCode::kResourceExhausted,
-                    fmt::format("HTTP {}: an HTML page instead of JSON (IP flood guard or "
-                                "gateway)",
-                                resp.status));
-    }
-    // Possibly truncated in transit: retried, and reported as a bad payload if it persists.
-    return DataLoss(fmt::format("HTTP {}: {}", resp.status, parsed.status().message()));
-  }
+Result<json::Value> ClassifyAnswer(const HttpResponse& resp, bool token_call) {
+  SS_RETURN_IF_ERROR(ClassifyHttpStatus(resp));
+  // The per-IP flood guard's HTML page is ResourceExhausted; a cut body DataLoss.
+  auto parsed = ParseBody(resp);
+  if (!parsed.ok()) return parsed.status();
   json::Value v = std::move(parsed).value();
   const json::Value* ec = v.Find("errcode");
   if (ec == nullptr) {
@@ -208,59 +105,97 @@ Result<json::Value> DingTalkClient::CallOnce(const std::string& path, const std:
       int64_t wait = 5;
       if (auto* w = v.Find("wait")) w->AsInt64(&wait);
       return Status(StatusCode::kResourceExhausted, "IP flood guard: punish=deny")
-          .set_retry_after_ms(wait * 1000);
+          .set_retry_after_ms(std::clamp<int64_t>(wait, 0, 600) * 1000);
     }
     return Unavailable(fmt::format("HTTP {}: response has no errcode", resp.status));
   }
   int64_t errcode = 0;
+  // AsInt64 reads "0" as well as 0: gateways are not consistent about the type.
   if (!ec->AsInt64(&errcode)) return Unavailable("errcode is not a number");
   if (errcode == 0) return v;
   std::string msg, sub;
   if (auto* m = v.Find("errmsg")) msg = m->text();
   if (auto* s = v.Find("sub_code")) sub = s->text();
   StatusCode code = ClassifyErrcode(errcode, sub);
-  std::string text = fmt::format("errcode {}{}: {}", errcode, sub.empty() ? "" : "/" + sub, msg);
-  return Status(code, text);
+  // gettoken refusing the app's key or secret is not fixed by asking for another token.
+  if (token_call && code == StatusCode::kUnauthenticated) code = StatusCode::kPermissionDenied;
+  return Status(code, fmt::format("{}errcode {}{}: {}", token_call ? "gettoken: " : "", errcode,
+                                  sub.empty() ? "" : "/" + sub, msg));
+}
+
+namespace {
+
+EndpointOptions EndpointOptionsOf(const ClientOptions& o) {
+  EndpointOptions eo;
+  eo.name = o.base_url;
+  eo.qps = o.qps;
+  eo.retry = o.retry;
+  eo.max_reauth = 3;
+  return eo;
+}
+
+}  // namespace
+
+DingTalkClient::DingTalkClient(ClientOptions opts, HttpClient* http, Clock* clock)
+    : opts_(std::move(opts)), clock_(clock), endpoint_(EndpointOptionsOf(opts_), http, clock) {}
+
+Result<std::string> DingTalkClient::Token(bool force_refresh, const std::string& stale) {
+  std::lock_guard<std::mutex> lock(token_mu_);
+  const int64_t now = clock_->NowMillis();
+  // Another thread may already have replaced the stale token.
+  if (!token_.empty() && token_ != stale && now < token_expires_ms_) return token_;
+  if (!force_refresh && !token_.empty() && now < token_expires_ms_) return token_;
+  auto build = [&]() -> Result<HttpRequest> {
+    HttpRequest req;
+    req.method = "GET";
+    req.url = opts_.base_url + "/gettoken?appkey=" + UrlEncode(opts_.app_key) +
+              "&appsecret=" + UrlEncode(opts_.app_secret);
+    req.timeout_ms = opts_.timeout_ms;
+    req.max_response_bytes = 1 << 20;
+    return req;
+  };
+  auto classify = [](const HttpResponse& resp) { return ClassifyAnswer(resp, true); };
+  // Throttling and flood-guard answers back off and retry like any other call.
+  SS_ASSIGN_OR_RETURN(json::Value body, endpoint_.Call(build, classify, nullptr, "gettoken"));
+  const json::Value* tok = body.Find("access_token");
+  if (tok == nullptr || !tok->is_string() || tok->text().empty()) {
+    return Status(StatusCode::kFailedPrecondition, "gettoken: no access_token in response");
+  }
+  int64_t ttl = 7200;
+  if (auto* e = body.Find("expires_in"); e != nullptr && (!e->AsInt64(&ttl) || ttl <= 0)) {
+    ttl = 7200;
+  }
+  token_ = tok->text();
+  // Refresh five minutes early (or at half-life for short test TTLs), counted from the
+  // answer: the call itself may have waited out a throttle.
+  int64_t early = std::min<int64_t>(300, ttl / 2);
+  token_expires_ms_ = clock_->NowMillis() + (ttl - early) * 1000;
+  return token_;
 }
 
 Result<json::Value> DingTalkClient::Call(const std::string& path, const std::string& body,
                                          const std::string& what) {
-  // A token refresh does not use up a retry attempt: a token may expire during a long run of
-  // backoffs. A token refused on its very first use after a refresh is a real auth failure.
-  constexpr int kMaxRefreshes = 3;
-  int refreshes = 0;
-  bool fresh_token = false;
-  std::string token;
-  Status last;
-  int attempt = 0;
-  while (attempt < opts_.retry.max_attempts) {
-    const bool refresh = last.code() == StatusCode::kUnauthenticated;
-    if (attempt > 0 && !refresh) {
-      uint64_t r;
-      {
-        std::lock_guard<std::mutex> rl(rand_mu_);
-        r = rand_();
-      }
-      clock_->SleepForMicros(BackoffMillis(opts_.retry, attempt, last, r) * 1000);
-    }
-    auto tok = Token(refresh, token);
-    if (!tok.ok()) return tok.status().WithContext(what);
-    fresh_token = refresh;
-    token = *tok;
-    auto res = CallOnce(path, body, token);
-    if (res.ok()) return res;
-    last = res.status();
-    if (last.code() == StatusCode::kUnauthenticated) {
-      if (fresh_token || ++refreshes > kMaxRefreshes) {
-        return last.WithContext(what + ": access token refused right after a refresh");
-      }
-      continue;
-    }
-    if (!last.IsRetryable() && last.code() != StatusCode::kDataLoss) return last.WithContext(what);
-    ++attempt;
-  }
-  return last.WithContext(what +
-                          fmt::format(" (gave up after {} attempts)", opts_.retry.max_attempts));
+  std::string used;
+  bool force = false;
+  auto build = [&]() -> Result<HttpRequest> {
+    SS_ASSIGN_OR_RETURN(std::string token, Token(force, used));
+    force = false;  // one new token per refusal, not per later retry
+    used = token;
+    HttpRequest req;
+    req.method = "POST";
+    req.url = opts_.base_url + path + "?access_token=" + UrlEncode(token);
+    req.headers.emplace_back("Content-Type", "application/json;charset=utf-8");
+    req.body = body;
+    req.timeout_ms = opts_.timeout_ms;
+    req.max_response_bytes = opts_.max_response_bytes;
+    return req;
+  };
+  auto classify = [](const HttpResponse& resp) { return ClassifyAnswer(resp, false); };
+  auto reauth = [&]() {
+    force = true;
+    return Status::Ok();
+  };
+  return endpoint_.Call(build, classify, reauth, what);
 }
 
 std::shared_ptr<DingTalkClient> ClientFor(const config::ConnectionConfig& conn, HttpClient* http,

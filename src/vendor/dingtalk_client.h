@@ -17,6 +17,7 @@
 #include "stagesync/rate_limiter.h"
 #include "stagesync/retry.h"
 #include "stagesync/status.h"
+#include "vendor/api_endpoint.h"
 
 namespace stagesync::vendor::dingtalk {
 
@@ -36,6 +37,12 @@ Result<ClientOptions> ReadClientOptions(const config::ConnectionConfig& conn);
 // Maps a DingTalk errcode to the Status code that decides what happens next.
 StatusCode ClassifyErrcode(int64_t errcode, std::string_view sub_code);
 
+// One oapi answer (gettoken's too) -> its parsed body when errcode is 0, else the Status that
+// decides what happens: 429, throttling errcodes and the flood guard's HTML page or
+// {"punish":"deny"} -> ResourceExhausted; 5xx, -1, a body without errcode -> Unavailable; a cut
+// body -> DataLoss; a refused token -> Unauthenticated (on gettoken: PermissionDenied).
+Result<json::Value> ClassifyAnswer(const HttpResponse& resp, bool token_call);
+
 class DingTalkClient {
  public:
   DingTalkClient(ClientOptions opts, HttpClient* http, Clock* clock);
@@ -46,28 +53,21 @@ class DingTalkClient {
   Result<json::Value> Call(const std::string& path, const std::string& body,
                            const std::string& what);
 
-  int64_t requests() const { return requests_; }
+  int64_t requests() const { return endpoint_.counters().requests; }
 
   // The cached access token; `force_refresh` fetches a new one unless another thread already
   // replaced `stale`. Also used by the v1.0 APIs (Yida), which take it in a header.
   Result<std::string> Token(bool force_refresh, const std::string& stale);
   // Paces a call on this connection (shared with every user of the app's quota).
-  void Pace() { limiter_.Acquire(); }
+  void Pace() { endpoint_.Pace(); }
 
  private:
-  Result<json::Value> CallOnce(const std::string& path, const std::string& body,
-                               const std::string& token);
-
   const ClientOptions opts_;
-  HttpClient* const http_;
   Clock* const clock_;
-  RateLimiter limiter_;
+  ApiEndpoint endpoint_;
   std::mutex token_mu_;
   std::string token_;
   int64_t token_expires_ms_ = 0;
-  std::mutex rand_mu_;
-  std::mt19937_64 rand_;
-  std::atomic<int64_t> requests_{0};
 };
 
 // One client per connection name, shared across pipelines in this process.

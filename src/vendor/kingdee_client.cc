@@ -139,7 +139,7 @@ Status EnvelopeStatus(const json::Value& body) {
 }
 
 const std::vector<config::OptionSpec>& ConnectionOptionTable() {
-  static const std::vector<config::OptionSpec> kTable = {
+  static const std::vector<config::OptionSpec> kTable = WithRetryOptions({
       {"base_url", config::OptionType::kString, true, "",
        "server root, e.g. https://erp.example.com (\"/k3cloud/...\" is appended)"},
       {"acct_id", config::OptionType::kString, true, "", "data centre id"},
@@ -152,10 +152,9 @@ const std::vector<config::OptionSpec>& ConnectionOptionTable() {
       {"qps", config::OptionType::kNumber, false, "5", "requests per second, all pipelines"},
       {"timeout_ms", config::OptionType::kInt, false, "60000", "total time per request"},
       {"max_response_bytes", config::OptionType::kInt, false, "67108864", "decoded body limit"},
-      {"max_attempts", config::OptionType::kInt, false, "8", "tries per call, first included"},
       {"retry_base_ms", config::OptionType::kInt, false, "200",
        "first backoff; throttling (MsgCode 14) backs off from 5x this"},
-  };
+  });
   return kTable;
 }
 
@@ -200,10 +199,7 @@ Result<ClientOptions> ReadClientOptions(const config::ConnectionConfig& conn) {
     return InvalidArgument(r.PathOf("max_response_bytes") + ": must be >= 1024");
   }
   o.max_response_bytes = static_cast<size_t>(max_bytes);
-  o.retry.max_attempts = static_cast<int>(r.Int("max_attempts", 8));
-  if (o.retry.max_attempts < 1) {
-    return InvalidArgument(r.PathOf("max_attempts") + ": must be at least 1");
-  }
+  SS_RETURN_IF_ERROR(ReadRetryOptions(r, &o.retry));
   o.retry.base_ms = r.Int("retry_base_ms", 200);
   if (o.retry.base_ms < 1) return InvalidArgument(r.PathOf("retry_base_ms") + ": must be >= 1");
   o.retry.throttle_base_ms = o.retry.base_ms * 5;
@@ -279,6 +275,14 @@ Status KingdeeClient::Login(const std::string& stale) {
             "KDSVCSessionId)");
       }
       return v;
+    }
+    // A gateway answering the login with the business envelope (MsgCode 14 call limit, 4/6
+    // server trouble, 13 locked) is not a refusal of the credentials: back off and log in
+    // again. A lost-session answer at login, though, is a refusal (see the hint below).
+    if (Status env = EnvelopeStatus(v);
+        !env.ok() &&
+        (env.code() == StatusCode::kResourceExhausted || env.code() == StatusCode::kUnavailable)) {
+      return env.WithContext("login");
     }
     std::string message;
     if (const json::Value* m = v.Find("Message"); m && m->is_string()) message = m->text();

@@ -143,7 +143,7 @@ Status BodyStatus(const json::Value& body) {
 }
 
 const std::vector<config::OptionSpec>& ConnectionOptionTable() {
-  static const std::vector<config::OptionSpec> kTable = {
+  static const std::vector<config::OptionSpec> kTable = WithRetryOptions({
       {"base_url", config::OptionType::kString, false, "https://gw.superboss.cc/router",
        "the gateway's router URL"},
       {"app_key", config::OptionType::kString, true, "", "the app's appKey"},
@@ -156,10 +156,9 @@ const std::vector<config::OptionSpec>& ConnectionOptionTable() {
       {"qps", config::OptionType::kNumber, false, "5", "requests per second, all pipelines"},
       {"timeout_ms", config::OptionType::kInt, false, "30000", "total time per request"},
       {"max_response_bytes", config::OptionType::kInt, false, "33554432", "decoded body limit"},
-      {"max_attempts", config::OptionType::kInt, false, "8", "tries per call, first included"},
       {"retry_base_ms", config::OptionType::kInt, false, "1000",
        "first backoff; throttling (429, 频繁/限流) backs off from 5x this"},
-  };
+  });
   return kTable;
 }
 
@@ -194,10 +193,7 @@ Result<ClientOptions> ReadClientOptions(const config::ConnectionConfig& conn) {
     return InvalidArgument(r.PathOf("max_response_bytes") + ": must be >= 1024");
   }
   o.max_response_bytes = static_cast<size_t>(max_bytes);
-  o.retry.max_attempts = static_cast<int>(r.Int("max_attempts", 8));
-  if (o.retry.max_attempts < 1) {
-    return InvalidArgument(r.PathOf("max_attempts") + ": must be at least 1");
-  }
+  SS_RETURN_IF_ERROR(ReadRetryOptions(r, &o.retry));
   o.retry.base_ms = r.Int("retry_base_ms", 1000);
   if (o.retry.base_ms < 1) return InvalidArgument(r.PathOf("retry_base_ms") + ": must be >= 1");
   // The contract's 5/10/20 s for throttling with the default base.

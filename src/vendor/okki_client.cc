@@ -82,7 +82,7 @@ Status AnswerStatus(int http_status, const json::Value* body) {
 }
 
 const std::vector<config::OptionSpec>& ConnectionOptionTable() {
-  static const std::vector<config::OptionSpec> kTable = {
+  static const std::vector<config::OptionSpec> kTable = WithRetryOptions({
       {"base_url", config::OptionType::kString, false, "https://api-sandbox.xiaoman.cn",
        "API root (the \"sandbox\" host is production)"},
       {"client_id", config::OptionType::kString, true, "", "OAuth client id"},
@@ -92,10 +92,9 @@ const std::vector<config::OptionSpec>& ConnectionOptionTable() {
       {"qps", config::OptionType::kNumber, false, "5", "requests per second, all pipelines"},
       {"timeout_ms", config::OptionType::kInt, false, "60000", "total time per request"},
       {"max_response_bytes", config::OptionType::kInt, false, "33554432", "decoded body limit"},
-      {"max_attempts", config::OptionType::kInt, false, "8", "tries per call, first included"},
       {"retry_base_ms", config::OptionType::kInt, false, "200",
        "first backoff; throttling (429) backs off from 5x this"},
-  };
+  });
   return kTable;
 }
 
@@ -123,10 +122,7 @@ Result<ClientOptions> ReadClientOptions(const config::ConnectionConfig& conn) {
     return InvalidArgument(r.PathOf("max_response_bytes") + ": must be >= 1024");
   }
   o.max_response_bytes = static_cast<size_t>(max_bytes);
-  o.retry.max_attempts = static_cast<int>(r.Int("max_attempts", 8));
-  if (o.retry.max_attempts < 1) {
-    return InvalidArgument(r.PathOf("max_attempts") + ": must be at least 1");
-  }
+  SS_RETURN_IF_ERROR(ReadRetryOptions(r, &o.retry));
   o.retry.base_ms = r.Int("retry_base_ms", 200);
   if (o.retry.base_ms < 1) return InvalidArgument(r.PathOf("retry_base_ms") + ": must be >= 1");
   o.retry.throttle_base_ms = o.retry.base_ms * 5;

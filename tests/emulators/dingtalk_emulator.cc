@@ -1021,7 +1021,8 @@ void DingTalkEmulator::Handle(Endpoint ep, const httplib::Request& req, httplib:
   Reply reply;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (data_call) reply = GatewayFaultLocked(over_qps);
+    if (data_call || faults_on_token_) reply = GatewayFaultLocked(over_qps);
+    if (reply.body.empty() && (data_call || storm_.token_calls)) reply = StormFaultLocked();
     if (reply.body.empty()) {
       switch (ep) {
         case Endpoint::kGetToken:
@@ -1060,24 +1061,55 @@ DingTalkEmulator::Reply DingTalkEmulator::GatewayFaultLocked(bool over_qps) {
   if (over_qps) return ErrorLocked(kDingTalkErrAppQps, ThrottleMessage(kDingTalkErrAppQps));
   if (throttle_left_ > 0) {
     --throttle_left_;
-    if (throttle_errcode_ != kDingTalkErrGateway) {
-      return ErrorLocked(throttle_errcode_, ThrottleMessage(throttle_errcode_));
-    }
-    const std::string sub_msg =
-        "您的服务器调用钉钉开放平台当前接口的所有请求都被暂时禁用了, "
-        "apiPath(dingtalk.oapi.processinstance), 请求总次数超过了限制";
-    JsonWriter w;
-    w.BeginObject()
-        .Key("errcode")
-        .Int(kDingTalkErrGateway)
-        .Field("errmsg", fmt::format("ding talk error[subcode=90002,submsg={}]", sub_msg))
-        .Field("sub_code", "90002")
-        .Field("sub_msg", sub_msg)
-        .Field("request_id", RequestIdLocked())
-        .EndObject();
-    return {200, w.Take(), std::string(kJsonType)};
+    return ThrottleReplyLocked(throttle_errcode_);
   }
   return {};
+}
+
+DingTalkEmulator::Reply DingTalkEmulator::StormFaultLocked() {
+  if (storm_.throttle <= 0 && storm_.fail5xx <= 0 && storm_.ipban <= 0) return {};
+  const double x = std::uniform_real_distribution<double>(0, 1)(storm_rng_);
+  if (x < storm_.throttle) {
+    static constexpr int kCodes[] = {kDingTalkErrGateway, -1, kDingTalkErrAppQps};
+    return ThrottleReplyLocked(kCodes[storm_throttles_++ % 3]);
+  }
+  if (x < storm_.throttle + storm_.fail5xx) {
+    return {502, std::string(kBadGatewayHtml), std::string(kHtmlType)};
+  }
+  if (x < storm_.throttle + storm_.fail5xx + storm_.ipban) {
+    return {200, std::string(kIpBanHtml), std::string(kHtmlType)};
+  }
+  return {};
+}
+
+void DingTalkEmulator::SetFaultsOnTokenCalls(bool on) {
+  std::lock_guard<std::mutex> lock(mu_);
+  faults_on_token_ = on;
+}
+
+void DingTalkEmulator::SetStorm(const Storm& storm) {
+  std::lock_guard<std::mutex> lock(mu_);
+  storm_ = storm;
+  storm_rng_.seed(storm.seed);
+}
+
+DingTalkEmulator::Reply DingTalkEmulator::ThrottleReplyLocked(int errcode) {
+  if (errcode != kDingTalkErrGateway) {
+    return ErrorLocked(errcode, ThrottleMessage(errcode));
+  }
+  const std::string sub_msg =
+      "您的服务器调用钉钉开放平台当前接口的所有请求都被暂时禁用了, "
+      "apiPath(dingtalk.oapi.processinstance), 请求总次数超过了限制";
+  JsonWriter w;
+  w.BeginObject()
+      .Key("errcode")
+      .Int(kDingTalkErrGateway)
+      .Field("errmsg", fmt::format("ding talk error[subcode=90002,submsg={}]", sub_msg))
+      .Field("sub_code", "90002")
+      .Field("sub_msg", sub_msg)
+      .Field("request_id", RequestIdLocked())
+      .EndObject();
+  return {200, w.Take(), std::string(kJsonType)};
 }
 
 std::string DingTalkEmulator::RequestIdLocked() {

@@ -182,6 +182,20 @@ class DingTalkEmulator {
   void SetLatencyMs(int ms);  // every request, gettoken included, sleeps this long first
   void SetMaxQps(int qps);    // > 0: data calls beyond qps in one steady-clock second get 90018
   void SetRequireGzip(bool) {}
+  // The counted faults above also hit gettoken when on (the real gateway throttles and bans
+  // token calls like any other). Default: off.
+  void SetFaultsOnTokenCalls(bool on);
+  // A storm: every oapi request (gettoken too when `token_calls`) that no counted fault took
+  // draws one fault at random: throttling (errcode 88/90002, -1 and 90018 in turn), HTTP 502,
+  // or the flood guard's HTML page. Seeded, so a run is repeatable. All zero = off (default).
+  struct Storm {
+    double throttle = 0;
+    double fail5xx = 0;
+    double ipban = 0;
+    bool token_calls = true;
+    uint64_t seed = 1;
+  };
+  void SetStorm(const Storm& storm);
 
   // Yida (v1.0) faults and knobs. They apply to the Yida calls only (never to oapi), and the
   // DingTalk faults above never apply to Yida calls. Each Yida call takes at most one of
@@ -249,6 +263,8 @@ class DingTalkEmulator {
 
   void Handle(Endpoint ep, const httplib::Request& req, httplib::Response* res);
   Reply GatewayFaultLocked(bool over_qps);
+  Reply StormFaultLocked();
+  Reply ThrottleReplyLocked(int errcode);
   Reply GetTokenLocked(const httplib::Request& req);
   Reply ListIdsLocked(const httplib::Request& req);
   Reply GetLocked(const httplib::Request& req);
@@ -301,6 +317,10 @@ class DingTalkEmulator {
   int64_t clock_offset_ms_ = 0;
 
   int throttle_left_ = 0;
+  bool faults_on_token_ = false;
+  Storm storm_;
+  std::mt19937_64 storm_rng_{1};
+  uint64_t storm_throttles_ = 0;
   int throttle_errcode_ = kDingTalkErrGateway;
   int bad_token_errcode_ = kDingTalkErrBadToken;
   int fail5xx_left_ = 0;

@@ -1176,6 +1176,11 @@ KingdeeEmulator::Reply KingdeeEmulator::HtmlReply(int status, std::string_view b
   return r;
 }
 
+void KingdeeEmulator::SetFaultsOnLogin(bool on) {
+  std::lock_guard<std::mutex> lock(mu_);
+  faults_on_login_ = on;
+}
+
 bool KingdeeEmulator::CountedFault::Take(std::string_view service_lower) {
   if (left <= 0) return false;
   if (!filter.empty() && service_lower.find(filter) == std::string_view::npos) return false;
@@ -1659,16 +1664,16 @@ void KingdeeEmulator::Handle(const httplib::Request& req, httplib::Response* res
   {
     std::lock_guard<std::mutex> lock(mu_);
     const bool wrap = kind == Service::kQuery;
+    if (login) ++login_count_;
     if (kind == Service::kUnknown) {
       reply = HtmlReply(404, kNotFoundHtml);
-    } else if (login) {
-      ++login_count_;
-      reply = LoginLocked(kind == Service::kLoginByAppSecret, req);
-    } else if (fail5xx_.Take(service_lower)) {
+    } else if ((!login || faults_on_login_) && fail5xx_.Take(service_lower)) {
       reply = HtmlReply(502, kBadGatewayHtml);
-    } else if (over_qps || throttle_.Take(service_lower)) {
+    } else if ((!login || faults_on_login_) && (over_qps || throttle_.Take(service_lower))) {
       reply = JsonReply(
           ErrorEnvelope(kKingdeeMsgThrottled, std::nullopt, std::string(kThrottleMessage), wrap));
+    } else if (login) {
+      reply = LoginLocked(kind == Service::kLoginByAppSecret, req);
     } else if (!AuthenticatedLocked(req)) {
       reply = JsonReply(ErrorEnvelope(session_lost_code_, std::nullopt,
                                       std::string(kKingdeeSessionLostMessage), wrap));

@@ -155,6 +155,9 @@ class KingdeeEmulator {
   // The MsgCode of the lost-session answer (its text stays 会话信息已丢失…). Default 1; the same
   // text has been seen with other codes [V:K9].
   void SetSessionLostMsgCode(int msg_code);
+  // When on, logins also take the counted 5xx and throttle faults (the real gateway throttles
+  // logins like any other call). Default: off.
+  void SetFaultsOnLogin(bool on);
   void SetLatencyMs(int ms);  // every request, logins included, sleeps this long first
   void SetMaxQps(int qps);    // > 0: business calls beyond qps in one steady second: MsgCode 14
   // Save/Push: the write is performed completely, then the answer is HTTP 502 with HTML.
@@ -240,6 +243,7 @@ class KingdeeEmulator {
   int64_t session_max_age_ms_ = 0;
 
   CountedFault throttle_;
+  bool faults_on_login_ = false;
   CountedFault lock_;
   CountedFault fail5xx_;
   CountedFault truncate_;

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <thread>
 
 #include "emulators/dingtalk_emulator.h"
@@ -209,6 +210,75 @@ TEST_F(DingTalkFetchTest, ThrottlingTokenExpiryAnd5xxStillStageEverythingWithinQ
   ExpectStagingMatchesEmulator();
   EXPECT_LE(emu_.MaxRequestsInAnySecond(), 25);
   EXPECT_GE(emu_.TokensIssued(), 2);  // the token was refreshed after expiring
+}
+
+// The token call is throttled and banned like every other call (issue 9 B5): a throttled
+// gettoken (errcode 88/90002, -1, 90018) or the flood guard's reply to it backs off and
+// retries instead of ending the sync.
+TEST_F(DingTalkFetchTest, ThrottledAndBannedTokenCallsAreRetriedNotFatal) {
+  emu_.Generate(10, NowMs() - 5 * kDayMs, NowMs() - kHourMs, 9);
+  Configure();
+  emu_.SetFaultsOnTokenCalls(true);
+  emu_.ThrottleNext(2);  // errcode 88 / sub_code 90002 on the first two gettoken calls
+  emu_.IpBanPunishJsonNext(1);
+  emu_.IpBanNext(1);
+  auto s = Fetch();
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->added, 10);
+  EXPECT_EQ(emu_.RequestCount("/gettoken"), 5);
+  EXPECT_EQ(emu_.TokensIssued(), 1);
+  ExpectStagingMatchesEmulator();
+
+  emu_.ExpireTokenNow();
+  emu_.ThrottleNext(1, -1);
+  emu_.ThrottleNext(1, 90018);
+  emu_.AddInstance(NowMs() - 5000);
+  auto s2 = Fetch();
+  ASSERT_TRUE(s2.ok()) << s2.status().ToString();
+  EXPECT_EQ(s2->added, 1);
+}
+
+// A storm on every endpoint, token calls included (issue 9 B5): 30% throttled (88/90002, -1,
+// 90018), 5% 502, 2% the flood guard's HTML page, and the token revoked every 300 ms. The
+// retry budget is time, not a count, so the fetch slows down but stages everything exactly
+// once. The rate it reaches is printed (a figure for the bench, not a timed assertion).
+TEST_F(DingTalkFetchTest, StormOnEveryEndpointSlowsTheFetchButNeverEndsIt) {
+  emu_.Generate(200, NowMs() - 20 * kDayMs, NowMs() - kHourMs, 17);
+  testing::DingTalkPipelineOptions o;
+  o.qps = 40;
+  o.concurrency = 4;
+  o.max_attempts = 0;
+  o.retry_base_ms = 200;  // the production default
+  Configure(o);
+  emu_.SetMaxQps(40);
+  DingTalkEmulator::Storm storm;
+  storm.throttle = 0.3;
+  storm.fail5xx = 0.05;
+  storm.ipban = 0.02;
+  storm.seed = 7;
+  emu_.SetStorm(storm);
+  std::atomic<bool> done{false};
+  std::thread revoker([&] {
+    while (!done) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2000));
+      emu_.ExpireTokenNow();
+    }
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  auto s = Fetch();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  done = true;
+  revoker.join();
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->added, 200);
+  ExpectStagingMatchesEmulator();
+  const int64_t token_calls = emu_.RequestCount("/gettoken");
+  EXPECT_GT(token_calls, emu_.TokensIssued()) << "no token call was faulted";
+  EXPECT_GE(emu_.TokensIssued(), 2);
+  const double rate = static_cast<double>(emu_.RequestCount()) / secs;
+  std::printf("storm: %lld requests in %.2f s = %.1f req/s of qps 40, %lld token calls\n",
+              static_cast<long long>(emu_.RequestCount()), secs, rate,
+              static_cast<long long>(token_calls));
 }
 
 TEST_F(DingTalkFetchTest, PersistentMalformedListPageFailsClearlyAndStagesNothing) {

@@ -382,6 +382,29 @@ TEST_F(KingdeeFetchTest, ValidateUserWithAPasswordWorksToo) {
   ExpectStagingMatchesEmulator();
 }
 
+// The login is throttled like every other call (issue 9 B5): MsgCode 14 or a 502 answering
+// LoginByAppSecret backs off and logs in again instead of reading as refused credentials.
+TEST_F(KingdeeFetchTest, ThrottledAndFailingLoginsAreRetriedNotRefused) {
+  emu_.GenerateMaterials(120, 21);
+  emu_.SetFaultsOnLogin(true);
+  emu_.ThrottleNext(2, "LoginByAppSecret");
+  emu_.Fail5xxNext(1, "LoginByAppSecret");
+  emu_.BomAlways(true);
+  Configure({{"limit", Num(50)}});
+  auto s = Fetch();
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->added, Matching());
+  ExpectStagingMatchesEmulator();
+  EXPECT_EQ(emu_.LoginCount(), 4);  // three faulted, then one session
+
+  // The session is lost mid-run and the new login is throttled too.
+  emu_.ExpireSessionNow();
+  emu_.ThrottleNext(1, "LoginByAppSecret");
+  auto s2 = Fetch();
+  ASSERT_TRUE(s2.ok()) << s2.status().ToString();
+  EXPECT_EQ(emu_.LoginCount(), 6);
+}
+
 TEST_F(KingdeeFetchTest, RefusedLoginsStopAtOnceWithAClearMessageAndNoSecret) {
   emu_.GenerateMaterials(50, 13);
   struct Case {

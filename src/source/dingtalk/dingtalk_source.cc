@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <deque>
+#include <functional>
+#include <future>
 #include <set>
 #include <thread>
 
@@ -36,6 +39,47 @@ void ParallelFor(size_t n, int threads, const std::function<void(size_t)>& fn) {
   for (auto& th : pool) th.join();
 }
 
+// How many pages' gets may run at once. A get backing off from throttling then holds up only
+// its own page's commit, not the gets of the pages behind it: a storm of scattered throttling
+// no longer turns every page into a wait for its slowest call. The rate limit still paces
+// every request.
+constexpr size_t kPagesInFlight = 3;
+
+// Pages whose gets run in the background, written to the sink strictly in the order they were
+// added, so the watermark (on a window's last page) never passes an unstaged record. After the
+// first error no later page is written; the destructor waits for every page still running.
+class InOrderPages {
+ public:
+  explicit InOrderPages(PageSink* sink) : sink_(sink) {}
+  ~InOrderPages() { (void)Drain(); }
+
+  // Starts `work`; first writes the oldest page if kPagesInFlight are already running.
+  Status Add(std::function<Result<SourcePage>()> work) {
+    if (pending_.size() >= kPagesInFlight) WriteOldest();
+    if (!error_.ok()) return error_;
+    pending_.push_back(std::async(std::launch::async, std::move(work)));
+    return Status::Ok();
+  }
+
+  // Waits for every page and writes them in order; the first error, if any.
+  Status Drain() {
+    while (!pending_.empty()) WriteOldest();
+    return error_;
+  }
+
+ private:
+  void WriteOldest() {
+    Result<SourcePage> page = pending_.front().get();
+    pending_.pop_front();
+    if (!error_.ok()) return;
+    error_ = page.ok() ? sink_->Write(std::move(page).value()) : page.status();
+  }
+
+  PageSink* const sink_;
+  std::deque<std::future<Result<SourcePage>>> pending_;
+  Status error_;
+};
+
 std::string Truncate(std::string_view s, size_t n) {
   if (s.size() <= n) return std::string(s);
   return std::string(s.substr(0, n)) + "...";
@@ -53,7 +97,8 @@ const std::vector<config::OptionSpec>& SourceOptionTable() {
        "first fetch goes back this far (<= 365)"},
       {"window_days", config::OptionType::kInt, false, "30", "listids window length (<= 120)"},
       {"page_size", config::OptionType::kInt, false, "20", "ids per listids page (<= 20)"},
-      {"concurrency", config::OptionType::kInt, false, "4", "get calls in flight"},
+      {"concurrency", config::OptionType::kInt, false, "4",
+       "get calls in flight per page; up to 3 pages overlap"},
   };
   return kTable;
 }
@@ -167,6 +212,7 @@ Status DingTalkSource::GetPage(const std::vector<std::string>& ids,
     }
     if (was_failed) page->failures_cleared.push_back(id);
     page->records.push_back({id, std::move(rec), false});
+    std::lock_guard<std::mutex> lock(seen_mu_);
     seen_.push_back(id);
   }
   return Status::Ok();
@@ -174,6 +220,7 @@ Status DingTalkSource::GetPage(const std::vector<std::string>& ids,
 
 Status DingTalkSource::FetchWindow(int64_t start_ms, int64_t end_ms, const FetchState& state,
                                    PageSink* sink) {
+  InOrderPages pages(sink);
   int64_t cursor = 0;
   while (true) {
     std::string body = fmt::format(
@@ -203,17 +250,22 @@ Status DingTalkSource::FetchWindow(int64_t start_ms, int64_t end_ms, const Fetch
     if (has_more && next >= kMaxIdsPerQuery && end_ms - start_ms > 1) {
       // The query hit DingTalk's 10 000-id cap: split the window; pages staged so far dedup.
       int64_t mid = start_ms + (end_ms - start_ms) / 2;
+      SS_RETURN_IF_ERROR(pages.Drain());
       SS_RETURN_IF_ERROR(FetchWindow(start_ms, mid, state, sink));
       return FetchWindow(mid, end_ms, state, sink);
     }
-    SourcePage page;
-    SS_RETURN_IF_ERROR(GetPage(ids, state.open_ids, state.failed_ids, &page));
-    if (!has_more) {
-      page.ends_window = true;
-      page.watermark = end_ms;
-    }
-    SS_RETURN_IF_ERROR(sink->Write(std::move(page)));
-    if (!has_more) return Status::Ok();
+    auto get_page = [this, ids = std::move(ids), &state, has_more, end_ms]() -> Result<SourcePage> {
+      SourcePage page;
+      SS_RETURN_IF_ERROR(GetPage(ids, state.open_ids, state.failed_ids, &page));
+      if (!has_more) {
+        page.ends_window = true;
+        page.watermark = end_ms;
+      }
+      return page;
+    };
+    SS_RETURN_IF_ERROR(pages.Add(std::move(get_page)));
+
+    if (!has_more) return pages.Drain();
     if (next <= cursor) return InvalidArgument(what + ": next_cursor did not advance");
     cursor = next;
   }
@@ -245,15 +297,19 @@ Status DingTalkSource::Fetch(const FetchState& state_in, PageSink* sink) {
     if (!std::binary_search(seen_.begin(), seen_.end(), id)) recheck.insert(id);
   }
   std::vector<std::string> ids(recheck.begin(), recheck.end());
+  InOrderPages pages(sink);
   for (size_t i = 0; i < ids.size(); i += static_cast<size_t>(opts_.page_size)) {
     std::vector<std::string> chunk(
         ids.begin() + static_cast<long>(i),
         ids.begin() + static_cast<long>(std::min(ids.size(), i + opts_.page_size)));
-    SourcePage page;
-    SS_RETURN_IF_ERROR(GetPage(chunk, state.open_ids, state.failed_ids, &page));
-    SS_RETURN_IF_ERROR(sink->Write(std::move(page)));
+    auto get_page = [this, chunk = std::move(chunk), &state]() -> Result<SourcePage> {
+      SourcePage page;
+      SS_RETURN_IF_ERROR(GetPage(chunk, state.open_ids, state.failed_ids, &page));
+      return page;
+    };
+    SS_RETURN_IF_ERROR(pages.Add(std::move(get_page)));
   }
-  return Status::Ok();
+  return pages.Drain();
 }
 
 }  // namespace stagesync::source::dingtalk

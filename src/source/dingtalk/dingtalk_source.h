@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 
 #include "stagesync/source.h"
 #include "vendor/dingtalk_client.h"
@@ -20,7 +21,7 @@ struct SourceOptions {
   int64_t initial_lookback_ms = 30LL * 86400000;  // Default: 30 days (first fetch)
   int64_t window_ms = 30LL * 86400000;            // Default: 30 days; DingTalk allows <= 120 d
   int page_size = 20;                             // Default: 20 (the API maximum)
-  int concurrency = 4;                            // Default: 4 gets in flight
+  int concurrency = 4;  // Default: 4 gets in flight per page (up to 3 pages overlap)
 };
 
 const std::vector<config::OptionSpec>& SourceOptionTable();
@@ -43,6 +44,7 @@ class DingTalkSource final : public Source {
   const SourceOptions opts_;
   std::shared_ptr<DingTalkClient> client_;
   Clock* const clock_;
+  std::mutex seen_mu_;             // pages' gets run on several threads
   std::vector<std::string> seen_;  // ids fetched in this Fetch (sorted at the end)
 };
 
