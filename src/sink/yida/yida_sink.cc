@@ -298,15 +298,22 @@ class YidaTarget final : public Target {
   Result<json::Value> SendRepeatable(const std::string& method, const std::string& path,
                                      const std::string& body, const std::string& what) {
     const RetryPolicy& policy = api_->options().retry;
+    const int64_t start_us = clock_->MonotonicMicros();
+    int garbled = 0;
     for (int attempt = 1;; ++attempt) {
       auto res = Send(method, path, body, what, /*idempotent=*/false);
       const StatusCode code = res.ok() ? StatusCode::kOk : res.status().code();
       const bool unknown = code == StatusCode::kUnavailable ||
                            code == StatusCode::kDeadlineExceeded || code == StatusCode::kDataLoss;
-      if (!unknown || attempt >= policy.max_attempts) return res;
-      clock_->SleepForMicros(
-          BackoffMillis(policy, attempt, res.status(), static_cast<uint64_t>(attempt) * 7919) *
-          1000);
+      if (!unknown) return res;
+      garbled = code == StatusCode::kDataLoss ? garbled + 1 : 0;
+      if (garbled >= policy.max_garbled_attempts) return res;
+      // The same time budget as any call of this connection (ApiEndpoint::Call).
+      const int64_t wait_ms =
+          BackoffMillis(policy, attempt, res.status(), static_cast<uint64_t>(attempt) * 7919);
+      const int64_t elapsed_ms = (clock_->MonotonicMicros() - start_us) / 1000;
+      if (!RetryFits(policy, attempt, elapsed_ms, wait_ms)) return res;
+      clock_->SleepForMicros(wait_ms * 1000);
     }
   }
 
