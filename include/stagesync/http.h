@@ -23,6 +23,10 @@ struct HttpRequest {
   int timeout_ms = 60000;          // Default: 60 s (OKKI documents 60 s timeouts)
   // The decoded (after gzip) body may not exceed this. Default: 32 MiB.
   size_t max_response_bytes = 32u << 20;
+  // False for a request the server must not carry out twice (a create, a push, an update):
+  // the client then sends it at most once, and a connection that dies before the answer is an
+  // error (Unavailable, outcome unknown) instead of a silent resend. Default: true.
+  bool idempotent = true;
 };
 
 struct HttpResponse {
@@ -47,7 +51,8 @@ class HttpClient {
  public:
   virtual ~HttpClient() = default;
   // Performs one request. Transport failures are Unavailable, timeouts DeadlineExceeded (the
-  // server may have acted), an oversized body InvalidArgument. Any HTTP status is returned as
+  // server may have acted), an oversized body InvalidArgument. A request with `idempotent`
+  // false is written to the network at most once. Any HTTP status is returned as
   // a response: interpreting it is the connector's job.
   virtual Result<HttpResponse> Send(const HttpRequest& req) = 0;
 };
@@ -55,7 +60,7 @@ class HttpClient {
 std::unique_ptr<HttpClient> NewCurlHttpClient(const HttpClientOptions& opts = {});
 
 // Replaces the values of secret-bearing query parameters (access_token, appsecret, session,
-// sign, password, client_secret, ...) with "***".
+// sign, password, client_secret, ...) and any userinfo (http://user:pass@host/) with "***".
 std::string RedactUrl(std::string_view url);
 
 // Percent-encodes s for use in a query string (RFC 3986 unreserved characters kept).

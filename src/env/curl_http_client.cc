@@ -107,6 +107,18 @@ class CurlHttpClient final : public HttpClient {
     if (!opts_.reuse_connections) {
       curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
       curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
+    } else if (!req.idempotent) {
+      // At most once on the wire. When a reused keep-alive connection dies before the first
+      // response byte, libcurl sends the same request again on a fresh connection, POST
+      // included ("Connection died, retrying a fresh connect": Curl_retry_request and
+      // multi_reconnect_request, both conditioned on conn->bits.reuse). The server may have
+      // carried out the first copy and only then dropped the connection, so a push or create
+      // would be done twice without the caller ever knowing. libcurl 7.88 (Debian 12) has no
+      // option to turn that off (CURLOPT_FORBID_RETRY_ON_REUSE came in 8.16), but a request on
+      // a connection it just opened is never resent: such a failure comes back as an error,
+      // which the caller treats as an unknown outcome and resolves by asking the target. The
+      // connection stays in the pool afterwards for idempotent calls.
+      curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
     }
     if (req.method == "POST") {
       curl_easy_setopt(h, CURLOPT_POST, 1L);
@@ -174,7 +186,29 @@ std::unique_ptr<HttpClient> NewCurlHttpClient(const HttpClientOptions& opts) {
   return std::make_unique<CurlHttpClient>(opts);
 }
 
-std::string RedactUrl(std::string_view url) {
+namespace {
+
+// "scheme://user:pass@host/..." -> "scheme://***@host/...". The authority ends at the first
+// '/', '?' or '#'; its userinfo is everything before the last '@' in it (RFC 3986 3.2).
+std::string RedactUserinfo(std::string_view url) {
+  size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) return std::string(url);
+  size_t start = scheme + 3;
+  size_t end = url.find_first_of("/?#", start);
+  if (end == std::string_view::npos) end = url.size();
+  size_t at = url.substr(start, end - start).rfind('@');
+  if (at == std::string_view::npos) return std::string(url);
+  std::string out(url.substr(0, start));
+  out += "***";
+  out.append(url.substr(start + at));
+  return out;
+}
+
+}  // namespace
+
+std::string RedactUrl(std::string_view url_in) {
+  const std::string without_userinfo = RedactUserinfo(url_in);
+  std::string_view url = without_userinfo;
   size_t q = url.find('?');
   if (q == std::string_view::npos) return std::string(url);
   std::string out(url.substr(0, q + 1));

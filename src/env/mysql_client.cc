@@ -170,7 +170,11 @@ class MySqlConnection final : public SqlConnection {
     SqlResult out;
     MYSQL_RES* res = mysql_store_result(mysql_);
     if (res == nullptr) {
-      if (mysql_field_count(mysql_) != 0) return Error("reading result");
+      // NULL is also how a result set cut off in transit ends (2013, lost connection): only a
+      // statement without a result set and without an error is a success, never "no rows".
+      if (mysql_field_count(mysql_) != 0 || mysql_errno(mysql_) != 0) {
+        return Error("reading result");
+      }
       out.affected_rows = mysql_affected_rows(mysql_);
       return out;
     }

@@ -69,6 +69,7 @@ Result<json::Value> ApiEndpoint::Call(const std::function<Result<HttpRequest>()>
       }
     }
     SS_ASSIGN_OR_RETURN(HttpRequest req, build());
+    req.idempotent = idempotent;  // a create is never resent by the transport either
     limiter_.Acquire();
     ++counters_.requests;
     ++sends;

@@ -54,7 +54,8 @@ class ApiEndpoint {
   // answer, and retries throttling and transient failures while the policy's time budget
   // lasts (backoff with jitter, Retry-After honoured). `reauth` is called on Unauthenticated. When
   // `idempotent` is false (a create), a transport error, timeout or 5xx is NOT retried: it
-  // comes back as Unavailable/DeadlineExceeded and the caller must find out what happened.
+  // comes back as Unavailable/DeadlineExceeded and the caller must find out what happened;
+  // the flag also goes into HttpRequest::idempotent, so the transport never resends it either.
   Result<json::Value> Call(const std::function<Result<HttpRequest>()>& build,
                            const Classifier& classify, const std::function<Status()>& reauth,
                            const std::string& what, bool idempotent = true);

@@ -1164,7 +1164,7 @@ DingTalkEmulator::Reply DingTalkEmulator::GetTokenLocked(const httplib::Request&
 }
 
 DingTalkEmulator::Reply DingTalkEmulator::ListIdsLocked(const httplib::Request& req) {
-  if (!TokenValidLocked(req)) return ErrorLocked(kDingTalkErrBadToken, "不合法的access_token");
+  if (!TokenValidLocked(req)) return ErrorLocked(bad_token_errcode_, "不合法的access_token");
   simdjson::dom::parser parser;
   simdjson::dom::object body;
   if (parser.parse(req.body).get(body) != simdjson::SUCCESS) {
@@ -1243,7 +1243,7 @@ DingTalkEmulator::Reply DingTalkEmulator::ListIdsLocked(const httplib::Request& 
 }
 
 DingTalkEmulator::Reply DingTalkEmulator::GetLocked(const httplib::Request& req) {
-  if (!TokenValidLocked(req)) return ErrorLocked(kDingTalkErrBadToken, "不合法的access_token");
+  if (!TokenValidLocked(req)) return ErrorLocked(bad_token_errcode_, "不合法的access_token");
   simdjson::dom::parser parser;
   simdjson::dom::object body;
   if (parser.parse(req.body).get(body) != simdjson::SUCCESS) {
@@ -1383,6 +1383,11 @@ void DingTalkEmulator::YidaTooFastNext(int n) {
 void DingTalkEmulator::YidaFail5xxNext(int n) {
   std::lock_guard<std::mutex> lock(mu_);
   yida_fail5xx_left_ = n;
+}
+
+void DingTalkEmulator::SetBadTokenErrcode(int errcode) {
+  std::lock_guard<std::mutex> lock(mu_);
+  bad_token_errcode_ = errcode;
 }
 
 void DingTalkEmulator::YidaDropResponseAfterCommitNext(int n) {

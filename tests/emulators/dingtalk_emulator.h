@@ -166,6 +166,9 @@ class DingTalkEmulator {
   // takes at most one of IP ban > 5xx > QPS limit > throttle, in that order.
   void ExpireTokenNow();
   void SetTokenTtl(int seconds);  // also applies to the current token
+  // The errcode a data call with an expired or unknown token gets. Default 40014 (what expired
+  // tokens come back as [V:D9]); 42001 ("access token expired") is the documented alternative.
+  void SetBadTokenErrcode(int errcode);
   // errcode 88 adds sub_code 90002; other codes (90018, 90020, -1, 90002, …) come bare.
   void ThrottleNext(int n, int errcode = kDingTalkErrGateway);
   void Fail5xxNext(int n);                 // HTTP 502 with an HTML body
@@ -319,6 +322,7 @@ class DingTalkEmulator {
   std::mt19937_64 storm_rng_{1};
   uint64_t storm_throttles_ = 0;
   int throttle_errcode_ = kDingTalkErrGateway;
+  int bad_token_errcode_ = kDingTalkErrBadToken;
   int fail5xx_left_ = 0;
   int ipban_left_ = 0;
   int ipban_json_left_ = 0;

@@ -143,6 +143,18 @@ TEST_F(DingTalkEmulatorTest, TokenFlow) {
   EXPECT_EQ(Errcode(Post(kGet, third, GetBody("x"))), kDingTalkErrNotFound);
 }
 
+TEST_F(DingTalkEmulatorTest, ExpiredTokenCanAnswer42001) {
+  const std::string token = Token();
+  const int64_t now = NowMs();
+  emu_.SetBadTokenErrcode(42001);
+  EXPECT_EQ(Errcode(Post(kListIds, token, ListBody(now - kDayMs, now, 20, 0))), 0);
+  emu_.ExpireTokenNow();
+  EXPECT_EQ(Errcode(Post(kListIds, token, ListBody(now - kDayMs, now, 20, 0))), 42001);
+  EXPECT_EQ(Errcode(Post(kGet, token, GetBody("x"))), 42001);
+  const std::string renewed = Token();
+  EXPECT_EQ(Errcode(Post(kGet, renewed, GetBody("x"))), kDingTalkErrNotFound);
+}
+
 TEST_F(DingTalkEmulatorTest, ListIdsPagesAndOmitsNextCursorOnLastPage) {
   const int64_t now = NowMs();
   emu_.Generate(45, now - 10 * kDayMs, now - kDayMs, 7);

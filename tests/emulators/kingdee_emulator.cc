@@ -12,6 +12,7 @@
 #include <iterator>
 #include <limits>
 #include <optional>
+#include <regex>
 #include <set>
 #include <string>
 #include <string_view>
@@ -204,6 +205,15 @@ void WriteEntities(JsonWriter* w, const std::vector<KdEntity>& entities) {
         .EndObject();
   }
   w->EndArray();
+}
+
+// "IsSuccess":true -> "IsSuccess":"true", "MsgCode":11 -> "MsgCode":"11" (the doc templates'
+// spelling). The emulator's own JsonWriter output has no spaces around ':'.
+std::string StatusFieldsAsStrings(const std::string& body) {
+  static const std::regex kIsSuccess("\"IsSuccess\":(true|false)");
+  static const std::regex kMsgCode("\"MsgCode\":(-?[0-9]+)");
+  std::string out = std::regex_replace(body, kIsSuccess, "\"IsSuccess\":\"$1\"");
+  return std::regex_replace(out, kMsgCode, "\"MsgCode\":\"$1\"");
 }
 
 // {"Result":{"ResponseStatus":{"ErrorCode":500,"IsSuccess":false,"Errors":[...],
@@ -1482,6 +1492,16 @@ void KingdeeEmulator::SetMaxQps(int qps) {
   max_qps_ = qps;
 }
 
+void KingdeeEmulator::SetStatusFieldsAsStrings(bool on) {
+  std::lock_guard<std::mutex> lock(mu_);
+  status_strings_ = on;
+}
+
+void KingdeeEmulator::SetSessionLostMsgCode(int msg_code) {
+  std::lock_guard<std::mutex> lock(mu_);
+  session_lost_code_ = msg_code;
+}
+
 void KingdeeEmulator::DropResponseAfterCommitNext(int n) {
   std::lock_guard<std::mutex> lock(mu_);
   drop_after_commit_left_ = n;
@@ -1655,7 +1675,7 @@ void KingdeeEmulator::Handle(const httplib::Request& req, httplib::Response* res
     } else if (login) {
       reply = LoginLocked(kind == Service::kLoginByAppSecret, req);
     } else if (!AuthenticatedLocked(req)) {
-      reply = JsonReply(ErrorEnvelope(kKingdeeMsgSessionLost, std::nullopt,
+      reply = JsonReply(ErrorEnvelope(session_lost_code_, std::nullopt,
                                       std::string(kKingdeeSessionLostMessage), wrap));
     } else if (lock_.Take(service_lower)) {
       reply = JsonReply(
@@ -1686,6 +1706,7 @@ void KingdeeEmulator::Handle(const httplib::Request& req, httplib::Response* res
     if (business && reply.status == 200 && truncate_.Take(service_lower)) {
       reply.body.resize(std::max<size_t>(1, reply.body.size() / 2));
     }
+    if (business && status_strings_) reply.body = StatusFieldsAsStrings(reply.body);
     if (bom_) reply.body.insert(0, kBom);
   }
   res->status = reply.status;

@@ -149,6 +149,12 @@ class KingdeeEmulator {
   void Fail5xxNext(int n, const std::string& service_substring = "");   // HTTP 502, HTML body
   void TruncateNext(int n, const std::string& service_substring = "");  // JSON body cut in half
   void BomAlways(bool on);  // every body (logins and HTML pages too) starts with a UTF-8 BOM
+  // Business answers carry IsSuccess and MsgCode as strings ("true", "11"), as the doc templates
+  // show them (real servers send bool/int; clients must accept both, api-contracts.md 2.2).
+  void SetStatusFieldsAsStrings(bool on);
+  // The MsgCode of the lost-session answer (its text stays 会话信息已丢失…). Default 1; the same
+  // text has been seen with other codes [V:K9].
+  void SetSessionLostMsgCode(int msg_code);
   // When on, logins also take the counted 5xx and throttle faults (the real gateway throttles
   // logins like any other call). Default: off.
   void SetFaultsOnLogin(bool on);
@@ -242,6 +248,8 @@ class KingdeeEmulator {
   CountedFault fail5xx_;
   CountedFault truncate_;
   bool bom_ = false;
+  bool status_strings_ = false;
+  int session_lost_code_ = kKingdeeMsgSessionLost;
   int latency_ms_ = 0;
   int max_qps_ = 0;
   int64_t qps_second_ = -1;

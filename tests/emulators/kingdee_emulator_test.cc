@@ -313,6 +313,32 @@ TEST_F(KingdeeEmulatorTest, SessionLossAnswersMsgCodeOne) {
   EXPECT_EQ(emu_.LoginCount(), 4);
 }
 
+TEST_F(KingdeeEmulatorTest, StringStatusFieldsAndAnotherSessionLostCode) {
+  emu_.AddPayApply("FKSQ000001");
+  emu_.SetStatusFieldsAsStrings(true);
+  emu_.SetSessionLostMsgCode(0);
+  const std::string push =
+      R"({"formid":"CN_PAYAPPLY","data":{"Numbers":["FKSQ000001"],"RuleId":"CN_PAYAPPLYTOPAYBILL"}})";
+  auto res = Post(kPush, push);  // no session: the lost-session text under MsgCode "0"
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->body,
+            R"({"Result":{"ResponseStatus":{"ErrorCode":500,"IsSuccess":"false","Errors":[)"
+            R"({"FieldName":null,"Message":"会话信息已丢失，请重新登录","DIndex":0}],)"
+            R"("SuccessEntitys":[],"SuccessMessages":[],"MsgCode":"0"}}})");
+  EXPECT_EQ(emu_.PushCount(), 0);
+  Login();
+  res = Call(kPush, push);
+  ASSERT_TRUE(res);
+  EXPECT_NE(res->body.find(R"("ResponseStatus":{"IsSuccess":"true","MsgCode":"0",)"),
+            std::string::npos)
+      << res->body;
+  EXPECT_EQ(emu_.PayBills().size(), 1u);
+  // Row data of a query is left alone: only the status fields change type.
+  auto rows = Rows(Call(kQuery, QueryBody("AP_PAYBILL", "FID,FBillNo")));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0][0], "108812");
+}
+
 TEST_F(KingdeeEmulatorTest, BodyShapesAndCaseInsensitiveKeys) {
   emu_.GenerateMaterials(4, 1);
   Login();

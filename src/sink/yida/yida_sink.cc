@@ -218,9 +218,8 @@ class YidaTarget final : public Target {
         "\"language\":{},\"updateFormDataJson\":{}}}",
         json::Quote(outcome->target_id), json::Quote(o_.app_type), json::Quote(o_.system_token),
         json::Quote(o_.user_id), json::Quote(o_.language), json::Quote(item.payload));
-    // An update sets the same values however often it is repeated: retried freely.
-    return Send("PUT", "/v1.0/yida/processes/instances", body,
-                "update instance " + outcome->target_id + " for record " + item.source_id, true)
+    return SendRepeatable("PUT", "/v1.0/yida/processes/instances", body,
+                          "update instance " + outcome->target_id + " for record " + item.source_id)
         .status();
   }
 
@@ -232,16 +231,16 @@ class YidaTarget final : public Target {
           "{{\"processInstanceId\":{},\"appType\":{},\"systemToken\":{},\"userId\":{}}}",
           json::Quote(outcome->target_id), json::Quote(o_.app_type), json::Quote(o_.system_token),
           json::Quote(o_.user_id));
-      s = Send("PUT", "/v1.0/yida/processes/instances/terminate", body,
-               "terminate instance for record " + source_id, true)
+      s = SendRepeatable("PUT", "/v1.0/yida/processes/instances/terminate", body,
+                         "terminate instance for record " + source_id)
               .status();
     } else {
       std::string q = "?processInstanceId=" + UrlEncode(outcome->target_id) +
                       "&appType=" + UrlEncode(o_.app_type) +
                       "&systemToken=" + UrlEncode(o_.system_token) +
                       "&userId=" + UrlEncode(o_.user_id);
-      s = Send("DELETE", "/v1.0/yida/processes/instances" + q, "",
-               "delete instance for record " + source_id, true)
+      s = SendRepeatable("DELETE", "/v1.0/yida/processes/instances" + q, "",
+                         "delete instance for record " + source_id)
               .status();
     }
     // After a lost reply the retry finds the instance already gone or terminated: done.
@@ -287,6 +286,33 @@ class YidaTarget final : public Target {
       return std::optional<TargetOutcome>(out);
     }
     return std::optional<TargetOutcome>();
+  }
+
+  // Update, terminate and delete change the target, so the transport sends each at most once
+  // (idempotent=false): none is replayed behind this sink's back. This sink may repeat them
+  // itself after an unknown outcome, because here a repeat is harmless: an update sets the
+  // same values again, and a repeated terminate or delete answers instanceStatusHasChanged /
+  // dataDoesNotExistOrIsDeleted, which OnDelete takes as done.
+  Result<json::Value> SendRepeatable(const std::string& method, const std::string& path,
+                                     const std::string& body, const std::string& what) {
+    const RetryPolicy& policy = api_->options().retry;
+    const int64_t start_us = clock_->MonotonicMicros();
+    int garbled = 0;
+    for (int attempt = 1;; ++attempt) {
+      auto res = Send(method, path, body, what, /*idempotent=*/false);
+      const StatusCode code = res.ok() ? StatusCode::kOk : res.status().code();
+      const bool unknown = code == StatusCode::kUnavailable ||
+                           code == StatusCode::kDeadlineExceeded || code == StatusCode::kDataLoss;
+      if (!unknown) return res;
+      garbled = code == StatusCode::kDataLoss ? garbled + 1 : 0;
+      if (garbled >= policy.max_garbled_attempts) return res;
+      // The same time budget as any call of this connection (ApiEndpoint::Call).
+      const int64_t wait_ms =
+          BackoffMillis(policy, attempt, res.status(), static_cast<uint64_t>(attempt) * 7919);
+      const int64_t elapsed_ms = (clock_->MonotonicMicros() - start_us) / 1000;
+      if (!RetryFits(policy, attempt, elapsed_ms, wait_ms)) return res;
+      clock_->SleepForMicros(wait_ms * 1000);
+    }
   }
 
   Result<json::Value> Send(const std::string& method, const std::string& path,
