@@ -114,10 +114,11 @@ class CurlHttpClient final : public HttpClient {
       // multi_reconnect_request, both conditioned on conn->bits.reuse). The server may have
       // carried out the first copy and only then dropped the connection, so a push or create
       // would be done twice without the caller ever knowing. libcurl 7.88 (Debian 12) has no
-      // option to turn that off (CURLOPT_FORBID_RETRY_ON_REUSE came in 8.16), but a request on
-      // a connection it just opened is never resent: such a failure comes back as an error,
-      // which the caller treats as an unknown outcome and resolves by asking the target. The
-      // connection stays in the pool afterwards for idempotent calls.
+      // option to turn that off (an upstream CURLOPT_FORBID_RETRY_ON_REUSE was proposed in
+      // curl PR 18417), but a request on a connection it just opened is never resent: such a
+      // failure comes back as an error, which the caller treats as an unknown outcome and
+      // resolves by asking the target. The connection stays in the pool afterwards for
+      // idempotent calls.
       curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
     }
     if (req.method == "POST") {
