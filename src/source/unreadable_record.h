@@ -12,7 +12,9 @@
 #include <string>
 #include <string_view>
 
+#include "source/page_pass.h"
 #include "stagesync/json.h"
+#include "stagesync/source.h"
 #include "stagesync/stage.h"
 
 namespace stagesync::source {
@@ -54,6 +56,16 @@ inline stage::FetchFailure UnreadableRecord(std::string_view what, size_t positi
                       "the rest of the page is staged",
                       what, position, id, invalid.invalid_error()),
           invalid.invalid_raw().substr(0, kUnreadablePayloadBytes)};
+}
+
+// Parks item `position` of a page-number pass that could not be read: its id (read leniently,
+// else a placeholder) still counts toward the pass's total, and the record goes to quarantine.
+inline void ParkUnreadableItem(std::string_view what, size_t position, const json::Value& invalid,
+                               std::string_view id_field, PagePass* pass, SourcePage* page) {
+  std::string id = UnreadableId(invalid, id_field);
+  if (id.empty()) id = UnreadablePlaceholderId(what, position);
+  pass->AddId(id);
+  page->failures.push_back(UnreadableRecord(what, position, id, invalid));
 }
 
 }  // namespace stagesync::source

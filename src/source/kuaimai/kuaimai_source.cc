@@ -234,10 +234,7 @@ Status KuaimaiSource::FetchWindow(int64_t start_ms, int64_t end_ms,
         for (size_t i = 0; i < n; ++i) {
           const json::Value& item = list->items()[i];
           if (item.is_invalid()) {
-            std::string id = UnreadableId(item, opts_.id_field);
-            if (id.empty()) id = UnreadablePlaceholderId(what, i);
-            check.AddId(id);
-            page.failures.push_back(UnreadableRecord(what, i, id, item));
+            ParkUnreadableItem(what, i, item, opts_.id_field, &check, &page);
             continue;
           }
           std::string id = item.is_object() ? IdOf(item.Find(opts_.id_field)) : "";

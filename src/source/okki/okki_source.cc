@@ -168,10 +168,7 @@ Status OkkiSource::Fetch(const FetchState& state, PageSink* sink) {
       for (size_t i = 0; i < items.size(); ++i) {
         const json::Value& item = items[i];
         if (item.is_invalid()) {
-          std::string id = UnreadableId(item, opts_.id_field);
-          if (id.empty()) id = UnreadablePlaceholderId(what, i);
-          check.AddId(id);
-          page.failures.push_back(UnreadableRecord(what, i, id, item));
+          ParkUnreadableItem(what, i, item, opts_.id_field, &check, &page);
           continue;
         }
         std::string id = item.is_object() ? IdOf(item.Find(opts_.id_field)) : "";
