@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "sink/mysql/mysql_sink.h"
+#include "connectors/mysql/mysql_sink.h"
 #include "stagesync/apply.h"
 #include "stagesync/config.h"
 #include "stagesync/hash.h"

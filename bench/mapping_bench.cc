@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "sink/mysql/mysql_sink.h"
+#include "connectors/mysql/mysql_sink.h"
 #include "stagesync/config.h"
 #include "stagesync/json.h"
 #include "stagesync/transform.h"

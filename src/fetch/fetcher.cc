@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <unordered_set>
 
-#include "source/complete_scan.h"
+#include "connectors/common/complete_scan.h"
 #include "stagesync/crash_point.h"
 #include "stagesync/fetch.h"
 #include "stagesync/hash.h"

@@ -1,7 +1,7 @@
 // The MySQL sink against a real MariaDB, fed from a staging log the test writes directly:
 // records that stop matching `where`, two appliers on one target, rows the server cannot take,
 // and a server that goes away. A trigger counts every row write the target table sees.
-#include "sink/mysql/mysql_sink.h"
+#include "connectors/mysql/mysql_sink.h"
 
 #include <gtest/gtest.h>
 

@@ -16,7 +16,7 @@
 #include "testing/kingdee_materials.h"
 #include "testing/seed_config.h"
 #include "testing/temp_dir.h"
-#include "vendor/kingdee_client.h"
+#include "connectors/kingdee/kingdee_client.h"
 
 namespace stagesync {
 namespace {
@@ -461,8 +461,8 @@ TEST_F(KingdeeFetchTest, PersistentGatewayErrorsGiveUpAfterMaxAttempts) {
 }
 
 TEST(KingdeeClientTest, MsgCodesAndTheLostSessionTextMapToWhatToDo) {
-  using vendor::kingdee::ClassifyMsgCode;
-  using vendor::kingdee::EnvelopeStatus;
+  using connectors::kingdee::ClassifyMsgCode;
+  using connectors::kingdee::EnvelopeStatus;
   EXPECT_EQ(ClassifyMsgCode(1), StatusCode::kUnauthenticated);
   EXPECT_EQ(ClassifyMsgCode(14), StatusCode::kResourceExhausted);
   for (int c : {4, 6, 13}) EXPECT_EQ(ClassifyMsgCode(c), StatusCode::kUnavailable) << c;

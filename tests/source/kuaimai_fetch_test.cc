@@ -17,7 +17,7 @@
 #include "testing/hooked_http_client.h"
 #include "testing/seed_config.h"
 #include "testing/temp_dir.h"
-#include "vendor/kuaimai_client.h"
+#include "connectors/kuaimai/kuaimai_client.h"
 
 namespace stagesync {
 namespace {
@@ -422,20 +422,20 @@ TEST_F(KuaimaiFetchTest, EverySignMethodIsAccepted) {
 }
 
 TEST(KuaimaiClientTest, SignatureMatchesTheGatewaysForEveryMethod) {
-  const vendor::kuaimai::Params p = {{"method", "erp.aftersale.list.query"},
+  const connectors::kuaimai::Params p = {{"method", "erp.aftersale.list.query"},
                                      {"appKey", "k"},
                                      {"timestamp", "2024-05-01 10:11:12"},
                                      {"pageNo", "1"},
                                      {"empty", ""},
                                      {"tid", "中文"}};
   for (const char* m : {"md5", "hmac", "hmac-sha256"}) {
-    auto mine = vendor::kuaimai::Sign(p, "secret", m);
+    auto mine = connectors::kuaimai::Sign(p, "secret", m);
     ASSERT_TRUE(mine.ok());
     EXPECT_EQ(*mine, emulators::KuaimaiSign(p, "secret", m)) << m;
   }
-  EXPECT_FALSE(vendor::kuaimai::Sign(p, "secret", "sha1").ok());
+  EXPECT_FALSE(connectors::kuaimai::Sign(p, "secret", "sha1").ok());
   // Throttle words, and codes from the table.
-  using vendor::kuaimai::BodyStatus;
+  using connectors::kuaimai::BodyStatus;
   EXPECT_EQ(BodyStatus(*json::Parse(R"({"success":false,"code":"7","msg":"调用过于频繁"})")).code(),
             StatusCode::kResourceExhausted);
   EXPECT_EQ(BodyStatus(*json::Parse(R"({"success":false,"code":"106","msg":"x"})")).code(),

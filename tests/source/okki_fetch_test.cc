@@ -14,7 +14,7 @@
 #include "testing/hooked_http_client.h"
 #include "testing/seed_config.h"
 #include "testing/temp_dir.h"
-#include "vendor/kuaimai_client.h"
+#include "connectors/kuaimai/kuaimai_client.h"
 
 namespace stagesync {
 namespace {
@@ -140,7 +140,7 @@ TEST_F(OkkiFetchTest, Seed003StagesEveryProductAndASecondRunNothing) {
   // start_time is the last sync time minus 30:01, in Beijing time.
   const std::string start = QueryValue(http_->Requests().back(), "start_time");
   const int64_t last_sync_s = *first->watermark_ms / 1000 - 1801;
-  EXPECT_EQ(start, UrlEncode(vendor::kuaimai::FormatBeijingTime(last_sync_s * 1000)));
+  EXPECT_EQ(start, UrlEncode(connectors::kuaimai::FormatBeijingTime(last_sync_s * 1000)));
 }
 
 TEST_F(OkkiFetchTest, UpdatesAndSoftDeletesStageExactlyThose) {

@@ -1,0 +1,148 @@
+#include "connectors/common/api_endpoint.h"
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+
+namespace stagesync::connectors {
+
+ApiEndpoint::ApiEndpoint(EndpointOptions opts, HttpClient* http, Clock* clock)
+    : opts_(std::move(opts)),
+      http_(http),
+      clock_(clock),
+      limiter_(opts_.qps, clock),
+      rand_(std::random_device{}()) {}
+
+uint64_t ApiEndpoint::Rand() {
+  std::lock_guard<std::mutex> lock(rand_mu_);
+  return rand_();
+}
+
+Result<json::Value> ParseBody(const HttpResponse& resp, const json::ParseOptions& opts) {
+  auto v = json::Parse(resp.body, opts);
+  if (v.ok()) return v;
+  std::string_view b = resp.body;
+  bool html = b.find("<html") != b.npos || b.find("<HTML") != b.npos ||
+              b.find("<!DOCTYPE") != b.npos || b.find("<!doctype") != b.npos;
+  if (html) {
+    // Not the API answering: a gateway, WAF or flood guard (DingTalk's bans for minutes with
+    // one). Back off and retry for the whole budget, like throttling.
+    return Status(StatusCode::kResourceExhausted,
+                  fmt::format("HTTP {}: an HTML page instead of JSON (a gateway or flood guard "
+                              "answered)",
+                              resp.status));
+  }
+  // Possibly cut in transit: retried a few times, then reported as a bad payload.
+  return DataLoss(fmt::format("HTTP {}: {}", resp.status, v.status().message()));
+}
+
+Status ClassifyHttpStatus(const HttpResponse& resp) {
+  if (resp.status == 429) {
+    Status s(StatusCode::kResourceExhausted, "HTTP 429");
+    std::string_view ra = resp.Header("retry-after");
+    if (!ra.empty()) s.set_retry_after_ms(std::atoll(std::string(ra).c_str()) * 1000);
+    return s;
+  }
+  if (resp.status == 408 || resp.status >= 500) {
+    return Unavailable(fmt::format("HTTP {}", resp.status));
+  }
+  return Status::Ok();
+}
+
+Result<json::Value> ApiEndpoint::Call(const std::function<Result<HttpRequest>()>& build,
+                                      const Classifier& classify,
+                                      const std::function<Status()>& reauth,
+                                      const std::string& what, bool idempotent) {
+  const int64_t start_us = clock_->MonotonicMicros();
+  int reauths = 0;  // in a row: a refreshed credential refused again is a real refusal
+  int sends = 0;
+  int retries = 0;
+  int garbled = 0;
+  Status last;
+  for (;;) {
+    if (last.code() == StatusCode::kUnauthenticated) {
+      ++counters_.reauth;
+      Status rs = reauth ? reauth() : last;
+      if (!rs.ok()) {
+        ++counters_.failed;
+        return rs.WithContext(what);
+      }
+    }
+    SS_ASSIGN_OR_RETURN(HttpRequest req, build());
+    req.idempotent = idempotent;  // a create is never resent by the transport either
+    limiter_.Acquire();
+    ++counters_.requests;
+    ++sends;
+    auto resp = http_->Send(req);
+    Result<json::Value> res = resp.ok() ? classify(*resp) : Result<json::Value>(resp.status());
+    if (res.ok()) {
+      ++counters_.ok;
+      return res;
+    }
+    last = res.status();
+    const StatusCode code = last.code();
+    if (code == StatusCode::kUnauthenticated) {
+      if (++reauths > opts_.max_reauth) {
+        ++counters_.failed;
+        return last.WithContext(what + ": credentials refused again after refreshing");
+      }
+      continue;  // a refresh does not use up a retry
+    }
+    reauths = 0;
+    const bool transient = code == StatusCode::kUnavailable ||
+                           code == StatusCode::kDeadlineExceeded || code == StatusCode::kDataLoss;
+    if (!idempotent && transient) {
+      // The request may have been carried out: the caller must ask the target.
+      ++counters_.unknown_outcome;
+      return last.WithContext(what + ": outcome unknown");
+    }
+    if (code == StatusCode::kResourceExhausted) {
+      ++counters_.throttled;
+    } else if (!transient) {
+      ++counters_.failed;
+      return last.WithContext(what);
+    }
+    // A garbled body may be a cut connection (transient) or a payload that is bad every time
+    // (one broken record): a few tries tell them apart; the caller parks the latter.
+    if (code == StatusCode::kDataLoss && ++garbled >= opts_.retry.max_garbled_attempts) {
+      ++counters_.failed;
+      return last.WithContext(fmt::format("{} (garbled {} times in a row)", what, garbled));
+    }
+    if (code != StatusCode::kDataLoss) garbled = 0;
+    const int64_t wait_ms = BackoffMillis(opts_.retry, ++retries, last, Rand());
+    const int64_t elapsed_ms = (clock_->MonotonicMicros() - start_us) / 1000;
+    if (!RetryFits(opts_.retry, sends, elapsed_ms, wait_ms)) {
+      ++counters_.failed;
+      return last.WithContext(fmt::format("{} (gave up after {} attempts in {:.1f} s)", what, sends,
+                                          static_cast<double>(elapsed_ms) / 1000));
+    }
+    ++counters_.retried;
+    clock_->SleepForMicros(wait_ms * 1000);
+  }
+}
+
+std::vector<config::OptionSpec> WithRetryOptions(std::vector<config::OptionSpec> own) {
+  static const config::OptionSpec kRetry[] = {
+      {"retry_budget_s", config::OptionType::kInt, false, "600",
+       "how long one call keeps retrying throttling and transient failures"},
+      {"max_attempts", config::OptionType::kInt, false, "0",
+       "cap on tries per call, first included; 0 = bounded by retry_budget_s only"},
+  };
+  own.insert(own.end(), std::begin(kRetry), std::end(kRetry));
+  return own;
+}
+
+Status ReadRetryOptions(const config::OptionReader& r, RetryPolicy* p) {
+  p->budget_ms = r.Int("retry_budget_s", 600) * 1000;
+  if (p->budget_ms < 0 || p->budget_ms > int64_t{7} * 24 * 3600 * 1000) {
+    return InvalidArgument(r.PathOf("retry_budget_s") + ": must be in [0, 604800]");
+  }
+  const int64_t attempts = r.Int("max_attempts", 0);
+  if (attempts < 0 || attempts > 1000000) {
+    return InvalidArgument(r.PathOf("max_attempts") + ": must be in [0, 1000000]");
+  }
+  p->max_attempts = static_cast<int>(attempts);
+  return Status::Ok();
+}
+
+}  // namespace stagesync::connectors

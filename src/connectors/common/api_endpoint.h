@@ -1,0 +1,105 @@
+// ApiEndpoint: what every vendor connection shares — one rate limit (token bucket, `qps`), one
+// retry policy, counters per outcome, and the loop that sends a request, classifies the answer
+// with the vendor's own error table, refreshes credentials when the vendor says they expired,
+// and backs off on throttling and transient failures. Thread-safe: one per connection, shared
+// by every pipeline and sink using it.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "stagesync/clock.h"
+#include "stagesync/config.h"
+#include "stagesync/http.h"
+#include "stagesync/json.h"
+#include "stagesync/rate_limiter.h"
+#include "stagesync/retry.h"
+#include "stagesync/status.h"
+
+namespace stagesync::connectors {
+
+struct EndpointOptions {
+  std::string name;  // connection name, for errors and metrics
+  double qps = 10;
+  RetryPolicy retry;
+  int max_reauth = 3;  // credential refreshes one call may do
+};
+
+// Counters per outcome (read by the metrics of a later issue).
+struct EndpointCounters {
+  std::atomic<int64_t> requests{0};
+  std::atomic<int64_t> ok{0};
+  std::atomic<int64_t> retried{0};
+  std::atomic<int64_t> throttled{0};
+  std::atomic<int64_t> reauth{0};
+  std::atomic<int64_t> failed{0};
+  std::atomic<int64_t> unknown_outcome{0};
+};
+
+// Turns one HTTP answer into the parsed body (ok) or a Status whose code decides what happens:
+// Unauthenticated -> refresh and retry; ResourceExhausted/Unavailable/DataLoss -> back off and
+// retry; anything else -> give up.
+using Classifier = std::function<Result<json::Value>(const HttpResponse&)>;
+
+class ApiEndpoint {
+ public:
+  ApiEndpoint(EndpointOptions opts, HttpClient* http, Clock* clock);
+
+  // Sends `build()` (called again per attempt, so a refreshed token is used), classifies the
+  // answer, and retries throttling and transient failures while the policy's time budget
+  // lasts (backoff with jitter, Retry-After honoured). `reauth` is called on Unauthenticated. When
+  // `idempotent` is false (a create), a transport error, timeout or 5xx is NOT retried: it
+  // comes back as Unavailable/DeadlineExceeded and the caller must find out what happened;
+  // the flag also goes into HttpRequest::idempotent, so the transport never resends it either.
+  Result<json::Value> Call(const std::function<Result<HttpRequest>()>& build,
+                           const Classifier& classify, const std::function<Status()>& reauth,
+                           const std::string& what, bool idempotent = true);
+
+  // Paces one request outside Call (e.g. a login).
+  void Pace() { limiter_.Acquire(); }
+  HttpClient* http() { return http_; }
+  Clock* clock() { return clock_; }
+  const EndpointCounters& counters() const { return counters_; }
+  const EndpointOptions& options() const { return opts_; }
+
+ private:
+  uint64_t Rand();
+
+  const EndpointOptions opts_;
+  HttpClient* const http_;
+  Clock* const clock_;
+  RateLimiter limiter_;
+  EndpointCounters counters_;
+  std::mutex rand_mu_;
+  std::mt19937_64 rand_;
+};
+
+// The retry options every vendor connection takes (`retry_budget_s`, `max_attempts`), and
+// their reader: one table, so every client retries the same way.
+std::vector<config::OptionSpec> WithRetryOptions(std::vector<config::OptionSpec> own);
+Status ReadRetryOptions(const config::OptionReader& r, RetryPolicy* p);
+
+// Parses a JSON body (a UTF-8 BOM is fine). An HTML page (gateway, flood guard) is
+// ResourceExhausted, retried for the whole budget; other garbage is DataLoss naming the HTTP
+// status, retried a few times and then reported as a bad payload.
+Result<json::Value> ParseBody(const HttpResponse& resp, const json::ParseOptions& opts = {});
+
+// How a source parses a page of records: an unreadable record (invalid UTF-8, a lone
+// surrogate, nesting too deep) becomes a json::Value::Invalid item for the source to
+// quarantine, instead of failing the page on every run.
+inline json::ParseOptions PageParseOptions() {
+  json::ParseOptions o;
+  o.isolate = json::Isolate::kArrayItems;
+  return o;
+}
+
+// HTTP status alone: 429 -> ResourceExhausted (with Retry-After), 408/5xx -> Unavailable,
+// else Ok (the vendor's body decides).
+Status ClassifyHttpStatus(const HttpResponse& resp);
+
+}  // namespace stagesync::connectors

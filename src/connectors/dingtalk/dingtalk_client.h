@@ -1,0 +1,77 @@
+// DingTalkClient: calls DingTalk's oapi with a cached access token, the connection's rate
+// limit, retries with backoff, and the vendor's error codes mapped to Status codes once, here
+// (kErrcodeTable). Thread-safe: one client is shared by every pipeline on a connection.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+
+#include "stagesync/clock.h"
+#include "stagesync/config.h"
+#include "stagesync/http.h"
+#include "stagesync/json.h"
+#include "stagesync/rate_limiter.h"
+#include "stagesync/retry.h"
+#include "stagesync/status.h"
+#include "connectors/common/api_endpoint.h"
+
+namespace stagesync::connectors::dingtalk {
+
+struct ClientOptions {
+  std::string base_url;  // e.g. https://oapi.dingtalk.com
+  std::string app_key;
+  std::string app_secret;  // from ${ENV}; never logged
+  double qps = 10;         // Default: 10 (DingTalk allows 20/app; half leaves room for others)
+  int timeout_ms = 30000;  // Default: 30 s
+  size_t max_response_bytes = 8u << 20;  // Default: 8 MiB
+  RetryPolicy retry;
+};
+
+const std::vector<config::OptionSpec>& ConnectionOptionTable();
+Result<ClientOptions> ReadClientOptions(const config::ConnectionConfig& conn);
+
+// Maps a DingTalk errcode to the Status code that decides what happens next.
+StatusCode ClassifyErrcode(int64_t errcode, std::string_view sub_code);
+
+// One oapi answer (gettoken's too) -> its parsed body when errcode is 0, else the Status that
+// decides what happens: 429, throttling errcodes and the flood guard's HTML page or
+// {"punish":"deny"} -> ResourceExhausted; 5xx, -1, a body without errcode -> Unavailable; a cut
+// body -> DataLoss; a refused token -> Unauthenticated (on gettoken: PermissionDenied).
+Result<json::Value> ClassifyAnswer(const HttpResponse& resp, bool token_call);
+
+class DingTalkClient {
+ public:
+  DingTalkClient(ClientOptions opts, HttpClient* http, Clock* clock);
+
+  // POSTs `body` (JSON) to `path` with the access token, retrying transient failures and
+  // refreshing an expired token once. Returns the parsed body when errcode is 0.
+  // `what` names the call in errors (e.g. "get instance X").
+  Result<json::Value> Call(const std::string& path, const std::string& body,
+                           const std::string& what);
+
+  int64_t requests() const { return endpoint_.counters().requests; }
+
+  // The cached access token; `force_refresh` fetches a new one unless another thread already
+  // replaced `stale`. Also used by the v1.0 APIs (Yida), which take it in a header.
+  Result<std::string> Token(bool force_refresh, const std::string& stale);
+  // Paces a call on this connection (shared with every user of the app's quota).
+  void Pace() { endpoint_.Pace(); }
+
+ private:
+  const ClientOptions opts_;
+  Clock* const clock_;
+  ApiEndpoint endpoint_;
+  std::mutex token_mu_;
+  std::string token_;
+  int64_t token_expires_ms_ = 0;
+};
+
+// One client per connection name, shared across pipelines in this process.
+std::shared_ptr<DingTalkClient> ClientFor(const config::ConnectionConfig& conn, HttpClient* http,
+                                          Clock* clock, Status* error);
+
+}  // namespace stagesync::connectors::dingtalk

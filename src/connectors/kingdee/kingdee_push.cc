@@ -1,0 +1,293 @@
+#include "connectors/kingdee/kingdee_push.h"
+
+#include <fmt/format.h>
+
+#include "connectors/kingdee/kingdee_client.h"
+
+namespace stagesync::sink::kingdee {
+
+namespace {
+
+struct PushOptions {
+  std::string form_id = "CN_PAYAPPLY";
+  std::string target_form_id = "AP_PAYBILL";
+  std::string rule_id;
+  bool enable_default_rule = false;
+  bool draft_when_save_fail = false;
+  std::string target_bill_type_id;
+  int64_t target_org_id = 0;
+  std::string custom_params = "{}";
+  std::string on_change = "report";  // report | quarantine
+  size_t batch_rows = 20;
+  transform::MappingSpec mapping;  // one column: "number"
+};
+
+Result<PushOptions> ReadPush(const config::PipelineConfig& p, const config::SinkConfig& s) {
+  config::OptionReader r(s.options, s.path);
+  SS_RETURN_IF_ERROR(r.Validate(SinkOptionTable()));
+  PushOptions o;
+  o.form_id = r.String("form_id", "CN_PAYAPPLY");
+  o.target_form_id = r.String("target_form_id", "AP_PAYBILL");
+  o.rule_id = r.String("rule_id");
+  o.enable_default_rule = r.Bool("is_enable_default_rule", false);
+  o.draft_when_save_fail = r.Bool("is_draft_when_save_fail", false);
+  o.target_bill_type_id = r.String("target_bill_type_id");
+  o.target_org_id = r.Int("target_org_id", 0);
+  if (const json::Value* cp = r.Get("custom_params")) o.custom_params = json::Serialize(*cp);
+  o.on_change = r.String("on_change", "report");
+  if (o.on_change != "report" && o.on_change != "quarantine") {
+    return InvalidArgument(r.PathOf("on_change") + ": must be report or quarantine");
+  }
+  if (o.rule_id.empty() && !o.enable_default_rule) {
+    return InvalidArgument(s.path +
+                           ": set rule_id (e.g. CN_PAYAPPLYTOPAYBILL) or "
+                           "is_enable_default_rule: true");
+  }
+  o.batch_rows = static_cast<size_t>(std::clamp<int64_t>(r.Int("batch_rows", 20), 1, 200));
+  o.mapping.columns = {{"number", r.String("numbers")}};
+  o.mapping.where = r.String("where");
+  o.mapping.lookups = p.lookups;
+  o.mapping.time_zone = p.time_zone;
+  o.mapping.path = s.path;
+  return o;
+}
+
+// The Result.<which> status object of a Push answer, or nullptr.
+const json::Value* ResponseStatus(const json::Value& body, const char* which = "ResponseStatus") {
+  const json::Value* result = body.Find("Result");
+  return result ? result->Find(which) : nullptr;
+}
+
+std::string SqlString(const std::string& s) {  // for FilterString literals
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'')
+      out += "''";
+    else
+      out.push_back(c);
+  }
+  return out + "'";
+}
+
+class PushTarget final : public Target {
+ public:
+  PushTarget(std::string path, PushOptions o, transform::Mapping mapping,
+             std::shared_ptr<connectors::kingdee::KingdeeClient> api)
+      : path_(std::move(path)),
+        o_(std::move(o)),
+        mapping_(std::move(mapping)),
+        api_(std::move(api)) {}
+
+  Status Prepare(const stage::StagedRecord& r, std::string* payload,
+                 transform::MapVerdict* verdict) override {
+    auto v = json::Parse(r.raw);
+    if (!v.ok()) return v.status();
+    std::vector<transform::MappedRow> rows;
+    SS_RETURN_IF_ERROR(mapping_.Map(*v, &rows, verdict));
+    if (verdict->filtered || rows.empty()) return Status::Ok();
+    const auto& number = rows[0].cells[0];
+    if (!number || number->empty()) {
+      return InvalidArgument("numbers: the request has no " + o_.form_id + " bill number");
+    }
+    *payload = *number;
+    return Status::Ok();
+  }
+
+  std::vector<CreateResult> Create(const std::vector<TargetItem>& items) override {
+    std::string numbers;
+    for (const auto& item : items) {
+      numbers += (numbers.empty() ? "" : ",") + json::Quote(item.payload);
+    }
+    std::string data = fmt::format(
+        "{{\"Numbers\":[{}],\"RuleId\":{},\"IsEnableDefaultRule\":{},\"TargetFormId\":{},"
+        "\"IsDraftWhenSaveFail\":{},\"CustomParams\":{}",
+        numbers, json::Quote(o_.rule_id), o_.enable_default_rule ? "true" : "false",
+        json::Quote(o_.target_form_id), o_.draft_when_save_fail ? "true" : "false",
+        o_.custom_params);
+    if (!o_.target_bill_type_id.empty()) {
+      data += ",\"TargetBillTypeId\":" + json::Quote(o_.target_bill_type_id);
+    }
+    if (o_.target_org_id > 0) data += ",\"TargetOrgId\":" + std::to_string(o_.target_org_id);
+    data += "}";
+    std::string body = "{\"formid\":" + json::Quote(o_.form_id) + ",\"data\":" + data + "}";
+    auto res = api_->CallForAnswer("Push", body,
+                                   fmt::format("{}: push {} bill(s)", path_, items.size()), false);
+    std::vector<CreateResult> out(items.size());
+    if (!res.ok()) {
+      for (auto& r : out) {
+        r.kind = CreateResult::kUnknown;
+        r.message = res.status().message();
+      }
+      return out;
+    }
+    // Conversion errors name the source bill by DIndex; then the saves. When a conversion
+    // failed, the saves' DIndex may count converted bills only: don't trust them, ask Kingdee.
+    std::vector<std::string> convert_error(items.size());
+    bool any_convert_error = false;
+    if (const json::Value* cs = ResponseStatus(*res, "ConvertResponseStatus")) {
+      CollectErrors(*cs, &convert_error, &any_convert_error);
+    }
+    std::vector<std::string> save_error(items.size());
+    bool any_save_error = false;
+    std::vector<const json::Value*> success(items.size(), nullptr);
+    if (const json::Value* rs = ResponseStatus(*res)) {
+      CollectErrors(*rs, &save_error, &any_save_error);
+      if (const json::Value* se = rs->Find("SuccessEntitys"); se && se->is_array()) {
+        for (const auto& e : se->items()) {
+          int64_t d = -1;
+          if (const json::Value* di = e.Find("DIndex")) di->AsInt64(&d);
+          if (d >= 0 && d < static_cast<int64_t>(items.size()))
+            success[static_cast<size_t>(d)] = &e;
+        }
+      }
+    }
+    for (size_t i = 0; i < items.size(); ++i) {
+      CreateResult& r = out[i];
+      if (!convert_error[i].empty()) {
+        r.kind = CreateResult::kRejected;
+        r.message = "Kingdee push (conversion): " + convert_error[i];
+      } else if (any_convert_error) {
+        r.kind = CreateResult::kUnknown;
+        r.message = "ambiguous result after a conversion error";
+      } else if (!save_error[i].empty()) {
+        r.kind = CreateResult::kRejected;
+        r.message =
+            "Kingdee push (save): " + save_error[i] +
+            (o_.draft_when_save_fail ? " (a draft AP_PAYBILL without number was kept)" : "");
+      } else if (success[i] != nullptr) {
+        r.kind = CreateResult::kCreated;
+        if (const json::Value* id = success[i]->Find("Id")) r.outcome.target_id = id->text();
+        if (const json::Value* n = success[i]->Find("Number")) r.outcome.number = n->text();
+      } else {
+        r.kind = CreateResult::kUnknown;
+        r.message = "no result for this bill in the push answer";
+      }
+    }
+    return out;
+  }
+
+  Result<std::optional<TargetOutcome>> Lookup(const TargetItem& item) override {
+    json::Value data = json::Value::Object();
+    data.Add("FormId", json::Value::String(o_.target_form_id));
+    data.Add("FieldKeys",
+             json::Value::String("FID,FBillNo,FDocumentStatus,FSOURCETYPE,FSRCBILLNO"));
+    data.Add("FilterString", json::Value::String("FSOURCETYPE=" + SqlString(o_.form_id) +
+                                                 " AND FSRCBILLNO=" + SqlString(item.payload)));
+    data.Add("OrderString", json::Value::String("FID ASC"));
+    data.Add("StartRow", json::Value::Number("0"));
+    data.Add("Limit", json::Value::Number("10"));
+    SS_ASSIGN_OR_RETURN(auto rows,
+                        api_->ExecuteBillQuery(data, path_ + ": look up " + o_.target_form_id +
+                                                         " pushed from " + item.payload));
+    if (rows.empty()) return std::optional<TargetOutcome>();
+    const json::Value& row = rows[0];  // drafts count: already pushed
+    TargetOutcome out;
+    if (row.items().size() >= 2) {
+      out.target_id = row.items()[0].text();
+      out.number = row.items()[1].text();
+    }
+    return std::optional<TargetOutcome>(out);
+  }
+
+  Status OnChange(const TargetItem& item, TargetOutcome* outcome) override {
+    // A bill is never pushed twice: the change is recorded and reported, or quarantined.
+    ++outcome->changes_reported;
+    std::string msg = fmt::format(
+        "{} {} was already pushed to {} {}; a later change is not "
+        "pushed again",
+        o_.form_id, item.payload, o_.target_form_id,
+        outcome->number.empty() ? "(draft " + outcome->target_id + ")" : outcome->number);
+    if (o_.on_change == "quarantine") return InvalidArgument(msg);
+    return Status(StatusCode::kAlreadyExists, msg);
+  }
+
+  Status OnDelete(const std::string&, TargetOutcome*) override {
+    return Status::Ok();  // payment bills are not deleted by a sync
+  }
+
+  size_t batch_records() const override { return o_.batch_rows; }
+  std::string MappingHash() const override { return mapping_.hash(); }
+
+ private:
+  static void CollectErrors(const json::Value& status, std::vector<std::string>* out, bool* any) {
+    const json::Value* errs = status.Find("Errors");
+    if (errs == nullptr || !errs->is_array()) return;
+    for (const auto& e : errs->items()) {
+      int64_t d = -1;
+      if (const json::Value* di = e.Find("DIndex")) di->AsInt64(&d);
+      std::string msg;
+      if (const json::Value* f = e.Find("FieldName"); f && f->is_string() && !f->text().empty()) {
+        msg = f->text() + ": ";
+      }
+      if (const json::Value* m = e.Find("Message")) msg += m->text();
+      *any = true;
+      if (d >= 0 && d < static_cast<int64_t>(out->size())) {
+        (*out)[static_cast<size_t>(d)] += msg;
+      }
+    }
+  }
+
+  const std::string path_;
+  const PushOptions o_;
+  transform::Mapping mapping_;
+  std::shared_ptr<connectors::kingdee::KingdeeClient> api_;
+};
+
+}  // namespace
+
+const std::vector<config::OptionSpec>& SinkOptionTable() {
+  static const std::vector<config::OptionSpec> kTable = {
+      {"numbers", config::OptionType::kString, true, "",
+       "template giving the source bill number, e.g. {{单据编号}}"},
+      {"form_id", config::OptionType::kString, false, "CN_PAYAPPLY", "source form"},
+      {"target_form_id", config::OptionType::kString, false, "AP_PAYBILL", "target form"},
+      {"rule_id", config::OptionType::kString, false, "",
+       "conversion rule, e.g. CN_PAYAPPLYTOPAYBILL"},
+      {"is_enable_default_rule", config::OptionType::kBool, false, "false", "use the default rule"},
+      {"is_draft_when_save_fail", config::OptionType::kBool, false, "false",
+       "keep failed targets as drafts (without a number)"},
+      {"target_bill_type_id", config::OptionType::kString, false, "", "TargetBillTypeId"},
+      {"target_org_id", config::OptionType::kInt, false, "0", "TargetOrgId"},
+      {"custom_params", config::OptionType::kObject, false, "{}", "passed to conversion plugins"},
+      {"on_change", config::OptionType::kString, false, "report",
+       "report | quarantine: what a change after the push does"},
+      {"where", config::OptionType::kString, false, "", "records to push (e.g. approved only)"},
+      {"batch_rows", config::OptionType::kInt, false, "20", "bills per push call"},
+  };
+  return kTable;
+}
+
+Result<transform::MappingSpec> PushMapping(const config::PipelineConfig& p,
+                                           const config::SinkConfig& s) {
+  SS_ASSIGN_OR_RETURN(PushOptions o, ReadPush(p, s));
+  return o.mapping;
+}
+
+Status CheckPushSink(const config::Config& cfg, const config::PipelineConfig& p,
+                     const config::SinkConfig& s) {
+  const config::ConnectionConfig* conn = cfg.FindConnection(s.connection);
+  if (conn->type != "kingdee") {
+    return InvalidArgument(s.path + ".connection: '" + conn->name + "' is a " + conn->type +
+                           " connection, not kingdee");
+  }
+  SS_RETURN_IF_ERROR(connectors::kingdee::ReadClientOptions(*conn).status());
+  SS_ASSIGN_OR_RETURN(PushOptions o, ReadPush(p, s));
+  return transform::Mapping::Compile(o.mapping).status();
+}
+
+Result<std::unique_ptr<Target>> MakePushTarget(const config::Config& cfg,
+                                               const config::PipelineConfig& p,
+                                               const config::SinkConfig& s, HttpClient* http,
+                                               Clock* clock) {
+  SS_RETURN_IF_ERROR(CheckPushSink(cfg, p, s));
+  SS_ASSIGN_OR_RETURN(PushOptions o, ReadPush(p, s));
+  SS_ASSIGN_OR_RETURN(transform::Mapping mapping, transform::Mapping::Compile(o.mapping));
+  // The same client (session, rate limit) as a Kingdee source on this connection.
+  Status err;
+  auto api = connectors::kingdee::ClientFor(*cfg.FindConnection(s.connection), http, clock, &err);
+  if (api == nullptr) return err;
+  return std::unique_ptr<Target>(
+      new PushTarget(s.path, std::move(o), std::move(mapping), std::move(api)));
+}
+
+}  // namespace stagesync::sink::kingdee

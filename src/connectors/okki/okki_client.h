@@ -1,0 +1,80 @@
+// OkkiClient: calls the OKKI (Xiaoman) CRM open API with a client-credentials bearer token
+// (requested with the configured scopes, cached until shortly before it expires, requested
+// again once per call when the API answers 401), over the connection's ApiEndpoint (rate limit,
+// retries, counters). OKKI's HTTP statuses, body codes and OAuth errors map to Status codes
+// once, in kCodeTable (the .cc). Used by the OKKI source. Thread-safe: one client per
+// connection, shared by every pipeline using it.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "stagesync/clock.h"
+#include "stagesync/config.h"
+#include "stagesync/http.h"
+#include "stagesync/json.h"
+#include "stagesync/status.h"
+#include "connectors/common/api_endpoint.h"
+
+namespace stagesync::connectors::okki {
+
+struct ClientOptions {
+  std::string name;                                         // connection name, for errors
+  std::string base_url = "https://api-sandbox.xiaoman.cn";  // production, despite the name
+  std::string client_id;
+  std::string client_secret;              // never logged
+  std::string scope = "product";          // Default: product (space-separated list)
+  double qps = 5;                         // Default: 5 (OKKI documents no limit)
+  int timeout_ms = 60000;                 // Default: 60 s, as OKKI documents
+  size_t max_response_bytes = 32u << 20;  // Default: 32 MiB
+  RetryPolicy retry;
+};
+
+const std::vector<config::OptionSpec>& ConnectionOptionTable();
+Result<ClientOptions> ReadClientOptions(const config::ConnectionConfig& conn);
+
+// The Status for an OKKI answer: `http_status` and, when the body has one, its `code`
+// (0 = success). Ok when both say success.
+Status AnswerStatus(int http_status, const json::Value* body);
+
+using Query = std::vector<std::pair<std::string, std::string>>;
+
+class OkkiClient {
+ public:
+  OkkiClient(ClientOptions opts, HttpClient* http, Clock* clock);
+
+  // GETs base_url + path with the query and the bearer token; re-tokens once on 401. Returns
+  // the parsed body (code 0). `check` (optional) vets it inside the retry loop.
+  Result<json::Value> Get(const std::string& path, const Query& query, const std::string& what,
+                          const std::function<Status(const json::Value&)>& check = nullptr);
+
+  int64_t token_requests() const { return token_requests_; }
+  const EndpointCounters& counters() const { return endpoint_.counters(); }
+
+  // Requests a token once (`check --connect`): Ok, or why it was refused (never the secret).
+  Status CheckLogin() { return Token(true, "").status(); }
+
+ private:
+  // The cached token, or a new one when forced (unless another thread replaced `stale`).
+  Result<std::string> Token(bool force, const std::string& stale);
+
+  const ClientOptions opts_;
+  Clock* const clock_;
+  ApiEndpoint endpoint_;
+  std::mutex token_mu_;
+  std::string token_;
+  int64_t token_renew_ms_ = 0;  // fetch a new token from this time on
+  std::atomic<int64_t> token_requests_{0};
+};
+
+// One client per connection (and HTTP client/clock), shared across pipelines in this process.
+std::shared_ptr<OkkiClient> ClientFor(const config::ConnectionConfig& conn, HttpClient* http,
+                                      Clock* clock, Status* error);
+
+}  // namespace stagesync::connectors::okki

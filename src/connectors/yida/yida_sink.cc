@@ -1,0 +1,433 @@
+#include "connectors/yida/yida_sink.h"
+
+#include <fmt/format.h>
+
+#include <set>
+
+#include "connectors/common/api_endpoint.h"
+#include "connectors/dingtalk/dingtalk_client.h"
+
+namespace stagesync::sink::yida {
+
+namespace {
+
+struct Options {
+  std::string app_type;
+  std::string system_token;  // from ${ENV}; never logged
+  std::string user_id;
+  std::string language = "zh_CN";
+  std::string form_uuid;
+  std::string process_code;
+  std::string source_id_field;
+  std::string on_delete = "ignore";  // ignore | terminate | delete
+  int64_t search_lag_ms = 2000;
+  size_t batch_rows = 50;
+  transform::MappingSpec mapping;
+};
+
+struct ConnOptions {
+  std::string base_url;   // v1.0 API host
+  std::string token_url;  // oapi host for gettoken
+  std::string app_key;
+  std::string app_secret;
+  double qps = 10;
+  int64_t retry_base_ms = 200;
+};
+
+Result<ConnOptions> ReadConn(const config::ConnectionConfig& c) {
+  config::OptionReader r(c.options, c.path);
+  SS_RETURN_IF_ERROR(r.Validate(ConnectionOptionTable()));
+  ConnOptions o;
+  o.base_url = r.String("base_url");
+  o.token_url = r.String("token_url", o.base_url);
+  o.app_key = r.String("app_key");
+  o.app_secret = r.String("app_secret");
+  SS_ASSIGN_OR_RETURN(o.qps, r.NumberIn("qps", 10, config::kMinQps, config::kMaxQps));
+  o.retry_base_ms = r.Int("retry_base_ms", 200);
+  for (std::string* u : {&o.base_url, &o.token_url}) {
+    while (!u->empty() && u->back() == '/') u->pop_back();
+    if (u->rfind("http://", 0) != 0 && u->rfind("https://", 0) != 0) {
+      return InvalidArgument(c.path + ": base_url and token_url must start with http(s)://");
+    }
+  }
+  return o;
+}
+
+Result<Options> ReadSink(const config::PipelineConfig& p, const config::SinkConfig& s) {
+  config::OptionReader r(s.options, s.path);
+  SS_RETURN_IF_ERROR(r.Validate(SinkOptionTable()));
+  Options o;
+  o.app_type = r.String("app_type");
+  o.system_token = r.String("system_token");
+  o.user_id = r.String("user_id");
+  o.language = r.String("language", "zh_CN");
+  o.form_uuid = r.String("form_uuid");
+  o.process_code = r.String("process_code");
+  o.source_id_field = r.String("source_id_field");
+  o.on_delete = r.String("on_delete", "ignore");
+  if (o.on_delete != "ignore" && o.on_delete != "terminate" && o.on_delete != "delete") {
+    return InvalidArgument(r.PathOf("on_delete") + ": must be ignore, terminate or delete");
+  }
+  o.search_lag_ms = r.Int("search_lag_ms", 2000);
+  o.batch_rows = static_cast<size_t>(std::max<int64_t>(1, r.Int("batch_rows", 50)));
+  for (const auto& [component, v] : r.Get("fields")->members()) {
+    if (!v.is_string()) {
+      return InvalidArgument(r.PathOf("fields") + "." + component + ": must be a template string");
+    }
+    if (component == o.source_id_field) {
+      return InvalidArgument(r.PathOf("fields") + "." + component +
+                             ": is the source_id_field, which the sink fills itself");
+    }
+    o.mapping.columns.emplace_back(component, v.text());
+  }
+  if (o.mapping.columns.empty()) return InvalidArgument(r.PathOf("fields") + ": no fields");
+  o.mapping.where = r.String("where");
+  o.mapping.lookups = p.lookups;
+  o.mapping.time_zone = p.time_zone;
+  o.mapping.path = s.path;
+  return o;
+}
+
+// Yida's answers (shared/api-contracts.md 1.6, doc/yida-api.md) to Status codes.
+Result<json::Value> Classify(const connectors::ApiEndpoint* /*unused*/, const HttpResponse& resp) {
+  if (resp.status >= 200 && resp.status < 300) {
+    std::string_view b = resp.body;
+    while (!b.empty() && (b.front() == ' ' || b.front() == '\n')) b.remove_prefix(1);
+    if (b.empty()) return json::Value::Object();
+    return connectors::ParseBody(resp);
+  }
+  SS_RETURN_IF_ERROR(connectors::ClassifyHttpStatus(resp));
+  auto body = connectors::ParseBody(resp);
+  std::string code, message;
+  if (body.ok()) {
+    if (auto* c = body->Find("code")) code = c->text();
+    if (auto* m = body->Find("message")) message = m->text();
+  }
+  std::string text = fmt::format("Yida HTTP {} {}: {}", resp.status, code, message);
+  if (code == "InvalidAuthentication") return Status(StatusCode::kUnauthenticated, text);
+  if (code.rfind("Forbidden.AccessDenied.ApiCountLimit", 0) == 0) {
+    return Status(StatusCode::kFailedPrecondition, text + " (API quota exhausted)");
+  }
+  if (code.rfind("Forbidden.AccessDenied.Qp", 0) == 0) {
+    return Status(StatusCode::kResourceExhausted, text);
+  }
+  if (code == "failure.operation.requestTooFast" || code == "failure.operation.tooManyVisitors") {
+    return Status(StatusCode::kResourceExhausted, text).set_retry_after_ms(1000);
+  }
+  if (code == "invalidState.authorization.invalidAuthorizationInformation" || resp.status == 401 ||
+      resp.status == 403) {
+    return Status(StatusCode::kPermissionDenied, text);
+  }
+  // Anything else is about this request's data: the record goes to quarantine.
+  return InvalidArgument(text);
+}
+
+class YidaTarget final : public Target {
+ public:
+  YidaTarget(std::string sink_path, Options o, ConnOptions c, transform::Mapping mapping,
+             std::shared_ptr<connectors::dingtalk::DingTalkClient> token_client,
+             std::unique_ptr<connectors::ApiEndpoint> endpoint, Clock* clock)
+      : path_(std::move(sink_path)),
+        o_(std::move(o)),
+        c_(std::move(c)),
+        mapping_(std::move(mapping)),
+        tokens_(std::move(token_client)),
+        api_(std::move(endpoint)),
+        clock_(clock) {}
+
+  Status Prepare(const stage::StagedRecord& r, std::string* payload,
+                 transform::MapVerdict* verdict) override {
+    auto v = json::Parse(r.raw);
+    if (!v.ok()) return v.status();
+    std::vector<transform::MappedRow> rows;
+    transform::Variables vars = {{"CURRENT_TIME", std::to_string(clock_->NowMicros() / 1000000)}};
+    SS_RETURN_IF_ERROR(mapping_.Map(*v, &rows, verdict, &vars));
+    if (verdict->filtered || rows.empty()) return Status::Ok();
+    // formDataJson: component id -> value; numberField/dateField values go as numbers.
+    std::string out = "{" + json::Quote(o_.source_id_field) + ":" + json::Quote(r.source_id);
+    const auto& cols = mapping_.columns();
+    for (size_t i = 0; i < cols.size(); ++i) {
+      const auto& cell = rows[0].cells[i];
+      out += "," + json::Quote(cols[i]) + ":";
+      if (!cell) {
+        out += "null";
+      } else if ((cols[i].rfind("numberField", 0) == 0 || cols[i].rfind("dateField", 0) == 0) &&
+                 IsNumber(*cell)) {
+        out += *cell;
+      } else {
+        out += json::Quote(*cell);
+      }
+    }
+    out += "}";
+    *payload = std::move(out);
+    return Status::Ok();
+  }
+
+  std::vector<CreateResult> Create(const std::vector<TargetItem>& items) override {
+    std::vector<CreateResult> out;
+    out.reserve(items.size());
+    for (const auto& item : items) {
+      std::string body = fmt::format(
+          "{{\"appType\":{},\"systemToken\":{},\"userId\":{},\"language\":{},\"formUuid\":{},"
+          "\"processCode\":{},\"formDataJson\":{}}}",
+          json::Quote(o_.app_type), json::Quote(o_.system_token), json::Quote(o_.user_id),
+          json::Quote(o_.language), json::Quote(o_.form_uuid), json::Quote(o_.process_code),
+          json::Quote(item.payload));
+      auto res = Send("POST", "/v1.0/yida/processes/instances/start", body,
+                      "start instance for record " + item.source_id, /*idempotent=*/false);
+      CreateResult cr;
+      if (res.ok()) {
+        const json::Value* id = res->Find("result");
+        if (id != nullptr && id->is_string() && !id->text().empty()) {
+          cr.kind = CreateResult::kCreated;
+          cr.outcome.target_id = id->text();
+        } else {
+          cr.kind = CreateResult::kUnknown;  // 200 without an id: ask the form
+          cr.message = "start answered without an instance id";
+        }
+      } else if (res.status().code() == StatusCode::kInvalidArgument) {
+        cr.kind = CreateResult::kRejected;
+        cr.message = res.status().message();
+      } else {
+        cr.kind = CreateResult::kUnknown;
+        cr.message = res.status().message();
+        if (!res.status().IsRetryable() && res.status().code() != StatusCode::kDataLoss) {
+          // Refused outright (credentials, permission, quota): stop here; the rest were never
+          // sent, and the lookups that follow fail the same way and stop the apply.
+          while (out.size() + 1 < items.size()) out.push_back(cr);
+        }
+      }
+      out.push_back(std::move(cr));
+      if (out.size() == items.size()) break;
+    }
+    return out;
+  }
+
+  Result<std::optional<TargetOutcome>> Lookup(const TargetItem& item) override {
+    for (int pass = 0; pass < 2; ++pass) {
+      if (pass == 1) clock_->SleepForMicros(o_.search_lag_ms * 1000);
+      SS_ASSIGN_OR_RETURN(auto found, Search(item.source_id));
+      if (found) return found;
+    }
+    return std::optional<TargetOutcome>();
+  }
+
+  Status OnChange(const TargetItem& item, TargetOutcome* outcome) override {
+    std::string body = fmt::format(
+        "{{\"processInstanceId\":{},\"appType\":{},\"systemToken\":{},\"userId\":{},"
+        "\"language\":{},\"updateFormDataJson\":{}}}",
+        json::Quote(outcome->target_id), json::Quote(o_.app_type), json::Quote(o_.system_token),
+        json::Quote(o_.user_id), json::Quote(o_.language), json::Quote(item.payload));
+    return SendRepeatable("PUT", "/v1.0/yida/processes/instances", body,
+                          "update instance " + outcome->target_id + " for record " + item.source_id)
+        .status();
+  }
+
+  Status OnDelete(const std::string& source_id, TargetOutcome* outcome) override {
+    if (o_.on_delete == "ignore") return Status::Ok();
+    Status s;
+    if (o_.on_delete == "terminate") {
+      std::string body = fmt::format(
+          "{{\"processInstanceId\":{},\"appType\":{},\"systemToken\":{},\"userId\":{}}}",
+          json::Quote(outcome->target_id), json::Quote(o_.app_type), json::Quote(o_.system_token),
+          json::Quote(o_.user_id));
+      s = SendRepeatable("PUT", "/v1.0/yida/processes/instances/terminate", body,
+                         "terminate instance for record " + source_id)
+              .status();
+    } else {
+      std::string q = "?processInstanceId=" + UrlEncode(outcome->target_id) +
+                      "&appType=" + UrlEncode(o_.app_type) +
+                      "&systemToken=" + UrlEncode(o_.system_token) +
+                      "&userId=" + UrlEncode(o_.user_id);
+      s = SendRepeatable("DELETE", "/v1.0/yida/processes/instances" + q, "",
+                         "delete instance for record " + source_id)
+              .status();
+    }
+    // After a lost reply the retry finds the instance already gone or terminated: done.
+    if (s.code() == StatusCode::kInvalidArgument &&
+        (s.message().find("dataDoesNotExistOrIsDeleted") != std::string::npos ||
+         s.message().find("instanceStatusHasChanged") != std::string::npos)) {
+      return Status::Ok();
+    }
+    return s;
+  }
+
+  size_t batch_records() const override { return o_.batch_rows; }
+  std::string MappingHash() const override { return mapping_.hash(); }
+
+ private:
+  static bool IsNumber(const std::string& s) {
+    char* end = nullptr;
+    std::strtod(s.c_str(), &end);
+    return !s.empty() && end != nullptr && *end == '\0';
+  }
+
+  Result<std::optional<TargetOutcome>> Search(const std::string& source_id) {
+    std::string search = "{" + json::Quote(o_.source_id_field) + ":" + json::Quote(source_id) + "}";
+    std::string body = fmt::format(
+        "{{\"appType\":{},\"systemToken\":{},\"userId\":{},\"language\":{},\"formUuid\":{},"
+        "\"searchFieldJson\":{}}}",
+        json::Quote(o_.app_type), json::Quote(o_.system_token), json::Quote(o_.user_id),
+        json::Quote(o_.language), json::Quote(o_.form_uuid), json::Quote(search));
+    SS_ASSIGN_OR_RETURN(json::Value res,
+                        Send("POST", "/v1.0/yida/processes/instances?pageNumber=1&pageSize=10",
+                             body, "search the form for record " + source_id, true));
+    const json::Value* data = res.Find("data");
+    if (data == nullptr || !data->is_array()) return std::optional<TargetOutcome>();
+    for (const auto& inst : data->items()) {
+      // Text search may be fuzzy: check the id ourselves. Form data is under `data` in the
+      // SDK's model and `formData` in some docs.
+      const json::Value* form = inst.Find("data");
+      if (form == nullptr || !form->is_object()) form = inst.Find("formData");
+      const json::Value* sid = form ? form->Find(o_.source_id_field) : nullptr;
+      if (sid == nullptr || sid->text() != source_id) continue;
+      TargetOutcome out;
+      if (const json::Value* id = inst.Find("processInstanceId")) out.target_id = id->text();
+      return std::optional<TargetOutcome>(out);
+    }
+    return std::optional<TargetOutcome>();
+  }
+
+  // Update, terminate and delete change the target, so the transport sends each at most once
+  // (idempotent=false): none is replayed behind this sink's back. This sink may repeat them
+  // itself after an unknown outcome, because here a repeat is harmless: an update sets the
+  // same values again, and a repeated terminate or delete answers instanceStatusHasChanged /
+  // dataDoesNotExistOrIsDeleted, which OnDelete takes as done.
+  Result<json::Value> SendRepeatable(const std::string& method, const std::string& path,
+                                     const std::string& body, const std::string& what) {
+    const RetryPolicy& policy = api_->options().retry;
+    const int64_t start_us = clock_->MonotonicMicros();
+    int garbled = 0;
+    for (int attempt = 1;; ++attempt) {
+      auto res = Send(method, path, body, what, /*idempotent=*/false);
+      const StatusCode code = res.ok() ? StatusCode::kOk : res.status().code();
+      const bool unknown = code == StatusCode::kUnavailable ||
+                           code == StatusCode::kDeadlineExceeded || code == StatusCode::kDataLoss;
+      if (!unknown) return res;
+      garbled = code == StatusCode::kDataLoss ? garbled + 1 : 0;
+      if (garbled >= policy.max_garbled_attempts) return res;
+      // The same time budget as any call of this connection (ApiEndpoint::Call).
+      const int64_t wait_ms =
+          BackoffMillis(policy, attempt, res.status(), static_cast<uint64_t>(attempt) * 7919);
+      const int64_t elapsed_ms = (clock_->MonotonicMicros() - start_us) / 1000;
+      if (!RetryFits(policy, attempt, elapsed_ms, wait_ms)) return res;
+      clock_->SleepForMicros(wait_ms * 1000);
+    }
+  }
+
+  Result<json::Value> Send(const std::string& method, const std::string& path,
+                           const std::string& body, const std::string& what, bool idempotent) {
+    std::string token;
+    auto build = [&]() -> Result<HttpRequest> {
+      SS_ASSIGN_OR_RETURN(token, tokens_->Token(false, ""));
+      HttpRequest req;
+      req.method = method;
+      req.url = c_.base_url + path;
+      req.body = body;
+      req.headers = {{"Content-Type", "application/json;charset=utf-8"},
+                     {"x-acs-dingtalk-access-token", token}};
+      req.timeout_ms = 30000;
+      return req;
+    };
+    auto reauth = [&]() -> Status { return tokens_->Token(true, token).status(); };
+    auto classify = [this](const HttpResponse& r) { return Classify(api_.get(), r); };
+    return api_->Call(build, classify, reauth, path_ + ": " + what, idempotent);
+  }
+
+  const std::string path_;
+  const Options o_;
+  const ConnOptions c_;
+  transform::Mapping mapping_;
+  std::shared_ptr<connectors::dingtalk::DingTalkClient> tokens_;
+  std::unique_ptr<connectors::ApiEndpoint> api_;
+  Clock* clock_;
+};
+
+}  // namespace
+
+const std::vector<config::OptionSpec>& SinkOptionTable() {
+  static const std::vector<config::OptionSpec> kTable = {
+      {"app_type", config::OptionType::kString, true, "", "APP_..."},
+      {"system_token", config::OptionType::kString, true, "", "the app's systemToken; ${ENV}"},
+      {"user_id", config::OptionType::kString, true, "", "the userId the instances start as"},
+      {"language", config::OptionType::kString, false, "zh_CN", "zh_CN | en_US"},
+      {"form_uuid", config::OptionType::kString, true, "", "FORM-..."},
+      {"process_code", config::OptionType::kString, true, "", "TPROC--..."},
+      {"source_id_field", config::OptionType::kString, true, "",
+       "form component that holds the source id (used to find an instance again)"},
+      {"fields", config::OptionType::kObject, true, "", "component id -> template"},
+      {"where", config::OptionType::kString, false, "", "records this sink receives"},
+      {"on_delete", config::OptionType::kString, false, "ignore", "ignore | terminate | delete"},
+      {"search_lag_ms", config::OptionType::kInt, false, "2000",
+       "pause before searching again when a fresh instance is not found yet"},
+      {"batch_rows", config::OptionType::kInt, false, "50", "records per batch"},
+  };
+  return kTable;
+}
+
+const std::vector<config::OptionSpec>& ConnectionOptionTable() {
+  static const std::vector<config::OptionSpec> kTable = {
+      {"base_url", config::OptionType::kString, true, "", "https://api.dingtalk.com"},
+      {"token_url", config::OptionType::kString, false, "(base_url)",
+       "oapi host for gettoken, https://oapi.dingtalk.com"},
+      {"app_key", config::OptionType::kString, true, "", "DingTalk app key"},
+      {"app_secret", config::OptionType::kString, true, "", "DingTalk app secret; ${ENV}"},
+      {"qps", config::OptionType::kNumber, false, "10", "requests per second"},
+      {"retry_base_ms", config::OptionType::kInt, false, "200",
+       "first backoff; throttling backs off from 5x this"},
+  };
+  return kTable;
+}
+
+Result<transform::MappingSpec> YidaMapping(const config::PipelineConfig& p,
+                                           const config::SinkConfig& s) {
+  SS_ASSIGN_OR_RETURN(Options o, ReadSink(p, s));
+  return o.mapping;
+}
+
+Status CheckYidaSink(const config::Config& cfg, const config::PipelineConfig& p,
+                     const config::SinkConfig& s) {
+  const config::ConnectionConfig* conn = cfg.FindConnection(s.connection);
+  if (conn->type != "yida") {
+    return InvalidArgument(s.path + ".connection: '" + conn->name + "' is a " + conn->type +
+                           " connection, not yida");
+  }
+  SS_RETURN_IF_ERROR(ReadConn(*conn).status());
+  SS_ASSIGN_OR_RETURN(Options o, ReadSink(p, s));
+  return transform::Mapping::Compile(o.mapping).status();
+}
+
+Result<std::unique_ptr<Target>> MakeYidaTarget(const config::Config& cfg,
+                                               const config::PipelineConfig& p,
+                                               const config::SinkConfig& s, HttpClient* http,
+                                               Clock* clock) {
+  SS_RETURN_IF_ERROR(CheckYidaSink(cfg, p, s));
+  const config::ConnectionConfig* conn = cfg.FindConnection(s.connection);
+  SS_ASSIGN_OR_RETURN(ConnOptions c, ReadConn(*conn));
+  SS_ASSIGN_OR_RETURN(Options o, ReadSink(p, s));
+  SS_ASSIGN_OR_RETURN(transform::Mapping mapping, transform::Mapping::Compile(o.mapping));
+  // Tokens come from oapi gettoken with the app's key and secret.
+  config::ConnectionConfig token_conn;
+  token_conn.name = conn->name + "#token";
+  token_conn.type = "dingtalk";
+  token_conn.path = conn->path;
+  token_conn.options = json::Value::Object();
+  token_conn.options.Add("base_url", json::Value::String(c.token_url));
+  token_conn.options.Add("app_key", json::Value::String(c.app_key));
+  token_conn.options.Add("app_secret", json::Value::String(c.app_secret));
+  token_conn.options.Add("qps", json::Value::Number(fmt::format("{}", c.qps)));
+  Status err;
+  auto tokens = connectors::dingtalk::ClientFor(token_conn, http, clock, &err);
+  if (tokens == nullptr) return err;
+  connectors::EndpointOptions eo;
+  eo.name = conn->name;
+  eo.qps = c.qps;
+  eo.retry.base_ms = c.retry_base_ms;
+  eo.retry.throttle_base_ms = c.retry_base_ms * 5;
+  auto api = std::make_unique<connectors::ApiEndpoint>(eo, http, clock);
+  return std::unique_ptr<Target>(new YidaTarget(s.path, std::move(o), std::move(c),
+                                                std::move(mapping), std::move(tokens),
+                                                std::move(api), clock));
+}
+
+}  // namespace stagesync::sink::yida

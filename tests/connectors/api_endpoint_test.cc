@@ -1,0 +1,173 @@
+// Unit tests of the one retry policy every vendor client shares (ApiEndpoint::Call): what is
+// retried, for how long, what is refreshed, and what comes back as an unknown outcome. A
+// scripted HTTP client and a fake clock, so no test sleeps.
+#include "connectors/common/api_endpoint.h"
+
+#include <gtest/gtest.h>
+
+#include "testing/fake_clock.h"
+#include "testing/scripted_http_client.h"
+#include "connectors/dingtalk/dingtalk_client.h"
+
+namespace stagesync::connectors {
+namespace {
+
+constexpr char kOk[] = R"({"errcode":0,"result":1})";
+constexpr char kThrottled[] =
+    R"({"errcode":88,"sub_code":"90002","errmsg":"ding talk error[subcode=90002]"})";
+
+class ApiEndpointTest : public ::testing::Test {
+ protected:
+  ApiEndpoint Endpoint(RetryPolicy p = {}) {
+    EndpointOptions o;
+    o.name = "test";
+    o.qps = 0;  // unlimited: the fake clock would otherwise pace
+    o.retry = p;
+    return ApiEndpoint(o, &http_, &clock_);
+  }
+
+  Result<json::Value> Call(ApiEndpoint& ep, bool idempotent = true, bool token_call = false) {
+    auto build = []() -> Result<HttpRequest> {
+      HttpRequest r;
+      r.url = "http://127.0.0.1:1/x";
+      return r;
+    };
+    auto classify = [token_call](const HttpResponse& r) {
+      return dingtalk::ClassifyAnswer(r, token_call);
+    };
+    auto reauth = [this]() {
+      ++reauths_;
+      return Status::Ok();
+    };
+    return ep.Call(build, classify, reauth, "call", idempotent);
+  }
+
+  testing::FakeClock clock_;
+  testing::ScriptedHttpClient http_;
+  int reauths_ = 0;
+};
+
+TEST_F(ApiEndpointTest, ThrottlingIsRetriedForTheBudgetNotForACount) {
+  auto ep = Endpoint();
+  // Twenty throttled answers in a row: more than any fixed count of tries wave 1 allowed.
+  for (int i = 0; i < 20; ++i) http_.Answer(200, kThrottled);
+  http_.Answer(200, kOk);
+  auto r = Call(ep);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(http_.Sent().size(), 21u);
+  EXPECT_EQ(ep.counters().throttled, 20);
+  EXPECT_LE(clock_.slept_micros(), RetryPolicy{}.budget_ms * 1000);
+}
+
+TEST_F(ApiEndpointTest, GivingUpNamesTheAttemptsTheTimeAndTheCause) {
+  RetryPolicy p;
+  p.budget_ms = 10000;
+  auto ep = Endpoint(p);
+  for (int i = 0; i < 100; ++i) http_.Answer(502, "<html>bad gateway</html>");
+  auto r = Call(ep);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(r.status().message().find("HTTP 502"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("gave up after"), std::string::npos);
+  EXPECT_LE(clock_.slept_micros(), 10000 * 1000);
+  EXPECT_GT(http_.Sent().size(), 3u);
+  EXPECT_GT(http_.Left(), 0u);  // stopped by the budget, not by the script
+}
+
+TEST_F(ApiEndpointTest, MaxAttemptsStillCapsWhenSet) {
+  RetryPolicy p;
+  p.max_attempts = 3;
+  auto ep = Endpoint(p);
+  for (int i = 0; i < 10; ++i) http_.Answer(200, kThrottled);
+  ASSERT_FALSE(Call(ep).ok());
+  EXPECT_EQ(http_.Sent().size(), 3u);
+}
+
+TEST_F(ApiEndpointTest, TheFloodGuardsPagesBackOffAndHonourItsWait) {
+  auto ep = Endpoint();
+  http_.Answer(200, "<!DOCTYPE html><html><body>访问被拒绝</body></html>");
+  http_.Answer(200, R"({"status":1111,"wait":5,"punish":"deny"})");
+  http_.Answer(200, kOk);
+  auto r = Call(ep);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_GE(clock_.slept_micros(), 5 * 1000000);  // the guard's own "wait"
+}
+
+TEST_F(ApiEndpointTest, ATokenCallThrottledIsRetriedAndARefusedOneIsNot) {
+  auto ep = Endpoint();
+  http_.Answer(200, kThrottled);
+  http_.Answer(200, R"({"errcode":-1,"errmsg":"系统繁忙"})");
+  http_.Answer(200, R"({"errcode":"0","access_token":"t","expires_in":7200})");
+  ASSERT_TRUE(Call(ep, true, /*token_call=*/true).ok());
+
+  http_.Answer(200, R"({"errcode":40089,"errmsg":"invalid appkey or appsecret"})");
+  auto r = Call(ep, true, /*token_call=*/true);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(http_.Sent().size(), 4u);  // no retry of a refusal
+}
+
+TEST_F(ApiEndpointTest, AGarbledBodyIsTriedAFewTimesThenReportedAsABadPayload) {
+  auto ep = Endpoint();
+  for (int i = 0; i < 10; ++i) http_.Answer(200, R"({"errcode":0,"result":{"a":)");
+  auto r = Call(ep);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kDataLoss);
+  EXPECT_EQ(http_.Sent().size(), static_cast<size_t>(RetryPolicy{}.max_garbled_attempts));
+}
+
+TEST_F(ApiEndpointTest, AnExpiredTokenIsRefreshedOnceAndARefusedRefreshStops) {
+  auto ep = Endpoint();
+  http_.Answer(200, R"({"errcode":40014,"errmsg":"invalid access_token"})");
+  http_.Answer(200, kOk);
+  ASSERT_TRUE(Call(ep).ok());
+  EXPECT_EQ(reauths_, 1);
+
+  for (int i = 0; i < 10; ++i) {
+    http_.Answer(200, R"({"errcode":40014,"errmsg":"invalid access_token"})");
+  }
+  auto r = Call(ep);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnauthenticated);
+  EXPECT_NE(r.status().message().find("refused again after refreshing"), std::string::npos);
+  EXPECT_EQ(reauths_, 1 + EndpointOptions{}.max_reauth);
+}
+
+TEST_F(ApiEndpointTest, ACreateWithAnUnknownOutcomeIsNeverResent) {
+  auto ep = Endpoint();
+  http_.Fail(Unavailable("connection reset by peer"));
+  http_.Answer(200, kOk);
+  auto r = Call(ep, /*idempotent=*/false);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("outcome unknown"), std::string::npos);
+  EXPECT_EQ(http_.Sent().size(), 1u);
+  EXPECT_EQ(ep.counters().unknown_outcome, 1);
+
+  // Throttled means not performed: a create may be sent again.
+  http_.Answer(200, kThrottled);
+  http_.Answer(200, kOk);
+  ASSERT_TRUE(Call(ep, /*idempotent=*/false).ok());
+}
+
+TEST(RetryPolicyTest, BackoffGrowsWithJitterHonoursRetryAfterAndStaysUnderItsCap) {
+  RetryPolicy p;
+  Status throttled(StatusCode::kResourceExhausted, "x");
+  for (uint64_t rnd : {0ull, 7ull, 123456789ull}) {
+    int64_t prev_cap = 0;
+    for (int attempt = 1; attempt <= 30; ++attempt) {
+      int64_t w = BackoffMillis(p, attempt, throttled, rnd);
+      int64_t cap = std::min(p.max_backoff_ms, p.throttle_base_ms << std::min(attempt - 1, 20));
+      EXPECT_GE(w, cap / 2);
+      EXPECT_LE(w, cap);
+      EXPECT_GE(cap, prev_cap);
+      prev_cap = cap;
+    }
+  }
+  Status after = Status(StatusCode::kResourceExhausted, "x").set_retry_after_ms(45000);
+  EXPECT_EQ(BackoffMillis(p, 1, after, 0), 45000);
+  EXPECT_TRUE(RetryFits(p, 100, 0, p.budget_ms));
+  EXPECT_FALSE(RetryFits(p, 100, 1, p.budget_ms));
+}
+
+}  // namespace
+}  // namespace stagesync::connectors
