@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
   auto log = stage::StagingLog::Open(dir);
   if (!log.ok()) return 1;
   auto http = NewCurlHttpClient();
-  source::SourceDeps deps(http.get(), Clock::Real());
+  Runtime deps(http.get(), Clock::Real());
   auto t0 = std::chrono::steady_clock::now();
   auto sum = fetch::RunFetch(*cfg, cfg->pipelines[0], log->get(), deps);
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "stagesync/config.h"
+#include "stagesync/runtime.h"
 #include "stagesync/sink.h"
 #include "stagesync/stage.h"
 
@@ -39,8 +40,8 @@ struct ApplyOptions {
 };
 
 Result<ApplySummary> RunApply(const config::Config& cfg, const config::PipelineConfig& pipeline,
-                              const config::SinkConfig& sink, stage::StagingLog* log,
-                              const sink::SinkDeps& deps, const ApplyOptions& opts = {});
+                              const config::SinkConfig& sink, stage::StagingLog* log, Runtime& rt,
+                              const ApplyOptions& opts = {});
 
 // Drains into an already-open sink (tests and benchmarks inject their own).
 Result<ApplySummary> Drain(const std::string& pipeline, const std::string& sink_name,

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "stagesync/config.h"
+#include "stagesync/runtime.h"
 #include "stagesync/source.h"
 #include "stagesync/stage.h"
 
@@ -35,8 +36,7 @@ struct FetchOptions {
 };
 
 Result<FetchSummary> RunFetch(const config::Config& cfg, const config::PipelineConfig& pipeline,
-                              stage::StagingLog* log, const source::SourceDeps& deps,
-                              const FetchOptions& opts = {});
+                              stage::StagingLog* log, Runtime& rt, const FetchOptions& opts = {});
 
 std::string SummaryLine(const FetchSummary& s);
 std::string SummaryJson(const FetchSummary& s);

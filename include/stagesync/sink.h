@@ -59,27 +59,4 @@ class Sink {
   virtual std::string MappingHash() const = 0;
 };
 
-struct SinkDeps {
-  SinkDeps(Clock* c = nullptr, stage::StagingLog* l = nullptr, HttpClient* h = nullptr)
-      : clock(c), log(l), http(h) {}
-  Clock* clock = nullptr;
-  stage::StagingLog* log = nullptr;                // HTTP sinks keep intents and outcomes here
-  HttpClient* http = nullptr;                      // for HTTP sinks
-  std::function<void(const std::string&)> notice;  // things an operator should hear about
-};
-
-Result<std::unique_ptr<Sink>> MakeSink(const config::Config& cfg,
-                                       const config::PipelineConfig& pipeline,
-                                       const config::SinkConfig& sink, const SinkDeps& deps);
-
-// The mapping a sink writes with (for `stagesync map`): FailedPrecondition for sinks that
-// have none.
-Result<transform::MappingSpec> SinkMapping(const config::PipelineConfig& pipeline,
-                                           const config::SinkConfig& sink);
-
-// Validates a sink's options (and, when `connect` is true and the target is reachable, that
-// the target table matches the mapping). FailedPrecondition for sink types not built yet.
-Status CheckSink(const config::Config& cfg, const config::PipelineConfig& pipeline,
-                 const config::SinkConfig& sink, bool connect);
-
 }  // namespace stagesync::sink

@@ -34,7 +34,7 @@ struct SourcePage {
   std::vector<std::string> open_ids_remove;
   std::vector<stage::FetchFailure> failures;
   std::vector<std::string> failures_cleared;
-  // Source state (names as for SourceDeps::get_state) committed atomically with the page;
+  // Source state (names as for SourceState::get) committed atomically with the page;
   // nullopt deletes. E.g. where to resume inside a window.
   std::vector<std::pair<std::string, std::optional<std::string>>> state;
   bool ends_window = false;
@@ -60,31 +60,12 @@ class Source {
   virtual Status Fetch(const FetchState& state, PageSink* sink) = 0;
 };
 
-struct SourceDeps {
-  SourceDeps(HttpClient* h = nullptr, Clock* c = nullptr) : http(h), clock(c) {}
-  HttpClient* http = nullptr;
-  Clock* clock = nullptr;
-  // Small durable state of the pipeline's source (e.g. a rotated refresh token), kept in
-  // staging. Empty string when unset. Writes are synced before they return.
-  std::function<Result<std::string>(const std::string& name)> get_state;
-  std::function<Status(const std::string& name, const std::string& value)> put_state;
+// Small durable state of a pipeline's source (e.g. a rotated refresh token, where to resume
+// inside a window), kept in staging by the fetcher. `get` answers "" when unset; `put` is
+// synced before it returns. Either may be empty (no staging: nothing is kept).
+struct SourceState {
+  std::function<Result<std::string>(const std::string& name)> get;
+  std::function<Status(const std::string& name, const std::string& value)> put;
 };
-
-// Builds the source for a pipeline from its config, checking the source's options against the
-// connector's option table. InvalidArgument naming the JSON path on a bad option.
-Result<std::unique_ptr<Source>> MakeSource(const config::Config& cfg,
-                                           const config::PipelineConfig& pipeline,
-                                           const SourceDeps& deps);
-
-// Checks a pipeline's source options without building anything.
-Status CheckSource(const config::Config& cfg, const config::PipelineConfig& pipeline);
-
-// `check --connect`: logs in to a vendor connection once (DingTalk and OKKI token, Kingdee
-// login, Kuaimai one signed call of `kuaimai_method` over a one-minute window, without
-// refreshing the session). Ok, or the refusal with its cause and never a secret;
-// FailedPrecondition for a Kuaimai session that has expired (the next fetch refreshes it) and
-// for connection types it does not know (checked elsewhere, e.g. mysql).
-Status CheckVendorLogin(const config::ConnectionConfig& conn, HttpClient* http, Clock* clock,
-                        const std::string& kuaimai_method = "erp.aftersale.list.query");
 
 }  // namespace stagesync::source

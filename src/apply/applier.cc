@@ -2,6 +2,7 @@
 
 #include <future>
 
+#include "connectors/connector.h"
 #include "stagesync/apply.h"
 #include "stagesync/crash_point.h"
 #include "stagesync/json.h"
@@ -144,17 +145,11 @@ Result<ApplySummary> Drain(const std::string& pipeline, const std::string& sink_
 
 Result<ApplySummary> RunApply(const config::Config& cfg, const config::PipelineConfig& pipeline,
                               const config::SinkConfig& sink_cfg, stage::StagingLog* log,
-                              const sink::SinkDeps& deps, const ApplyOptions& opts) {
-  sink::SinkDeps d = deps;
-  if (d.log == nullptr) d.log = log;
-  if (!d.notice) d.notice = opts.on_notice;
-  std::unique_ptr<HttpClient> own_http;
-  if (d.http == nullptr) {
-    own_http = NewCurlHttpClient();
-    d.http = own_http.get();
-  }
-  SS_ASSIGN_OR_RETURN(auto sink, sink::MakeSink(cfg, pipeline, sink_cfg, d));
-  return Drain(pipeline.name, sink_cfg.name, sink.get(), log, deps.clock, opts);
+                              Runtime& rt, const ApplyOptions& opts) {
+  SS_ASSIGN_OR_RETURN(auto sink, connectors::MakeSink(cfg, pipeline, sink_cfg, rt, log));
+  ApplyOptions o = opts;
+  if (!o.on_notice) o.on_notice = rt.notice();
+  return Drain(pipeline.name, sink_cfg.name, sink.get(), log, rt.clock(), o);
 }
 
 std::string SummaryLine(const ApplySummary& s) {

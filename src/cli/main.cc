@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "connectors/connector.h"
 #include "stagesync/apply.h"
 #include "stagesync/config.h"
 #include "stagesync/fetch.h"
@@ -37,6 +38,7 @@ constexpr int kExitInUse = 75;  // EX_TEMPFAIL: the state dir is in use; try aga
 void Usage(FILE* out) {
   std::fputs(
       "usage: stagesync --config FILE [--json] COMMAND [ARGS]\n"
+      "       stagesync --help-config   every connector's options (type, default, help)\n"
       "\n"
       "commands:\n"
       "  check [--connect]  validate the config (every pipeline, source and sink); with\n"
@@ -116,10 +118,10 @@ Result<std::unique_ptr<stage::StagingLog>> OpenStaging(const std::string& dir, b
 // FailedPrecondition (a warning) does not stop a command.
 Status ValidateAll(const config::Config& cfg) {
   for (const auto& p : cfg.pipelines) {
-    Status s = source::CheckSource(cfg, p);
+    Status s = connectors::CheckSource(cfg, p);
     if (!s.ok() && s.code() != StatusCode::kFailedPrecondition) return s;
     for (const auto& sink : p.sinks) {
-      Status ss = sink::CheckSink(cfg, p, sink, /*connect=*/false);
+      Status ss = connectors::CheckSink(cfg, p, sink);
       if (!ss.ok() && ss.code() != StatusCode::kFailedPrecondition) return ss;
     }
   }
@@ -128,23 +130,19 @@ Status ValidateAll(const config::Config& cfg) {
 
 // `check --connect`: logs in once to every vendor connection a pipeline uses and reports
 // each as ok or failed with the cause (errors never carry secrets). Returns the failures.
-int CheckConnections(const config::Config& cfg, bool as_json) {
-  std::map<std::string, std::string> used;  // connection -> Kuaimai method to probe with
+int CheckConnections(const config::Config& cfg, bool as_json, Runtime& rt) {
+  std::map<std::string, std::vector<const config::PipelineConfig*>> used;  // -> source users
   for (const auto& p : cfg.pipelines) {
-    std::string method = "erp.aftersale.list.query";
-    if (const json::Value* m = p.source.options.Find("method"); m && m->is_string()) {
-      method = m->text();
-    }
-    used.emplace(p.source.connection, method);
-    for (const auto& s : p.sinks) used.emplace(s.connection, "");
+    used[p.source.connection].push_back(&p);
+    for (const auto& s : p.sinks) used[s.connection];
   }
-  auto http = NewCurlHttpClient();
   int failed = 0;
-  for (const auto& [name, method] : used) {
+  for (const auto& [name, users] : used) {
     const config::ConnectionConfig* conn = cfg.FindConnection(name);
-    if (conn == nullptr || conn->type == "mysql") continue;  // targets: checked with their sinks
-    Status s = method.empty() ? source::CheckVendorLogin(*conn, http.get(), Clock::Real())
-                              : source::CheckVendorLogin(*conn, http.get(), Clock::Real(), method);
+    if (conn == nullptr) continue;
+    auto client = rt.connections().Get(*conn);
+    if (client.ok() && !(*client)->HasLogin()) continue;  // checked with its sinks
+    Status s = client.ok() ? (*client)->CheckLogin(users) : client.status();
     std::string state = s.ok() ? "ok" : "failed";
     if (!s.ok() && s.code() == StatusCode::kFailedPrecondition) state = "warning";
     if (state == "failed") ++failed;
@@ -169,7 +167,7 @@ std::vector<std::string> LabelsAtBothLevels(const config::PipelineConfig& p,
   if (log == nullptr) return out;
   std::vector<std::pair<std::string, transform::Mapping>> mappings;
   for (const auto& s : p.sinks) {
-    auto spec = sink::SinkMapping(p, s);
+    auto spec = connectors::SinkMapping(p, s);
     if (!spec.ok() || spec->flatten.empty()) continue;
     auto m = transform::Mapping::Compile(*spec);
     if (m.ok()) mappings.emplace_back(s.path, std::move(m).value());
@@ -196,6 +194,7 @@ std::vector<std::string> LabelsAtBothLevels(const config::PipelineConfig& p,
 }
 
 int Check(const config::Config& cfg, bool as_json, bool connect) {
+  Runtime rt;
   int errors = 0;       // config errors: exit 2
   int unreachable = 0;  // targets --connect could not reach: exit 1
   // Staged records, if any, read-only (works while the agent runs).
@@ -208,7 +207,7 @@ int Check(const config::Config& cfg, bool as_json, bool connect) {
     }
   }
   for (const auto& p : cfg.pipelines) {
-    Status s = source::CheckSource(cfg, p);
+    Status s = connectors::CheckSource(cfg, p);
     std::string state = "ok";
     if (!s.ok()) {
       if (s.code() == StatusCode::kFailedPrecondition) {
@@ -221,7 +220,7 @@ int Check(const config::Config& cfg, bool as_json, bool connect) {
       }
     }
     for (const auto& sink : p.sinks) {
-      Status ss = sink::CheckSink(cfg, p, sink, /*connect=*/true);
+      Status ss = connectors::CheckSink(cfg, p, sink, &rt);
       if (ss.ok()) continue;
       const bool down = ss.code() == StatusCode::kUnavailable;
       if (ss.code() == StatusCode::kFailedPrecondition || (down && !connect)) {
@@ -247,7 +246,7 @@ int Check(const config::Config& cfg, bool as_json, bool connect) {
                   p.sinks.size() == 1 ? "" : "s");
     }
   }
-  if (connect) unreachable += CheckConnections(cfg, as_json);
+  if (connect) unreachable += CheckConnections(cfg, as_json, rt);
   if (errors > 0) return kExitUsage;
   return unreachable == 0 ? kExitOk : kExitRuntime;
 }
@@ -261,10 +260,8 @@ const config::PipelineConfig* FindPipeline(const config::Config& cfg, const std:
 }
 
 int Fetch(const config::Config& cfg, const config::PipelineConfig* p, stage::StagingLog* log,
-          bool as_json) {
+          Runtime& rt, bool as_json) {
   const std::string& name = p->name;
-  auto http = NewCurlHttpClient();
-  source::SourceDeps deps{http.get(), Clock::Real()};
   fetch::FetchOptions opts;
   const bool progress = !as_json && isatty(STDERR_FILENO);
   int64_t last_progress_us = 0;
@@ -282,7 +279,7 @@ int Fetch(const config::Config& cfg, const config::PipelineConfig* p, stage::Sta
   opts.on_failure = [](const stage::FetchFailure& f) {
     std::fprintf(stderr, "stagesync: warning: quarantined: %s\n", f.error.c_str());
   };
-  auto summary = fetch::RunFetch(cfg, *p, log, deps, opts);
+  auto summary = fetch::RunFetch(cfg, *p, log, rt, opts);
   if (progress) std::fputs("\r\033[K", stderr);
   if (!summary.ok()) {
     return Fail(summary.status().WithContext("fetch " + name));
@@ -292,13 +289,12 @@ int Fetch(const config::Config& cfg, const config::PipelineConfig* p, stage::Sta
 }
 
 int Apply(const config::Config& cfg, const config::PipelineConfig* p, stage::StagingLog* log,
-          const std::string& only_sink, bool as_json) {
+          Runtime& rt, const std::string& only_sink, bool as_json) {
   bool any = false;
   int rc = kExitOk;
   for (const auto& s : p->sinks) {
     if (!only_sink.empty() && s.name != only_sink) continue;
     any = true;
-    sink::SinkDeps deps{Clock::Real()};
     apply::ApplyOptions opts;
     const bool progress = !as_json && isatty(STDERR_FILENO);
     if (progress) {
@@ -308,10 +304,7 @@ int Apply(const config::Config& cfg, const config::PipelineConfig* p, stage::Sta
                      static_cast<long long>(a.applied), static_cast<long long>(a.rows));
       };
     }
-    opts.on_notice = [](const std::string& m) {
-      std::fprintf(stderr, "stagesync: notice: %s\n", m.c_str());
-    };
-    auto sum = apply::RunApply(cfg, *p, s, log, deps, opts);
+    auto sum = apply::RunApply(cfg, *p, s, log, rt, opts);
     if (progress) std::fputs("\r\033[K", stderr);
     if (!sum.ok()) {
       // One failing sink does not hold back the others.
@@ -371,7 +364,7 @@ int MapRecord(const config::PipelineConfig* p, const std::string& state_dir,
   for (const auto& s : p->sinks) {
     if (!only_sink.empty() && s.name != only_sink) continue;
     any = true;
-    auto spec = sink::SinkMapping(*p, s);
+    auto spec = connectors::SinkMapping(*p, s);
     if (!spec.ok()) {
       std::printf("{\"sink\":%s,\"error\":%s}\n", json::Quote(s.name).c_str(),
                   json::Quote(spec.status().message()).c_str());
@@ -471,6 +464,9 @@ int main(int argc, char** argv) {
         }
         wait_s = n;
       }
+    } else if (a == "--help-config") {
+      std::fputs(connectors::HelpConfig().c_str(), stdout);
+      return kExitOk;
     } else if (a == "-h" || a == "--help") {
       Usage(stdout);
       return kExitOk;
@@ -505,12 +501,17 @@ int main(int argc, char** argv) {
     if (p == nullptr) return kExitUsage;
     auto log = OpenStaging(cfg->state_dir, wait, wait_s);
     if (!log.ok()) return Fail(log.status());
-    if (cmd == "fetch") return Fetch(*cfg, p, log->get(), as_json);
-    if (cmd == "apply") return Apply(*cfg, p, log->get(), only_sink, as_json);
+    RuntimeOptions ro;
+    ro.notice = [](const std::string& m) {
+      std::fprintf(stderr, "stagesync: notice: %s\n", Printable(m).c_str());
+    };
+    Runtime rt(std::move(ro));
+    if (cmd == "fetch") return Fetch(*cfg, p, log->get(), rt, as_json);
+    if (cmd == "apply") return Apply(*cfg, p, log->get(), rt, only_sink, as_json);
     if (cmd == "requeue") return Requeue(*cfg, p, log->get(), only_sink, key, as_json);
-    int rc = Fetch(*cfg, p, log->get(), as_json);
+    int rc = Fetch(*cfg, p, log->get(), rt, as_json);
     // Apply what is staged even when the fetch failed part-way: those pages are committed.
-    int rc2 = Apply(*cfg, p, log->get(), only_sink, as_json);
+    int rc2 = Apply(*cfg, p, log->get(), rt, only_sink, as_json);
     return rc != kExitOk ? rc : rc2;
   }
   std::fprintf(stderr, "stagesync: bad command\n");

@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "connectors/common/complete_scan.h"
+#include "connectors/connector.h"
 #include "stagesync/crash_point.h"
 #include "stagesync/fetch.h"
 #include "stagesync/hash.h"
@@ -135,37 +136,34 @@ Status Sweep(const config::PipelineConfig& p, stage::StagingLog* log,
 }  // namespace
 
 Result<FetchSummary> RunFetch(const config::Config& cfg, const config::PipelineConfig& pipeline,
-                              stage::StagingLog* log, const source::SourceDeps& deps,
-                              const FetchOptions& opts) {
-  const int64_t t0 = deps.clock->MonotonicMicros();
+                              stage::StagingLog* log, Runtime& rt, const FetchOptions& opts) {
+  const int64_t t0 = rt.clock()->MonotonicMicros();
   FetchSummary summary;
   summary.pipeline = pipeline.name;
   std::vector<std::string> sinks;
   for (const auto& s : pipeline.sinks) sinks.push_back(s.name);
   SS_RETURN_IF_ERROR(log->RegisterSinks(pipeline.name, sinks));
-  source::SourceDeps sdeps = deps;
-  if (!sdeps.get_state) {
-    sdeps.get_state = [log, &pipeline](const std::string& name) {
-      return log->GetState(pipeline.name, "source:" + name);
-    };
-    sdeps.put_state = [log, &pipeline](const std::string& name, const std::string& value) {
-      return log->PutState(pipeline.name, "source:" + name, value);
-    };
-  }
-  SS_ASSIGN_OR_RETURN(auto src, source::MakeSource(cfg, pipeline, sdeps));
+  source::SourceState store;
+  store.get = [log, &pipeline](const std::string& name) {
+    return log->GetState(pipeline.name, "source:" + name);
+  };
+  store.put = [log, &pipeline](const std::string& name, const std::string& value) {
+    return log->PutState(pipeline.name, "source:" + name, value);
+  };
+  SS_ASSIGN_OR_RETURN(auto src, connectors::MakeSource(cfg, pipeline, rt, std::move(store)));
   source::FetchState state;
   SS_ASSIGN_OR_RETURN(state.watermark_ms, log->Watermark(pipeline.name));
   SS_ASSIGN_OR_RETURN(state.open_ids, log->OpenIds(pipeline.name));
   SS_ASSIGN_OR_RETURN(state.failed_ids, log->FailedIds(pipeline.name));
   summary.watermark_ms = state.watermark_ms;
-  StagingPageSink sink(pipeline, log, deps.clock, &summary, opts);
+  StagingPageSink sink(pipeline, log, rt.clock(), &summary, opts);
   auto* scan = dynamic_cast<source::CompleteScanSource*>(src.get());
   if (scan != nullptr && scan->SweepEnabled()) sink.TrackIds();
   Status s = src->Fetch(state, &sink);
   if (s.ok() && scan != nullptr && scan->SweepEnabled() && scan->LastFetchWasCompleteScan()) {
     s = Sweep(pipeline, log, scan, &sink);
   }
-  summary.elapsed_ms = (deps.clock->MonotonicMicros() - t0) / 1000;
+  summary.elapsed_ms = (rt.clock()->MonotonicMicros() - t0) / 1000;
   if (!s.ok()) return s;
   return summary;
 }

@@ -5,6 +5,7 @@
 #include <map>
 #include <string>
 
+#include "connectors/connector.h"
 #include "stagesync/sink.h"
 #include "stagesync/source.h"
 
@@ -61,7 +62,7 @@ TEST(ConfigTest, LoadsPipelinesSinksAndExpandsEnv) {
   EXPECT_EQ(p->sinks[1].type, "kingdee_push");
   EXPECT_EQ(p->hash_exclude, std::vector<std::string>{"request_id"});
   EXPECT_EQ(cfg->FindConnection("dingtalk")->options.Find("app_secret")->text(), "s3cret");
-  EXPECT_TRUE(source::CheckSource(*cfg, *p).ok());
+  EXPECT_TRUE(connectors::CheckSource(*cfg, *p).ok());
 }
 
 struct BadCase {
@@ -110,7 +111,7 @@ TEST(ConfigTest, SourceOptionErrorsNameTheJsonPath) {
   for (const auto& c : cases) {
     auto cfg = Load(Replace(kGood, c.from, c.to));
     ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
-    Status s = source::CheckSource(*cfg, cfg->pipelines[0]);
+    Status s = connectors::CheckSource(*cfg, cfg->pipelines[0]);
     ASSERT_FALSE(s.ok()) << c.expected;
     EXPECT_NE(s.message().find(c.expected), std::string::npos)
         << "got: " << s.message() << "\nwant: " << c.expected;
@@ -121,7 +122,7 @@ TEST(ConfigTest, SecretsNeverAppearInErrors) {
   Env()["DT_SECRET"] = "s3cret-value";
   auto cfg = Load(Replace(kGood, R"("qps": 10)", R"("qps": -1)"));
   ASSERT_TRUE(cfg.ok());
-  Status s = source::CheckSource(*cfg, cfg->pipelines[0]);
+  Status s = connectors::CheckSource(*cfg, cfg->pipelines[0]);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.message().find("s3cret-value"), std::string::npos) << s.message();
 }
@@ -136,7 +137,7 @@ TEST(ConfigTest, NumbersOutOfTheirSaneRangeAreRejectedWithThePath) {
       EXPECT_NE(cfg.status().message().find("config"), std::string::npos) << qps;
       continue;
     }
-    Status s = source::CheckSource(*cfg, cfg->pipelines[0]);
+    Status s = connectors::CheckSource(*cfg, cfg->pipelines[0]);
     ASSERT_FALSE(s.ok()) << qps;
     EXPECT_NE(s.message().find("connections.dingtalk.qps: must be"), std::string::npos)
         << qps << ": " << s.message();
@@ -144,7 +145,7 @@ TEST(ConfigTest, NumbersOutOfTheirSaneRangeAreRejectedWithThePath) {
   for (const char* qps : {"0.01", "10", "1000", R"("2.5")"}) {
     auto cfg = Load(Replace(kGood, R"("qps": 10)", std::string(R"("qps": )") + qps));
     ASSERT_TRUE(cfg.ok());
-    EXPECT_TRUE(source::CheckSource(*cfg, cfg->pipelines[0]).ok()) << qps;
+    EXPECT_TRUE(connectors::CheckSource(*cfg, cfg->pipelines[0]).ok()) << qps;
   }
   struct PortCase {
     const char* port;
@@ -159,7 +160,7 @@ TEST(ConfigTest, NumbersOutOfTheirSaneRangeAreRejectedWithThePath) {
                      std::string(R"("host": "127.0.0.1", "user": "u", "database": "d", "port": )") +
                          c.port + "}"));
     ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
-    Status s = sink::CheckSink(*cfg, cfg->pipelines[0], cfg->pipelines[0].sinks[0], false);
+    Status s = connectors::CheckSink(*cfg, cfg->pipelines[0], cfg->pipelines[0].sinks[0]);
     ASSERT_FALSE(s.ok()) << c.port;
     EXPECT_NE(s.message().find(c.want), std::string::npos) << c.port << ": " << s.message();
   }
@@ -213,7 +214,7 @@ TEST(ConfigTest, StartAtIsADateTimeInThePipelinesZone) {
   auto ok = Load(Replace(kGood, R"("process_code": "PROC-1")",
                          R"("process_code": "PROC-1", "start_at": "2024-01-01 00:00:00")"));
   ASSERT_TRUE(ok.ok());
-  EXPECT_TRUE(source::CheckSource(*ok, ok->pipelines[0]).ok());
+  EXPECT_TRUE(connectors::CheckSource(*ok, ok->pipelines[0]).ok());
   struct Case {
     const char* to;
     const char* want;
@@ -225,7 +226,7 @@ TEST(ConfigTest, StartAtIsADateTimeInThePipelinesZone) {
              "start_at: give either start_at or initial_lookback_days"}}) {
     auto cfg = Load(Replace(kGood, R"("process_code": "PROC-1")", c.to));
     ASSERT_TRUE(cfg.ok());
-    Status s = source::CheckSource(*cfg, cfg->pipelines[0]);
+    Status s = connectors::CheckSource(*cfg, cfg->pipelines[0]);
     ASSERT_FALSE(s.ok()) << c.to;
     EXPECT_NE(s.message().find(c.want), std::string::npos) << s.message();
   }

@@ -7,6 +7,7 @@
 #include <iterator>
 #include <string>
 
+#include "connectors/connector.h"
 #include "stagesync/config.h"
 #include "stagesync/sink.h"
 #include "stagesync/source.h"
@@ -35,11 +36,11 @@ TEST(SeedConfigsTest, EveryExampleLoadsAndChecks) {
     ASSERT_TRUE(cfg.ok()) << path << ": " << cfg.status().ToString();
     ++files;
     for (const auto& p : cfg->pipelines) {
-      Status s = source::CheckSource(*cfg, p);
+      Status s = connectors::CheckSource(*cfg, p);
       EXPECT_TRUE(s.ok() || s.code() == StatusCode::kFailedPrecondition)
           << path << ": " << s.ToString();
       for (const auto& sink : p.sinks) {
-        Status ss = sink::CheckSink(*cfg, p, sink, /*connect=*/false);
+        Status ss = connectors::CheckSink(*cfg, p, sink);
         EXPECT_TRUE(ss.ok() || ss.code() == StatusCode::kFailedPrecondition)
             << path << ": " << ss.ToString();
       }

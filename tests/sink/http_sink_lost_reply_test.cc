@@ -44,9 +44,9 @@ struct Harness {
     return ::testing::AssertionSuccess();
   }
   Result<apply::ApplySummary> Sync() {
-    source::SourceDeps fdeps(http.get(), Clock::Real());
+    Runtime fdeps(http.get(), Clock::Real());
     SS_RETURN_IF_ERROR(fetch::RunFetch(cfg, cfg.pipelines[0], log.get(), fdeps).status());
-    sink::SinkDeps sdeps(Clock::Real(), log.get(), http.get());
+    Runtime sdeps(http.get(), Clock::Real());
     return apply::RunApply(cfg, cfg.pipelines[0], cfg.pipelines[0].sinks[0], log.get(), sdeps);
   }
 };

@@ -50,13 +50,13 @@ class KingdeePushTest : public ::testing::Test {
     }
   }
   Status Fetch() {
-    source::SourceDeps fdeps(http_.get(), Clock::Real());
+    Runtime fdeps(http_.get(), Clock::Real());
     return fetch::RunFetch(cfg_, cfg_.pipelines[0], log_.get(), fdeps).status();
   }
   Result<apply::ApplySummary> Apply(const std::string& sink_name) {
     for (const auto& s : cfg_.pipelines[0].sinks) {
       if (s.name != sink_name) continue;
-      sink::SinkDeps sdeps(Clock::Real(), log_.get(), http_.get());
+      Runtime sdeps(http_.get(), Clock::Real());
       return apply::RunApply(cfg_, cfg_.pipelines[0], s, log_.get(), sdeps);
     }
     return NotFound(sink_name);

@@ -6,6 +6,7 @@
 #include <set>
 #include <thread>
 
+#include "connectors/connector.h"
 #include "emulators/dingtalk_emulator.h"
 #include "stagesync/apply.h"
 #include "stagesync/fetch.h"
@@ -23,6 +24,7 @@ int64_t NowMs() { return Clock::Real()->NowMillis(); }
 
 class MySqlApplyTest : public ::testing::Test {
  protected:
+  Runtime rt_;
   void SetUp() override {
     ASSERT_TRUE(db_.ok()) << "no MariaDB: is the mariadb fixture running?";
     Status ddl = db_.Source(STAGESYNC_SOURCE_DIR "/conf/sql/payment_application_info.sql");
@@ -60,10 +62,10 @@ class MySqlApplyTest : public ::testing::Test {
   }
 
   Result<apply::ApplySummary> Sync() {
-    source::SourceDeps fdeps{http_.get(), Clock::Real()};
+    Runtime fdeps(http_.get(), Clock::Real());
     auto f = fetch::RunFetch(cfg_, cfg_.pipelines[0], log_.get(), fdeps);
     if (!f.ok()) return f.status();
-    sink::SinkDeps sdeps{Clock::Real()};
+    Runtime sdeps;
     return apply::RunApply(cfg_, cfg_.pipelines[0], cfg_.pipelines[0].sinks[0], log_.get(), sdeps);
   }
 
@@ -153,7 +155,8 @@ TEST_F(MySqlApplyTest, FlattenEmptyNullRowOrNoRowsAsAnArrayGoesThreeToZeroAndBac
     }
     ASSERT_TRUE((*log)->CommitPage("orders", page, NowMs()).ok());
     for (const auto& s : p.sinks) {
-      auto sum = apply::RunApply(*cfg, p, s, log->get(), sink::SinkDeps{Clock::Real()});
+      Runtime rt;
+      auto sum = apply::RunApply(*cfg, p, s, log->get(), rt);
       ASSERT_TRUE(sum.ok()) << s.name << ": " << sum.status().ToString();
     }
   };
@@ -317,7 +320,7 @@ TEST_F(MySqlApplyTest, HostileValuesAreByteExactOrQuarantinedWithTheMySqlError) 
   auto n = log_->Requeue("dingtalk-payment", "bi_mysql", b);
   ASSERT_TRUE(n.ok());
   EXPECT_EQ(*n, 1);
-  sink::SinkDeps sdeps{Clock::Real()};
+  Runtime sdeps;
   auto again =
       apply::RunApply(cfg_, cfg_.pipelines[0], cfg_.pipelines[0].sinks[0], log_.get(), sdeps);
   ASSERT_TRUE(again.ok());
@@ -343,7 +346,7 @@ TEST_F(MySqlApplyTest, AMappingChangeReappliesEveryRecordExactlyOnce) {
   std::vector<std::string> notices;
   apply::ApplyOptions opts;
   opts.on_notice = [&](const std::string& m) { notices.push_back(m); };
-  sink::SinkDeps sdeps{Clock::Real()};
+  Runtime sdeps;
   auto s =
       apply::RunApply(cfg_, cfg_.pipelines[0], cfg_.pipelines[0].sinks[0], log_.get(), sdeps, opts);
   ASSERT_TRUE(s.ok()) << s.status().ToString();
@@ -465,17 +468,17 @@ TEST_F(MySqlApplyTest, WhereSkipsRecordsUntilAVersionMatches) {
 TEST_F(MySqlApplyTest, CheckReportsATargetTableThatDoesNotMatchTheMapping) {
   Configure();
   const auto& p = cfg_.pipelines[0];
-  EXPECT_TRUE(sink::CheckSink(cfg_, p, p.sinks[0], true).ok());
+  EXPECT_TRUE(connectors::CheckSink(cfg_, p, p.sinks[0], &rt_).ok());
   ASSERT_TRUE(
       db_.conn()->Execute("ALTER TABLE payment_application_info DROP COLUMN biz_action").ok());
-  Status s = sink::CheckSink(cfg_, p, p.sinks[0], true);
+  Status s = connectors::CheckSink(cfg_, p, p.sinks[0], &rt_);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("pipelines.dingtalk-payment.sinks.bi_mysql.columns.biz_action: "
                              "table 'payment_application_info' has no column 'biz_action'"),
             std::string::npos)
       << s.message();
   ASSERT_TRUE(db_.conn()->Execute("DROP TABLE payment_application_info").ok());
-  s = sink::CheckSink(cfg_, p, p.sinks[0], true);
+  s = connectors::CheckSink(cfg_, p, p.sinks[0], &rt_);
   EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(s.message().find("conf/sql/"), std::string::npos) << s.message();
 }
@@ -497,7 +500,7 @@ TEST_F(MySqlApplyTest, MariaDbRestartedMidApplyCompletesWhenItIsBack) {
   auto log = stage::StagingLog::Open(cfg_.state_dir);
   ASSERT_TRUE(log.ok());
   log_ = std::move(log).value();
-  source::SourceDeps fdeps{http_.get(), Clock::Real()};
+  Runtime fdeps(http_.get(), Clock::Real());
   ASSERT_TRUE(fetch::RunFetch(cfg_, cfg_.pipelines[0], log_.get(), fdeps).ok());
 
   std::atomic<int64_t> batches{0};
@@ -505,7 +508,7 @@ TEST_F(MySqlApplyTest, MariaDbRestartedMidApplyCompletesWhenItIsBack) {
   opts.on_batch = [&](const apply::ApplySummary& s) { batches = s.batches; };
   Result<apply::ApplySummary> result = Status(StatusCode::kInternal, "not run");
   std::thread applier([&] {
-    sink::SinkDeps sdeps{Clock::Real()};
+    Runtime sdeps;
     result = apply::RunApply(cfg_, cfg_.pipelines[0], cfg_.pipelines[0].sinks[0], log_.get(), sdeps,
                              opts);
   });

@@ -55,10 +55,10 @@ class Seed003Test : public ::testing::Test {
     log_ = std::move(log).value();
   }
   Result<apply::ApplySummary> Sync() {
-    source::SourceDeps fdeps(http_.get(), Clock::Real());
+    Runtime fdeps(http_.get(), Clock::Real());
     auto f = fetch::RunFetch(cfg_, cfg_.pipelines[0], log_.get(), fdeps);
     if (!f.ok()) return f.status();
-    sink::SinkDeps sdeps(Clock::Real(), log_.get(), http_.get());
+    Runtime sdeps(http_.get(), Clock::Real());
     return apply::RunApply(cfg_, cfg_.pipelines[0], cfg_.pipelines[0].sinks[0], log_.get(), sdeps);
   }
 

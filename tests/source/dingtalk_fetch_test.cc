@@ -42,7 +42,7 @@ class DingTalkFetchTest : public ::testing::Test {
   }
 
   Result<fetch::FetchSummary> Fetch(Clock* clock = Clock::Real()) {
-    source::SourceDeps deps{http_.get(), clock};
+    Runtime deps(http_.get(), clock);
     return fetch::RunFetch(cfg_, cfg_.pipelines[0], log_.get(), deps);
   }
 
@@ -380,7 +380,7 @@ TEST_F(DingTalkFetchTest, TransportErrorsRedactTokensAndSecrets) {
   ASSERT_TRUE(cfg.ok());
   auto log = stage::StagingLog::Open(cfg->state_dir);
   ASSERT_TRUE(log.ok());
-  source::SourceDeps deps{http_.get(), Clock::Real()};
+  Runtime deps(http_.get(), Clock::Real());
   auto s = fetch::RunFetch(*cfg, cfg->pipelines[0], log->get(), deps);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().message().find("very-secret"), std::string::npos) << s.status().message();

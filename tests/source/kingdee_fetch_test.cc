@@ -9,6 +9,8 @@
 #include <map>
 #include <set>
 
+#include "connectors/connector.h"
+#include "connectors/kingdee/kingdee_client.h"
 #include "emulators/kingdee_emulator.h"
 #include "stagesync/fetch.h"
 #include "testing/fake_clock.h"
@@ -16,7 +18,6 @@
 #include "testing/kingdee_materials.h"
 #include "testing/seed_config.h"
 #include "testing/temp_dir.h"
-#include "connectors/kingdee/kingdee_client.h"
 
 namespace stagesync {
 namespace {
@@ -66,7 +67,7 @@ class KingdeeFetchTest : public ::testing::Test {
   }
 
   Result<fetch::FetchSummary> Fetch(Clock* clock = Clock::Real()) {
-    source::SourceDeps deps{http_.get(), clock};
+    Runtime deps(http_.get(), clock);
     return fetch::RunFetch(cfg_, cfg_.pipelines[0], log_.get(), deps);
   }
 
@@ -489,7 +490,7 @@ TEST(SourceOptionsTest, BadOptionsNameTheirJsonPath) {
                                       R"("db","table":"t","columns":{"a":"{a}"}}}}}})",
                                   "");
     EXPECT_TRUE(cfg.ok()) << cfg.status().ToString();
-    return cfg.ok() ? source::CheckSource(*cfg, cfg->pipelines[0]) : cfg.status();
+    return cfg.ok() ? connectors::CheckSource(*cfg, cfg->pipelines[0]) : cfg.status();
   };
   const std::string kd =
       R"({"type":"kingdee","base_url":"http://x","acct_id":"a","username":"u","app_id":"i",)"

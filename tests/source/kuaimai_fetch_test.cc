@@ -11,13 +11,13 @@
 #include <set>
 #include <thread>
 
+#include "connectors/kuaimai/kuaimai_client.h"
 #include "emulators/kuaimai_emulator.h"
 #include "stagesync/fetch.h"
 #include "testing/fake_clock.h"
 #include "testing/hooked_http_client.h"
 #include "testing/seed_config.h"
 #include "testing/temp_dir.h"
-#include "connectors/kuaimai/kuaimai_client.h"
 
 namespace stagesync {
 namespace {
@@ -93,7 +93,7 @@ class KuaimaiFetchTest : public ::testing::Test {
 
   Result<fetch::FetchSummary> Fetch(Clock* clock = Clock::Real(), HttpClient* http = nullptr,
                                     size_t pipeline = 0) {
-    source::SourceDeps deps{http ? http : http_.get(), clock};
+    Runtime deps(http ? http : http_.get(), clock);
     return fetch::RunFetch(cfg_, cfg_.pipelines[pipeline], log_.get(), deps);
   }
 
@@ -423,11 +423,11 @@ TEST_F(KuaimaiFetchTest, EverySignMethodIsAccepted) {
 
 TEST(KuaimaiClientTest, SignatureMatchesTheGatewaysForEveryMethod) {
   const connectors::kuaimai::Params p = {{"method", "erp.aftersale.list.query"},
-                                     {"appKey", "k"},
-                                     {"timestamp", "2024-05-01 10:11:12"},
-                                     {"pageNo", "1"},
-                                     {"empty", ""},
-                                     {"tid", "中文"}};
+                                         {"appKey", "k"},
+                                         {"timestamp", "2024-05-01 10:11:12"},
+                                         {"pageNo", "1"},
+                                         {"empty", ""},
+                                         {"tid", "中文"}};
   for (const char* m : {"md5", "hmac", "hmac-sha256"}) {
     auto mine = connectors::kuaimai::Sign(p, "secret", m);
     ASSERT_TRUE(mine.ok());

@@ -9,12 +9,12 @@
 #include <map>
 #include <set>
 
+#include "connectors/kuaimai/kuaimai_client.h"
 #include "emulators/okki_emulator.h"
 #include "stagesync/fetch.h"
 #include "testing/hooked_http_client.h"
 #include "testing/seed_config.h"
 #include "testing/temp_dir.h"
-#include "connectors/kuaimai/kuaimai_client.h"
 
 namespace stagesync {
 namespace {
@@ -72,7 +72,7 @@ class OkkiFetchTest : public ::testing::Test {
   }
 
   Result<fetch::FetchSummary> Fetch() {
-    source::SourceDeps deps{http_.get(), Clock::Real()};
+    Runtime deps(http_.get(), Clock::Real());
     return fetch::RunFetch(cfg_, cfg_.pipelines[0], log_.get(), deps);
   }
 

@@ -58,10 +58,10 @@ class SeedsMySqlTest : public ::testing::Test {
   }
 
   Result<apply::ApplySummary> Sync() {
-    source::SourceDeps fdeps{http_.get(), Clock::Real()};
+    Runtime fdeps(http_.get(), Clock::Real());
     auto f = fetch::RunFetch(cfg_, cfg_.pipelines[0], log_.get(), fdeps);
     if (!f.ok()) return f.status();
-    sink::SinkDeps sdeps{Clock::Real()};
+    Runtime sdeps;
     return apply::RunApply(cfg_, cfg_.pipelines[0], cfg_.pipelines[0].sinks[0], log_.get(), sdeps);
   }
 

@@ -200,21 +200,4 @@ Result<json::Value> DingTalkClient::Call(const std::string& path, const std::str
   return endpoint_.Call(build, classify, reauth, what);
 }
 
-std::shared_ptr<DingTalkClient> ClientFor(const config::ConnectionConfig& conn, HttpClient* http,
-                                          Clock* clock, Status* error) {
-  static std::mutex mu;
-  static std::map<std::string, std::weak_ptr<DingTalkClient>> clients;
-  std::lock_guard<std::mutex> lock(mu);
-  auto& slot = clients[conn.name + "|" + json::Serialize(conn.options)];
-  if (auto c = slot.lock()) return c;
-  auto opts = ReadClientOptions(conn);
-  if (!opts.ok()) {
-    *error = opts.status();
-    return nullptr;
-  }
-  auto c = std::make_shared<DingTalkClient>(std::move(opts).value(), http, clock);
-  slot = c;
-  return c;
-}
-
 }  // namespace stagesync::connectors::dingtalk

@@ -10,6 +10,8 @@
 #include <random>
 #include <string>
 
+#include "connectors/common/api_endpoint.h"
+#include "connectors/common/client.h"
 #include "stagesync/clock.h"
 #include "stagesync/config.h"
 #include "stagesync/http.h"
@@ -17,7 +19,6 @@
 #include "stagesync/rate_limiter.h"
 #include "stagesync/retry.h"
 #include "stagesync/status.h"
-#include "connectors/common/api_endpoint.h"
 
 namespace stagesync::connectors::dingtalk {
 
@@ -43,7 +44,7 @@ StatusCode ClassifyErrcode(int64_t errcode, std::string_view sub_code);
 // body -> DataLoss; a refused token -> Unauthenticated (on gettoken: PermissionDenied).
 Result<json::Value> ClassifyAnswer(const HttpResponse& resp, bool token_call);
 
-class DingTalkClient {
+class DingTalkClient final : public Client {
  public:
   DingTalkClient(ClientOptions opts, HttpClient* http, Clock* clock);
 
@@ -60,6 +61,10 @@ class DingTalkClient {
   Result<std::string> Token(bool force_refresh, const std::string& stale);
   // Paces a call on this connection (shared with every user of the app's quota).
   void Pace() { endpoint_.Pace(); }
+  Status CheckLogin(const std::vector<const config::PipelineConfig*>& /*users*/) override {
+    return Token(/*force_refresh=*/true, "").status();
+  }
+  ApiEndpoint* endpoint() override { return &endpoint_; }
 
  private:
   const ClientOptions opts_;
@@ -69,9 +74,5 @@ class DingTalkClient {
   std::string token_;
   int64_t token_expires_ms_ = 0;
 };
-
-// One client per connection name, shared across pipelines in this process.
-std::shared_ptr<DingTalkClient> ClientFor(const config::ConnectionConfig& conn, HttpClient* http,
-                                          Clock* clock, Status* error);
 
 }  // namespace stagesync::connectors::dingtalk

@@ -385,23 +385,4 @@ Result<std::vector<json::Value>> KingdeeClient::ExecuteBillQuery(const json::Val
   return std::move(rows.mutable_items());
 }
 
-std::shared_ptr<KingdeeClient> ClientFor(const config::ConnectionConfig& conn, HttpClient* http,
-                                         Clock* clock, Status* error) {
-  static std::mutex mu;
-  static std::map<std::string, std::weak_ptr<KingdeeClient>> clients;
-  std::lock_guard<std::mutex> lock(mu);
-  auto& slot =
-      clients[fmt::format("{}|{}|{}|{}", conn.name, json::Serialize(conn.options),
-                          static_cast<const void*>(http), static_cast<const void*>(clock))];
-  if (auto c = slot.lock()) return c;
-  auto opts = ReadClientOptions(conn);
-  if (!opts.ok()) {
-    *error = opts.status();
-    return nullptr;
-  }
-  auto c = std::make_shared<KingdeeClient>(std::move(opts).value(), http, clock);
-  slot = c;
-  return c;
-}
-
 }  // namespace stagesync::connectors::kingdee

@@ -15,12 +15,13 @@
 #include <string_view>
 #include <vector>
 
+#include "connectors/common/api_endpoint.h"
+#include "connectors/common/client.h"
 #include "stagesync/clock.h"
 #include "stagesync/config.h"
 #include "stagesync/http.h"
 #include "stagesync/json.h"
 #include "stagesync/status.h"
-#include "connectors/common/api_endpoint.h"
 
 namespace stagesync::connectors::kingdee {
 
@@ -50,7 +51,7 @@ bool IsSessionLostText(std::string_view message);
 // possibly wrapped in [[...]] as ExecuteBillQuery does); Ok for any other body.
 Status EnvelopeStatus(const json::Value& body);
 
-class KingdeeClient {
+class KingdeeClient final : public Client {
  public:
   KingdeeClient(ClientOptions opts, HttpClient* http, Clock* clock);
 
@@ -75,7 +76,10 @@ class KingdeeClient {
   const ClientOptions& options() const { return opts_; }
 
   // Logs in once (`check --connect`): Ok, or why the server refused (never the secret).
-  Status CheckLogin() { return Login(""); }
+  Status CheckLogin(const std::vector<const config::PipelineConfig*>& /*users*/) override {
+    return Login("");
+  }
+  ApiEndpoint* endpoint() override { return &endpoint_; }
 
  private:
   // Logs in unless another thread already replaced `stale` (the cookie a refused call used).
@@ -95,9 +99,5 @@ class KingdeeClient {
   std::string session_header_;  // KDSVCSessionId, sent as header kdservice-sessionid
   std::atomic<int64_t> logins_{0};
 };
-
-// One client per connection (and HTTP client/clock), shared across pipelines in this process.
-std::shared_ptr<KingdeeClient> ClientFor(const config::ConnectionConfig& conn, HttpClient* http,
-                                         Clock* clock, Status* error);
 
 }  // namespace stagesync::connectors::kingdee

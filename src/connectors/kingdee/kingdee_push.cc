@@ -263,29 +263,16 @@ Result<transform::MappingSpec> PushMapping(const config::PipelineConfig& p,
   return o.mapping;
 }
 
-Status CheckPushSink(const config::Config& cfg, const config::PipelineConfig& p,
-                     const config::SinkConfig& s) {
-  const config::ConnectionConfig* conn = cfg.FindConnection(s.connection);
-  if (conn->type != "kingdee") {
-    return InvalidArgument(s.path + ".connection: '" + conn->name + "' is a " + conn->type +
-                           " connection, not kingdee");
-  }
-  SS_RETURN_IF_ERROR(connectors::kingdee::ReadClientOptions(*conn).status());
+Status CheckPushSink(const config::PipelineConfig& p, const config::SinkConfig& s) {
   SS_ASSIGN_OR_RETURN(PushOptions o, ReadPush(p, s));
   return transform::Mapping::Compile(o.mapping).status();
 }
 
-Result<std::unique_ptr<Target>> MakePushTarget(const config::Config& cfg,
-                                               const config::PipelineConfig& p,
-                                               const config::SinkConfig& s, HttpClient* http,
-                                               Clock* clock) {
-  SS_RETURN_IF_ERROR(CheckPushSink(cfg, p, s));
+Result<std::unique_ptr<Target>> MakePushTarget(
+    const config::PipelineConfig& p, const config::SinkConfig& s,
+    std::shared_ptr<connectors::kingdee::KingdeeClient> api) {
   SS_ASSIGN_OR_RETURN(PushOptions o, ReadPush(p, s));
   SS_ASSIGN_OR_RETURN(transform::Mapping mapping, transform::Mapping::Compile(o.mapping));
-  // The same client (session, rate limit) as a Kingdee source on this connection.
-  Status err;
-  auto api = connectors::kingdee::ClientFor(*cfg.FindConnection(s.connection), http, clock, &err);
-  if (api == nullptr) return err;
   return std::unique_ptr<Target>(
       new PushTarget(s.path, std::move(o), std::move(mapping), std::move(api)));
 }

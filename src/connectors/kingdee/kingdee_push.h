@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "connectors/common/intent_sink.h"
+#include "connectors/kingdee/kingdee_client.h"
 #include "stagesync/config.h"
 #include "stagesync/http.h"
 
@@ -15,13 +16,13 @@ namespace stagesync::sink::kingdee {
 
 const std::vector<config::OptionSpec>& SinkOptionTable();
 
-Status CheckPushSink(const config::Config& cfg, const config::PipelineConfig& p,
-                     const config::SinkConfig& s);
+// Checks the sink's options and mapping.
+Status CheckPushSink(const config::PipelineConfig& p, const config::SinkConfig& s);
 Result<transform::MappingSpec> PushMapping(const config::PipelineConfig& p,
                                            const config::SinkConfig& s);
-Result<std::unique_ptr<Target>> MakePushTarget(const config::Config& cfg,
-                                               const config::PipelineConfig& p,
-                                               const config::SinkConfig& s, HttpClient* http,
-                                               Clock* clock);
+// The target, pushing through `api` (the connection's client, shared with its sources).
+Result<std::unique_ptr<Target>> MakePushTarget(
+    const config::PipelineConfig& p, const config::SinkConfig& s,
+    std::shared_ptr<connectors::kingdee::KingdeeClient> api);
 
 }  // namespace stagesync::sink::kingdee

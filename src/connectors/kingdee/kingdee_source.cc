@@ -169,12 +169,12 @@ Result<SourceOptions> ReadSourceOptions(const config::PipelineConfig& p) {
 }
 
 KingdeeSource::KingdeeSource(std::string pipeline, SourceOptions opts,
-                             std::shared_ptr<KingdeeClient> client, const SourceDeps& deps)
+                             std::shared_ptr<KingdeeClient> client, Clock* clock, SourceState state)
     : pipeline_(std::move(pipeline)),
       opts_(std::move(opts)),
       client_(std::move(client)),
-      clock_(deps.clock),
-      deps_(deps) {
+      clock_(clock),
+      state_(std::move(state)) {
   for (const auto& k : opts_.field_keys) {
     if (!field_keys_text_.empty()) field_keys_text_ += ",";
     field_keys_text_ += k;
@@ -368,8 +368,8 @@ Status KingdeeSource::Fetch(const FetchState& state, PageSink* sink) {
 
   // Incremental once a watermark exists, unless a periodic full scan is due.
   bool full_scan_due = !state.watermark_ms.has_value() || opts_.incremental_filter.empty();
-  if (!full_scan_due && opts_.full_scan_every_ms > 0 && deps_.get_state) {
-    SS_ASSIGN_OR_RETURN(std::string last, deps_.get_state(std::string(kLastFullScanState)));
+  if (!full_scan_due && opts_.full_scan_every_ms > 0 && state_.get) {
+    SS_ASSIGN_OR_RETURN(std::string last, state_.get(std::string(kLastFullScanState)));
     const int64_t last_ms = last.empty() ? 0 : std::atoll(last.c_str());
     full_scan_due = now - last_ms >= opts_.full_scan_every_ms;
   }
@@ -413,8 +413,8 @@ Status KingdeeSource::Fetch(const FetchState& state, PageSink* sink) {
   }
 
   if (full_scan_due) {
-    if (opts_.full_scan_every_ms > 0 && deps_.put_state) {
-      SS_RETURN_IF_ERROR(deps_.put_state(std::string(kLastFullScanState), std::to_string(now)));
+    if (opts_.full_scan_every_ms > 0 && state_.put) {
+      SS_RETURN_IF_ERROR(state_.put(std::string(kLastFullScanState), std::to_string(now)));
     }
     // A filter that depends on the last sync time never covers the whole set.
     complete_ = opts_.filter.find("LAST_SYNC_TIME") == std::string::npos;

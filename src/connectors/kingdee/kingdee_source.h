@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "connectors/common/complete_scan.h"
-#include "stagesync/source.h"
 #include "connectors/kingdee/kingdee_client.h"
+#include "stagesync/source.h"
 
 namespace stagesync::source::kingdee {
 
@@ -46,7 +46,7 @@ Result<SourceOptions> ReadSourceOptions(const config::PipelineConfig& p);
 class KingdeeSource final : public Source, public CompleteScanSource {
  public:
   KingdeeSource(std::string pipeline, SourceOptions opts, std::shared_ptr<KingdeeClient> client,
-                const SourceDeps& deps);
+                Clock* clock, SourceState state);
   Status Fetch(const FetchState& state, PageSink* sink) override;
 
   bool SweepEnabled() const override { return opts_.sweep; }
@@ -75,7 +75,7 @@ class KingdeeSource final : public Source, public CompleteScanSource {
   const SourceOptions opts_;
   std::shared_ptr<KingdeeClient> client_;
   Clock* const clock_;
-  const SourceDeps deps_;
+  const SourceState state_;
   std::string field_keys_text_;      // "A,B,C" as sent
   std::string base_filter_;          // the evaluated `filter` of the last fetch
   std::optional<bool> numeric_ids_;  // Kingdee serves id_field as a JSON number

@@ -18,12 +18,13 @@
 #include <string_view>
 #include <vector>
 
+#include "connectors/common/api_endpoint.h"
+#include "connectors/common/client.h"
 #include "stagesync/clock.h"
 #include "stagesync/config.h"
 #include "stagesync/http.h"
 #include "stagesync/json.h"
 #include "stagesync/status.h"
-#include "connectors/common/api_endpoint.h"
 
 namespace stagesync::connectors::kuaimai {
 
@@ -71,7 +72,7 @@ struct TokenStore {
   std::function<Status(const std::string&)> save;
 };
 
-class KuaimaiClient {
+class KuaimaiClient final : public Client {
  public:
   KuaimaiClient(ClientOptions opts, HttpClient* http, Clock* clock);
 
@@ -94,6 +95,10 @@ class KuaimaiClient {
   // Ok; FailedPrecondition when the session has expired (a fetch refreshes it); otherwise
   // the gateway's refusal (bad signature, unknown app).
   Status Probe(const std::string& method, const Params& business);
+  // One signed call of the first user's `method` (or erp.aftersale.list.query) over a closed
+  // minute an hour ago, without refreshing the session: FailedPrecondition if it expired.
+  Status CheckLogin(const std::vector<const config::PipelineConfig*>& users) override;
+  ApiEndpoint* endpoint() override { return &endpoint_; }
 
   Tokens tokens() const;
   int64_t refreshes() const { return refreshes_; }
@@ -118,9 +123,5 @@ class KuaimaiClient {
   int next_store_ = 0;
   std::atomic<int64_t> refreshes_{0};
 };
-
-// One client per connection (and HTTP client/clock), shared across pipelines in this process.
-std::shared_ptr<KuaimaiClient> ClientFor(const config::ConnectionConfig& conn, HttpClient* http,
-                                         Clock* clock, Status* error);
 
 }  // namespace stagesync::connectors::kuaimai

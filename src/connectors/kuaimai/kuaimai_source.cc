@@ -137,12 +137,12 @@ Result<SourceOptions> ReadSourceOptions(const config::SourceConfig& src,
 }
 
 KuaimaiSource::KuaimaiSource(std::string pipeline, SourceOptions opts,
-                             std::shared_ptr<KuaimaiClient> client, const SourceDeps& deps)
+                             std::shared_ptr<KuaimaiClient> client, Clock* clock, SourceState state)
     : pipeline_(std::move(pipeline)),
       opts_(std::move(opts)),
       client_(std::move(client)),
-      clock_(deps.clock),
-      deps_(deps) {}
+      clock_(clock),
+      state_(std::move(state)) {}
 
 std::string KuaimaiSource::EncodeResume(const Resume& r) {
   auto opt = [](const std::optional<int64_t>& v) { return v ? std::to_string(*v) : "-"; };
@@ -202,7 +202,7 @@ Status KuaimaiSource::FetchWindow(int64_t start_ms, int64_t end_ms,
       // total check) were committed with those pages.
       check.RestoreTotals(resume->first_total, resume->last_total, resume->total_changed);
       for (int64_t k = 1; k < resume->next_page; ++k) {
-        SS_ASSIGN_OR_RETURN(std::string ids, deps_.get_state(fmt::format("kuaimai.pass.{}", k)));
+        SS_ASSIGN_OR_RETURN(std::string ids, state_.get(fmt::format("kuaimai.pass.{}", k)));
         std::istringstream lines(ids);
         for (std::string id; std::getline(lines, id);) {
           if (!id.empty()) check.AddId(id);
@@ -259,7 +259,7 @@ Status KuaimaiSource::FetchWindow(int64_t start_ms, int64_t end_ms,
         page.watermark = end_ms;
         page.ends_window = true;
       }
-      if (deps_.get_state) {
+      if (state_.get) {
         // Where a fetch interrupted after this page resumes: committed with the page.
         Resume next;
         next.from_ms = start_ms;
@@ -311,12 +311,12 @@ Status KuaimaiSource::Fetch(const FetchState& state, PageSink* sink) {
   // Rotated tokens go to this pipeline's staging state while the fetch runs.
   connectors::kuaimai::TokenStore store;
   store.load = [this]() -> Result<std::string> {
-    if (!deps_.get_state) return std::string();
-    return deps_.get_state("kuaimai.tokens");
+    if (!state_.get) return std::string();
+    return state_.get("kuaimai.tokens");
   };
   store.save = [this](const std::string& v) -> Status {
-    if (!deps_.put_state) return Status::Ok();
-    return deps_.put_state("kuaimai.tokens", v);
+    if (!state_.put) return Status::Ok();
+    return state_.put("kuaimai.tokens", v);
   };
   SS_ASSIGN_OR_RETURN(int store_id, client_->AddTokenStore(std::move(store)));
   struct Detach {
@@ -338,8 +338,8 @@ Status KuaimaiSource::Fetch(const FetchState& state, PageSink* sink) {
   std::optional<Resume> resume;
   max_page_ = 0;
   resume_stored_ = false;
-  if (deps_.get_state) {
-    SS_ASSIGN_OR_RETURN(std::string saved, deps_.get_state("kuaimai.resume"));
+  if (state_.get) {
+    SS_ASSIGN_OR_RETURN(std::string saved, state_.get("kuaimai.resume"));
     resume_stored_ = !saved.empty();
     if (!saved.empty()) resume = DecodeResume(saved);
     if (resume) max_page_ = resume->max_page;

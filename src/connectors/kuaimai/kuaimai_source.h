@@ -16,8 +16,8 @@
 #include <optional>
 #include <string>
 
-#include "stagesync/source.h"
 #include "connectors/kuaimai/kuaimai_client.h"
+#include "stagesync/source.h"
 
 namespace stagesync::source::kuaimai {
 
@@ -31,7 +31,7 @@ struct SourceOptions {
   int64_t lag_ms = 60 * 1000;                       // Default: 60 s
   std::optional<int64_t> start_at_ms;               // Default: none (absolute first start)
   int64_t initial_lookback_ms = 30LL * 86400000;    // Default: 30 days (first fetch)
-  connectors::kuaimai::Params params;                   // Default: none; e.g. asVersion
+  connectors::kuaimai::Params params;               // Default: none; e.g. asVersion
   std::string id_field = "id";                      // Default: id
   int max_passes = 4;                               // Default: 4 reads of a changing window
   bool check_total = true;                          // Default: true
@@ -44,7 +44,7 @@ Result<SourceOptions> ReadSourceOptions(const config::SourceConfig& src,
 class KuaimaiSource final : public Source {
  public:
   KuaimaiSource(std::string pipeline, SourceOptions opts, std::shared_ptr<KuaimaiClient> client,
-                const SourceDeps& deps);
+                Clock* clock, SourceState state);
   Status Fetch(const FetchState& state, PageSink* sink) override;
 
   // Where an interrupted window resumes (state "kuaimai.resume", committed with each page).
@@ -70,7 +70,7 @@ class KuaimaiSource final : public Source {
   const SourceOptions opts_;
   std::shared_ptr<KuaimaiClient> client_;
   Clock* const clock_;
-  const SourceDeps deps_;
+  const SourceState state_;
   int64_t max_page_ = 0;        // see Resume::max_page
   bool resume_stored_ = false;  // a "kuaimai.resume" entry exists in staging
 };

@@ -313,11 +313,12 @@ MySqlSink::MySqlSink(std::string pipeline, std::string sink_name, MySqlSinkOptio
 
 Result<std::unique_ptr<MySqlSink>> MySqlSink::Open(std::string pipeline, std::string sink_name,
                                                    MySqlSinkOptions opts, SqlOptions conn_opts,
-                                                   Clock* clock) {
+                                                   Clock* clock, SqlConnector connect) {
   SS_ASSIGN_OR_RETURN(transform::Mapping mapping, transform::Mapping::Compile(opts.mapping));
   std::unique_ptr<MySqlSink> sink(new MySqlSink(std::move(pipeline), std::move(sink_name),
                                                 std::move(opts), std::move(conn_opts),
                                                 std::move(mapping), clock));
+  if (connect) sink->connect_ = std::move(connect);
   SS_RETURN_IF_ERROR(sink->Reconnect());
   SS_RETURN_IF_ERROR(EnsureBookkeepingTables(sink->conn_.get()));
   SS_RETURN_IF_ERROR(CheckTable(sink->conn_.get(), sink->opts_.table, sink->mapping_.columns(),
@@ -327,7 +328,7 @@ Result<std::unique_ptr<MySqlSink>> MySqlSink::Open(std::string pipeline, std::st
 
 Status MySqlSink::Reconnect() {
   if (conn_) return conn_->Reconnect();
-  SS_ASSIGN_OR_RETURN(conn_, ConnectMySql(conn_opts_));
+  SS_ASSIGN_OR_RETURN(conn_, connect_(conn_opts_));
   SS_ASSIGN_OR_RETURN(SqlResult r, conn_->Query("SELECT @@max_allowed_packet"));
   if (!r.rows.empty() && r.rows[0][0]) {
     size_t packet = std::stoull(*r.rows[0][0]);

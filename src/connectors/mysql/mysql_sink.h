@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "stagesync/config.h"
+#include "stagesync/runtime.h"
 #include "stagesync/sink.h"
 #include "stagesync/sql.h"
 #include "stagesync/transform.h"
@@ -49,7 +50,7 @@ class MySqlSink final : public Sink {
  public:
   static Result<std::unique_ptr<MySqlSink>> Open(std::string pipeline, std::string sink_name,
                                                  MySqlSinkOptions opts, SqlOptions conn_opts,
-                                                 Clock* clock);
+                                                 Clock* clock, SqlConnector connect = {});
   Result<uint64_t> TargetOffset() override;
   Status ApplyBatch(const std::vector<stage::StagedRecord>& records, uint64_t max_seq,
                     const QuarantineFn& quarantine, BatchStats* stats) override;
@@ -102,6 +103,7 @@ class MySqlSink final : public Sink {
   const SqlOptions conn_opts_;
   transform::Mapping mapping_;
   Clock* const clock_;
+  SqlConnector connect_ = ConnectMySql;
   std::unique_ptr<SqlConnection> conn_;
   std::string insert_head_;    // "INSERT INTO `t` (`a`,`b`) VALUES "
   std::string insert_tail_;    // " ON DUPLICATE KEY UPDATE ..." or ""

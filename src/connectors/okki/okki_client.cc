@@ -241,23 +241,4 @@ Result<json::Value> OkkiClient::Get(const std::string& path, const Query& query,
   return endpoint_.Call(build, classify, reauth, what);
 }
 
-std::shared_ptr<OkkiClient> ClientFor(const config::ConnectionConfig& conn, HttpClient* http,
-                                      Clock* clock, Status* error) {
-  static std::mutex mu;
-  static std::map<std::string, std::weak_ptr<OkkiClient>> clients;
-  std::lock_guard<std::mutex> lock(mu);
-  auto& slot =
-      clients[fmt::format("{}|{}|{}|{}", conn.name, json::Serialize(conn.options),
-                          static_cast<const void*>(http), static_cast<const void*>(clock))];
-  if (auto c = slot.lock()) return c;
-  auto opts = ReadClientOptions(conn);
-  if (!opts.ok()) {
-    *error = opts.status();
-    return nullptr;
-  }
-  auto c = std::make_shared<OkkiClient>(std::move(opts).value(), http, clock);
-  slot = c;
-  return c;
-}
-
 }  // namespace stagesync::connectors::okki

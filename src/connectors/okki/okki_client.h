@@ -15,12 +15,13 @@
 #include <utility>
 #include <vector>
 
+#include "connectors/common/api_endpoint.h"
+#include "connectors/common/client.h"
 #include "stagesync/clock.h"
 #include "stagesync/config.h"
 #include "stagesync/http.h"
 #include "stagesync/json.h"
 #include "stagesync/status.h"
-#include "connectors/common/api_endpoint.h"
 
 namespace stagesync::connectors::okki {
 
@@ -45,7 +46,7 @@ Status AnswerStatus(int http_status, const json::Value* body);
 
 using Query = std::vector<std::pair<std::string, std::string>>;
 
-class OkkiClient {
+class OkkiClient final : public Client {
  public:
   OkkiClient(ClientOptions opts, HttpClient* http, Clock* clock);
 
@@ -58,7 +59,10 @@ class OkkiClient {
   const EndpointCounters& counters() const { return endpoint_.counters(); }
 
   // Requests a token once (`check --connect`): Ok, or why it was refused (never the secret).
-  Status CheckLogin() { return Token(true, "").status(); }
+  Status CheckLogin(const std::vector<const config::PipelineConfig*>& /*users*/) override {
+    return Token(true, "").status();
+  }
+  ApiEndpoint* endpoint() override { return &endpoint_; }
 
  private:
   // The cached token, or a new one when forced (unless another thread replaced `stale`).
@@ -72,9 +76,5 @@ class OkkiClient {
   int64_t token_renew_ms_ = 0;  // fetch a new token from this time on
   std::atomic<int64_t> token_requests_{0};
 };
-
-// One client per connection (and HTTP client/clock), shared across pipelines in this process.
-std::shared_ptr<OkkiClient> ClientFor(const config::ConnectionConfig& conn, HttpClient* http,
-                                      Clock* clock, Status* error);
 
 }  // namespace stagesync::connectors::okki

@@ -122,17 +122,34 @@ Result<json::Value> Classify(const connectors::ApiEndpoint* /*unused*/, const Ht
   return InvalidArgument(text);
 }
 
+// The Yida connection: its v1.0 endpoint (rate limit, retries) and the DingTalk oapi token of
+// the same app. One per connection, shared by every Yida sink on it.
+class YidaClient final : public connectors::Client {
+ public:
+  YidaClient(ConnOptions c, std::shared_ptr<connectors::dingtalk::DingTalkClient> tokens,
+             std::unique_ptr<connectors::ApiEndpoint> api)
+      : c_(std::move(c)), tokens_(std::move(tokens)), api_(std::move(api)) {}
+  Status CheckLogin(const std::vector<const config::PipelineConfig*>& /*users*/) override {
+    return tokens_->Token(/*force_refresh=*/true, "").status();
+  }
+  connectors::ApiEndpoint* endpoint() override { return api_.get(); }
+
+  const ConnOptions c_;
+  const std::shared_ptr<connectors::dingtalk::DingTalkClient> tokens_;
+  const std::unique_ptr<connectors::ApiEndpoint> api_;
+};
+
 class YidaTarget final : public Target {
  public:
-  YidaTarget(std::string sink_path, Options o, ConnOptions c, transform::Mapping mapping,
-             std::shared_ptr<connectors::dingtalk::DingTalkClient> token_client,
-             std::unique_ptr<connectors::ApiEndpoint> endpoint, Clock* clock)
+  YidaTarget(std::string sink_path, Options o, transform::Mapping mapping,
+             std::shared_ptr<YidaClient> client, Clock* clock)
       : path_(std::move(sink_path)),
         o_(std::move(o)),
-        c_(std::move(c)),
         mapping_(std::move(mapping)),
-        tokens_(std::move(token_client)),
-        api_(std::move(endpoint)),
+        client_(std::move(client)),
+        c_(client_->c_),
+        tokens_(client_->tokens_.get()),
+        api_(client_->api_.get()),
         clock_(clock) {}
 
   Status Prepare(const stage::StagedRecord& r, std::string* payload,
@@ -330,16 +347,17 @@ class YidaTarget final : public Target {
       return req;
     };
     auto reauth = [&]() -> Status { return tokens_->Token(true, token).status(); };
-    auto classify = [this](const HttpResponse& r) { return Classify(api_.get(), r); };
+    auto classify = [this](const HttpResponse& r) { return Classify(api_, r); };
     return api_->Call(build, classify, reauth, path_ + ": " + what, idempotent);
   }
 
   const std::string path_;
   const Options o_;
-  const ConnOptions c_;
   transform::Mapping mapping_;
-  std::shared_ptr<connectors::dingtalk::DingTalkClient> tokens_;
-  std::unique_ptr<connectors::ApiEndpoint> api_;
+  const std::shared_ptr<YidaClient> client_;
+  const ConnOptions& c_;
+  connectors::dingtalk::DingTalkClient* const tokens_;
+  connectors::ApiEndpoint* const api_;
   Clock* clock_;
 };
 
@@ -385,49 +403,44 @@ Result<transform::MappingSpec> YidaMapping(const config::PipelineConfig& p,
   return o.mapping;
 }
 
-Status CheckYidaSink(const config::Config& cfg, const config::PipelineConfig& p,
-                     const config::SinkConfig& s) {
-  const config::ConnectionConfig* conn = cfg.FindConnection(s.connection);
-  if (conn->type != "yida") {
-    return InvalidArgument(s.path + ".connection: '" + conn->name + "' is a " + conn->type +
-                           " connection, not yida");
-  }
-  SS_RETURN_IF_ERROR(ReadConn(*conn).status());
+Status CheckYidaSink(const config::PipelineConfig& p, const config::SinkConfig& s) {
   SS_ASSIGN_OR_RETURN(Options o, ReadSink(p, s));
   return transform::Mapping::Compile(o.mapping).status();
 }
 
-Result<std::unique_ptr<Target>> MakeYidaTarget(const config::Config& cfg,
-                                               const config::PipelineConfig& p,
-                                               const config::SinkConfig& s, HttpClient* http,
-                                               Clock* clock) {
-  SS_RETURN_IF_ERROR(CheckYidaSink(cfg, p, s));
-  const config::ConnectionConfig* conn = cfg.FindConnection(s.connection);
-  SS_ASSIGN_OR_RETURN(ConnOptions c, ReadConn(*conn));
-  SS_ASSIGN_OR_RETURN(Options o, ReadSink(p, s));
-  SS_ASSIGN_OR_RETURN(transform::Mapping mapping, transform::Mapping::Compile(o.mapping));
+Status CheckYidaConnection(const config::ConnectionConfig& c) { return ReadConn(c).status(); }
+
+Result<std::shared_ptr<connectors::Client>> MakeYidaClient(const config::ConnectionConfig& conn,
+                                                           HttpClient* http, Clock* clock) {
+  SS_ASSIGN_OR_RETURN(ConnOptions c, ReadConn(conn));
   // Tokens come from oapi gettoken with the app's key and secret.
-  config::ConnectionConfig token_conn;
-  token_conn.name = conn->name + "#token";
-  token_conn.type = "dingtalk";
-  token_conn.path = conn->path;
-  token_conn.options = json::Value::Object();
-  token_conn.options.Add("base_url", json::Value::String(c.token_url));
-  token_conn.options.Add("app_key", json::Value::String(c.app_key));
-  token_conn.options.Add("app_secret", json::Value::String(c.app_secret));
-  token_conn.options.Add("qps", json::Value::Number(fmt::format("{}", c.qps)));
-  Status err;
-  auto tokens = connectors::dingtalk::ClientFor(token_conn, http, clock, &err);
-  if (tokens == nullptr) return err;
+  connectors::dingtalk::ClientOptions t;
+  t.base_url = c.token_url;
+  t.app_key = c.app_key;
+  t.app_secret = c.app_secret;
+  t.qps = c.qps;
+  t.retry.throttle_base_ms = t.retry.base_ms * 5 / 2;  // as for a dingtalk connection
+  auto tokens = std::make_shared<connectors::dingtalk::DingTalkClient>(t, http, clock);
   connectors::EndpointOptions eo;
-  eo.name = conn->name;
+  eo.name = conn.name;
   eo.qps = c.qps;
   eo.retry.base_ms = c.retry_base_ms;
   eo.retry.throttle_base_ms = c.retry_base_ms * 5;
   auto api = std::make_unique<connectors::ApiEndpoint>(eo, http, clock);
-  return std::unique_ptr<Target>(new YidaTarget(s.path, std::move(o), std::move(c),
-                                                std::move(mapping), std::move(tokens),
-                                                std::move(api), clock));
+  return std::shared_ptr<connectors::Client>(
+      std::make_shared<YidaClient>(std::move(c), std::move(tokens), std::move(api)));
+}
+
+Result<std::unique_ptr<Target>> MakeYidaTarget(const config::PipelineConfig& p,
+                                               const config::SinkConfig& s,
+                                               std::shared_ptr<connectors::Client> client,
+                                               Clock* clock) {
+  auto yida = std::dynamic_pointer_cast<YidaClient>(client);
+  if (yida == nullptr) return Internal(s.path + ": not a Yida connection's client");
+  SS_ASSIGN_OR_RETURN(Options o, ReadSink(p, s));
+  SS_ASSIGN_OR_RETURN(transform::Mapping mapping, transform::Mapping::Compile(o.mapping));
+  return std::unique_ptr<Target>(
+      new YidaTarget(s.path, std::move(o), std::move(mapping), std::move(yida), clock));
 }
 
 }  // namespace stagesync::sink::yida

@@ -7,6 +7,7 @@
 
 #include <memory>
 
+#include "connectors/common/client.h"
 #include "connectors/common/intent_sink.h"
 #include "stagesync/config.h"
 #include "stagesync/http.h"
@@ -16,13 +17,16 @@ namespace stagesync::sink::yida {
 const std::vector<config::OptionSpec>& SinkOptionTable();
 const std::vector<config::OptionSpec>& ConnectionOptionTable();
 
-Status CheckYidaSink(const config::Config& cfg, const config::PipelineConfig& p,
-                     const config::SinkConfig& s);
+Status CheckYidaConnection(const config::ConnectionConfig& c);
+// The connection's client: its v1.0 endpoint and the app's oapi token.
+Result<std::shared_ptr<connectors::Client>> MakeYidaClient(const config::ConnectionConfig& c,
+                                                           HttpClient* http, Clock* clock);
+Status CheckYidaSink(const config::PipelineConfig& p, const config::SinkConfig& s);
 Result<transform::MappingSpec> YidaMapping(const config::PipelineConfig& p,
                                            const config::SinkConfig& s);
-Result<std::unique_ptr<Target>> MakeYidaTarget(const config::Config& cfg,
-                                               const config::PipelineConfig& p,
-                                               const config::SinkConfig& s, HttpClient* http,
+Result<std::unique_ptr<Target>> MakeYidaTarget(const config::PipelineConfig& p,
+                                               const config::SinkConfig& s,
+                                               std::shared_ptr<connectors::Client> client,
                                                Clock* clock);
 
 }  // namespace stagesync::sink::yida

@@ -1,0 +1,60 @@
+// Runtime: everything the engine takes from the outside world, in one object (in the spirit of
+// LevelDB's Env): the clock, the HTTP client, how SQL connections are opened, where operator
+// notices go, and the Connections that build each configured connection's client once. One
+// per process (the CLI, the agent) or per test; every source and sink naming a connection
+// gets the same client from it, so one rate limit, one token and one session per connection
+// across pipelines. Thread-safe once built; the parts it was given must outlive it.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "stagesync/clock.h"
+#include "stagesync/http.h"
+#include "stagesync/sql.h"
+#include "stagesync/status.h"
+
+namespace stagesync {
+
+namespace connectors {
+class Connections;
+}
+
+using SqlConnector = std::function<Result<std::unique_ptr<SqlConnection>>(const SqlOptions&)>;
+
+struct RuntimeOptions {
+  Clock* clock = nullptr;                          // Default: the real clock
+  HttpClient* http = nullptr;                      // Default: a libcurl client the Runtime owns
+  SqlConnector connect_sql;                        // Default: ConnectMySql
+  std::function<void(const std::string&)> notice;  // things an operator should hear. Default: none
+};
+
+class Runtime {
+ public:
+  explicit Runtime(RuntimeOptions opts = {});
+  Runtime(HttpClient* http, Clock* clock) : Runtime(RuntimeOptions{clock, http, {}, {}}) {}
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  Clock* clock() const { return clock_; }
+  HttpClient* http() const { return http_; }
+  Result<std::unique_ptr<SqlConnection>> ConnectSql(const SqlOptions& o) const {
+    return connect_sql_(o);
+  }
+  const std::function<void(const std::string&)>& notice() const { return notice_; }
+  void set_notice(std::function<void(const std::string&)> fn) { notice_ = std::move(fn); }
+  // The clients of the configured connections (see src/connectors/connector.h).
+  connectors::Connections& connections() { return *connections_; }
+
+ private:
+  Clock* clock_;
+  std::unique_ptr<HttpClient> own_http_;
+  HttpClient* http_;
+  SqlConnector connect_sql_;
+  std::function<void(const std::string&)> notice_;
+  std::unique_ptr<connectors::Connections> connections_;
+};
+
+}  // namespace stagesync

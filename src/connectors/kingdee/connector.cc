@@ -1,0 +1,57 @@
+// The Kingdee K3Cloud connector: ExecuteBillQuery as a source, Push (e.g. CN_PAYAPPLY ->
+// AP_PAYBILL) as a sink, both in one login session per connection.
+#include "connectors/connector.h"
+
+#include "connectors/kingdee/kingdee_client.h"
+#include "connectors/kingdee/kingdee_push.h"
+#include "connectors/kingdee/kingdee_source.h"
+
+namespace stagesync::connectors::kingdee {
+namespace {
+
+Status CheckConnection(const config::ConnectionConfig& c) { return ReadClientOptions(c).status(); }
+
+Result<std::shared_ptr<Client>> MakeClient(const config::ConnectionConfig& c, Runtime& rt) {
+  SS_ASSIGN_OR_RETURN(ClientOptions opts, ReadClientOptions(c));
+  return std::shared_ptr<Client>(std::make_shared<KingdeeClient>(opts, rt.http(), rt.clock()));
+}
+
+Status CheckSource(const config::PipelineConfig& p) {
+  return source::kingdee::ReadSourceOptions(p).status();
+}
+
+Result<std::unique_ptr<source::Source>> MakeSource(const Context& ctx, source::SourceState state) {
+  SS_ASSIGN_OR_RETURN(auto client, ctx.rt.connections().Get<KingdeeClient>(ctx.connection));
+  SS_ASSIGN_OR_RETURN(auto opts, source::kingdee::ReadSourceOptions(ctx.pipeline));
+  return std::unique_ptr<source::Source>(new source::kingdee::KingdeeSource(
+      ctx.pipeline.name, std::move(opts), std::move(client), ctx.rt.clock(), std::move(state)));
+}
+
+Result<std::unique_ptr<sink::Sink>> MakePush(const Context& ctx, const config::SinkConfig& s,
+                                             stage::StagingLog* log) {
+  SS_ASSIGN_OR_RETURN(auto client, ctx.rt.connections().Get<KingdeeClient>(ctx.connection));
+  SS_ASSIGN_OR_RETURN(auto target, sink::kingdee::MakePushTarget(ctx.pipeline, s, client));
+  return IntentSinkFor(ctx, s, log, std::move(target));
+}
+
+}  // namespace
+
+extern const Connector kConnector;  // listed in ../registry.cc
+const Connector kConnector = {
+    .type = "kingdee",
+    .about = "Kingdee K3Cloud WebAPI (login session), ExecuteBillQuery source and Push sink",
+    .connection_options = ConnectionOptionTable,
+    .check_connection = CheckConnection,
+    .make_client = MakeClient,
+    .source_options = source::kingdee::SourceOptionTable,
+    .check_source = CheckSource,
+    .make_source = MakeSource,
+    .sinks = {{.type = "kingdee_push",
+               .about = "pushes each selected source bill down to a target bill (exactly once)",
+               .options = sink::kingdee::SinkOptionTable,
+               .check = sink::kingdee::CheckPushSink,
+               .mapping = sink::kingdee::PushMapping,
+               .make = MakePush}},
+};
+
+}  // namespace stagesync::connectors::kingdee

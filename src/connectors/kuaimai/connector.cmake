@@ -1,0 +1,6 @@
+# The kuaimai connector's files (included by src/CMakeLists.txt).
+target_sources(stagesync_connectors PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/connector.cc
+  ${CMAKE_CURRENT_LIST_DIR}/kuaimai_client.cc
+  ${CMAKE_CURRENT_LIST_DIR}/kuaimai_source.cc
+)

@@ -1,0 +1,5 @@
+# The mysql connector's files (included by src/CMakeLists.txt).
+target_sources(stagesync_connectors PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/connector.cc
+  ${CMAKE_CURRENT_LIST_DIR}/mysql_sink.cc
+)
