@@ -9,6 +9,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "stagesync/json.h"
@@ -77,11 +78,20 @@ inline constexpr double kMaxQps = 1000;
 // Declared option of a connector: the table both validates and documents the config.
 enum class OptionType { kString, kInt, kNumber, kBool, kStringList, kObject, kAny };
 struct OptionSpec {
+  OptionSpec(std::string_view n, OptionType t, bool req, std::string def, std::string_view h,
+             std::string r = "")
+      : name(n),
+        type(t),
+        required(req),
+        default_text(std::move(def)),
+        help(h),
+        range(std::move(r)) {}
   std::string_view name;
   OptionType type;
   bool required;
-  std::string_view default_text;  // as documented: "Default: ..."
+  std::string default_text;  // as documented: "Default: ..."
   std::string_view help;
+  std::string range;  // "[1, 100]" for bounded numbers; empty otherwise
 };
 
 // Typed access to one options object, every error naming "path.option".
@@ -104,6 +114,7 @@ class OptionReader {
   std::vector<std::string> StringList(std::string_view name) const;
   const json::Value* Get(std::string_view name) const { return options_.Find(name); }
   std::string PathOf(std::string_view name) const { return path_ + "." + std::string(name); }
+  const std::string& path() const { return path_; }
 
  private:
   const json::Value& options_;

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "stagesync/option_table.h"
+
 namespace stagesync::config {
 
 namespace {
@@ -369,6 +371,12 @@ Result<Config> LoadFile(const std::string& file) {
 }
 
 // ---- OptionReader ----
+
+std::string FormatNumber(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", x);
+  return buf;
+}
 
 Status OptionReader::Validate(const std::vector<OptionSpec>& specs) const {
   for (const auto& m : options_.members()) {

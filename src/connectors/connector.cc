@@ -162,7 +162,8 @@ std::string HelpConfig() {
     if (fn == nullptr) return;
     out += "\n  " + title + "\n";
     for (const config::OptionSpec& o : fn()) {
-      std::string def = o.required ? "required" : "default: " + std::string(o.default_text);
+      std::string def = o.required ? "required" : "default: " + o.default_text;
+      if (!o.range.empty()) def += ", range " + o.range;
       out += fmt::format("    {:<22} {:<11} {}\n", o.name, kTypes[static_cast<int>(o.type)], def);
       out += fmt::format("    {:<22} {}\n", "", o.help);
     }

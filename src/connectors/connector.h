@@ -33,6 +33,11 @@ struct Context {
 };
 
 using OptionTableFn = const std::vector<config::OptionSpec>& (*)();
+// The OptionTableFn of a typed table: `.source_options = SpecsOf<SourceOptionTable>`.
+template <auto Table>
+const std::vector<config::OptionSpec>& SpecsOf() {
+  return Table().specs();
+}
 
 struct SinkType {
   std::string_view type;  // the sink's "type" in the config

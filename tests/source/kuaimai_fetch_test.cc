@@ -314,9 +314,11 @@ TEST_F(KuaimaiFetchTest, PipelinesSharingAConnectionRefreshOnceBetweenThem) {
   cfg_ = std::move(cfg).value();
   OpenLog();
   emu_.ExpireSessionNow();
+  // One process, one Runtime: both pipelines get the connection's one client.
+  Runtime rt(http_.get(), Clock::Real());
   Status a, b;
-  std::thread t1([&] { a = Fetch(Clock::Real(), nullptr, 0).status(); });
-  std::thread t2([&] { b = Fetch(Clock::Real(), nullptr, 1).status(); });
+  std::thread t1([&] { a = fetch::RunFetch(cfg_, cfg_.pipelines[0], log_.get(), rt).status(); });
+  std::thread t2([&] { b = fetch::RunFetch(cfg_, cfg_.pipelines[1], log_.get(), rt).status(); });
   t1.join();
   t2.join();
   ASSERT_TRUE(a.ok()) << a.ToString();

@@ -121,27 +121,21 @@ Result<json::Value> ApiEndpoint::Call(const std::function<Result<HttpRequest>()>
   }
 }
 
-std::vector<config::OptionSpec> WithRetryOptions(std::vector<config::OptionSpec> own) {
-  static const config::OptionSpec kRetry[] = {
-      {"retry_budget_s", config::OptionType::kInt, false, "600",
-       "how long one call keeps retrying throttling and transient failures"},
-      {"max_attempts", config::OptionType::kInt, false, "0",
-       "cap on tries per call, first included; 0 = bounded by retry_budget_s only"},
-  };
-  own.insert(own.end(), std::begin(kRetry), std::end(kRetry));
-  return own;
+config::OptionTable<RetryPolicy> RetryOptionTable(int64_t base_ms) {
+  return config::OptionTable<RetryPolicy>()
+      .Int("retry_base_ms", &RetryPolicy::base_ms, base_ms, 1, 60000,
+           "first backoff (ms); throttling backs off from a multiple of it")
+      .Int("retry_budget_s", &RetryPolicy::budget_ms, 600, 0, 604800,
+           "how long one call keeps retrying throttling and transient failures", 1000)
+      .Int("max_attempts", &RetryPolicy::max_attempts, 0, 0, 1000000,
+           "cap on tries per call, first included; 0 = bounded by retry_budget_s only");
 }
 
-Status ReadRetryOptions(const config::OptionReader& r, RetryPolicy* p) {
-  p->budget_ms = r.Int("retry_budget_s", 600) * 1000;
-  if (p->budget_ms < 0 || p->budget_ms > int64_t{7} * 24 * 3600 * 1000) {
-    return InvalidArgument(r.PathOf("retry_budget_s") + ": must be in [0, 604800]");
+Status CheckBaseUrl(const config::OptionReader& r, std::string* url) {
+  while (!url->empty() && url->back() == '/') url->pop_back();
+  if (url->rfind("http://", 0) != 0 && url->rfind("https://", 0) != 0) {
+    return InvalidArgument(r.PathOf("base_url") + ": must start with http:// or https://");
   }
-  const int64_t attempts = r.Int("max_attempts", 0);
-  if (attempts < 0 || attempts > 1000000) {
-    return InvalidArgument(r.PathOf("max_attempts") + ": must be in [0, 1000000]");
-  }
-  p->max_attempts = static_cast<int>(attempts);
   return Status::Ok();
 }
 

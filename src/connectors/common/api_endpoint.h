@@ -17,6 +17,7 @@
 #include "stagesync/config.h"
 #include "stagesync/http.h"
 #include "stagesync/json.h"
+#include "stagesync/option_table.h"
 #include "stagesync/rate_limiter.h"
 #include "stagesync/retry.h"
 #include "stagesync/status.h"
@@ -79,10 +80,13 @@ class ApiEndpoint {
   std::mt19937_64 rand_;
 };
 
-// The retry options every vendor connection takes (`retry_budget_s`, `max_attempts`), and
-// their reader: one table, so every client retries the same way.
-std::vector<config::OptionSpec> WithRetryOptions(std::vector<config::OptionSpec> own);
-Status ReadRetryOptions(const config::OptionReader& r, RetryPolicy* p);
+// The retry options every vendor connection takes (`retry_base_ms`, `retry_budget_s`,
+// `max_attempts`), bound to its RetryPolicy: one table, so every client retries the same way.
+// Each client sets `throttle_base_ms` from `base_ms` by its vendor's advice.
+config::OptionTable<RetryPolicy> RetryOptionTable(int64_t base_ms = 200);
+
+// Trims trailing slashes off a URL option and checks its scheme (the error names `base_url`).
+Status CheckBaseUrl(const config::OptionReader& r, std::string* url);
 
 // Parses a JSON body (a UTF-8 BOM is fine). An HTML page (gateway, flood guard) is
 // ResourceExhausted, retried for the whole budget; other garbage is DataLoss naming the HTTP

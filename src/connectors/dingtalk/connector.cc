@@ -32,10 +32,10 @@ extern const Connector kConnector;  // listed in ../registry.cc
 const Connector kConnector = {
     .type = "dingtalk",
     .about = "DingTalk approval instances (oapi processinstance listids + get)",
-    .connection_options = ConnectionOptionTable,
+    .connection_options = SpecsOf<ClientOptionTable>,
     .check_connection = CheckConnection,
     .make_client = MakeClient,
-    .source_options = source::dingtalk::SourceOptionTable,
+    .source_options = SpecsOf<source::dingtalk::SourceOptionTable>,
     .check_source = CheckSource,
     .make_source = MakeSource,
 };

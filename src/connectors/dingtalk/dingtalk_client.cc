@@ -51,43 +51,31 @@ StatusCode ClassifyErrcode(int64_t errcode, std::string_view sub_code) {
   return StatusCode::kFailedPrecondition;
 }
 
-const std::vector<config::OptionSpec>& ConnectionOptionTable() {
-  static const std::vector<config::OptionSpec> kTable = WithRetryOptions({
-      {"base_url", config::OptionType::kString, true, "",
-       "oapi root, e.g. https://oapi.dingtalk.com"},
-      {"app_key", config::OptionType::kString, true, "", "the app's AppKey"},
-      {"app_secret", config::OptionType::kString, true, "", "the app's AppSecret; use ${ENV}"},
-      {"qps", config::OptionType::kNumber, false, "10", "requests per second, all pipelines"},
-      {"timeout_ms", config::OptionType::kInt, false, "30000", "total time per request"},
-      {"max_response_bytes", config::OptionType::kInt, false, "8388608", "decoded body limit"},
-      {"retry_base_ms", config::OptionType::kInt, false, "200",
-       "first backoff; throttling backs off from 2.5x this"},
-  });
+const config::OptionTable<ClientOptions>& ClientOptionTable() {
+  using O = ClientOptions;
+  static const config::OptionTable<O> kTable =
+      config::OptionTable<O>()
+          .Required("base_url", &O::base_url, "oapi root, e.g. https://oapi.dingtalk.com")
+          .Required("app_key", &O::app_key, "the app's AppKey")
+          .Required("app_secret", &O::app_secret, "the app's AppSecret; use ${ENV}")
+          .Num("qps", &O::qps, 10, config::kMinQps, config::kMaxQps,
+               "requests per second, all pipelines (DingTalk allows 20 per app)")
+          .Int("timeout_ms", &O::timeout_ms, 30000, 100, 3600000, "total time per request")
+          .Int("max_response_bytes", &O::max_response_bytes, 8 << 20, 1024, int64_t{1} << 30,
+               "decoded body limit")
+          .Include(RetryOptionTable(200), &O::retry)
+          .Check([](const config::OptionReader& r, O* o) {
+            // One SDK retries a throttled call after 0.5 s (doc/vendors/dingtalk.md): the
+            // first backoff is [0.25, 0.5] s with the default base and doubles only while the
+            // same call stays throttled, so scattered throttling slows each call a little.
+            o->retry.throttle_base_ms = o->retry.base_ms * 5 / 2;
+            return CheckBaseUrl(r, &o->base_url);
+          });
   return kTable;
 }
 
 Result<ClientOptions> ReadClientOptions(const config::ConnectionConfig& conn) {
-  config::OptionReader r(conn.options, conn.path);
-  SS_RETURN_IF_ERROR(r.Validate(ConnectionOptionTable()));
-  ClientOptions o;
-  o.base_url = r.String("base_url");
-  while (!o.base_url.empty() && o.base_url.back() == '/') o.base_url.pop_back();
-  if (o.base_url.rfind("http://", 0) != 0 && o.base_url.rfind("https://", 0) != 0) {
-    return InvalidArgument(r.PathOf("base_url") + ": must start with http:// or https://");
-  }
-  o.app_key = r.String("app_key");
-  o.app_secret = r.String("app_secret");
-  SS_ASSIGN_OR_RETURN(o.qps, r.NumberIn("qps", 10, config::kMinQps, config::kMaxQps));
-  o.timeout_ms = static_cast<int>(r.Int("timeout_ms", 30000));
-  o.max_response_bytes = static_cast<size_t>(r.Int("max_response_bytes", 8 << 20));
-  SS_RETURN_IF_ERROR(ReadRetryOptions(r, &o.retry));
-  o.retry.base_ms = r.Int("retry_base_ms", 200);
-  if (o.retry.base_ms < 1) return InvalidArgument(r.PathOf("retry_base_ms") + ": must be >= 1");
-  // One SDK retries a throttled call after 0.5 s (contract 1.5): the first backoff is
-  // [0.25, 0.5] s with the default base and doubles only while the same call stays throttled,
-  // so a storm of scattered throttling slows each call a little instead of a lot.
-  o.retry.throttle_base_ms = o.retry.base_ms * 5 / 2;
-  return o;
+  return ClientOptionTable().Read(conn.options, conn.path);
 }
 
 Result<json::Value> ClassifyAnswer(const HttpResponse& resp, bool token_call) {

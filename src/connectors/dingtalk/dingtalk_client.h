@@ -26,13 +26,14 @@ struct ClientOptions {
   std::string base_url;  // e.g. https://oapi.dingtalk.com
   std::string app_key;
   std::string app_secret;  // from ${ENV}; never logged
-  double qps = 10;         // Default: 10 (DingTalk allows 20/app; half leaves room for others)
-  int timeout_ms = 30000;  // Default: 30 s
-  size_t max_response_bytes = 8u << 20;  // Default: 8 MiB
+  double qps = 0;
+  int timeout_ms = 0;
+  size_t max_response_bytes = 0;
   RetryPolicy retry;
 };
 
-const std::vector<config::OptionSpec>& ConnectionOptionTable();
+// Defaults, ranges and help of ClientOptions.
+const config::OptionTable<ClientOptions>& ClientOptionTable();
 Result<ClientOptions> ReadClientOptions(const config::ConnectionConfig& conn);
 
 // Maps a DingTalk errcode to the Status code that decides what happens next.

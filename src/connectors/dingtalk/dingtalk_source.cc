@@ -90,55 +90,36 @@ std::string Truncate(std::string_view s, size_t n) {
 
 }  // namespace
 
-const std::vector<config::OptionSpec>& SourceOptionTable() {
-  static const std::vector<config::OptionSpec> kTable = {
-      {"process_code", config::OptionType::kString, true, "", "approval form code (PROC-...)"},
-      {"overlap_s", config::OptionType::kInt, false, "600",
-       "re-read this much before the watermark"},
-      {"lag_s", config::OptionType::kInt, false, "30", "stop this far before now"},
-      {"initial_lookback_days", config::OptionType::kInt, false, "30",
-       "first fetch goes back this far (<= 365)"},
-      {"start_at", config::OptionType::kString, false, "(none)",
-       "first fetch starts at this date-time instead (\"2024-01-01 00:00:00\", pipeline's zone)"},
-      {"window_days", config::OptionType::kInt, false, "30", "listids window length (<= 120)"},
-      {"page_size", config::OptionType::kInt, false, "20", "ids per listids page (<= 20)"},
-      {"concurrency", config::OptionType::kInt, false, "4",
-       "get calls in flight per page; up to 3 pages overlap"},
-  };
+const config::OptionTable<SourceOptions>& SourceOptionTable() {
+  using O = SourceOptions;
+  static const config::OptionTable<O> kTable =
+      config::OptionTable<O>()
+          .Required("process_code", &O::process_code, "approval form code (PROC-...)")
+          .Int("overlap_s", &O::overlap_ms, 600, 0, 365 * 86400,
+               "re-read this much before the watermark", 1000)
+          .Int("lag_s", &O::lag_ms, 30, 0, 365 * 86400, "stop this far before now", 1000)
+          .Int("initial_lookback_days", &O::initial_lookback_ms, 30, 1, 365,
+               "first fetch goes back this far", kDayMs)
+          .Custom("start_at", config::OptionType::kString, false, "(none)",
+                  "first fetch starts at this date-time instead (\"2024-01-01 00:00:00\", "
+                  "pipeline's zone)",
+                  [](const config::OptionReader& r, O* o) -> Status {
+                    SS_ASSIGN_OR_RETURN(o->start_at_ms, ReadStartAt(r, o->time_zone));
+                    return Status::Ok();
+                  })
+          .Int("window_days", &O::window_ms, 30, 1, 120, "listids window length (DingTalk's limit)",
+               kDayMs)
+          .Int("page_size", &O::page_size, 20, 1, 20, "ids per listids page (DingTalk's limit)")
+          .Int("concurrency", &O::concurrency, 4, 1, 64,
+               "get calls in flight per page; up to 3 pages overlap");
   return kTable;
 }
 
 Result<SourceOptions> ReadSourceOptions(const config::SourceConfig& src,
                                         const std::string& time_zone) {
-  config::OptionReader r(src.options, src.path);
-  SS_RETURN_IF_ERROR(r.Validate(SourceOptionTable()));
-  SourceOptions o;
-  o.process_code = r.String("process_code");
-  o.overlap_ms = r.Int("overlap_s", 600) * 1000;
-  o.lag_ms = r.Int("lag_s", 30) * 1000;
-  int64_t lookback = r.Int("initial_lookback_days", 30);
-  if (lookback < 1 || lookback > 365) {
-    return InvalidArgument(r.PathOf("initial_lookback_days") + ": must be in [1, 365]");
-  }
-  o.initial_lookback_ms = lookback * kDayMs;
-  SS_ASSIGN_OR_RETURN(o.start_at_ms, ReadStartAt(r, time_zone));
-  int64_t window = r.Int("window_days", 30);
-  if (window < 1 || window > 120) {
-    return InvalidArgument(r.PathOf("window_days") + ": must be in [1, 120] (DingTalk's limit)");
-  }
-  o.window_ms = window * kDayMs;
-  o.page_size = static_cast<int>(r.Int("page_size", 20));
-  if (o.page_size < 1 || o.page_size > 20) {
-    return InvalidArgument(r.PathOf("page_size") + ": must be in [1, 20] (DingTalk's limit)");
-  }
-  o.concurrency = static_cast<int>(r.Int("concurrency", 4));
-  if (o.concurrency < 1 || o.concurrency > 64) {
-    return InvalidArgument(r.PathOf("concurrency") + ": must be in [1, 64]");
-  }
-  if (o.overlap_ms < 0 || o.lag_ms < 0) {
-    return InvalidArgument(src.path + ": overlap_s and lag_s must not be negative");
-  }
-  return o;
+  SourceOptions base;
+  base.time_zone = time_zone;
+  return SourceOptionTable().Read(src.options, src.path, std::move(base));
 }
 
 DingTalkSource::DingTalkSource(std::string pipeline, SourceOptions opts,

@@ -8,25 +8,27 @@
 #include <mutex>
 #include <optional>
 
-#include "stagesync/source.h"
 #include "connectors/dingtalk/dingtalk_client.h"
+#include "stagesync/source.h"
 
 namespace stagesync::source::dingtalk {
 
 using connectors::dingtalk::DingTalkClient;
 
+// A source's options; defaults, ranges and help in SourceOptionTable() (the .cc).
 struct SourceOptions {
   std::string process_code;
-  int64_t overlap_ms = 10 * 60 * 1000;            // Default: 10 min
-  int64_t lag_ms = 30 * 1000;                     // Default: 30 s
-  std::optional<int64_t> start_at_ms;             // Default: none (absolute first start)
-  int64_t initial_lookback_ms = 30LL * 86400000;  // Default: 30 days (first fetch)
-  int64_t window_ms = 30LL * 86400000;            // Default: 30 days; DingTalk allows <= 120 d
-  int page_size = 20;                             // Default: 20 (the API maximum)
-  int concurrency = 4;  // Default: 4 gets in flight per page (up to 3 pages overlap)
+  int64_t overlap_ms = 0;
+  int64_t lag_ms = 0;
+  std::optional<int64_t> start_at_ms;  // absolute first start
+  int64_t initial_lookback_ms = 0;     // first fetch
+  int64_t window_ms = 0;
+  int page_size = 0;
+  int concurrency = 0;                      // gets in flight per page
+  std::string time_zone = "Asia/Shanghai";  // the pipeline's, for start_at
 };
 
-const std::vector<config::OptionSpec>& SourceOptionTable();
+const config::OptionTable<SourceOptions>& SourceOptionTable();
 Result<SourceOptions> ReadSourceOptions(const config::SourceConfig& src,
                                         const std::string& time_zone = "Asia/Shanghai");
 

@@ -40,7 +40,7 @@ extern const Connector kConnector;  // listed in ../registry.cc
 const Connector kConnector = {
     .type = "kingdee",
     .about = "Kingdee K3Cloud WebAPI (login session), ExecuteBillQuery source and Push sink",
-    .connection_options = ConnectionOptionTable,
+    .connection_options = SpecsOf<ClientOptionTable>,
     .check_connection = CheckConnection,
     .make_client = MakeClient,
     .source_options = source::kingdee::SourceOptionTable,

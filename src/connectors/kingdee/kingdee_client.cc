@@ -138,69 +138,54 @@ Status EnvelopeStatus(const json::Value& body) {
                                   messages.empty() ? "no message" : Clip(messages)));
 }
 
-const std::vector<config::OptionSpec>& ConnectionOptionTable() {
-  static const std::vector<config::OptionSpec> kTable = WithRetryOptions({
-      {"base_url", config::OptionType::kString, true, "",
-       "server root, e.g. https://erp.example.com (\"/k3cloud/...\" is appended)"},
-      {"acct_id", config::OptionType::kString, true, "", "data centre id"},
-      {"username", config::OptionType::kString, true, "", "integration user"},
-      {"app_id", config::OptionType::kString, false, "", "LoginByAppSecret app id"},
-      {"app_secret", config::OptionType::kString, false, "", "LoginByAppSecret secret; use ${ENV}"},
-      {"password", config::OptionType::kString, false, "",
-       "ValidateUser password, instead of app_id/app_secret; use ${ENV}"},
-      {"lcid", config::OptionType::kInt, false, "2052", "locale id"},
-      {"qps", config::OptionType::kNumber, false, "5", "requests per second, all pipelines"},
-      {"timeout_ms", config::OptionType::kInt, false, "60000", "total time per request"},
-      {"max_response_bytes", config::OptionType::kInt, false, "67108864", "decoded body limit"},
-      {"retry_base_ms", config::OptionType::kInt, false, "200",
-       "first backoff; throttling (MsgCode 14) backs off from 5x this"},
-  });
+const config::OptionTable<ClientOptions>& ClientOptionTable() {
+  using O = ClientOptions;
+  static const config::OptionTable<O> kTable =
+      config::OptionTable<O>()
+          .Required("base_url", &O::base_url,
+                    "server root, e.g. https://erp.example.com (\"/k3cloud/...\" is appended)")
+          .Required("acct_id", &O::acct_id, "data centre id")
+          .Required("username", &O::username, "integration user")
+          .Str("app_id", &O::app_id, "", "LoginByAppSecret app id")
+          .Str("app_secret", &O::app_secret, "", "LoginByAppSecret secret; use ${ENV}")
+          .Str("password", &O::password, "",
+               "ValidateUser password, instead of app_id/app_secret; use ${ENV}")
+          .Int("lcid", &O::lcid, 2052, 1, 65535, "locale id (2052 = zh-CN)")
+          .Num("qps", &O::qps, 5, config::kMinQps, config::kMaxQps,
+               "requests per second, all pipelines")
+          .Int("timeout_ms", &O::timeout_ms, 60000, 100, 3600000, "total time per request")
+          .Int("max_response_bytes", &O::max_response_bytes, int64_t{64} << 20, 1024,
+               int64_t{1} << 30, "decoded body limit (2000 rows x wide field lists)")
+          .Include(RetryOptionTable(200), &O::retry)
+          .Check([](const config::OptionReader& r, O* o) -> Status {
+            // Accept the K3Cloud URL as users copy it from the browser (".../k3cloud").
+            constexpr std::string_view kSuffix = "/k3cloud";
+            while (!o->base_url.empty() && o->base_url.back() == '/') o->base_url.pop_back();
+            if (o->base_url.size() > kSuffix.size() &&
+                std::string_view(o->base_url).substr(o->base_url.size() - kSuffix.size()) ==
+                    kSuffix) {
+              o->base_url.resize(o->base_url.size() - kSuffix.size());
+            }
+            SS_RETURN_IF_ERROR(CheckBaseUrl(r, &o->base_url));
+            if (o->app_secret.empty() && o->password.empty()) {
+              return InvalidArgument(r.path() +
+                                     ": set app_id and app_secret (LoginByAppSecret) or "
+                                     "password (ValidateUser)");
+            }
+            if (!o->app_secret.empty() && o->app_id.empty()) {
+              return InvalidArgument(r.PathOf("app_id") + ": missing (needed with app_secret)");
+            }
+            // MsgCode 14 (throttled) backs off from 5x the base.
+            o->retry.throttle_base_ms = o->retry.base_ms * 5;
+            return Status::Ok();
+          });
   return kTable;
 }
 
 Result<ClientOptions> ReadClientOptions(const config::ConnectionConfig& conn) {
-  config::OptionReader r(conn.options, conn.path);
-  SS_RETURN_IF_ERROR(r.Validate(ConnectionOptionTable()));
-  ClientOptions o;
-  o.name = conn.name;
-  o.base_url = r.String("base_url");
-  while (!o.base_url.empty() && o.base_url.back() == '/') o.base_url.pop_back();
-  // Accept the K3Cloud URL as users copy it from the browser (".../k3cloud").
-  constexpr std::string_view kSuffix = "/k3cloud";
-  if (o.base_url.size() > kSuffix.size() &&
-      std::string_view(o.base_url).substr(o.base_url.size() - kSuffix.size()) == kSuffix) {
-    o.base_url.resize(o.base_url.size() - kSuffix.size());
-  }
-  if (o.base_url.rfind("http://", 0) != 0 && o.base_url.rfind("https://", 0) != 0) {
-    return InvalidArgument(r.PathOf("base_url") + ": must start with http:// or https://");
-  }
-  o.acct_id = r.String("acct_id");
-  o.username = r.String("username");
-  o.app_id = r.String("app_id");
-  o.app_secret = r.String("app_secret");
-  o.password = r.String("password");
-  if (o.app_secret.empty() && o.password.empty()) {
-    return InvalidArgument(conn.path +
-                           ": set app_id and app_secret (LoginByAppSecret) or "
-                           "password (ValidateUser)");
-  }
-  if (!o.app_secret.empty() && o.app_id.empty()) {
-    return InvalidArgument(r.PathOf("app_id") + ": missing (needed with app_secret)");
-  }
-  o.lcid = static_cast<int>(r.Int("lcid", 2052));
-  SS_ASSIGN_OR_RETURN(o.qps, r.NumberIn("qps", 5, config::kMinQps, config::kMaxQps));
-  o.timeout_ms = static_cast<int>(r.Int("timeout_ms", 60000));
-  if (o.timeout_ms < 100) return InvalidArgument(r.PathOf("timeout_ms") + ": must be >= 100");
-  const int64_t max_bytes = r.Int("max_response_bytes", int64_t{64} << 20);
-  if (max_bytes < 1024) {
-    return InvalidArgument(r.PathOf("max_response_bytes") + ": must be >= 1024");
-  }
-  o.max_response_bytes = static_cast<size_t>(max_bytes);
-  SS_RETURN_IF_ERROR(ReadRetryOptions(r, &o.retry));
-  o.retry.base_ms = r.Int("retry_base_ms", 200);
-  if (o.retry.base_ms < 1) return InvalidArgument(r.PathOf("retry_base_ms") + ": must be >= 1");
-  o.retry.throttle_base_ms = o.retry.base_ms * 5;
-  return o;
+  ClientOptions base;
+  base.name = conn.name;
+  return ClientOptionTable().Read(conn.options, conn.path, std::move(base));
 }
 
 namespace {

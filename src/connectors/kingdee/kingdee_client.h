@@ -25,6 +25,7 @@
 
 namespace stagesync::connectors::kingdee {
 
+// A connection's options; defaults, ranges and help in ClientOptionTable() (the .cc).
 struct ClientOptions {
   std::string name;      // connection name, for errors
   std::string base_url;  // server root; "/k3cloud/<Service>.common.kdsvc" is appended
@@ -33,14 +34,14 @@ struct ClientOptions {
   std::string app_id;      // LoginByAppSecret
   std::string app_secret;  // never logged
   std::string password;    // ValidateUser, used when app_secret is empty; never logged
-  int lcid = 2052;         // Default: 2052 (zh-CN)
-  double qps = 5;          // Default: 5
-  int timeout_ms = 60000;  // Default: 60 s
-  size_t max_response_bytes = 64u << 20;  // Default: 64 MiB (2000 rows x wide field lists)
+  int lcid = 0;
+  double qps = 0;
+  int timeout_ms = 0;
+  size_t max_response_bytes = 0;
   RetryPolicy retry;
 };
 
-const std::vector<config::OptionSpec>& ConnectionOptionTable();
+const config::OptionTable<ClientOptions>& ClientOptionTable();
 Result<ClientOptions> ReadClientOptions(const config::ConnectionConfig& conn);
 
 // What a MsgCode means for the caller (shared/api-contracts.md 2.2).

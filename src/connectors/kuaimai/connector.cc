@@ -30,10 +30,9 @@ Result<std::unique_ptr<source::Source>> MakeSource(const Context& ctx, source::S
 
 // Here rather than in the client: the method to probe with is a source option.
 Status KuaimaiClient::CheckLogin(const std::vector<const config::PipelineConfig*>& users) {
-  source::kuaimai::SourceOptions o;
-  if (!users.empty()) {
-    SS_ASSIGN_OR_RETURN(o, source::kuaimai::ReadSourceOptions(users[0]->source));
-  }
+  config::SourceConfig none{"", "", json::Value::Object(), ""};
+  SS_ASSIGN_OR_RETURN(auto o,
+                      source::kuaimai::ReadSourceOptions(users.empty() ? none : users[0]->source));
   // A closed minute an hour ago: one small page, whatever the data.
   const int64_t end = clock_->NowMillis() / 60000 * 60000 - 3600000;
   return Probe(o.method, {{"pageNo", "1"},
@@ -46,10 +45,10 @@ extern const Connector kConnector;  // listed in ../registry.cc
 const Connector kConnector = {
     .type = "kuaimai",
     .about = "Kuaimai ERP open platform (signed calls, rotating session), windowed list methods",
-    .connection_options = ConnectionOptionTable,
+    .connection_options = SpecsOf<ClientOptionTable>,
     .check_connection = CheckConnection,
     .make_client = MakeClient,
-    .source_options = source::kuaimai::SourceOptionTable,
+    .source_options = SpecsOf<source::kuaimai::SourceOptionTable>,
     .check_source = CheckSource,
     .make_source = MakeSource,
 };

@@ -142,61 +142,50 @@ Status BodyStatus(const json::Value& body) {
   return Status(StatusCode::kFailedPrecondition, text);
 }
 
-const std::vector<config::OptionSpec>& ConnectionOptionTable() {
-  static const std::vector<config::OptionSpec> kTable = WithRetryOptions({
-      {"base_url", config::OptionType::kString, false, "https://gw.superboss.cc/router",
-       "the gateway's router URL"},
-      {"app_key", config::OptionType::kString, true, "", "the app's appKey"},
-      {"app_secret", config::OptionType::kString, true, "", "signs requests; use ${ENV}"},
-      {"session", config::OptionType::kString, false, "",
-       "access token; use ${ENV}. Rotated tokens saved in staging take precedence"},
-      {"refresh_token", config::OptionType::kString, false, "",
-       "refresh token; use ${ENV}. Each refresh rotates it (saved in staging)"},
-      {"sign_method", config::OptionType::kString, false, "hmac", "md5 | hmac | hmac-sha256"},
-      {"qps", config::OptionType::kNumber, false, "5", "requests per second, all pipelines"},
-      {"timeout_ms", config::OptionType::kInt, false, "30000", "total time per request"},
-      {"max_response_bytes", config::OptionType::kInt, false, "33554432", "decoded body limit"},
-      {"retry_base_ms", config::OptionType::kInt, false, "1000",
-       "first backoff; throttling (429, 频繁/限流) backs off from 5x this"},
-  });
+const config::OptionTable<ClientOptions>& ClientOptionTable() {
+  using O = ClientOptions;
+  static const config::OptionTable<O> kTable =
+      config::OptionTable<O>()
+          .Str("base_url", &O::base_url, "https://gw.superboss.cc/router",
+               "the gateway's router URL")
+          .Required("app_key", &O::app_key, "the app's appKey")
+          .Required("app_secret", &O::app_secret, "signs requests; use ${ENV}")
+          .Str("session", &O::session, "",
+               "access token; use ${ENV}. Rotated tokens saved in staging take precedence")
+          .Str("refresh_token", &O::refresh_token, "",
+               "refresh token; use ${ENV}. Each refresh rotates it (saved in staging)")
+          .Str("sign_method", &O::sign_method, "hmac",
+               "md5 | hmac | hmac-sha256 (hmac = HMAC-MD5, the gateway's default)")
+          .Num("qps", &O::qps, 5, config::kMinQps, config::kMaxQps,
+               "requests per second, all pipelines")
+          .Int("timeout_ms", &O::timeout_ms, 30000, 100, 3600000, "total time per request")
+          .Int("max_response_bytes", &O::max_response_bytes, int64_t{32} << 20, 1024,
+               int64_t{1} << 30, "decoded body limit")
+          .Include(RetryOptionTable(1000), &O::retry)
+          .Check([](const config::OptionReader& r, O* o) -> Status {
+            SS_RETURN_IF_ERROR(CheckBaseUrl(r, &o->base_url));
+            if (o->session.empty() && o->refresh_token.empty()) {
+              return InvalidArgument(r.path() +
+                                     ": set session (access token) and/or refresh_token");
+            }
+            if (o->sign_method != "md5" && o->sign_method != "hmac" &&
+                o->sign_method != "hmac-sha256") {
+              return InvalidArgument(r.PathOf("sign_method") +
+                                     ": must be md5, hmac or hmac-sha256");
+            }
+            // The contract's 5/10/20 s for throttling with the default base.
+            o->retry.throttle_base_ms = o->retry.base_ms * 5;
+            o->retry.max_backoff_ms =
+                std::max<int64_t>(o->retry.max_backoff_ms, o->retry.throttle_base_ms);
+            return Status::Ok();
+          });
   return kTable;
 }
 
 Result<ClientOptions> ReadClientOptions(const config::ConnectionConfig& conn) {
-  config::OptionReader r(conn.options, conn.path);
-  SS_RETURN_IF_ERROR(r.Validate(ConnectionOptionTable()));
-  ClientOptions o;
-  o.name = conn.name;
-  o.base_url = r.String("base_url", "https://gw.superboss.cc/router");
-  if (o.base_url.rfind("http://", 0) != 0 && o.base_url.rfind("https://", 0) != 0) {
-    return InvalidArgument(r.PathOf("base_url") + ": must start with http:// or https://");
-  }
-  o.app_key = r.String("app_key");
-  o.app_secret = r.String("app_secret");
-  o.session = r.String("session");
-  o.refresh_token = r.String("refresh_token");
-  if (o.session.empty() && o.refresh_token.empty()) {
-    return InvalidArgument(conn.path + ": set session (access token) and/or refresh_token");
-  }
-  o.sign_method = r.String("sign_method", "hmac");
-  if (o.sign_method != "md5" && o.sign_method != "hmac" && o.sign_method != "hmac-sha256") {
-    return InvalidArgument(r.PathOf("sign_method") + ": must be md5, hmac or hmac-sha256");
-  }
-  SS_ASSIGN_OR_RETURN(o.qps, r.NumberIn("qps", 5, config::kMinQps, config::kMaxQps));
-  o.timeout_ms = static_cast<int>(r.Int("timeout_ms", 30000));
-  if (o.timeout_ms < 100) return InvalidArgument(r.PathOf("timeout_ms") + ": must be >= 100");
-  const int64_t max_bytes = r.Int("max_response_bytes", int64_t{32} << 20);
-  if (max_bytes < 1024) {
-    return InvalidArgument(r.PathOf("max_response_bytes") + ": must be >= 1024");
-  }
-  o.max_response_bytes = static_cast<size_t>(max_bytes);
-  SS_RETURN_IF_ERROR(ReadRetryOptions(r, &o.retry));
-  o.retry.base_ms = r.Int("retry_base_ms", 1000);
-  if (o.retry.base_ms < 1) return InvalidArgument(r.PathOf("retry_base_ms") + ": must be >= 1");
-  // The contract's 5/10/20 s for throttling with the default base.
-  o.retry.throttle_base_ms = o.retry.base_ms * 5;
-  o.retry.max_backoff_ms = std::max<int64_t>(o.retry.max_backoff_ms, o.retry.throttle_base_ms);
-  return o;
+  ClientOptions base;
+  base.name = conn.name;
+  return ClientOptionTable().Read(conn.options, conn.path, std::move(base));
 }
 
 namespace {

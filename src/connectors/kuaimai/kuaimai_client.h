@@ -32,17 +32,18 @@ struct ClientOptions {
   std::string name;      // connection name, for errors
   std::string base_url;  // the router URL
   std::string app_key;
-  std::string app_secret;                 // signs every request; never logged
-  std::string session;                    // access token from the config; never logged
-  std::string refresh_token;              // from the config; never logged
-  std::string sign_method = "hmac";       // Default: hmac (HMAC-MD5), the gateway's default
-  double qps = 5;                         // Default: 5
-  int timeout_ms = 30000;                 // Default: 30 s
-  size_t max_response_bytes = 32u << 20;  // Default: 32 MiB
-  RetryPolicy retry;  // throttling backs off from retry.throttle_base_ms (Default: 5 s)
+  std::string app_secret;     // signs every request; never logged
+  std::string session;        // access token from the config; never logged
+  std::string refresh_token;  // from the config; never logged
+  std::string sign_method;
+  double qps = 0;
+  int timeout_ms = 0;
+  size_t max_response_bytes = 0;
+  RetryPolicy retry;  // throttling backs off from retry.throttle_base_ms
 };
 
-const std::vector<config::OptionSpec>& ConnectionOptionTable();
+// Defaults, ranges and help of ClientOptions.
+const config::OptionTable<ClientOptions>& ClientOptionTable();
 Result<ClientOptions> ReadClientOptions(const config::ConnectionConfig& conn);
 
 using Params = std::map<std::string, std::string>;

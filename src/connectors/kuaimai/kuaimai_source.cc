@@ -56,84 +56,75 @@ std::string IdOf(const json::Value* v) {
   return "";
 }
 
+Status ReadParams(const config::OptionReader& r, SourceOptions* o) {
+  const json::Value* params = r.Get("params");
+  if (params == nullptr) return Status::Ok();
+  static const char* kReserved[] = {"pageNo", "pageSize", "startModified", "endModified", "method",
+                                    "appKey", "session",  "sign",          "timestamp"};
+  for (const auto& [k, v] : params->members()) {
+    if (!v.is_string() && !v.is_number()) {
+      return InvalidArgument(r.PathOf("params") + "." + k + ": must be a string or a number");
+    }
+    for (const char* reserved : kReserved) {
+      if (k == reserved) {
+        return InvalidArgument(r.PathOf("params") + "." + k + ": set by the source itself");
+      }
+    }
+    o->params[k] = v.text();
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
-const std::vector<config::OptionSpec>& SourceOptionTable() {
-  static const std::vector<config::OptionSpec> kTable = {
-      {"method", config::OptionType::kString, false, "erp.aftersale.list.query",
-       "list method paged by pageNo over startModified/endModified"},
-      {"page_size", config::OptionType::kInt, false, "200", "records per page (<= 200)"},
-      {"window", config::OptionType::kAny, false, "1d",
-       "modified-time window per query: 1d, 12h, 30m or seconds (<= 1d)"},
-      {"overlap_s", config::OptionType::kInt, false, "300",
-       "re-read this much before the watermark"},
-      {"lag_s", config::OptionType::kInt, false, "60", "stop this far before now"},
-      {"initial_lookback_days", config::OptionType::kInt, false, "30",
-       "first fetch goes back this far"},
-      {"start_at", config::OptionType::kString, false, "(none)",
-       "first fetch starts at this date-time instead (\"2024-01-01 00:00:00\", pipeline's zone)"},
-      {"params", config::OptionType::kObject, false, "{}",
-       "extra business parameters, e.g. {\"asVersion\": \"2\"}"},
-      {"id_field", config::OptionType::kString, false, "id", "the record id in each list item"},
-      {"max_passes", config::OptionType::kInt, false, "4",
-       "reads of a window whose result set keeps changing before the fetch gives up"},
-      {"check_total", config::OptionType::kBool, false, "true",
-       "compare each pass with the reported total (turn off if it is not an exact count)"},
-  };
+const config::OptionTable<SourceOptions>& SourceOptionTable() {
+  using O = SourceOptions;
+  static const config::OptionTable<O> kTable =
+      config::OptionTable<O>()
+          .Str("method", &O::method, "erp.aftersale.list.query",
+               "list method paged by pageNo over startModified/endModified")
+          .Int("page_size", &O::page_size, kMaxPageSize, 1, kMaxPageSize,
+               "records per page (Kuaimai's limit)")
+          .Custom("window", config::OptionType::kAny, false, "1d",
+                  "modified-time window per query: 1d, 12h, 30m or seconds (<= 1d)",
+                  [](const config::OptionReader& r, O* o) -> Status {
+                    const json::Value* w = r.Get("window");
+                    o->window_ms = w != nullptr ? ParseDuration(*w) : kDayMs;
+                    if (o->window_ms < 60000 || o->window_ms > kDayMs) {
+                      return InvalidArgument(
+                          r.PathOf("window") +
+                          ": must be a duration from 1m to 1d (e.g. \"1d\", \"6h\")");
+                    }
+                    return Status::Ok();
+                  })
+          .Int("overlap_s", &O::overlap_ms, 300, 0, 365 * 86400,
+               "re-read this much before the watermark", 1000)
+          .Int("lag_s", &O::lag_ms, 60, 0, 365 * 86400, "stop this far before now", 1000)
+          .Int("initial_lookback_days", &O::initial_lookback_ms, 30, 1, 3650,
+               "first fetch goes back this far", kDayMs)
+          .Custom("start_at", config::OptionType::kString, false, "(none)",
+                  "first fetch starts at this date-time instead (\"2024-01-01 00:00:00\", "
+                  "pipeline's zone)",
+                  [](const config::OptionReader& r, O* o) -> Status {
+                    SS_ASSIGN_OR_RETURN(o->start_at_ms, ReadStartAt(r, o->time_zone));
+                    return Status::Ok();
+                  })
+          .Custom("params", config::OptionType::kObject, false, "{}",
+                  "extra business parameters, e.g. {\"asVersion\": \"2\"}", ReadParams)
+          .Str("id_field", &O::id_field, "id", "the record id in each list item")
+          .Int("max_passes", &O::max_passes, 4, 1, 100,
+               "reads of a window whose result set keeps changing before the fetch gives up")
+          .Flag("check_total", &O::check_total, true,
+                "compare each pass with the reported total (turn off if it is not an exact "
+                "count)");
   return kTable;
 }
 
 Result<SourceOptions> ReadSourceOptions(const config::SourceConfig& src,
                                         const std::string& time_zone) {
-  config::OptionReader r(src.options, src.path);
-  SS_RETURN_IF_ERROR(r.Validate(SourceOptionTable()));
-  SourceOptions o;
-  o.method = r.String("method", o.method);
-  o.page_size = static_cast<int>(r.Int("page_size", kMaxPageSize));
-  if (o.page_size < 1 || o.page_size > kMaxPageSize) {
-    return InvalidArgument(r.PathOf("page_size") + ": must be in [1, 200] (Kuaimai's limit)");
-  }
-  if (const json::Value* w = r.Get("window")) {
-    o.window_ms = ParseDuration(*w);
-    if (o.window_ms < 60000 || o.window_ms > kDayMs) {
-      return InvalidArgument(r.PathOf("window") +
-                             ": must be a duration from 1m to 1d (e.g. \"1d\", \"6h\")");
-    }
-  }
-  o.overlap_ms = r.Int("overlap_s", 300) * 1000;
-  o.lag_ms = r.Int("lag_s", 60) * 1000;
-  if (o.overlap_ms < 0 || o.lag_ms < 0) {
-    return InvalidArgument(src.path + ": overlap_s and lag_s must not be negative");
-  }
-  const int64_t lookback = r.Int("initial_lookback_days", 30);
-  if (lookback < 1 || lookback > 3650) {
-    return InvalidArgument(r.PathOf("initial_lookback_days") + ": must be in [1, 3650]");
-  }
-  o.initial_lookback_ms = lookback * kDayMs;
-  SS_ASSIGN_OR_RETURN(o.start_at_ms, ReadStartAt(r, time_zone));
-  if (const json::Value* params = r.Get("params")) {
-    for (const auto& [k, v] : params->members()) {
-      if (!v.is_string() && !v.is_number()) {
-        return InvalidArgument(r.PathOf("params") + "." + k + ": must be a string or a number");
-      }
-      static const char* kReserved[] = {"pageNo",      "pageSize", "startModified",
-                                        "endModified", "method",   "appKey",
-                                        "session",     "sign",     "timestamp"};
-      for (const char* reserved : kReserved) {
-        if (k == reserved) {
-          return InvalidArgument(r.PathOf("params") + "." + k + ": set by the source itself");
-        }
-      }
-      o.params[k] = v.text();
-    }
-  }
-  o.id_field = r.String("id_field", "id");
-  o.max_passes = static_cast<int>(r.Int("max_passes", 4));
-  if (o.max_passes < 1 || o.max_passes > 100) {
-    return InvalidArgument(r.PathOf("max_passes") + ": must be in [1, 100]");
-  }
-  o.check_total = r.Bool("check_total", true);
-  return o;
+  SourceOptions base;
+  base.time_zone = time_zone;
+  return SourceOptionTable().Read(src.options, src.path, std::move(base));
 }
 
 KuaimaiSource::KuaimaiSource(std::string pipeline, SourceOptions opts,

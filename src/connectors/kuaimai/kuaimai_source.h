@@ -23,21 +23,23 @@ namespace stagesync::source::kuaimai {
 
 using connectors::kuaimai::KuaimaiClient;
 
+// A source's options; defaults, ranges and help in SourceOptionTable() (the .cc).
 struct SourceOptions {
-  std::string method = "erp.aftersale.list.query";  // Default
-  int page_size = 200;                              // Default: 200 (the API maximum)
-  int64_t window_ms = 86400000;                     // Default: 1d (the API maximum)
-  int64_t overlap_ms = 300 * 1000;                  // Default: 300 s
-  int64_t lag_ms = 60 * 1000;                       // Default: 60 s
-  std::optional<int64_t> start_at_ms;               // Default: none (absolute first start)
-  int64_t initial_lookback_ms = 30LL * 86400000;    // Default: 30 days (first fetch)
-  connectors::kuaimai::Params params;               // Default: none; e.g. asVersion
-  std::string id_field = "id";                      // Default: id
-  int max_passes = 4;                               // Default: 4 reads of a changing window
-  bool check_total = true;                          // Default: true
+  std::string method;
+  int page_size = 0;
+  int64_t window_ms = 0;
+  int64_t overlap_ms = 0;
+  int64_t lag_ms = 0;
+  std::optional<int64_t> start_at_ms;  // absolute first start
+  int64_t initial_lookback_ms = 0;     // first fetch
+  connectors::kuaimai::Params params;  // e.g. asVersion
+  std::string id_field;
+  int max_passes = 0;  // reads of a changing window
+  bool check_total = false;
+  std::string time_zone = "Asia/Shanghai";  // the pipeline's, for start_at
 };
 
-const std::vector<config::OptionSpec>& SourceOptionTable();
+const config::OptionTable<SourceOptions>& SourceOptionTable();
 Result<SourceOptions> ReadSourceOptions(const config::SourceConfig& src,
                                         const std::string& time_zone = "Asia/Shanghai");
 

@@ -31,10 +31,10 @@ extern const Connector kConnector;  // listed in ../registry.cc
 const Connector kConnector = {
     .type = "okki",
     .about = "OKKI CRM open API (OAuth2 client credentials), time-windowed list pages",
-    .connection_options = ConnectionOptionTable,
+    .connection_options = SpecsOf<ClientOptionTable>,
     .check_connection = CheckConnection,
     .make_client = MakeClient,
-    .source_options = source::okki::SourceOptionTable,
+    .source_options = SpecsOf<source::okki::SourceOptionTable>,
     .check_source = CheckSource,
     .make_source = MakeSource,
 };

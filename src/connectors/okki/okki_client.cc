@@ -81,49 +81,32 @@ Status AnswerStatus(int http_status, const json::Value* body) {
   return Status(CodeFor(effective), std::move(text));
 }
 
-const std::vector<config::OptionSpec>& ConnectionOptionTable() {
-  static const std::vector<config::OptionSpec> kTable = WithRetryOptions({
-      {"base_url", config::OptionType::kString, false, "https://api-sandbox.xiaoman.cn",
-       "API root (the \"sandbox\" host is production)"},
-      {"client_id", config::OptionType::kString, true, "", "OAuth client id"},
-      {"client_secret", config::OptionType::kString, true, "", "OAuth client secret; use ${ENV}"},
-      {"scope", config::OptionType::kString, false, "product",
-       "space-separated scopes the token is requested with"},
-      {"qps", config::OptionType::kNumber, false, "5", "requests per second, all pipelines"},
-      {"timeout_ms", config::OptionType::kInt, false, "60000", "total time per request"},
-      {"max_response_bytes", config::OptionType::kInt, false, "33554432", "decoded body limit"},
-      {"retry_base_ms", config::OptionType::kInt, false, "200",
-       "first backoff; throttling (429) backs off from 5x this"},
-  });
+const config::OptionTable<ClientOptions>& ClientOptionTable() {
+  using O = ClientOptions;
+  static const config::OptionTable<O> kTable =
+      config::OptionTable<O>()
+          .Str("base_url", &O::base_url, "https://api-sandbox.xiaoman.cn",
+               "API root (the \"sandbox\" host is production)")
+          .Required("client_id", &O::client_id, "OAuth client id")
+          .Required("client_secret", &O::client_secret, "OAuth client secret; use ${ENV}")
+          .Str("scope", &O::scope, "product", "space-separated scopes the token is requested with")
+          .Num("qps", &O::qps, 5, config::kMinQps, config::kMaxQps,
+               "requests per second, all pipelines (OKKI documents no limit)")
+          .Int("timeout_ms", &O::timeout_ms, 60000, 100, 3600000, "total time per request")
+          .Int("max_response_bytes", &O::max_response_bytes, int64_t{32} << 20, 1024,
+               int64_t{1} << 30, "decoded body limit")
+          .Include(RetryOptionTable(200), &O::retry)
+          .Check([](const config::OptionReader& r, O* o) {
+            o->retry.throttle_base_ms = o->retry.base_ms * 5;  // 429: back off harder
+            return CheckBaseUrl(r, &o->base_url);
+          });
   return kTable;
 }
 
 Result<ClientOptions> ReadClientOptions(const config::ConnectionConfig& conn) {
-  config::OptionReader r(conn.options, conn.path);
-  SS_RETURN_IF_ERROR(r.Validate(ConnectionOptionTable()));
-  ClientOptions o;
-  o.name = conn.name;
-  o.base_url = r.String("base_url", "https://api-sandbox.xiaoman.cn");
-  while (!o.base_url.empty() && o.base_url.back() == '/') o.base_url.pop_back();
-  if (o.base_url.rfind("http://", 0) != 0 && o.base_url.rfind("https://", 0) != 0) {
-    return InvalidArgument(r.PathOf("base_url") + ": must start with http:// or https://");
-  }
-  o.client_id = r.String("client_id");
-  o.client_secret = r.String("client_secret");
-  o.scope = r.String("scope", "product");
-  SS_ASSIGN_OR_RETURN(o.qps, r.NumberIn("qps", 5, config::kMinQps, config::kMaxQps));
-  o.timeout_ms = static_cast<int>(r.Int("timeout_ms", 60000));
-  if (o.timeout_ms < 100) return InvalidArgument(r.PathOf("timeout_ms") + ": must be >= 100");
-  const int64_t max_bytes = r.Int("max_response_bytes", int64_t{32} << 20);
-  if (max_bytes < 1024) {
-    return InvalidArgument(r.PathOf("max_response_bytes") + ": must be >= 1024");
-  }
-  o.max_response_bytes = static_cast<size_t>(max_bytes);
-  SS_RETURN_IF_ERROR(ReadRetryOptions(r, &o.retry));
-  o.retry.base_ms = r.Int("retry_base_ms", 200);
-  if (o.retry.base_ms < 1) return InvalidArgument(r.PathOf("retry_base_ms") + ": must be >= 1");
-  o.retry.throttle_base_ms = o.retry.base_ms * 5;
-  return o;
+  ClientOptions base;
+  base.name = conn.name;
+  return ClientOptionTable().Read(conn.options, conn.path, std::move(base));
 }
 
 namespace {

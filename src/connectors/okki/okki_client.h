@@ -21,23 +21,25 @@
 #include "stagesync/config.h"
 #include "stagesync/http.h"
 #include "stagesync/json.h"
+#include "stagesync/option_table.h"
 #include "stagesync/status.h"
 
 namespace stagesync::connectors::okki {
 
+// A connection's options; defaults, ranges and help in ClientOptionTable() (the .cc).
 struct ClientOptions {
-  std::string name;                                         // connection name, for errors
-  std::string base_url = "https://api-sandbox.xiaoman.cn";  // production, despite the name
+  std::string name;  // connection name, for errors
+  std::string base_url;
   std::string client_id;
-  std::string client_secret;              // never logged
-  std::string scope = "product";          // Default: product (space-separated list)
-  double qps = 5;                         // Default: 5 (OKKI documents no limit)
-  int timeout_ms = 60000;                 // Default: 60 s, as OKKI documents
-  size_t max_response_bytes = 32u << 20;  // Default: 32 MiB
+  std::string client_secret;  // never logged
+  std::string scope;
+  double qps = 0;
+  int timeout_ms = 0;
+  size_t max_response_bytes = 0;
   RetryPolicy retry;
 };
 
-const std::vector<config::OptionSpec>& ConnectionOptionTable();
+const config::OptionTable<ClientOptions>& ClientOptionTable();
 Result<ClientOptions> ReadClientOptions(const config::ConnectionConfig& conn);
 
 // The Status for an OKKI answer: `http_status` and, when the body has one, its `code`

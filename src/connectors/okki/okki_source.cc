@@ -22,84 +22,73 @@ std::string IdOf(const json::Value* v) {
 
 bool Truthy(const transform::Cell& c) { return c && !c->empty() && *c != "0" && *c != "false"; }
 
+Status ReadParams(const config::OptionReader& r, SourceOptions* o) {
+  const json::Value* params = r.Get("params");
+  if (params == nullptr) return Status::Ok();
+  for (const auto& [k, v] : params->members()) {
+    if (!v.is_string() && !v.is_number()) {
+      return InvalidArgument(r.PathOf("params") + "." + k + ": must be a string or a number");
+    }
+    for (const char* reserved : {"start_index", "count", "start_time", "end_time", "time_type"}) {
+      if (k == reserved) {
+        return InvalidArgument(r.PathOf("params") + "." + k + ": set by the source itself");
+      }
+    }
+    o->params.emplace_back(k, v.text());
+  }
+  return Status::Ok();
+}
+
+// Compiles the templates now, so a typo fails `check` rather than the first fetch.
+Status CheckTemplates(const config::OptionReader& r, SourceOptions* o) {
+  if (o->endpoint.empty() || o->endpoint.front() != '/') {
+    return InvalidArgument(r.PathOf("endpoint") + ": must be a path starting with /");
+  }
+  const transform::Variables vars = {{"LAST_SYNC_TIME", "0"}, {"CURRENT_TIME", "0"}};
+  for (const auto& [name, tmpl] :
+       {std::pair{"start_time", &o->start_time}, std::pair{"end_time", &o->end_time}}) {
+    auto v =
+        transform::EvaluateOnce(*tmpl, json::Value::Object(), vars, o->time_zone, r.PathOf(name));
+    if (!v.ok()) return v.status();
+  }
+  if (!o->deleted_when.empty()) {
+    auto v = transform::EvaluateOnce("_function " + o->deleted_when, json::Value::Object(), vars,
+                                     o->time_zone, r.PathOf("deleted_when"));
+    if (!v.ok()) return v.status();
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
-const std::vector<config::OptionSpec>& SourceOptionTable() {
-  static const std::vector<config::OptionSpec> kTable = {
-      {"endpoint", config::OptionType::kString, false, "/v1/product/list", "list path"},
-      {"time_type", config::OptionType::kInt, false, "1", "1 = update time, 2 = create time"},
-      {"count", config::OptionType::kInt, false, "100", "page size (<= 100)"},
-      {"start_time", config::OptionType::kString, false,
-       "_function SUBTIME('{{LAST_SYNC_TIME|datetime}}', '00:30:01')",
-       "template; not sent on the first fetch"},
-      {"end_time", config::OptionType::kString, false, "{{CURRENT_TIME|datetime}}", "template"},
-      {"deleted_when", config::OptionType::kString, false, "enable_flag == 0",
-       "expression over a product: true stages it as a deletion (\"\" = never)"},
-      {"id_field", config::OptionType::kString, false, "product_id", "the record id"},
-      {"params", config::OptionType::kObject, false, "{}",
-       "extra query parameters, e.g. {\"product_type\": 1}"},
-      {"max_passes", config::OptionType::kInt, false, "4",
-       "reads of a window whose result set keeps changing before the fetch gives up"},
-      {"check_total", config::OptionType::kBool, false, "true",
-       "compare each pass with data.count (turn off if it is not an exact count)"},
-  };
+const config::OptionTable<SourceOptions>& SourceOptionTable() {
+  using O = SourceOptions;
+  static const config::OptionTable<O> kTable =
+      config::OptionTable<O>()
+          .Str("endpoint", &O::endpoint, "/v1/product/list", "list path")
+          .Int("time_type", &O::time_type, 1, 1, 2, "1 = update time, 2 = create time")
+          .Int("count", &O::count, kMaxCount, 1, kMaxCount, "page size (the cap clients use)")
+          .Str("start_time", &O::start_time,
+               "_function SUBTIME('{{LAST_SYNC_TIME|datetime}}', '00:30:01')",
+               "template; not sent on the first fetch")
+          .Str("end_time", &O::end_time, "{{CURRENT_TIME|datetime}}", "template")
+          .Str("deleted_when", &O::deleted_when, "enable_flag == 0",
+               "expression over a product: true stages it as a deletion (\"\" = never)")
+          .Str("id_field", &O::id_field, "product_id", "the record id")
+          .Custom("params", config::OptionType::kObject, false, "{}",
+                  "extra query parameters, e.g. {\"product_type\": 1}", ReadParams)
+          .Int("max_passes", &O::max_passes, 4, 1, 100,
+               "reads of a window whose result set keeps changing before the fetch gives up")
+          .Flag("check_total", &O::check_total, true,
+                "compare each pass with data.count (turn off if it is not an exact count)")
+          .Check(CheckTemplates);
   return kTable;
 }
 
 Result<SourceOptions> ReadSourceOptions(const config::PipelineConfig& p) {
-  const config::SourceConfig& src = p.source;
-  config::OptionReader r(src.options, src.path);
-  SS_RETURN_IF_ERROR(r.Validate(SourceOptionTable()));
-  SourceOptions o;
-  o.time_zone = p.time_zone;
-  o.endpoint = r.String("endpoint", o.endpoint);
-  if (o.endpoint.empty() || o.endpoint.front() != '/') {
-    return InvalidArgument(r.PathOf("endpoint") + ": must be a path starting with /");
-  }
-  o.time_type = static_cast<int>(r.Int("time_type", 1));
-  if (o.time_type != 1 && o.time_type != 2) {
-    return InvalidArgument(r.PathOf("time_type") + ": must be 1 (update) or 2 (create)");
-  }
-  o.count = static_cast<int>(r.Int("count", kMaxCount));
-  if (o.count < 1 || o.count > kMaxCount) {
-    return InvalidArgument(r.PathOf("count") + ": must be in [1, 100]");
-  }
-  o.start_time = r.String("start_time", o.start_time);
-  o.end_time = r.String("end_time", o.end_time);
-  o.deleted_when = r.String("deleted_when", o.deleted_when);
-  o.id_field = r.String("id_field", o.id_field);
-  if (const json::Value* params = r.Get("params")) {
-    for (const auto& [k, v] : params->members()) {
-      if (!v.is_string() && !v.is_number()) {
-        return InvalidArgument(r.PathOf("params") + "." + k + ": must be a string or a number");
-      }
-      for (const char* reserved : {"start_index", "count", "start_time", "end_time", "time_type"}) {
-        if (k == reserved) {
-          return InvalidArgument(r.PathOf("params") + "." + k + ": set by the source itself");
-        }
-      }
-      o.params.emplace_back(k, v.text());
-    }
-  }
-  o.max_passes = static_cast<int>(r.Int("max_passes", 4));
-  if (o.max_passes < 1 || o.max_passes > 100) {
-    return InvalidArgument(r.PathOf("max_passes") + ": must be in [1, 100]");
-  }
-  o.check_total = r.Bool("check_total", true);
-  // Compile now, so a typo fails `check` rather than the first fetch.
-  const transform::Variables vars = {{"LAST_SYNC_TIME", "0"}, {"CURRENT_TIME", "0"}};
-  for (const auto& [name, tmpl] :
-       {std::pair{"start_time", &o.start_time}, std::pair{"end_time", &o.end_time}}) {
-    auto v =
-        transform::EvaluateOnce(*tmpl, json::Value::Object(), vars, p.time_zone, r.PathOf(name));
-    if (!v.ok()) return v.status();
-  }
-  if (!o.deleted_when.empty()) {
-    auto v = transform::EvaluateOnce("_function " + o.deleted_when, json::Value::Object(), vars,
-                                     p.time_zone, r.PathOf("deleted_when"));
-    if (!v.ok()) return v.status();
-  }
-  return o;
+  SourceOptions base;
+  base.time_zone = p.time_zone;
+  return SourceOptionTable().Read(p.source.options, p.source.path, std::move(base));
 }
 
 OkkiSource::OkkiSource(std::string pipeline, SourceOptions opts, std::shared_ptr<OkkiClient> client,

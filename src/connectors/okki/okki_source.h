@@ -12,29 +12,29 @@
 #include <utility>
 #include <vector>
 
-#include "stagesync/source.h"
 #include "connectors/okki/okki_client.h"
+#include "stagesync/source.h"
 
 namespace stagesync::source::okki {
 
 using connectors::okki::OkkiClient;
 
+// A source's options; defaults, ranges and help in SourceOptionTable() (the .cc).
 struct SourceOptions {
-  std::string endpoint = "/v1/product/list";  // Default
-  int time_type = 1;                          // Default: 1 (update time); 2 = create time
-  int count = 100;                            // Default: 100 per page (the cap clients use)
-  // Default: LAST_SYNC_TIME minus 30 min 1 s, as the seed.
-  std::string start_time = "_function SUBTIME('{{LAST_SYNC_TIME|datetime}}', '00:30:01')";
-  std::string end_time = "{{CURRENT_TIME|datetime}}";  // Default: now
-  std::string deleted_when = "enable_flag == 0";       // Default; "" = never
-  std::string id_field = "product_id";                 // Default
-  connectors::okki::Query params;                          // Default: none; e.g. product_type
-  int max_passes = 4;                                  // Default: 4 reads of a changing window
-  bool check_total = true;                             // Default: true
-  std::string time_zone = "Asia/Shanghai";             // the pipeline's, for |datetime
+  std::string endpoint;
+  int time_type = 0;  // 1 = update time, 2 = create time
+  int count = 0;      // per page
+  std::string start_time;
+  std::string end_time;
+  std::string deleted_when;  // "" = never
+  std::string id_field;
+  connectors::okki::Query params;
+  int max_passes = 0;  // reads of a changing window
+  bool check_total = false;
+  std::string time_zone;  // the pipeline's, for |datetime
 };
 
-const std::vector<config::OptionSpec>& SourceOptionTable();
+const config::OptionTable<SourceOptions>& SourceOptionTable();
 Result<SourceOptions> ReadSourceOptions(const config::PipelineConfig& p);
 
 class OkkiSource final : public Source {

@@ -413,13 +413,14 @@ Status CheckYidaConnection(const config::ConnectionConfig& c) { return ReadConn(
 Result<std::shared_ptr<connectors::Client>> MakeYidaClient(const config::ConnectionConfig& conn,
                                                            HttpClient* http, Clock* clock) {
   SS_ASSIGN_OR_RETURN(ConnOptions c, ReadConn(conn));
-  // Tokens come from oapi gettoken with the app's key and secret.
-  connectors::dingtalk::ClientOptions t;
-  t.base_url = c.token_url;
-  t.app_key = c.app_key;
-  t.app_secret = c.app_secret;
-  t.qps = c.qps;
-  t.retry.throttle_base_ms = t.retry.base_ms * 5 / 2;  // as for a dingtalk connection
+  // Tokens come from oapi gettoken with the app's key and secret: a dingtalk connection's.
+  config::ConnectionConfig token_conn{conn.name + "#token", "dingtalk", json::Value::Object(),
+                                      conn.path};
+  token_conn.options.Add("base_url", json::Value::String(c.token_url));
+  token_conn.options.Add("app_key", json::Value::String(c.app_key));
+  token_conn.options.Add("app_secret", json::Value::String(c.app_secret));
+  token_conn.options.Add("qps", json::Value::Number(fmt::format("{}", c.qps)));
+  SS_ASSIGN_OR_RETURN(auto t, connectors::dingtalk::ReadClientOptions(token_conn));
   auto tokens = std::make_shared<connectors::dingtalk::DingTalkClient>(t, http, clock);
   connectors::EndpointOptions eo;
   eo.name = conn.name;
