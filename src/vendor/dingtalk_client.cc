@@ -9,7 +9,7 @@ namespace stagesync::vendor::dingtalk {
 
 namespace {
 
-// DingTalk oapi errcodes (shared/api-contracts.md 1.5) and what each means for us.
+// DingTalk oapi errcodes (doc/vendors/dingtalk.md, "Errors") and what each means for us.
 struct ErrcodeRule {
   int64_t errcode;
   StatusCode code;
@@ -83,7 +83,7 @@ Result<ClientOptions> ReadClientOptions(const config::ConnectionConfig& conn) {
   SS_RETURN_IF_ERROR(ReadRetryOptions(r, &o.retry));
   o.retry.base_ms = r.Int("retry_base_ms", 200);
   if (o.retry.base_ms < 1) return InvalidArgument(r.PathOf("retry_base_ms") + ": must be >= 1");
-  // One SDK retries a throttled call after 0.5 s (contract 1.5): the first backoff is
+  // One SDK retries a throttled call after 0.5 s (doc/vendors/dingtalk.md): the first backoff is
   // [0.25, 0.5] s with the default base and doubles only while the same call stays throttled,
   // so a storm of scattered throttling slows each call a little instead of a lot.
   o.retry.throttle_base_ms = o.retry.base_ms * 5 / 2;

@@ -42,7 +42,7 @@ struct ClientOptions {
 const std::vector<config::OptionSpec>& ConnectionOptionTable();
 Result<ClientOptions> ReadClientOptions(const config::ConnectionConfig& conn);
 
-// What a MsgCode means for the caller (shared/api-contracts.md 2.2).
+// What a MsgCode means for the caller (doc/vendors/kingdee.md, "Errors").
 StatusCode ClassifyMsgCode(int64_t msg_code);
 // Kingdee's lost-session text (会话信息已丢失), which has also come with other MsgCodes.
 bool IsSessionLostText(std::string_view message);

@@ -21,7 +21,7 @@ constexpr int64_t kRefreshEarlyMs = 24 * 3600 * 1000;
 constexpr int64_t kMinProactiveGapMs = 10 * 60 * 1000;
 constexpr size_t kMaxVendorMessage = 300;
 
-// Gateway codes (shared/api-contracts.md 3; always strings, HTTP 200) and what each means for
+// Gateway codes (doc/vendors/kuaimai.md "Errors"; always strings, HTTP 200) and what each means for
 // us. Only 25/27/105/106 are confirmed; the rest follow the TOP gateway numbering [I].
 struct CodeRule {
   std::string_view code;
@@ -193,7 +193,7 @@ Result<ClientOptions> ReadClientOptions(const config::ConnectionConfig& conn) {
   SS_RETURN_IF_ERROR(ReadRetryOptions(r, &o.retry));
   o.retry.base_ms = r.Int("retry_base_ms", 1000);
   if (o.retry.base_ms < 1) return InvalidArgument(r.PathOf("retry_base_ms") + ": must be >= 1");
-  // The contract's 5/10/20 s for throttling with the default base.
+  // 5/10/20 s for throttling with the default base (doc/vendors/kuaimai.md, "Connection").
   o.retry.throttle_base_ms = o.retry.base_ms * 5;
   o.retry.max_backoff_ms = std::max<int64_t>(o.retry.max_backoff_ms, o.retry.throttle_base_ms);
   return o;
