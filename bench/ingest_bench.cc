@@ -152,7 +152,7 @@ std::string UpperAmount(uint64_t cents) {
 
 std::string Money(uint64_t cents) { return fmt::format("{}.{:02d}", cents / 100, cents % 100); }
 
-// One process_instance object (api-contracts.md 1.3) plus the process_instance_id the source
+// One process_instance (doc/vendors/dingtalk.md, "get") plus the process_instance_id the source
 // adds, as the vendor's compact JSON text with members in the vendor's order.
 std::string MakeInstance(uint64_t i, const std::string& id) {
   static const char* const kNames[] = {"张三", "李四", "王五", "赵六", "陈晓明", "刘洋", "周婷"};

@@ -1,7 +1,7 @@
 // In-process emulator of the DingTalk oapi endpoints the agent uses (gettoken, processinstance
 // listids/get) and of the v1.0 Yida (宜搭) process-instance API (start, update, search, delete,
 // terminate), served over real HTTP on 127.0.0.1, with fault injection and request statistics.
-// Follows /work/shared/api-contracts.md section 1 and doc/yida-api.md; details marked [I] there
+// Follows doc/vendors/dingtalk.md and doc/vendors/yida.md; details marked Assumed there
 // are guesses.
 // Thread-safety: every public method except Start/Stop may be called from any thread while the
 // server runs (one mutex guards all state). Start/Stop must not race each other.

@@ -1,6 +1,6 @@
 // stagesync-emu-dingtalk: serves a DingTalkEmulator filled with generated payment requests until
 // SIGTERM/SIGINT. Prints "listening on 127.0.0.1:PORT" once the socket accepts connections.
-// The same port serves the v1.0 Yida process-instance API (doc/yida-api.md), empty at start.
+// The same port serves the v1.0 Yida process-instance API (doc/vendors/yida.md), empty at start.
 #include <signal.h>
 
 #include <charconv>

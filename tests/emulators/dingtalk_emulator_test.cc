@@ -1,4 +1,4 @@
-// Talks to DingTalkEmulator over real HTTP and checks it against api-contracts.md section 1.
+// Talks to DingTalkEmulator over real HTTP and checks it against doc/vendors/dingtalk.md, yida.md.
 #include "emulators/dingtalk_emulator.h"
 
 #include <fmt/format.h>

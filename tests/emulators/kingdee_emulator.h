@@ -1,7 +1,7 @@
 // In-process emulator of the Kingdee K3Cloud WebAPI calls the agent uses (AuthService
 // ValidateUser/LoginByAppSecret, DynamicFormService ExecuteBillQuery/Save/Push), served over real
 // HTTP on 127.0.0.1, with fault injection and request statistics.
-// Follows /work/shared/api-contracts.md section 2; details marked [I] there are guesses, and so
+// Follows doc/vendors/kingdee.md; details marked Assumed there are guesses, and so
 // is everything the comments below call "emulator choice".
 //
 // Forms served by ExecuteBillQuery (field keys are matched case-insensitively):
@@ -150,7 +150,7 @@ class KingdeeEmulator {
   void TruncateNext(int n, const std::string& service_substring = "");  // JSON body cut in half
   void BomAlways(bool on);  // every body (logins and HTML pages too) starts with a UTF-8 BOM
   // Business answers carry IsSuccess and MsgCode as strings ("true", "11"), as the doc templates
-  // show them (real servers send bool/int; clients must accept both, api-contracts.md 2.2).
+  // show them (real servers send bool/int; clients must accept both, doc/vendors/kingdee.md).
   void SetStatusFieldsAsStrings(bool on);
   // The MsgCode of the lost-session answer (its text stays 会话信息已丢失…). Default 1; the same
   // text has been seen with other codes [V:K9].

@@ -1,4 +1,4 @@
-// Talks to KingdeeEmulator over real HTTP and checks it against api-contracts.md section 2.
+// Talks to KingdeeEmulator over real HTTP and checks it against doc/vendors/kingdee.md.
 #include "emulators/kingdee_emulator.h"
 
 #include <fmt/format.h>
@@ -536,7 +536,7 @@ TEST_F(KingdeeEmulatorTest, PushSuccess) {
   EXPECT_EQ(bills[0].source_type, "CN_PAYAPPLY");
   EXPECT_EQ(bills[0].source_number, "FKSQ000123");
 
-  // The contract's "already pushed?" query finds it.
+  // The "already pushed?" lookup of doc/vendors/kingdee.md ("Push") finds it.
   auto rows = Rows(
       Call(kQuery, QueryBody("AP_PAYBILL", "FID,FBillNo,FDocumentStatus,FSOURCETYPE,FSRCBILLNO",
                              "FSOURCETYPE='CN_PAYAPPLY' AND FSRCBILLNO='FKSQ000124'")));
@@ -580,7 +580,7 @@ TEST_F(KingdeeEmulatorTest, PushPartialFailureAndDrafts) {
   emu_.RejectPushOf("FKSQ000125", "收款单位银行账号不能为空", "FRECACCOUNTNO");
   Login();
 
-  // Without IsDraftWhenSaveFail: exactly the contract's partial-failure shape.
+  // Without IsDraftWhenSaveFail: exactly the partial-failure shape of doc/vendors/kingdee.md.
   auto res = Call(kPush, R"({"formid":"CN_PAYAPPLY","data":{"Numbers":["FKSQ000123","FKSQ000124"],)"
                          R"("RuleId":"CN_PAYAPPLYTOPAYBILL"}})");
   ASSERT_TRUE(res);

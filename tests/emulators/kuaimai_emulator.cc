@@ -754,7 +754,7 @@ KuaimaiEmulator::Reply KuaimaiEmulator::RouteLocked(const Params& params) {
   }
   const std::string_view sign = Param(params, "sign");
   if (sign.empty()) return ErrorLocked(kKuaimaiErrBadSign, "缺少签名参数sign");
-  // [I] compared exactly: the contract asks for upper-case hex.
+  // [I] compared exactly: doc/vendors/kuaimai.md ("signing") asks for upper-case hex.
   if (sign != KuaimaiSign(params, opts_.app_secret, sign_method)) {
     return ErrorLocked(kKuaimaiErrBadSign, "签名无效");
   }

@@ -1,7 +1,7 @@
 // In-process emulator of the Kuaimai ERP open-API gateway (`POST /router`) for the calls the agent
 // uses: erp.aftersale.list.query and open.token.refresh. Served over real HTTP on 127.0.0.1 with
 // signature checks, sessions, fault injection and request statistics.
-// Follows /work/shared/api-contracts.md section 3; every detail marked [I] below or there is a
+// Follows doc/vendors/kuaimai.md; every detail marked [I] below or Assumed there is a
 // guess (numeric codes other than 25/27/105/106, the refresh reply, the 429 body, ...).
 // Thread-safety: every public method except Start/Stop may be called from any thread while the
 // server runs (one mutex guards all state). Start/Stop must not race each other.
@@ -56,7 +56,7 @@ struct KuaimaiOrder {
   int64_t sid = 0;          // system order id
   int64_t short_id = 0;
   std::string status;       // WAIT_AUDIT WAIT_RECEIVE RECEIVED FINISHED CLOSED [I]
-  int after_sale_type = 0;  // 0 1 2 3 4 5 7 8 9 (see the contract)
+  int after_sale_type = 0;  // 0 1 2 3 4 5 7 8 9 (see doc/vendors/kuaimai.md)
   int64_t refund_money_cents = 0;
   int64_t raw_refund_money_cents = 0;
   std::string text_reason;

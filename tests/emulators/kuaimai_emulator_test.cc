@@ -1,4 +1,4 @@
-// Talks to KuaimaiEmulator over real HTTP and checks it against api-contracts.md section 3.
+// Talks to KuaimaiEmulator over real HTTP and checks it against doc/vendors/kuaimai.md.
 #include "emulators/kuaimai_emulator.h"
 
 #include <fmt/format.h>

@@ -2,7 +2,7 @@
 // is production) for the calls the agent uses: POST /v1/oauth2/access_token (client_credentials)
 // and GET /v1/product/list. Served over real HTTP on 127.0.0.1 with scopes, token expiry and
 // revocation, fault injection and request statistics.
-// Follows /work/shared/api-contracts.md section 4; every detail marked [I] below or there is a
+// Follows doc/vendors/okki.md; every detail marked [I] below or Assumed there is a
 // guess (error bodies, window bounds, ordering, the page-size cap, ...).
 // Thread-safety: every public method except Start/Stop may be called from any thread while the
 // server runs (one mutex guards all state). Start/Stop must not race each other.

@@ -1,4 +1,4 @@
-// Talks to OkkiEmulator over real HTTP and checks it against api-contracts.md section 4.
+// Talks to OkkiEmulator over real HTTP and checks it against doc/vendors/okki.md.
 #include "emulators/okki_emulator.h"
 
 #include <fmt/format.h>

@@ -4,7 +4,7 @@
 // truncations mid-response. The emulators add throttling on the data endpoints, lost sessions
 // and tokens with their alternative codes (Kingdee MsgCode 1 or only the lost-session text;
 // DingTalk 40014 or 42001), their own commit-then-502, a UTF-8 BOM and string-typed status
-// fields where the contract allows them (Kingdee IsSuccess/MsgCode, api-contracts.md 2.2).
+// fields where Kingdee allows them (IsSuccess/MsgCode, doc/vendors/kingdee.md "Errors").
 // Then one clean sync: exactly one target object per source record, every intent resolved.
 // Token and login calls take the same throttling and 5xx, and a seeded storm of throttling,
 // 502s and flood-guard pages hits every oapi call (issue 9 item B5).

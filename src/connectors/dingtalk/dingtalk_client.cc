@@ -9,7 +9,7 @@ namespace stagesync::connectors::dingtalk {
 
 namespace {
 
-// DingTalk oapi errcodes (shared/api-contracts.md 1.5) and what each means for us.
+// DingTalk oapi errcodes (doc/vendors/dingtalk.md, "Errors") and what each means for us.
 struct ErrcodeRule {
   int64_t errcode;
   StatusCode code;

@@ -13,7 +13,7 @@ constexpr std::string_view kFormService = "Kingdee.BOS.WebApi.ServicesStub.Dynam
 constexpr std::string_view kSessionLostText = "会话信息已丢失";
 constexpr size_t kMaxVendorMessage = 300;
 
-// Kingdee MsgCodes (shared/api-contracts.md 2.2) and what each means for us.
+// Kingdee MsgCodes (doc/vendors/kingdee.md, "Errors") and what each means for us.
 struct MsgCodeRule {
   int64_t msg_code;
   StatusCode code;

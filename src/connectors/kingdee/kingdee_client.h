@@ -44,7 +44,7 @@ struct ClientOptions {
 const config::OptionTable<ClientOptions>& ClientOptionTable();
 Result<ClientOptions> ReadClientOptions(const config::ConnectionConfig& conn);
 
-// What a MsgCode means for the caller (shared/api-contracts.md 2.2).
+// What a MsgCode means for the caller (doc/vendors/kingdee.md, "Errors").
 StatusCode ClassifyMsgCode(int64_t msg_code);
 // Kingdee's lost-session text (会话信息已丢失), which has also come with other MsgCodes.
 bool IsSessionLostText(std::string_view message);

@@ -21,7 +21,7 @@ constexpr int64_t kRefreshEarlyMs = 24 * 3600 * 1000;
 constexpr int64_t kMinProactiveGapMs = 10 * 60 * 1000;
 constexpr size_t kMaxVendorMessage = 300;
 
-// Gateway codes (shared/api-contracts.md 3; always strings, HTTP 200) and what each means for
+// Gateway codes (doc/vendors/kuaimai.md "Errors"; always strings, HTTP 200) and what each means for
 // us. Only 25/27/105/106 are confirmed; the rest follow the TOP gateway numbering [I].
 struct CodeRule {
   std::string_view code;
@@ -173,7 +173,7 @@ const config::OptionTable<ClientOptions>& ClientOptionTable() {
               return InvalidArgument(r.PathOf("sign_method") +
                                      ": must be md5, hmac or hmac-sha256");
             }
-            // The contract's 5/10/20 s for throttling with the default base.
+            // 5/10/20 s for throttling with the default base (doc/vendors/kuaimai.md, "Connection").
             o->retry.throttle_base_ms = o->retry.base_ms * 5;
             o->retry.max_backoff_ms =
                 std::max<int64_t>(o->retry.max_backoff_ms, o->retry.throttle_base_ms);

@@ -48,7 +48,7 @@ Result<ClientOptions> ReadClientOptions(const config::ConnectionConfig& conn);
 
 using Params = std::map<std::string, std::string>;
 
-// The gateway signature (shared/api-contracts.md 3): "sign" and empty values dropped, keys in
+// Gateway signature (doc/vendors/kuaimai.md, "signing"): "sign" and empty values dropped, keys in
 // byte order, s = k1v1k2v2...; md5 -> MD5(secret+s+secret), hmac -> HMAC-MD5(secret, s),
 // hmac-sha256 -> HMAC-SHA256(secret, s); upper-case hex. InvalidArgument for another method.
 Result<std::string> Sign(const Params& params, std::string_view secret,

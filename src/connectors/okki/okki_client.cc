@@ -14,7 +14,7 @@ constexpr int64_t kDefaultTtlS = 28800;
 constexpr size_t kMaxVendorMessage = 300;
 
 // OKKI answers (HTTP status, or the body's code with HTTP 200) and what each means for us
-// (shared/api-contracts.md 4).
+// (doc/vendors/okki.md, "Errors").
 struct CodeRule {
   int64_t code;
   StatusCode status;

@@ -88,7 +88,7 @@ Result<Options> ReadSink(const config::PipelineConfig& p, const config::SinkConf
   return o;
 }
 
-// Yida's answers (shared/api-contracts.md 1.6, doc/yida-api.md) to Status codes.
+// Yida's answers (doc/vendors/yida.md, "Errors") to Status codes.
 Result<json::Value> Classify(const connectors::ApiEndpoint* /*unused*/, const HttpResponse& resp) {
   if (resp.status >= 200 && resp.status < 300) {
     std::string_view b = resp.body;
