@@ -173,7 +173,8 @@ const config::OptionTable<ClientOptions>& ClientOptionTable() {
               return InvalidArgument(r.PathOf("sign_method") +
                                      ": must be md5, hmac or hmac-sha256");
             }
-            // 5/10/20 s for throttling with the default base (doc/vendors/kuaimai.md, "Connection").
+            // 5/10/20 s for throttling with the default base (doc/vendors/kuaimai.md,
+            // "Connection").
             o->retry.throttle_base_ms = o->retry.base_ms * 5;
             o->retry.max_backoff_ms =
                 std::max<int64_t>(o->retry.max_backoff_ms, o->retry.throttle_base_ms);
