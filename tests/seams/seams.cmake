@@ -4,6 +4,7 @@
 add_executable(stagesync_seam_tests
   ${CMAKE_CURRENT_SOURCE_DIR}/seams/cursor_test.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/seams/intent_protocol_test.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/seams/mysql_bookkeeping_test.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/seams/retry_policy_test.cc)
 target_include_directories(stagesync_seam_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(stagesync_seam_tests PRIVATE stagesync_apply GTest::gtest_main)
