@@ -14,7 +14,7 @@
 #include "emulators/kingdee_emulator.h"
 #include "stagesync/fetch.h"
 #include "testing/fake_clock.h"
-#include "testing/hooked_http_client.h"
+#include "testing/faulty_http_client.h"
 #include "testing/kingdee_materials.h"
 #include "testing/seed_config.h"
 #include "testing/temp_dir.h"
@@ -36,7 +36,7 @@ class KingdeeFetchTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(emu_.Start(0));
-    http_ = std::make_unique<testing::HookedHttpClient>(NewCurlHttpClient());
+    http_ = std::make_unique<testing::FaultyHttpClient>(NewCurlHttpClient());
   }
 
   // Seed 004 with the emulator's credentials; `source` overrides source options.
@@ -117,7 +117,7 @@ class KingdeeFetchTest : public ::testing::Test {
 
   KingdeeEmulator emu_;
   testing::TempDir dir_;
-  std::unique_ptr<testing::HookedHttpClient> http_;
+  std::unique_ptr<testing::FaultyHttpClient> http_;
   config::Config cfg_;
   std::unique_ptr<stage::StagingLog> log_;
 };

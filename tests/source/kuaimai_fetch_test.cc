@@ -15,7 +15,7 @@
 #include "emulators/kuaimai_emulator.h"
 #include "stagesync/fetch.h"
 #include "testing/fake_clock.h"
-#include "testing/hooked_http_client.h"
+#include "testing/faulty_http_client.h"
 #include "testing/seed_config.h"
 #include "testing/temp_dir.h"
 
@@ -55,7 +55,7 @@ class KuaimaiFetchTest : public ::testing::Test {
     ASSERT_TRUE(emu_.Start(0));
     // Upstream edits get a modified time a little in the past, inside the next window.
     emu_.AdvanceClockMs(-5000);
-    http_ = std::make_unique<testing::HookedHttpClient>(NewCurlHttpClient());
+    http_ = std::make_unique<testing::FaultyHttpClient>(NewCurlHttpClient());
   }
 
   std::string ConfigJson(std::map<std::string, json::Value> source = {},
@@ -118,7 +118,7 @@ class KuaimaiFetchTest : public ::testing::Test {
 
   KuaimaiEmulator emu_;
   testing::TempDir dir_;
-  std::unique_ptr<testing::HookedHttpClient> http_;
+  std::unique_ptr<testing::FaultyHttpClient> http_;
   config::Config cfg_;
   std::unique_ptr<stage::StagingLog> log_;
 };

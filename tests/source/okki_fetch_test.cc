@@ -12,7 +12,7 @@
 #include "connectors/kuaimai/kuaimai_client.h"
 #include "emulators/okki_emulator.h"
 #include "stagesync/fetch.h"
-#include "testing/hooked_http_client.h"
+#include "testing/faulty_http_client.h"
 #include "testing/seed_config.h"
 #include "testing/temp_dir.h"
 
@@ -46,7 +46,7 @@ class OkkiFetchTest : public ::testing::Test {
     ASSERT_TRUE(emu_.Start(0));
     // Upstream edits get an update time a little in the past, inside the next window.
     emu_.AdvanceClockMs(-5000);
-    http_ = std::make_unique<testing::HookedHttpClient>(NewCurlHttpClient());
+    http_ = std::make_unique<testing::FaultyHttpClient>(NewCurlHttpClient());
   }
 
   void Configure(std::map<std::string, json::Value> source = {},
@@ -112,7 +112,7 @@ class OkkiFetchTest : public ::testing::Test {
 
   OkkiEmulator emu_;
   testing::TempDir dir_;
-  std::unique_ptr<testing::HookedHttpClient> http_;
+  std::unique_ptr<testing::FaultyHttpClient> http_;
   config::Config cfg_;
   std::unique_ptr<stage::StagingLog> log_;
 };

@@ -1,13 +1,13 @@
 // Unit tests of the one retry policy every vendor client shares (ApiEndpoint::Call): what is
 // retried, for how long, what is refreshed, and what comes back as an unknown outcome. A
-// scripted HTTP client and a fake clock, so no test sleeps.
-#include "connectors/common/api_endpoint.h"
-
+// FakeHttpClient behind a FaultyHttpClient and a fake clock, so no test sleeps.
 #include <gtest/gtest.h>
 
-#include "testing/fake_clock.h"
-#include "testing/scripted_http_client.h"
+#include "connectors/common/api_endpoint.h"
 #include "connectors/dingtalk/dingtalk_client.h"
+#include "testing/fake_clock.h"
+#include "testing/fake_http_client.h"
+#include "testing/faulty_http_client.h"
 
 namespace stagesync::connectors {
 namespace {
@@ -23,7 +23,7 @@ class ApiEndpointTest : public ::testing::Test {
     o.name = "test";
     o.qps = 0;  // unlimited: the fake clock would otherwise pace
     o.retry = p;
-    return ApiEndpoint(o, &http_, &clock_);
+    return ApiEndpoint(o, &faulty_, &clock_);
   }
 
   Result<json::Value> Call(ApiEndpoint& ep, bool idempotent = true, bool token_call = false) {
@@ -43,7 +43,8 @@ class ApiEndpointTest : public ::testing::Test {
   }
 
   testing::FakeClock clock_;
-  testing::ScriptedHttpClient http_;
+  testing::FakeHttpClient http_;
+  testing::FaultyHttpClient faulty_{&http_};
   int reauths_ = 0;
 };
 
@@ -133,20 +134,90 @@ TEST_F(ApiEndpointTest, AnExpiredTokenIsRefreshedOnceAndARefusedRefreshStops) {
   EXPECT_EQ(reauths_, 1 + EndpointOptions{}.max_reauth);
 }
 
-TEST_F(ApiEndpointTest, ACreateWithAnUnknownOutcomeIsNeverResent) {
-  auto ep = Endpoint();
-  http_.Fail(Unavailable("connection reset by peer"));
-  http_.Answer(200, kOk);
-  auto r = Call(ep, /*idempotent=*/false);
-  ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("outcome unknown"), std::string::npos);
-  EXPECT_EQ(http_.Sent().size(), 1u);
-  EXPECT_EQ(ep.counters().unknown_outcome, 1);
+// A vendor's code table in miniature (401 refresh, 403 refused, other 4xx bad request) over
+// the shared HTTP status rules and body parser.
+Result<json::Value> MiniVendorAnswer(const HttpResponse& r) {
+  SS_RETURN_IF_ERROR(ClassifyHttpStatus(r));
+  if (r.status == 401) return Status(StatusCode::kUnauthenticated, "HTTP 401");
+  if (r.status == 403) return Status(StatusCode::kPermissionDenied, "HTTP 403");
+  if (r.status >= 400) return InvalidArgument("HTTP " + std::to_string(r.status));
+  return ParseBody(r);
+}
 
-  // Throttled means not performed: a create may be sent again.
-  http_.Answer(200, kThrottled);
+struct RetryClassCase {
+  const char* name;
+  testing::HttpFault first;  // what the first send meets; the next one gets {"ok":1}
+  bool idempotent;
+  StatusCode code;  // kOk: the call retried and succeeded
+};
+
+TEST_F(ApiEndpointTest, EachRetryClassIsRetriedRefreshedOrReturnedAsItsCodeSays) {
+  using K = testing::HttpFault::Kind;
+  auto status = [](int s, const char* body = "{}") { return testing::HttpFault::Answer(s, body); };
+  const RetryClassCase kCases[] = {
+      {"reset", K::kUnavailable, true, StatusCode::kOk},
+      {"timeout", K::kDeadlineExceeded, true, StatusCode::kOk},
+      {"reply lost", K::kDropAfterDelivery, true, StatusCode::kOk},
+      {"503", status(503), true, StatusCode::kOk},
+      {"408", status(408), true, StatusCode::kOk},
+      {"429", status(429), true, StatusCode::kOk},
+      {"gateway page", status(200, "<html>busy</html>"), true, StatusCode::kOk},
+      {"garbled", status(200, R"({"a":)"), true, StatusCode::kOk},
+      {"401", status(401), true, StatusCode::kOk},
+      {"403", status(403), true, StatusCode::kPermissionDenied},
+      {"400", status(400), true, StatusCode::kInvalidArgument},
+      // A create: whatever may have been carried out comes back, unsent again.
+      {"create reset", K::kUnavailable, false, StatusCode::kUnavailable},
+      {"create timeout", K::kDeadlineExceeded, false, StatusCode::kDeadlineExceeded},
+      {"create reply lost", K::kDropAfterDelivery, false, StatusCode::kUnavailable},
+      {"create 502", status(502), false, StatusCode::kUnavailable},
+      {"create garbled", status(200, "{"), false, StatusCode::kDataLoss},
+      {"create 429", status(429), false, StatusCode::kOk},
+      {"create 401", status(401), false, StatusCode::kOk},
+      {"create 403", status(403), false, StatusCode::kPermissionDenied},
+  };
+  for (const auto& c : kCases) {
+    SCOPED_TRACE(c.name);
+    testing::FakeHttpClient http;
+    testing::FaultyHttpClient faulty(&http);
+    testing::FakeClock clock;
+    EndpointOptions o;
+    o.qps = 0;
+    ApiEndpoint ep(o, &faulty, &clock);
+    http.Answer(200, R"({"ok":1})");
+    http.Answer(200, R"({"ok":1})");
+    faulty.FailNext(1, c.first);
+    int reauths = 0;
+    auto build = [] { return Result<HttpRequest>(HttpRequest{}); };
+    auto reauth = [&] {
+      ++reauths;
+      return Status::Ok();
+    };
+    auto r = ep.Call(build, MiniVendorAnswer, reauth, "call", c.idempotent);
+    EXPECT_EQ(r.status().code(), c.code) << r.status().ToString();
+    const bool retried = c.code == StatusCode::kOk;
+    EXPECT_EQ(faulty.Requests().size(), retried ? 2u : 1u);
+    const bool delivered = c.first.kind == K::kDropAfterDelivery;  // the others never reach it
+    EXPECT_EQ(http.Sent().size(), (retried ? 1u : 0u) + (delivered ? 1u : 0u));
+    EXPECT_EQ(reauths, c.first.status == 401 ? 1 : 0);
+    // Backoff before every retry but a refresh; never after a permanent answer.
+    EXPECT_EQ(clock.slept_micros() > 0, retried && c.first.status != 401);
+    const bool unknown = !c.idempotent && !retried && c.code != StatusCode::kPermissionDenied;
+    EXPECT_EQ(ep.counters().unknown_outcome, unknown ? 1 : 0);
+    EXPECT_EQ(r.status().message().find("outcome unknown") != std::string::npos, unknown);
+  }
+}
+
+TEST_F(ApiEndpointTest, AWaitBeyondTheBudgetGivesUpAtOnceInsteadOfSleeping) {
+  RetryPolicy p;
+  p.budget_ms = 10000;
+  auto ep = Endpoint(p);
+  http_.Answer(429, "", {{"retry-after", "60"}});
   http_.Answer(200, kOk);
-  ASSERT_TRUE(Call(ep, /*idempotent=*/false).ok());
+  auto r = Call(ep);
+  EXPECT_EQ(r.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(http_.Sent().size(), 1u);
+  EXPECT_EQ(clock_.slept_micros(), 0);
 }
 
 TEST(RetryPolicyTest, BackoffGrowsWithJitterHonoursRetryAfterAndStaysUnderItsCap) {

@@ -1,7 +1,7 @@
-// ScriptedHttpClient: an HttpClient fake that answers from a script instead of the network, so
-// the retry policy, credential refresh and outcome rules are unit-tested without a server.
-// Each Send pops the next scripted answer (a response or a transport error) and records the
-// request; an exhausted script answers 500. Thread-safe.
+// FakeHttpClient: an HttpClient that answers from a script instead of the network, so the
+// retry policy, credential refresh and outcome rules are unit-tested without a server.
+// Each Send records the request and pops the next scripted answer (a response or a transport
+// error); an exhausted script answers 500 "script exhausted". Thread-safe.
 #pragma once
 
 #include <deque>
@@ -14,23 +14,19 @@
 
 namespace stagesync::testing {
 
-class ScriptedHttpClient final : public HttpClient {
+class FakeHttpClient final : public HttpClient {
  public:
   // Queues an answer with this status and body (and headers, names lowercase).
   void Answer(int status, std::string body,
               std::vector<std::pair<std::string, std::string>> headers = {}) {
-    std::lock_guard<std::mutex> lock(mu_);
     HttpResponse r;
     r.status = status;
     r.body = std::move(body);
     r.headers = std::move(headers);
-    script_.emplace_back(std::move(r));
+    Push(std::move(r));
   }
   // Queues a transport failure (e.g. Unavailable "connection reset", DeadlineExceeded).
-  void Fail(Status s) {
-    std::lock_guard<std::mutex> lock(mu_);
-    script_.emplace_back(std::move(s));
-  }
+  void Fail(Status s) { Push(std::move(s)); }
 
   Result<HttpResponse> Send(const HttpRequest& req) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -56,6 +52,11 @@ class ScriptedHttpClient final : public HttpClient {
   }
 
  private:
+  void Push(Result<HttpResponse> r) {
+    std::lock_guard<std::mutex> lock(mu_);
+    script_.push_back(std::move(r));
+  }
+
   mutable std::mutex mu_;
   std::deque<Result<HttpResponse>> script_;
   std::vector<HttpRequest> sent_;
