@@ -844,7 +844,7 @@ void DingTalkEmulator::ResetVendorStatsLocked() {
 // HTTP
 
 Call DingTalkEmulator::ClassifyLocked(int ep, const httplib::Request& req) {
-  Call call{.key = req.path};
+  Call call{.endpoint = ep, .key = req.path};
   if (ep >= kYidaStart) {
     ++yida_op_counts_[std::string(YidaOpName(ep - kYidaStart))];
     auto& [bucket, count] = yida_qps_[ep];

@@ -290,7 +290,6 @@ void Emulator::Serve(int endpoint, const httplib::Request& req, httplib::Respons
   {
     std::lock_guard<std::mutex> lock(mu_);
     call = ClassifyLocked(endpoint, req);
-    call.endpoint = endpoint;
     ++counts_[call.key];
     latency_ms = latency_ms_;
     if (call.data) {

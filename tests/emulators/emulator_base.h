@@ -70,7 +70,7 @@ struct CountedFault {
 
 // What one request is, as the vendor tells it (ClassifyLocked).
 struct Call {
-  int endpoint = 0;        // the id its route was registered with
+  int endpoint = 0;        // the vendor's: its route's id, or what ClassifyLocked made of it
   std::string key;         // what RequestCount matches: a path, a service or a method name
   bool data = false;       // timed for the per-second figures and held to SetMaxQps
   bool faultable = false;  // takes the gateway faults of the default FaultLocked

@@ -321,7 +321,8 @@ void OkkiEmulator::ResetVendorStatsLocked() { tokens_issued_ = 0; }
 // HTTP
 
 Call OkkiEmulator::ClassifyLocked(int ep, const httplib::Request& req) {
-  return {.key = req.path, .data = ep == kProductList, .faultable = ep == kProductList};
+  return {
+      .endpoint = ep, .key = req.path, .data = ep == kProductList, .faultable = ep == kProductList};
 }
 
 Reply OkkiEmulator::QpsReplyLocked(const Call&) {
