@@ -789,10 +789,7 @@ void DingTalkEmulator::ExpireTokenNow() {
   token_.clear();
 }
 
-void DingTalkEmulator::SetTokenTtl(int seconds) {
-  std::lock_guard<std::mutex> lock(mu_);
-  token_ttl_s_ = seconds;
-}
+void DingTalkEmulator::SetTokenTtl(int seconds) { Set(&token_ttl_s_, seconds); }
 
 void DingTalkEmulator::ThrottleNext(int n, int errcode) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -800,20 +797,11 @@ void DingTalkEmulator::ThrottleNext(int n, int errcode) {
   throttle_errcode_ = errcode;
 }
 
-void DingTalkEmulator::IpBanNext(int n) {
-  std::lock_guard<std::mutex> lock(mu_);
-  ipban_left_ = n;
-}
+void DingTalkEmulator::IpBanNext(int n) { Set(&ipban_left_, n); }
 
-void DingTalkEmulator::IpBanPunishJsonNext(int n) {
-  std::lock_guard<std::mutex> lock(mu_);
-  ipban_json_left_ = n;
-}
+void DingTalkEmulator::IpBanPunishJsonNext(int n) { Set(&ipban_json_left_, n); }
 
-void DingTalkEmulator::IpBanForMs(int ms) {
-  std::lock_guard<std::mutex> lock(mu_);
-  ipban_until_steady_ms_ = SteadyMs() + ms;
-}
+void DingTalkEmulator::IpBanForMs(int ms) { Set(&ipban_until_steady_ms_, SteadyMs() + ms); }
 
 void DingTalkEmulator::OversizeNext(int n, size_t bytes) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -830,10 +818,7 @@ void DingTalkEmulator::DropFieldNext(int n, const std::string& field) {
 // ---------------------------------------------------------------------------------------------
 // Stats
 
-int64_t DingTalkEmulator::TokensIssued() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return tokens_issued_;
-}
+int64_t DingTalkEmulator::TokensIssued() const { return Get(tokens_issued_); }
 
 void DingTalkEmulator::ResetVendorStatsLocked() {
   tokens_issued_ = 0;
@@ -911,10 +896,7 @@ std::optional<Reply> DingTalkEmulator::StormFaultLocked() {
   return std::nullopt;
 }
 
-void DingTalkEmulator::SetFaultsOnTokenCalls(bool on) {
-  std::lock_guard<std::mutex> lock(mu_);
-  faults_on_token_ = on;
-}
+void DingTalkEmulator::SetFaultsOnTokenCalls(bool on) { Set(&faults_on_token_, on); }
 
 void DingTalkEmulator::SetStorm(const Storm& storm) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -1193,54 +1175,30 @@ bool StoredStringContains(const std::string& stored_json, std::string_view needl
 
 }  // namespace
 
-void DingTalkEmulator::YidaThrottleNext(int n) {
-  std::lock_guard<std::mutex> lock(mu_);
-  yida_throttle_left_ = n;
-}
+void DingTalkEmulator::YidaThrottleNext(int n) { Set(&yida_throttle_left_, n); }
 
-void DingTalkEmulator::YidaTooFastNext(int n) {
-  std::lock_guard<std::mutex> lock(mu_);
-  yida_too_fast_left_ = n;
-}
+void DingTalkEmulator::YidaTooFastNext(int n) { Set(&yida_too_fast_left_, n); }
 
-void DingTalkEmulator::YidaFail5xxNext(int n) {
-  std::lock_guard<std::mutex> lock(mu_);
-  yida_fail5xx_left_ = n;
-}
+void DingTalkEmulator::YidaFail5xxNext(int n) { Set(&yida_fail5xx_left_, n); }
 
-void DingTalkEmulator::SetBadTokenErrcode(int errcode) {
-  std::lock_guard<std::mutex> lock(mu_);
-  bad_token_errcode_ = errcode;
-}
+void DingTalkEmulator::SetBadTokenErrcode(int errcode) { Set(&bad_token_errcode_, errcode); }
 
-void DingTalkEmulator::YidaDropResponseAfterCommitNext(int n) {
-  std::lock_guard<std::mutex> lock(mu_);
-  yida_drop_left_ = n;
-}
+void DingTalkEmulator::YidaDropResponseAfterCommitNext(int n) { Set(&yida_drop_left_, n); }
 
 void DingTalkEmulator::SetYidaDropResponseAfterCommit(bool always) {
-  std::lock_guard<std::mutex> lock(mu_);
-  yida_drop_always_ = always;
+  Set(&yida_drop_always_, always);
 }
 
-void DingTalkEmulator::SetYidaSearchLagMs(int ms) {
-  std::lock_guard<std::mutex> lock(mu_);
-  yida_search_lag_ms_ = ms;
-}
+void DingTalkEmulator::SetYidaSearchLagMs(int ms) { Set(&yida_search_lag_ms_, ms); }
 
-void DingTalkEmulator::SetYidaMaxQps(int qps) {
-  std::lock_guard<std::mutex> lock(mu_);
-  yida_max_qps_ = qps;
-}
+void DingTalkEmulator::SetYidaMaxQps(int qps) { Set(&yida_max_qps_, qps); }
 
 void DingTalkEmulator::SetYidaSearchTextContains(bool contains) {
-  std::lock_guard<std::mutex> lock(mu_);
-  yida_search_contains_ = contains;
+  Set(&yida_search_contains_, contains);
 }
 
 void DingTalkEmulator::SetYidaSearchDataKey(const std::string& key) {
-  std::lock_guard<std::mutex> lock(mu_);
-  yida_search_data_key_ = key;
+  Set(&yida_search_data_key_, key);
 }
 
 std::string DingTalkEmulator::YidaAddInstance(const std::string& form_data_json,
@@ -1274,10 +1232,7 @@ std::vector<YidaInstance> DingTalkEmulator::YidaInstances() const {
   return out;
 }
 
-int64_t DingTalkEmulator::YidaCreatedCount() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return yida_created_;
-}
+int64_t DingTalkEmulator::YidaCreatedCount() const { return Get(yida_created_); }
 
 int64_t DingTalkEmulator::YidaRequestCount(const std::string& op) const {
   std::lock_guard<std::mutex> lock(mu_);

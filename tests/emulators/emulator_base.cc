@@ -55,6 +55,43 @@ std::string FormatBeijing(int64_t epoch_ms) {
                      hms.hours().count(), hms.minutes().count(), hms.seconds().count());
 }
 
+namespace {
+
+bool Digits(std::string_view s, int* out) {
+  int v = 0;
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + (c - '0');
+  }
+  *out = v;
+  return true;
+}
+
+}  // namespace
+
+bool ParseBeijing(std::string_view s, int64_t* out, bool* date_only) {
+  const bool day_only = s.size() == 10 && date_only != nullptr;
+  if ((!day_only && s.size() != 19) || s[4] != '-' || s[7] != '-') return false;
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0;
+  if (!Digits(s.substr(0, 4), &y) || !Digits(s.substr(5, 2), &mo) || !Digits(s.substr(8, 2), &d)) {
+    return false;
+  }
+  if (!day_only && (s[10] != ' ' || s[13] != ':' || s[16] != ':' || !Digits(s.substr(11, 2), &h) ||
+                    !Digits(s.substr(14, 2), &mi) || !Digits(s.substr(17, 2), &se) || h > 23 ||
+                    mi > 59 || se > 59)) {
+    return false;
+  }
+  using namespace std::chrono;
+  const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)},
+                           day{static_cast<unsigned>(d)}};
+  if (!ymd.ok()) return false;
+  const int64_t day_ms = duration_cast<milliseconds>(sys_days{ymd}.time_since_epoch()).count();
+  *out = day_ms + ((int64_t{h} * 60 + mi) * 60 + se) * kSecondMs - kBeijingOffsetMs;
+  if (date_only != nullptr) *date_only = day_only;
+  return true;
+}
+
 std::string FormatCents(int64_t cents) { return fmt::format("{}.{:02}", cents / 100, cents % 100); }
 
 namespace {
@@ -196,24 +233,16 @@ void Emulator::AdvanceClockMs(int64_t ms) {
 }
 
 void Emulator::Fail5xxNext(int n, const std::string& key_filter) {
-  std::lock_guard<std::mutex> lock(mu_);
-  fail5xx_ = {n, key_filter};
+  Set(&fail5xx_, {n, key_filter});
 }
 
 void Emulator::TruncateNext(int n, const std::string& key_filter) {
-  std::lock_guard<std::mutex> lock(mu_);
-  truncate_ = {n, key_filter};
+  Set(&truncate_, {n, key_filter});
 }
 
-void Emulator::SetLatencyMs(int ms) {
-  std::lock_guard<std::mutex> lock(mu_);
-  latency_ms_ = ms;
-}
+void Emulator::SetLatencyMs(int ms) { Set(&latency_ms_, ms); }
 
-void Emulator::SetMaxQps(int qps) {
-  std::lock_guard<std::mutex> lock(mu_);
-  max_qps_ = qps;
-}
+void Emulator::SetMaxQps(int qps) { Set(&max_qps_, qps); }
 
 Reply Emulator::BadGateway() const { return {502, bad_gateway_html_, html_type_, {}}; }
 

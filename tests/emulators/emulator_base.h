@@ -20,6 +20,7 @@
 #include <string_view>
 #include <system_error>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -39,7 +40,10 @@ int64_t SteadyMs();
 int64_t SystemMs();
 int64_t FloorSecond(int64_t ms);              // down to a whole second, negatives included
 std::string FormatBeijing(int64_t epoch_ms);  // "yyyy-MM-dd HH:mm:ss" in UTC+8
-std::string FormatCents(int64_t cents);       // "12.05"
+// FormatBeijing's form -> epoch ms; with `date_only` also "yyyy-MM-dd" (its first second), and
+// *date_only tells which it was. False on anything else.
+bool ParseBeijing(std::string_view s, int64_t* out, bool* date_only = nullptr);
+std::string FormatCents(int64_t cents);  // "12.05"
 
 using Params = std::map<std::string, std::string>;
 void ParseForm(std::string_view text, Params* out);  // "a=1&b=%20": URL-decoded, later keys win
@@ -129,6 +133,17 @@ class Emulator {
   virtual void ResetVendorStatsLocked() {}
 
   int64_t NowMsLocked() const;
+  // One knob set, or one figure read, under mu_.
+  template <typename T>
+  void Set(T* field, std::type_identity_t<T> value) {
+    std::lock_guard<std::mutex> lock(mu_);
+    *field = std::move(value);
+  }
+  template <typename T>
+  T Get(const T& field) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return field;
+  }
   Reply BadGateway() const;  // HTTP 502 with the vendor's HTML page
   static void Truncate(std::string* body);
 

@@ -1144,10 +1144,7 @@ Reply KingdeeEmulator::HtmlReply(int status, std::string_view body) {
   return {status, std::string(body), std::string(kHtmlType)};
 }
 
-void KingdeeEmulator::SetFaultsOnLogin(bool on) {
-  std::lock_guard<std::mutex> lock(mu_);
-  faults_on_login_ = on;
-}
+void KingdeeEmulator::SetFaultsOnLogin(bool on) { Set(&faults_on_login_, on); }
 
 KingdeeEmulator::KingdeeEmulator(KingdeeEmulatorOptions o)
     : Emulator(kBadGatewayHtml, kHtmlType),
@@ -1285,10 +1282,7 @@ bool KingdeeEmulator::RemoveMaterial(int64_t master_id) {
   return true;
 }
 
-std::vector<KingdeeMaterial> KingdeeEmulator::Materials() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return materials_;
-}
+std::vector<KingdeeMaterial> KingdeeEmulator::Materials() const { return Get(materials_); }
 
 std::string KingdeeEmulator::AddPayApply(const std::string& number,
                                          const std::string& settle_type) {
@@ -1303,10 +1297,7 @@ std::string KingdeeEmulator::AddPayApply(const std::string& number,
   return number;
 }
 
-std::vector<KingdeePayApply> KingdeeEmulator::PayApplies() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return pay_applies_;
-}
+std::vector<KingdeePayApply> KingdeeEmulator::PayApplies() const { return Get(pay_applies_); }
 
 void KingdeeEmulator::RejectPushOf(const std::string& number, const std::string& message,
                                    const std::string& field_name) {
@@ -1319,15 +1310,9 @@ void KingdeeEmulator::AllowPushOf(const std::string& number) {
   push_rejects_.erase(number);
 }
 
-std::vector<KingdeePayBill> KingdeeEmulator::PayBills() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return pay_bills_;
-}
+std::vector<KingdeePayBill> KingdeeEmulator::PayBills() const { return Get(pay_bills_); }
 
-void KingdeeEmulator::SetBlockDuplicatePush(bool block) {
-  std::lock_guard<std::mutex> lock(mu_);
-  block_duplicate_push_ = block;
-}
+void KingdeeEmulator::SetBlockDuplicatePush(bool block) { Set(&block_duplicate_push_, block); }
 
 std::vector<KingdeeSavedBill> KingdeeEmulator::SavedBills(const std::string& form_id) const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -1348,48 +1333,31 @@ void KingdeeEmulator::ExpireSessionNow() {
 }
 
 void KingdeeEmulator::SetSessionExpiresAfterCalls(int n) {
-  std::lock_guard<std::mutex> lock(mu_);
-  session_max_calls_ = std::max(0, n);
+  Set(&session_max_calls_, std::max(0, n));
 }
 
 void KingdeeEmulator::SetSessionExpiresAfterMs(int64_t ms) {
-  std::lock_guard<std::mutex> lock(mu_);
-  session_max_age_ms_ = std::max<int64_t>(0, ms);
+  Set(&session_max_age_ms_, std::max<int64_t>(0, ms));
 }
 
 void KingdeeEmulator::ThrottleNext(int n, const std::string& service_substring) {
-  std::lock_guard<std::mutex> lock(mu_);
-  throttle_ = {n, service_substring};
+  Set(&throttle_, {n, service_substring});
 }
 
 void KingdeeEmulator::LockNext(int n, const std::string& service_substring) {
-  std::lock_guard<std::mutex> lock(mu_);
-  lock_ = {n, service_substring};
+  Set(&lock_, {n, service_substring});
 }
 
-void KingdeeEmulator::BomAlways(bool on) {
-  std::lock_guard<std::mutex> lock(mu_);
-  bom_ = on;
-}
+void KingdeeEmulator::BomAlways(bool on) { Set(&bom_, on); }
 
-void KingdeeEmulator::SetStatusFieldsAsStrings(bool on) {
-  std::lock_guard<std::mutex> lock(mu_);
-  status_strings_ = on;
-}
+void KingdeeEmulator::SetStatusFieldsAsStrings(bool on) { Set(&status_strings_, on); }
 
-void KingdeeEmulator::SetSessionLostMsgCode(int msg_code) {
-  std::lock_guard<std::mutex> lock(mu_);
-  session_lost_code_ = msg_code;
-}
+void KingdeeEmulator::SetSessionLostMsgCode(int msg_code) { Set(&session_lost_code_, msg_code); }
 
-void KingdeeEmulator::DropResponseAfterCommitNext(int n) {
-  std::lock_guard<std::mutex> lock(mu_);
-  drop_after_commit_left_ = n;
-}
+void KingdeeEmulator::DropResponseAfterCommitNext(int n) { Set(&drop_after_commit_left_, n); }
 
 void KingdeeEmulator::SetDropResponseAfterCommit(bool always) {
-  std::lock_guard<std::mutex> lock(mu_);
-  drop_after_commit_always_ = always;
+  Set(&drop_after_commit_always_, always);
 }
 
 void KingdeeEmulator::RejectSaveNext(int n, const std::string& field_name,
@@ -1400,15 +1368,9 @@ void KingdeeEmulator::RejectSaveNext(int n, const std::string& field_name,
   reject_save_message_ = message;
 }
 
-void KingdeeEmulator::InsertMaterialsBetweenPagesNext(int n) {
-  std::lock_guard<std::mutex> lock(mu_);
-  insert_between_pages_ = n;
-}
+void KingdeeEmulator::InsertMaterialsBetweenPagesNext(int n) { Set(&insert_between_pages_, n); }
 
-std::vector<int64_t> KingdeeEmulator::InsertedBetweenPages() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return inserted_ids_;
-}
+std::vector<int64_t> KingdeeEmulator::InsertedBetweenPages() const { return Get(inserted_ids_); }
 
 void KingdeeEmulator::InsertBetweenPagesLocked(const std::vector<int64_t>& page_ids) {
   std::vector<int64_t> sorted = page_ids;
@@ -1443,20 +1405,11 @@ bool KingdeeEmulator::KeyMatches(std::string_view key, std::string_view query) c
   return Lower(key).find(Lower(query)) != std::string::npos;
 }
 
-int64_t KingdeeEmulator::LoginCount() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return login_count_;
-}
+int64_t KingdeeEmulator::LoginCount() const { return Get(login_count_); }
 
-int64_t KingdeeEmulator::PushCount() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return push_count_;
-}
+int64_t KingdeeEmulator::PushCount() const { return Get(push_count_); }
 
-int64_t KingdeeEmulator::SaveCount() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return save_count_;
-}
+int64_t KingdeeEmulator::SaveCount() const { return Get(save_count_); }
 
 std::string KingdeeEmulator::LastRequestBody(const std::string& service_substring) const {
   std::lock_guard<std::mutex> lock(mu_);

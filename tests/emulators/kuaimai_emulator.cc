@@ -42,38 +42,6 @@ constexpr std::array<std::string_view, 8> kTitles = {"纯棉短袖T恤",  "休�
                                                      "双肩背包",     "真丝围巾"};
 constexpr std::array<std::string_view, 5> kColors = {"RED", "BLK", "WHT", "BLU", "GRY"};
 
-bool Digits(std::string_view s, int* out) {
-  int v = 0;
-  if (s.empty()) return false;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + (c - '0');
-  }
-  *out = v;
-  return true;
-}
-
-// Strict "yyyy-MM-dd HH:mm:ss" in UTC+8 -> epoch ms.
-bool ParseBeijing(std::string_view s, int64_t* out) {
-  if (s.size() != 19 || s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[13] != ':' ||
-      s[16] != ':') {
-    return false;
-  }
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0;
-  if (!Digits(s.substr(0, 4), &y) || !Digits(s.substr(5, 2), &mo) || !Digits(s.substr(8, 2), &d) ||
-      !Digits(s.substr(11, 2), &h) || !Digits(s.substr(14, 2), &mi) ||
-      !Digits(s.substr(17, 2), &se)) {
-    return false;
-  }
-  using namespace std::chrono;
-  const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)},
-                           day{static_cast<unsigned>(d)}};
-  if (!ymd.ok() || h > 23 || mi > 59 || se > 59) return false;
-  const int64_t day_ms = duration_cast<milliseconds>(sys_days{ymd}.time_since_epoch()).count();
-  *out = day_ms + ((int64_t{h} * 60 + mi) * 60 + se) * kSecondMs - kBeijingOffsetMs;
-  return true;
-}
-
 std::string UpperHex(const unsigned char* data, size_t n) {
   std::string out;
   out.reserve(n * 2);
@@ -373,15 +341,9 @@ std::string KuaimaiEmulator::OrderJson(int64_t id) const {
   return it == orders_.end() ? std::string() : OrderJsonOf(it->second);
 }
 
-std::string KuaimaiEmulator::CurrentAccessToken() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return access_token_;
-}
+std::string KuaimaiEmulator::CurrentAccessToken() const { return Get(access_token_); }
 
-std::string KuaimaiEmulator::CurrentRefreshToken() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return refresh_token_;
-}
+std::string KuaimaiEmulator::CurrentRefreshToken() const { return Get(refresh_token_); }
 
 // ---------------------------------------------------------------------------------------------
 // Clock and faults
@@ -392,8 +354,7 @@ void KuaimaiEmulator::ExpireSessionNow() {
 }
 
 void KuaimaiEmulator::SetSessionExpiredCode(std::string code) {
-  std::lock_guard<std::mutex> lock(mu_);
-  expired_code_ = std::move(code);
+  Set(&expired_code_, std::move(code));
 }
 
 void KuaimaiEmulator::ThrottleNext(int n, KuaimaiThrottleMode mode) {
@@ -402,10 +363,7 @@ void KuaimaiEmulator::ThrottleNext(int n, KuaimaiThrottleMode mode) {
   throttle_mode_ = mode;
 }
 
-void KuaimaiEmulator::NoListNext(int n) {
-  std::lock_guard<std::mutex> lock(mu_);
-  nolist_left_ = n;
-}
+void KuaimaiEmulator::NoListNext(int n) { Set(&nolist_left_, n); }
 
 void KuaimaiEmulator::SetMaxQps(int qps, KuaimaiThrottleMode mode) {
   Emulator::SetMaxQps(qps);
@@ -419,10 +377,7 @@ void KuaimaiEmulator::MutateBetweenPagesNext(int n, int pages) {
   mutate_pages_left_ = n > 0 ? pages : 0;
 }
 
-void KuaimaiEmulator::SetMaxWindowMs(int64_t ms) {
-  std::lock_guard<std::mutex> lock(mu_);
-  max_window_ms_ = ms;
-}
+void KuaimaiEmulator::SetMaxWindowMs(int64_t ms) { Set(&max_window_ms_, ms); }
 
 // ---------------------------------------------------------------------------------------------
 // Stats
@@ -431,20 +386,11 @@ bool KuaimaiEmulator::KeyMatches(std::string_view key, std::string_view query) c
   return query.empty() || key == query;
 }
 
-int64_t KuaimaiEmulator::RefreshCount() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return refreshes_;
-}
+int64_t KuaimaiEmulator::RefreshCount() const { return Get(refreshes_); }
 
-int64_t KuaimaiEmulator::RefreshTokenReuseCount() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return refresh_reuses_;
-}
+int64_t KuaimaiEmulator::RefreshTokenReuseCount() const { return Get(refresh_reuses_); }
 
-int64_t KuaimaiEmulator::SignatureFailures() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return sign_failures_;
-}
+int64_t KuaimaiEmulator::SignatureFailures() const { return Get(sign_failures_); }
 
 void KuaimaiEmulator::ResetVendorStatsLocked() {
   refreshes_ = 0;

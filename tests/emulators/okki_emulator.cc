@@ -42,41 +42,6 @@ constexpr std::array<std::string_view, 4> kRemarks = {"", "出口欧盟需CE认�
 constexpr std::array<std::string_view, 3> kInfoJson = {
     "{}", R"({"material":"ABS","color":"white"})", R"({"size":"40x60cm","weight_g":350})"};
 
-bool Digits(std::string_view s, int* out) {
-  int v = 0;
-  if (s.empty()) return false;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + (c - '0');
-  }
-  *out = v;
-  return true;
-}
-
-// "yyyy-MM-dd" or "yyyy-MM-dd HH:mm:ss" in UTC+8 -> epoch ms; *date_only tells which.
-bool ParseBeijing(std::string_view s, int64_t* out, bool* date_only) {
-  if ((s.size() != 10 && s.size() != 19) || s[4] != '-' || s[7] != '-') return false;
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0;
-  if (!Digits(s.substr(0, 4), &y) || !Digits(s.substr(5, 2), &mo) || !Digits(s.substr(8, 2), &d)) {
-    return false;
-  }
-  *date_only = s.size() == 10;
-  if (!*date_only) {
-    if (s[10] != ' ' || s[13] != ':' || s[16] != ':' || !Digits(s.substr(11, 2), &h) ||
-        !Digits(s.substr(14, 2), &mi) || !Digits(s.substr(17, 2), &se) || h > 23 || mi > 59 ||
-        se > 59) {
-      return false;
-    }
-  }
-  using namespace std::chrono;
-  const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)},
-                           day{static_cast<unsigned>(d)}};
-  if (!ymd.ok()) return false;
-  const int64_t day_ms = duration_cast<milliseconds>(sys_days{ymd}.time_since_epoch()).count();
-  *out = day_ms + ((int64_t{h} * 60 + mi) * 60 + se) * kSecondMs - kBeijingOffsetMs;
-  return true;
-}
-
 // A JSON number without trailing zeros: 110 -> 1.1, 200 -> 2, 115 -> 1.15.
 std::string FormatDecimal(int64_t cents) {
   if (cents % 100 == 0) return std::to_string(cents / 100);
@@ -296,10 +261,7 @@ void OkkiEmulator::RevokeTokenNow() {
   for (auto& [value, token] : tokens_) token.revoked = true;
 }
 
-void OkkiEmulator::SetTokenTtl(int seconds) {
-  std::lock_guard<std::mutex> lock(mu_);
-  token_ttl_s_ = seconds;
-}
+void OkkiEmulator::SetTokenTtl(int seconds) { Set(&token_ttl_s_, seconds); }
 
 void OkkiEmulator::MutateBetweenPagesNext(int n, int pages) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -310,10 +272,7 @@ void OkkiEmulator::MutateBetweenPagesNext(int n, int pages) {
 // ---------------------------------------------------------------------------------------------
 // Stats
 
-int64_t OkkiEmulator::TokensIssued() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return tokens_issued_;
-}
+int64_t OkkiEmulator::TokensIssued() const { return Get(tokens_issued_); }
 
 void OkkiEmulator::ResetVendorStatsLocked() { tokens_issued_ = 0; }
 
