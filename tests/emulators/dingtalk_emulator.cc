@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 #include <httplib.h>
 #include <simdjson.h>
-#include <sys/socket.h>
 
 #include <algorithm>
 #include <array>
@@ -19,14 +18,7 @@
 namespace stagesync::emulators {
 namespace {
 
-constexpr int64_t kSecondMs = 1000;
 constexpr int64_t kMinuteMs = 60 * kSecondMs;
-constexpr int64_t kDayMs = 86'400'000;
-constexpr int64_t kBeijingOffsetMs = 8 * 3'600'000;
-constexpr int kServerThreads = 32;
-constexpr int kListenBacklog = 512;
-// httplib keeps an idle keep-alive connection's worker busy this long, which bounds Stop().
-constexpr time_t kKeepAliveTimeoutS = 2;
 constexpr int kDefaultListSize = 10;  // [I] used when the body has no "size"
 constexpr int kMaxUseridList = 10;
 
@@ -90,16 +82,10 @@ constexpr std::array<std::string_view, 5> kDescriptions = {
     "按合同约定付款", "合同编号HT-2024-031\n分两期付款", "详见附件\"报价单\"", "月度例行付款",
     "紧急：供应商催款，请尽快处理"};
 
-int64_t SteadyMs() {
-  using std::chrono::duration_cast;
-  using std::chrono::milliseconds;
-  return duration_cast<milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-int64_t SystemMs() {
-  using std::chrono::duration_cast;
-  using std::chrono::milliseconds;
-  return duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+std::string_view YidaOpName(int op) {
+  constexpr std::array<std::string_view, 5> kNames = {"start", "update", "search", "delete",
+                                                      "terminate"};
+  return kNames[static_cast<size_t>(op)];
 }
 
 struct CivilTime {
@@ -320,7 +306,8 @@ void LinkResubmission(DingTalkInstance* orig, DingTalkInstance* inst, const std:
 }  // namespace
 
 DingTalkEmulator::DingTalkEmulator(DingTalkEmulatorOptions opts)
-    : opts_(std::move(opts)),
+    : Emulator(kBadGatewayHtml),
+      opts_(std::move(opts)),
       data_rng_(0),
       noise_rng_(std::random_device{}()),
       bill_rng_(kBillSalt),
@@ -329,92 +316,16 @@ DingTalkEmulator::DingTalkEmulator(DingTalkEmulatorOptions opts)
 
 DingTalkEmulator::~DingTalkEmulator() { Stop(); }
 
-bool DingTalkEmulator::Start(int port) {
-  if (server_) return false;
-  auto server = std::make_unique<httplib::Server>();
-  server->new_task_queue = [] { return new httplib::ThreadPool(kServerThreads); };
-  server->set_keep_alive_max_count(100000);
-  server->set_keep_alive_timeout(kKeepAliveTimeoutS);
-  // httplib writes headers and body separately; with Nagle that costs a delayed-ACK per reply.
-  server->set_tcp_nodelay(true);
-  server->Get("/gettoken", [this](const httplib::Request& req, httplib::Response& res) {
-    Handle(Endpoint::kGetToken, req, &res);
-  });
-  server->Post("/topapi/processinstance/listids",
-               [this](const httplib::Request& req, httplib::Response& res) {
-                 Handle(Endpoint::kListIds, req, &res);
-               });
-  server->Post("/topapi/processinstance/get",
-               [this](const httplib::Request& req, httplib::Response& res) {
-                 Handle(Endpoint::kGet, req, &res);
-               });
-  server->Post("/v1\\.0/yida/processes/instances/start",
-               [this](const httplib::Request& req, httplib::Response& res) {
-                 HandleYida(YidaOp::kStart, req, &res);
-               });
-  server->Put("/v1\\.0/yida/processes/instances/terminate",
-              [this](const httplib::Request& req, httplib::Response& res) {
-                HandleYida(YidaOp::kTerminate, req, &res);
-              });
-  server->Put("/v1\\.0/yida/processes/instances",
-              [this](const httplib::Request& req, httplib::Response& res) {
-                HandleYida(YidaOp::kUpdate, req, &res);
-              });
-  server->Post("/v1\\.0/yida/processes/instances",
-               [this](const httplib::Request& req, httplib::Response& res) {
-                 HandleYida(YidaOp::kSearch, req, &res);
-               });
-  server->Delete("/v1\\.0/yida/processes/instances",
-                 [this](const httplib::Request& req, httplib::Response& res) {
-                   HandleYida(YidaOp::kDelete, req, &res);
-                 });
-
-  // httplib's default options add SO_REUSEPORT, which lets a second emulator share a busy port
-  // instead of failing. Its backlog of 5 also drops SYNs under a burst of parallel connects (a
-  // 1 s client retransmit each), so the socket is re-listened with a larger one below.
-  auto listen_fd = std::make_shared<int>(-1);
-  server->set_socket_options([listen_fd](int sock) {
-    const int yes = 1;
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-    *listen_fd = sock;
-  });
-
-  int bound = port;
-  if (port == 0) {
-    bound = server->bind_to_any_port("127.0.0.1");
-    if (bound <= 0) return false;
-  } else if (!server->bind_to_port("127.0.0.1", port)) {
-    return false;
-  }
-  if (*listen_fd >= 0) ::listen(*listen_fd, kListenBacklog);
-  httplib::Server* raw = server.get();
-  thread_ = std::thread([raw] { raw->listen_after_bind(); });
-  // stop() is a no-op until the accept loop runs, so wait for it before handing out the port.
-  const int64_t deadline = SteadyMs() + 5000;
-  while (!raw->is_running() && SteadyMs() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  server_ = std::move(server);
-  if (!raw->is_running()) {
-    Stop();
-    return false;
-  }
-  port_ = bound;
-  return true;
-}
-
-void DingTalkEmulator::Stop() {
-  if (!server_) return;
-  server_->stop();
-  if (thread_.joinable()) thread_.join();
-  server_.reset();
-  port_ = 0;
-}
-
-int DingTalkEmulator::port() const { return port_; }
-
-std::string DingTalkEmulator::base_url() const {
-  return fmt::format("http://127.0.0.1:{}", port_.load());
+std::vector<Emulator::Route> DingTalkEmulator::Routes() const {
+  constexpr std::string_view kYida = "/v1\\.0/yida/processes/instances";
+  return {{"GET", "/gettoken", kGetToken},
+          {"POST", "/topapi/processinstance/listids", kListIds},
+          {"POST", "/topapi/processinstance/get", kGet},
+          {"POST", fmt::format("{}/start", kYida), kYidaStart},
+          {"PUT", fmt::format("{}/terminate", kYida), kYidaTerminate},
+          {"PUT", std::string(kYida), kYidaUpdate},
+          {"POST", std::string(kYida), kYidaSearch},
+          {"DELETE", std::string(kYida), kYidaDelete}};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -873,53 +784,24 @@ std::string DingTalkEmulator::InstanceJsonLocked(const DingTalkInstance& in,
 // ---------------------------------------------------------------------------------------------
 // Clock and faults
 
-int64_t DingTalkEmulator::NowMsLocked() const { return SystemMs() + clock_offset_ms_; }
-
-void DingTalkEmulator::AdvanceClockMs(int64_t ms) {
-  std::lock_guard<std::mutex> lock(mu_);
-  clock_offset_ms_ += ms;
-}
-
 void DingTalkEmulator::ExpireTokenNow() {
   std::lock_guard<std::mutex> lock(mu_);
   token_.clear();
 }
 
-void DingTalkEmulator::SetTokenTtl(int seconds) {
-  std::lock_guard<std::mutex> lock(mu_);
-  token_ttl_s_ = seconds;
-}
+void DingTalkEmulator::SetTokenTtl(int seconds) { Set(&token_ttl_s_, seconds); }
 
 void DingTalkEmulator::ThrottleNext(int n, int errcode) {
   std::lock_guard<std::mutex> lock(mu_);
-  throttle_left_ = n;
+  throttle_ = {n, ""};
   throttle_errcode_ = errcode;
 }
 
-void DingTalkEmulator::Fail5xxNext(int n) {
-  std::lock_guard<std::mutex> lock(mu_);
-  fail5xx_left_ = n;
-}
+void DingTalkEmulator::IpBanNext(int n) { Set(&ipban_left_, n); }
 
-void DingTalkEmulator::IpBanNext(int n) {
-  std::lock_guard<std::mutex> lock(mu_);
-  ipban_left_ = n;
-}
+void DingTalkEmulator::IpBanPunishJsonNext(int n) { Set(&ipban_json_left_, n); }
 
-void DingTalkEmulator::IpBanPunishJsonNext(int n) {
-  std::lock_guard<std::mutex> lock(mu_);
-  ipban_json_left_ = n;
-}
-
-void DingTalkEmulator::IpBanForMs(int ms) {
-  std::lock_guard<std::mutex> lock(mu_);
-  ipban_until_steady_ms_ = SteadyMs() + ms;
-}
-
-void DingTalkEmulator::MalformedNext(int n) {
-  std::lock_guard<std::mutex> lock(mu_);
-  malformed_left_ = n;
-}
+void DingTalkEmulator::IpBanForMs(int ms) { Set(&ipban_until_steady_ms_, SteadyMs() + ms); }
 
 void DingTalkEmulator::OversizeNext(int n, size_t bytes) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -933,64 +815,12 @@ void DingTalkEmulator::DropFieldNext(int n, const std::string& field) {
   drop_field_ = field;
 }
 
-void DingTalkEmulator::SetLatencyMs(int ms) {
-  std::lock_guard<std::mutex> lock(mu_);
-  latency_ms_ = ms;
-}
-
-void DingTalkEmulator::SetMaxQps(int qps) {
-  std::lock_guard<std::mutex> lock(mu_);
-  max_qps_ = qps;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Stats
 
-int64_t DingTalkEmulator::RequestCount(const std::string& path_prefix) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  int64_t total = 0;
-  for (const auto& [path, count] : path_counts_) {
-    if (path.starts_with(path_prefix)) total += count;
-  }
-  return total;
-}
+int64_t DingTalkEmulator::TokensIssued() const { return Get(tokens_issued_); }
 
-int DingTalkEmulator::MaxRequestsInAnySecond() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  int best = 0;
-  int run = 0;
-  int64_t bucket = std::numeric_limits<int64_t>::min();
-  for (int64_t t : data_call_ms_) {
-    if (t / 1000 != bucket) {
-      bucket = t / 1000;
-      run = 0;
-    }
-    best = std::max(best, ++run);
-  }
-  return best;
-}
-
-int DingTalkEmulator::MaxRequestsInAnyWindowMs(int window_ms) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (window_ms <= 0) return 0;
-  size_t best = 0;
-  size_t lo = 0;
-  for (size_t hi = 0; hi < data_call_ms_.size(); ++hi) {
-    while (data_call_ms_[hi] - data_call_ms_[lo] >= window_ms) ++lo;
-    best = std::max(best, hi - lo + 1);
-  }
-  return static_cast<int>(best);
-}
-
-int64_t DingTalkEmulator::TokensIssued() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return tokens_issued_;
-}
-
-void DingTalkEmulator::ResetStats() {
-  std::lock_guard<std::mutex> lock(mu_);
-  path_counts_.clear();
-  data_call_ms_.clear();
+void DingTalkEmulator::ResetVendorStatsLocked() {
   tokens_issued_ = 0;
   yida_op_counts_.clear();
 }
@@ -998,94 +828,75 @@ void DingTalkEmulator::ResetStats() {
 // ---------------------------------------------------------------------------------------------
 // HTTP
 
-void DingTalkEmulator::Handle(Endpoint ep, const httplib::Request& req, httplib::Response* res) {
-  const bool data_call = ep != Endpoint::kGetToken;
-  int latency_ms = 0;
-  bool over_qps = false;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++path_counts_[req.path];
-    latency_ms = latency_ms_;
-    if (data_call) {
-      const int64_t now = SteadyMs();
-      data_call_ms_.push_back(now);
-      if (now / 1000 != qps_second_) {
-        qps_second_ = now / 1000;
-        qps_count_ = 0;
-      }
-      over_qps = max_qps_ > 0 && ++qps_count_ > max_qps_;
+Call DingTalkEmulator::ClassifyLocked(int ep, const httplib::Request& req) {
+  Call call{.endpoint = ep, .key = req.path};
+  if (ep >= kYidaStart) {
+    ++yida_op_counts_[std::string(YidaOpName(ep - kYidaStart))];
+    auto& [bucket, count] = yida_qps_[ep];
+    if (const int64_t second = SteadyMs() / 1000; bucket != second) {
+      bucket = second;
+      count = 0;
     }
+    call.over_qps = yida_max_qps_ > 0 && ++count > yida_max_qps_;
+    return call;
   }
-  if (latency_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(latency_ms));
-
-  Reply reply;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (data_call || faults_on_token_) reply = GatewayFaultLocked(over_qps);
-    if (reply.body.empty() && (data_call || storm_.token_calls)) reply = StormFaultLocked();
-    if (reply.body.empty()) {
-      switch (ep) {
-        case Endpoint::kGetToken:
-          reply = GetTokenLocked(req);
-          break;
-        case Endpoint::kListIds:
-          reply = ListIdsLocked(req);
-          break;
-        case Endpoint::kGet:
-          reply = GetLocked(req);
-          break;
-      }
-      if (data_call && malformed_left_ > 0) {
-        --malformed_left_;
-        reply.body.resize(std::max<size_t>(1, reply.body.size() / 2));
-      }
-    }
-  }
-  res->status = reply.status;
-  res->set_content(reply.body, reply.content_type);
+  call.data = ep != kGetToken;
+  call.faultable = call.data || faults_on_token_;
+  return call;
 }
 
-DingTalkEmulator::Reply DingTalkEmulator::GatewayFaultLocked(bool over_qps) {
-  if (ipban_until_steady_ms_ > SteadyMs() || ipban_left_ > 0) {
-    if (ipban_until_steady_ms_ <= SteadyMs()) --ipban_left_;
-    return {200, std::string(kIpBanHtml), std::string(kHtmlType)};
+std::optional<Reply> DingTalkEmulator::FaultLocked(const Call& call) {
+  if (call.endpoint >= kYidaStart) return YidaFaultLocked(call.over_qps);
+  if (call.faultable) {
+    if (ipban_until_steady_ms_ > SteadyMs() || ipban_left_ > 0) {
+      if (ipban_until_steady_ms_ <= SteadyMs()) --ipban_left_;
+      return Reply{200, std::string(kIpBanHtml), std::string(kHtmlType)};
+    }
+    if (ipban_json_left_ > 0) {
+      --ipban_json_left_;
+      return Reply{200, std::string(kIpBanJson), std::string(kJsonType)};
+    }
+    if (auto fault = Emulator::FaultLocked(call)) return fault;
   }
-  if (ipban_json_left_ > 0) {
-    --ipban_json_left_;
-    return {200, std::string(kIpBanJson), std::string(kJsonType)};
-  }
-  if (fail5xx_left_ > 0) {
-    --fail5xx_left_;
-    return {502, std::string(kBadGatewayHtml), std::string(kHtmlType)};
-  }
-  if (over_qps) return ErrorLocked(kDingTalkErrAppQps, ThrottleMessage(kDingTalkErrAppQps));
-  if (throttle_left_ > 0) {
-    --throttle_left_;
-    return ThrottleReplyLocked(throttle_errcode_);
-  }
-  return {};
+  if (call.data || storm_.token_calls) return StormFaultLocked();
+  return std::nullopt;
 }
 
-DingTalkEmulator::Reply DingTalkEmulator::StormFaultLocked() {
-  if (storm_.throttle <= 0 && storm_.fail5xx <= 0 && storm_.ipban <= 0) return {};
+Reply DingTalkEmulator::QpsReplyLocked(const Call&) {
+  return ErrorLocked(kDingTalkErrAppQps, ThrottleMessage(kDingTalkErrAppQps));
+}
+
+Reply DingTalkEmulator::ThrottleReplyLocked(const Call&) {
+  return ThrottleErrorLocked(throttle_errcode_);
+}
+
+Reply DingTalkEmulator::AnswerLocked(const Call& call, const httplib::Request& req) {
+  switch (call.endpoint) {
+    case kGetToken:
+      return GetTokenLocked(req);
+    case kListIds:
+      return ListIdsLocked(req);
+    case kGet:
+      return GetLocked(req);
+  }
+  return YidaAnswerLocked(call.endpoint, req);
+}
+
+std::optional<Reply> DingTalkEmulator::StormFaultLocked() {
+  if (storm_.throttle <= 0 && storm_.fail5xx <= 0 && storm_.ipban <= 0) return std::nullopt;
   const double x = std::uniform_real_distribution<double>(0, 1)(storm_rng_);
   if (x < storm_.throttle) {
     static constexpr int kCodes[] = {kDingTalkErrGateway, -1, kDingTalkErrAppQps};
-    return ThrottleReplyLocked(kCodes[storm_throttles_++ % 3]);
+    return ThrottleErrorLocked(kCodes[storm_throttles_++ % 3]);
   }
-  if (x < storm_.throttle + storm_.fail5xx) {
-    return {502, std::string(kBadGatewayHtml), std::string(kHtmlType)};
-  }
+  if (x < storm_.throttle + storm_.fail5xx) return BadGateway();
   if (x < storm_.throttle + storm_.fail5xx + storm_.ipban) {
-    return {200, std::string(kIpBanHtml), std::string(kHtmlType)};
+    return Reply{200, std::string(kIpBanHtml), std::string(kHtmlType)};
   }
-  return {};
+  return std::nullopt;
 }
 
-void DingTalkEmulator::SetFaultsOnTokenCalls(bool on) {
-  std::lock_guard<std::mutex> lock(mu_);
-  faults_on_token_ = on;
-}
+void DingTalkEmulator::SetFaultsOnTokenCalls(bool on) { Set(&faults_on_token_, on); }
 
 void DingTalkEmulator::SetStorm(const Storm& storm) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -1093,7 +904,7 @@ void DingTalkEmulator::SetStorm(const Storm& storm) {
   storm_rng_.seed(storm.seed);
 }
 
-DingTalkEmulator::Reply DingTalkEmulator::ThrottleReplyLocked(int errcode) {
+Reply DingTalkEmulator::ThrottleErrorLocked(int errcode) {
   if (errcode != kDingTalkErrGateway) {
     return ErrorLocked(errcode, ThrottleMessage(errcode));
   }
@@ -1119,7 +930,7 @@ std::string DingTalkEmulator::RequestIdLocked() {
   return id;
 }
 
-DingTalkEmulator::Reply DingTalkEmulator::ErrorLocked(int errcode, std::string_view errmsg) {
+Reply DingTalkEmulator::ErrorLocked(int errcode, std::string_view errmsg) {
   JsonWriter w;
   w.BeginObject()
       .Key("errcode")
@@ -1137,7 +948,7 @@ bool DingTalkEmulator::TokenValidLocked(const httplib::Request& req) const {
   return req.get_param_value("access_token") == token_;
 }
 
-DingTalkEmulator::Reply DingTalkEmulator::GetTokenLocked(const httplib::Request& req) {
+Reply DingTalkEmulator::GetTokenLocked(const httplib::Request& req) {
   if (req.get_param_value("appkey") != opts_.app_key ||
       req.get_param_value("appsecret") != opts_.app_secret) {
     return ErrorLocked(kDingTalkErrBadAppKey, "不合法的appKey或appSecret");
@@ -1163,7 +974,7 @@ DingTalkEmulator::Reply DingTalkEmulator::GetTokenLocked(const httplib::Request&
   return {200, w.Take(), std::string(kJsonType)};
 }
 
-DingTalkEmulator::Reply DingTalkEmulator::ListIdsLocked(const httplib::Request& req) {
+Reply DingTalkEmulator::ListIdsLocked(const httplib::Request& req) {
   if (!TokenValidLocked(req)) return ErrorLocked(bad_token_errcode_, "不合法的access_token");
   simdjson::dom::parser parser;
   simdjson::dom::object body;
@@ -1242,7 +1053,7 @@ DingTalkEmulator::Reply DingTalkEmulator::ListIdsLocked(const httplib::Request& 
   return {200, w.Take(), std::string(kJsonType)};
 }
 
-DingTalkEmulator::Reply DingTalkEmulator::GetLocked(const httplib::Request& req) {
+Reply DingTalkEmulator::GetLocked(const httplib::Request& req) {
   if (!TokenValidLocked(req)) return ErrorLocked(bad_token_errcode_, "不合法的access_token");
   simdjson::dom::parser parser;
   simdjson::dom::object body;
@@ -1285,12 +1096,6 @@ DingTalkEmulator::Reply DingTalkEmulator::GetLocked(const httplib::Request& req)
 namespace {
 
 constexpr std::string_view kYidaTokenHeader = "x-acs-dingtalk-access-token";
-
-std::string_view YidaOpName(int op) {
-  constexpr std::array<std::string_view, 5> kNames = {"start", "update", "search", "delete",
-                                                      "terminate"};
-  return kNames[static_cast<size_t>(op)];
-}
 
 // "2024-01-02T03:04Z" (UTC, minutes) [I].
 std::string FormatGmt(int64_t epoch_ms) {
@@ -1370,54 +1175,30 @@ bool StoredStringContains(const std::string& stored_json, std::string_view needl
 
 }  // namespace
 
-void DingTalkEmulator::YidaThrottleNext(int n) {
-  std::lock_guard<std::mutex> lock(mu_);
-  yida_throttle_left_ = n;
-}
+void DingTalkEmulator::YidaThrottleNext(int n) { Set(&yida_throttle_left_, n); }
 
-void DingTalkEmulator::YidaTooFastNext(int n) {
-  std::lock_guard<std::mutex> lock(mu_);
-  yida_too_fast_left_ = n;
-}
+void DingTalkEmulator::YidaTooFastNext(int n) { Set(&yida_too_fast_left_, n); }
 
-void DingTalkEmulator::YidaFail5xxNext(int n) {
-  std::lock_guard<std::mutex> lock(mu_);
-  yida_fail5xx_left_ = n;
-}
+void DingTalkEmulator::YidaFail5xxNext(int n) { Set(&yida_fail5xx_left_, n); }
 
-void DingTalkEmulator::SetBadTokenErrcode(int errcode) {
-  std::lock_guard<std::mutex> lock(mu_);
-  bad_token_errcode_ = errcode;
-}
+void DingTalkEmulator::SetBadTokenErrcode(int errcode) { Set(&bad_token_errcode_, errcode); }
 
-void DingTalkEmulator::YidaDropResponseAfterCommitNext(int n) {
-  std::lock_guard<std::mutex> lock(mu_);
-  yida_drop_left_ = n;
-}
+void DingTalkEmulator::YidaDropResponseAfterCommitNext(int n) { Set(&yida_drop_left_, n); }
 
 void DingTalkEmulator::SetYidaDropResponseAfterCommit(bool always) {
-  std::lock_guard<std::mutex> lock(mu_);
-  yida_drop_always_ = always;
+  Set(&yida_drop_always_, always);
 }
 
-void DingTalkEmulator::SetYidaSearchLagMs(int ms) {
-  std::lock_guard<std::mutex> lock(mu_);
-  yida_search_lag_ms_ = ms;
-}
+void DingTalkEmulator::SetYidaSearchLagMs(int ms) { Set(&yida_search_lag_ms_, ms); }
 
-void DingTalkEmulator::SetYidaMaxQps(int qps) {
-  std::lock_guard<std::mutex> lock(mu_);
-  yida_max_qps_ = qps;
-}
+void DingTalkEmulator::SetYidaMaxQps(int qps) { Set(&yida_max_qps_, qps); }
 
 void DingTalkEmulator::SetYidaSearchTextContains(bool contains) {
-  std::lock_guard<std::mutex> lock(mu_);
-  yida_search_contains_ = contains;
+  Set(&yida_search_contains_, contains);
 }
 
 void DingTalkEmulator::SetYidaSearchDataKey(const std::string& key) {
-  std::lock_guard<std::mutex> lock(mu_);
-  yida_search_data_key_ = key;
+  Set(&yida_search_data_key_, key);
 }
 
 std::string DingTalkEmulator::YidaAddInstance(const std::string& form_data_json,
@@ -1451,10 +1232,7 @@ std::vector<YidaInstance> DingTalkEmulator::YidaInstances() const {
   return out;
 }
 
-int64_t DingTalkEmulator::YidaCreatedCount() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return yida_created_;
-}
+int64_t DingTalkEmulator::YidaCreatedCount() const { return Get(yida_created_); }
 
 int64_t DingTalkEmulator::YidaRequestCount(const std::string& op) const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -1491,59 +1269,35 @@ std::string DingTalkEmulator::YidaFormDataJson(const YidaRecord& rec) const {
   return out;
 }
 
-void DingTalkEmulator::HandleYida(YidaOp op, const httplib::Request& req, httplib::Response* res) {
-  int latency_ms = 0;
-  bool over_qps = false;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++path_counts_[req.path];
-    ++yida_op_counts_[std::string(YidaOpName(static_cast<int>(op)))];
-    latency_ms = latency_ms_;
-    const int64_t second = SteadyMs() / 1000;
-    auto& [bucket, count] = yida_qps_[static_cast<int>(op)];
-    if (bucket != second) {
-      bucket = second;
-      count = 0;
-    }
-    over_qps = yida_max_qps_ > 0 && ++count > yida_max_qps_;
-  }
-  if (latency_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(latency_ms));
-
+Reply DingTalkEmulator::YidaAnswerLocked(int ep, const httplib::Request& req) {
   Reply reply;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    reply = YidaFaultLocked(over_qps);
-    if (reply.body.empty()) {
-      bool committed = false;
-      switch (op) {
-        case YidaOp::kStart:
-          reply = YidaStartLocked(req, &committed);
-          break;
-        case YidaOp::kUpdate:
-          reply = YidaUpdateLocked(req, &committed);
-          break;
-        case YidaOp::kSearch:
-          reply = YidaSearchLocked(req);
-          break;
-        case YidaOp::kDelete:
-          reply = YidaDeleteLocked(req, &committed);
-          break;
-        case YidaOp::kTerminate:
-          reply = YidaTerminateLocked(req, &committed);
-          break;
-      }
-      if (committed && (yida_drop_always_ || yida_drop_left_ > 0)) {
-        if (!yida_drop_always_) --yida_drop_left_;
-        reply = {502, std::string(kBadGatewayHtml), std::string(kHtmlType)};
-      }
-    }
+  bool committed = false;
+  switch (ep) {
+    case kYidaStart:
+      reply = YidaStartLocked(req, &committed);
+      break;
+    case kYidaUpdate:
+      reply = YidaUpdateLocked(req, &committed);
+      break;
+    case kYidaSearch:
+      reply = YidaSearchLocked(req);
+      break;
+    case kYidaDelete:
+      reply = YidaDeleteLocked(req, &committed);
+      break;
+    default:
+      reply = YidaTerminateLocked(req, &committed);
+      break;
   }
-  res->status = reply.status;
-  res->set_content(reply.body, reply.content_type);
+  if (committed && (yida_drop_always_ || yida_drop_left_ > 0)) {
+    if (!yida_drop_always_) --yida_drop_left_;
+    reply = BadGateway();
+  }
+  return reply;
 }
 
-DingTalkEmulator::Reply DingTalkEmulator::YidaErrorLocked(int status, std::string_view code,
-                                                          std::string_view message) {
+Reply DingTalkEmulator::YidaErrorLocked(int status, std::string_view code,
+                                        std::string_view message) {
   JsonWriter w;
   w.BeginObject()
       .Field("code", code)
@@ -1553,10 +1307,10 @@ DingTalkEmulator::Reply DingTalkEmulator::YidaErrorLocked(int status, std::strin
   return {status, w.Take(), std::string(kJsonType)};
 }
 
-DingTalkEmulator::Reply DingTalkEmulator::YidaFaultLocked(bool over_qps) {
+std::optional<Reply> DingTalkEmulator::YidaFaultLocked(bool over_qps) {
   if (yida_fail5xx_left_ > 0) {
     --yida_fail5xx_left_;
-    return {502, std::string(kBadGatewayHtml), std::string(kHtmlType)};
+    return BadGateway();
   }
   if (over_qps || yida_throttle_left_ > 0) {
     if (!over_qps) --yida_throttle_left_;
@@ -1566,7 +1320,7 @@ DingTalkEmulator::Reply DingTalkEmulator::YidaFaultLocked(bool over_qps) {
     --yida_too_fast_left_;
     return YidaErrorLocked(400, kYidaErrTooFast, "请求过于频繁，请稍后重试");
   }
-  return {};
+  return std::nullopt;
 }
 
 namespace {
@@ -1621,7 +1375,7 @@ bool OptionalStrings(const YidaParams& params, std::initializer_list<std::string
 
 }  // namespace
 
-std::optional<DingTalkEmulator::Reply> DingTalkEmulator::YidaPrepareLocked(
+std::optional<Reply> DingTalkEmulator::YidaPrepareLocked(
     const httplib::Request& req, bool from_query, std::initializer_list<std::string_view> required,
     std::initializer_list<std::string_view> optional,
     std::map<std::string, std::string, std::less<>>* p) {
@@ -1655,8 +1409,7 @@ DingTalkEmulator::YidaRecord* DingTalkEmulator::YidaFindLocked(const std::string
   return it == yida_.end() ? nullptr : &it->second;
 }
 
-DingTalkEmulator::Reply DingTalkEmulator::YidaStartLocked(const httplib::Request& req,
-                                                          bool* committed) {
+Reply DingTalkEmulator::YidaStartLocked(const httplib::Request& req, bool* committed) {
   std::map<std::string, std::string, std::less<>> p;
   if (auto err = YidaPrepareLocked(
           req, false,
@@ -1689,8 +1442,7 @@ DingTalkEmulator::Reply DingTalkEmulator::YidaStartLocked(const httplib::Request
   return {200, w.Take(), std::string(kJsonType)};
 }
 
-DingTalkEmulator::Reply DingTalkEmulator::YidaUpdateLocked(const httplib::Request& req,
-                                                           bool* committed) {
+Reply DingTalkEmulator::YidaUpdateLocked(const httplib::Request& req, bool* committed) {
   std::map<std::string, std::string, std::less<>> p;
   if (auto err = YidaPrepareLocked(
           req, false,
@@ -1713,7 +1465,7 @@ DingTalkEmulator::Reply DingTalkEmulator::YidaUpdateLocked(const httplib::Reques
   return {200, "{}", std::string(kJsonType)};
 }
 
-DingTalkEmulator::Reply DingTalkEmulator::YidaSearchLocked(const httplib::Request& req) {
+Reply DingTalkEmulator::YidaSearchLocked(const httplib::Request& req) {
   std::map<std::string, std::string, std::less<>> p;
   if (auto err = YidaPrepareLocked(req, false, {"appType", "systemToken", "userId", "formUuid"},
                                    {"language", "searchFieldJson", "instanceStatus"}, &p)) {
@@ -1810,8 +1562,7 @@ DingTalkEmulator::Reply DingTalkEmulator::YidaSearchLocked(const httplib::Reques
   return {200, w.Take(), std::string(kJsonType)};
 }
 
-DingTalkEmulator::Reply DingTalkEmulator::YidaDeleteLocked(const httplib::Request& req,
-                                                           bool* committed) {
+Reply DingTalkEmulator::YidaDeleteLocked(const httplib::Request& req, bool* committed) {
   std::map<std::string, std::string, std::less<>> p;
   if (auto err = YidaPrepareLocked(
           req, true, {"processInstanceId", "appType", "systemToken", "userId"}, {"language"}, &p)) {
@@ -1824,8 +1575,7 @@ DingTalkEmulator::Reply DingTalkEmulator::YidaDeleteLocked(const httplib::Reques
   return {200, "{}", std::string(kJsonType)};
 }
 
-DingTalkEmulator::Reply DingTalkEmulator::YidaTerminateLocked(const httplib::Request& req,
-                                                              bool* committed) {
+Reply DingTalkEmulator::YidaTerminateLocked(const httplib::Request& req, bool* committed) {
   std::map<std::string, std::string, std::less<>> p;
   if (auto err =
           YidaPrepareLocked(req, false, {"processInstanceId", "appType", "systemToken", "userId"},

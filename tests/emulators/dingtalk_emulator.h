@@ -3,33 +3,24 @@
 // terminate), served over real HTTP on 127.0.0.1, with fault injection and request statistics.
 // Follows doc/vendors/dingtalk.md and doc/vendors/yida.md; details marked Assumed there
 // are guesses.
-// Thread-safety: every public method except Start/Stop may be called from any thread while the
-// server runs (one mutex guards all state). Start/Stop must not race each other.
+// Thread-safety: as Emulator (emulator_base.h).
 #ifndef STAGESYNC_TESTS_EMULATORS_DINGTALK_EMULATOR_H_
 #define STAGESYNC_TESTS_EMULATORS_DINGTALK_EMULATOR_H_
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
 #include <map>
-#include <memory>
-#include <mutex>
 #include <optional>
 #include <random>
 #include <set>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <utility>
 #include <vector>
 
-namespace httplib {
-class Server;
-struct Request;
-struct Response;
-}  // namespace httplib
+#include "emulators/emulator_base.h"
 
 namespace stagesync::emulators {
 
@@ -124,17 +115,11 @@ inline constexpr std::string_view kYidaErrStatusChanged =
 inline constexpr int kYidaDefaultPageSize = 10;
 inline constexpr int kYidaMaxPageSize = 100;
 
-class DingTalkEmulator {
+// Emulator's keys are request paths; its data calls are listids and get.
+class DingTalkEmulator : public Emulator {
  public:
   explicit DingTalkEmulator(DingTalkEmulatorOptions opts = {});
-  ~DingTalkEmulator();
-  DingTalkEmulator(const DingTalkEmulator&) = delete;
-  DingTalkEmulator& operator=(const DingTalkEmulator&) = delete;
-
-  bool Start(int port = 0);  // binds 127.0.0.1 (0 = any free port); false on failure
-  void Stop();
-  int port() const;
-  std::string base_url() const;  // "http://127.0.0.1:PORT"
+  ~DingTalkEmulator() override;
 
   // Data. Generation is deterministic: the same sequence of calls with the same seed yields
   // identical instances (a fixed default seed is used until Generate is first called).
@@ -158,12 +143,12 @@ class DingTalkEmulator {
   // Sets the 单据编号 value (any string, duplicates and "" included); bumps version.
   bool SetBillNumber(const std::string& id, const std::string& number);
 
-  // Clock: "now" = system_clock + offset; drives token expiry, the listids default end_time, the
-  // 365-day rule and the finish_time set by Complete.
-  void AdvanceClockMs(int64_t ms);
+  // The clock (AdvanceClockMs) drives token expiry, the listids default end_time, the 365-day
+  // rule and the finish_time set by Complete.
 
-  // Faults. They apply to the data calls (listids/get) only, never to gettoken, and each request
-  // takes at most one of IP ban > 5xx > QPS limit > throttle, in that order.
+  // Faults (Fail5xxNext, SetMaxQps: 90018 and the rest in Emulator). They apply to the data calls
+  // (listids/get) only, never to gettoken, and each request takes at most one of IP ban > 5xx > QPS
+  // limit > throttle, in that order.
   void ExpireTokenNow();
   void SetTokenTtl(int seconds);  // also applies to the current token
   // The errcode a data call with an expired or unknown token gets. Default 40014 (what expired
@@ -171,16 +156,13 @@ class DingTalkEmulator {
   void SetBadTokenErrcode(int errcode);
   // errcode 88 adds sub_code 90002; other codes (90018, 90020, -1, 90002, …) come bare.
   void ThrottleNext(int n, int errcode = kDingTalkErrGateway);
-  void Fail5xxNext(int n);                 // HTTP 502 with an HTML body
-  void IpBanNext(int n);                   // HTTP 200 with an HTML page, no errcode
-  void IpBanPunishJsonNext(int n);         // HTTP 200 {"status":1111,"wait":5,"punish":"deny"}
-  void IpBanForMs(int ms);                 // every data call answers the HTML page for this long
-  void MalformedNext(int n);               // HTTP 200, the JSON body cut in half
+  void IpBanNext(int n);            // HTTP 200 with an HTML page, no errcode
+  void IpBanPunishJsonNext(int n);  // HTTP 200 {"status":1111,"wait":5,"punish":"deny"}
+  void IpBanForMs(int ms);          // every data call answers the HTML page for this long
+  void MalformedNext(int n) { TruncateNext(n); }  // HTTP 200, the JSON body cut in half
   void OversizeNext(int n, size_t bytes);  // successful gets padded to `bytes` (top-level field)
   // Successful gets omit this process_instance key, or the whole object for "process_instance".
   void DropFieldNext(int n, const std::string& field);
-  void SetLatencyMs(int ms);  // every request, gettoken included, sleeps this long first
-  void SetMaxQps(int qps);    // > 0: data calls beyond qps in one steady-clock second get 90018
   void SetRequireGzip(bool) {}
   // The counted faults above also hit gettoken when on (the real gateway throttles and bans
   // token calls like any other). Default: off.
@@ -229,23 +211,22 @@ class DingTalkEmulator {
   int64_t YidaRequestCount(const std::string& op) const;
   void YidaClear();  // drops every Yida instance and zeroes YidaCreatedCount
 
-  // Stats. RequestCount covers every request (Yida ones included); the per-second figures cover
-  // the oapi data calls only, faulted ones included, timed at arrival. ResetStats also zeroes the
-  // YidaRequestCount figures.
-  int64_t RequestCount(const std::string& path_prefix = "") const;
-  int MaxRequestsInAnySecond() const;
-  int MaxRequestsInAnyWindowMs(int window_ms) const;
+  // Stats (Emulator's): RequestCount covers every request, Yida ones included. ResetStats also
+  // zeroes TokensIssued and the YidaRequestCount figures.
   int64_t TokensIssued() const;
-  void ResetStats();
 
  private:
-  struct Reply {
-    int status = 200;
-    std::string body;
-    std::string content_type;
+  // Yida ones last, in YidaOpName order.
+  enum Endpoint {
+    kGetToken,
+    kListIds,
+    kGet,
+    kYidaStart,
+    kYidaUpdate,
+    kYidaSearch,
+    kYidaDelete,
+    kYidaTerminate
   };
-  enum class Endpoint { kGetToken, kListIds, kGet };
-  enum class YidaOp { kStart, kUpdate, kSearch, kDelete, kTerminate };
   struct YidaRecord {
     std::string id;
     std::string form_uuid;
@@ -261,17 +242,21 @@ class DingTalkEmulator {
     int64_t seq = 0;
   };
 
-  void Handle(Endpoint ep, const httplib::Request& req, httplib::Response* res);
-  Reply GatewayFaultLocked(bool over_qps);
-  Reply StormFaultLocked();
-  Reply ThrottleReplyLocked(int errcode);
+  std::vector<Route> Routes() const override;
+  Call ClassifyLocked(int ep, const httplib::Request& req) override;
+  std::optional<Reply> FaultLocked(const Call& call) override;
+  Reply QpsReplyLocked(const Call& call) override;
+  Reply ThrottleReplyLocked(const Call& call) override;
+  Reply AnswerLocked(const Call& call, const httplib::Request& req) override;
+  void ResetVendorStatsLocked() override;
+  std::optional<Reply> StormFaultLocked();
+  Reply ThrottleErrorLocked(int errcode);
   Reply GetTokenLocked(const httplib::Request& req);
   Reply ListIdsLocked(const httplib::Request& req);
   Reply GetLocked(const httplib::Request& req);
   bool TokenValidLocked(const httplib::Request& req) const;
   Reply ErrorLocked(int errcode, std::string_view errmsg);
   std::string RequestIdLocked();
-  int64_t NowMsLocked() const;
 
   DingTalkInstance MakeInstanceLocked(int64_t create_ms, int64_t finish_cap_ms);
   void InsertLocked(DingTalkInstance inst);
@@ -282,8 +267,8 @@ class DingTalkEmulator {
   std::string InstanceJsonLocked(const DingTalkInstance& inst, std::string_view drop) const;
   std::string NewBillNumberLocked();
 
-  void HandleYida(YidaOp op, const httplib::Request& req, httplib::Response* res);
-  Reply YidaFaultLocked(bool over_qps);
+  Reply YidaAnswerLocked(int ep, const httplib::Request& req);
+  std::optional<Reply> YidaFaultLocked(bool over_qps);
   Reply YidaErrorLocked(int status, std::string_view code, std::string_view message);
   // Token, body, required/optional string parameters (into *p) and app identity; the refusal if
   // any of them is wrong.
@@ -302,7 +287,6 @@ class DingTalkEmulator {
 
   const DingTalkEmulatorOptions opts_;
 
-  mutable std::mutex mu_;
   std::map<std::string, DingTalkInstance> instances_;
   std::set<std::pair<int64_t, std::string>> by_time_;
   std::set<std::string> business_ids_;
@@ -314,31 +298,20 @@ class DingTalkEmulator {
   std::string token_;
   int64_t token_issued_ms_ = 0;
   int token_ttl_s_;
-  int64_t clock_offset_ms_ = 0;
 
-  int throttle_left_ = 0;
   bool faults_on_token_ = false;
   Storm storm_;
   std::mt19937_64 storm_rng_{1};
   uint64_t storm_throttles_ = 0;
   int throttle_errcode_ = kDingTalkErrGateway;
   int bad_token_errcode_ = kDingTalkErrBadToken;
-  int fail5xx_left_ = 0;
   int ipban_left_ = 0;
   int ipban_json_left_ = 0;
   int64_t ipban_until_steady_ms_ = 0;
-  int malformed_left_ = 0;
   int oversize_left_ = 0;
   size_t oversize_bytes_ = 0;
   int drop_left_ = 0;
   std::string drop_field_;
-  int latency_ms_ = 0;
-  int max_qps_ = 0;
-  int64_t qps_second_ = -1;
-  int qps_count_ = 0;
-
-  std::map<std::string, int64_t> path_counts_;
-  std::vector<int64_t> data_call_ms_;  // steady-clock arrival times, ascending
   int64_t tokens_issued_ = 0;
 
   std::map<std::string, YidaRecord> yida_;
@@ -353,13 +326,9 @@ class DingTalkEmulator {
   bool yida_drop_always_ = false;
   int yida_search_lag_ms_ = 0;
   int yida_max_qps_ = 0;
-  std::map<int, std::pair<int64_t, int>> yida_qps_;  // op -> (steady second, calls in it)
+  std::map<int, std::pair<int64_t, int>> yida_qps_;  // endpoint -> (steady second, calls in it)
   bool yida_search_contains_ = false;
   std::string yida_search_data_key_ = "both";
-
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
-  std::atomic<int> port_{0};
 };
 
 }  // namespace stagesync::emulators

@@ -1,9 +1,7 @@
 # Kingdee K3Cloud WebAPI emulator (see kingdee_emulator.h); included by CMakeLists.txt here.
 
 add_library(stagesync_emulator_kingdee STATIC kingdee_emulator.cc)
-target_include_directories(stagesync_emulator_kingdee PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/..)
-target_link_libraries(stagesync_emulator_kingdee
-  PUBLIC PkgConfig::HTTPLIB simdjson::simdjson fmt::fmt Threads::Threads)
+target_link_libraries(stagesync_emulator_kingdee PUBLIC stagesync_emulator_base)
 
 add_executable(stagesync-emu-kingdee kingdee_emulator_main.cc)
 target_link_libraries(stagesync-emu-kingdee PRIVATE stagesync_emulator_kingdee)

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 #include <httplib.h>
 #include <simdjson.h>
-#include <sys/socket.h>
 
 #include <algorithm>
 #include <array>
@@ -24,12 +23,6 @@
 namespace stagesync::emulators {
 namespace {
 
-constexpr int kServerThreads = 32;
-constexpr int kListenBacklog = 512;
-// httplib keeps an idle keep-alive connection's worker busy this long, which bounds Stop().
-constexpr time_t kKeepAliveTimeoutS = 2;
-constexpr int64_t kBeijingOffsetMs = 8 * 3'600'000;
-constexpr int64_t kDayMs = 86'400'000;
 // 2024-01-01T00:00:00 Beijing: the base of generated modify dates.
 constexpr int64_t kGeneratedEpochMs = 1'704'038'400'000;
 
@@ -59,18 +52,6 @@ constexpr std::string_view kSettleTypeRequired = "结算方式是必填项";
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
-
-int64_t SteadyMs() {
-  using std::chrono::duration_cast;
-  using std::chrono::milliseconds;
-  return duration_cast<milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-int64_t SystemMs() {
-  using std::chrono::duration_cast;
-  using std::chrono::milliseconds;
-  return duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 // "yyyy-MM-ddTHH:mm:ss" in Beijing time.
 std::string FormatKdDateTime(int64_t epoch_ms) {
@@ -1155,103 +1136,26 @@ Service Classify(std::string_view lower) {
 
 }  // namespace
 
-struct KingdeeEmulator::Reply {
-  int status = 200;
-  std::string body;
-  std::string content_type = std::string(kJsonType);
-  std::vector<std::string> cookies;
-};
-
-KingdeeEmulator::Reply KingdeeEmulator::JsonReply(std::string body) {
-  Reply r;
-  r.body = std::move(body);
-  return r;
+Reply KingdeeEmulator::JsonReply(std::string body) {
+  return {200, std::move(body), std::string(kJsonType)};
 }
 
-KingdeeEmulator::Reply KingdeeEmulator::HtmlReply(int status, std::string_view body) {
-  Reply r;
-  r.status = status;
-  r.body = std::string(body);
-  r.content_type = std::string(kHtmlType);
-  return r;
+Reply KingdeeEmulator::HtmlReply(int status, std::string_view body) {
+  return {status, std::string(body), std::string(kHtmlType)};
 }
 
-void KingdeeEmulator::SetFaultsOnLogin(bool on) {
-  std::lock_guard<std::mutex> lock(mu_);
-  faults_on_login_ = on;
-}
-
-bool KingdeeEmulator::CountedFault::Take(std::string_view service_lower) {
-  if (left <= 0) return false;
-  if (!filter.empty() && service_lower.find(filter) == std::string_view::npos) return false;
-  --left;
-  return true;
-}
+void KingdeeEmulator::SetFaultsOnLogin(bool on) { Set(&faults_on_login_, on); }
 
 KingdeeEmulator::KingdeeEmulator(KingdeeEmulatorOptions o)
-    : opts_(std::move(o)), data_rng_(0), noise_rng_(std::random_device{}()) {}
+    : Emulator(kBadGatewayHtml, kHtmlType),
+      opts_(std::move(o)),
+      data_rng_(0),
+      noise_rng_(std::random_device{}()) {}
 
 KingdeeEmulator::~KingdeeEmulator() { Stop(); }
 
-bool KingdeeEmulator::Start(int port) {
-  if (server_) return false;
-  auto server = std::make_unique<httplib::Server>();
-  server->new_task_queue = [] { return new httplib::ThreadPool(kServerThreads); };
-  server->set_keep_alive_max_count(100000);
-  server->set_keep_alive_timeout(kKeepAliveTimeoutS);
-  // httplib writes headers and body separately; with Nagle that costs a delayed-ACK per reply.
-  server->set_tcp_nodelay(true);
-  // One catch-all route: service names are matched case-insensitively below.
-  server->Post(R"(/.*)",
-               [this](const httplib::Request& req, httplib::Response& res) { Handle(req, &res); });
-
-  // httplib's default options add SO_REUSEPORT, which lets a second emulator share a busy port
-  // instead of failing. Its backlog of 5 also drops SYNs under a burst of parallel connects (a
-  // 1 s client retransmit each), so the socket is re-listened with a larger one below.
-  auto listen_fd = std::make_shared<int>(-1);
-  server->set_socket_options([listen_fd](int sock) {
-    const int yes = 1;
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-    *listen_fd = sock;
-  });
-
-  int bound = port;
-  if (port == 0) {
-    bound = server->bind_to_any_port("127.0.0.1");
-    if (bound <= 0) return false;
-  } else if (!server->bind_to_port("127.0.0.1", port)) {
-    return false;
-  }
-  if (*listen_fd >= 0) ::listen(*listen_fd, kListenBacklog);
-  httplib::Server* raw = server.get();
-  thread_ = std::thread([raw] { raw->listen_after_bind(); });
-  // stop() is a no-op until the accept loop runs, so wait for it before handing out the port.
-  const int64_t deadline = SteadyMs() + 5000;
-  while (!raw->is_running() && SteadyMs() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  server_ = std::move(server);
-  if (!raw->is_running()) {
-    Stop();
-    return false;
-  }
-  port_ = bound;
-  return true;
-}
-
-void KingdeeEmulator::Stop() {
-  if (!server_) return;
-  server_->stop();
-  if (thread_.joinable()) thread_.join();
-  server_.reset();
-  port_ = 0;
-}
-
-int KingdeeEmulator::port() const { return port_; }
-
-std::string KingdeeEmulator::base_url() const {
-  return fmt::format("http://127.0.0.1:{}", port_.load());
-}
+// One catch-all route: service names are matched case-insensitively (ClassifyLocked).
+std::vector<Emulator::Route> KingdeeEmulator::Routes() const { return {{"POST", R"(/.*)", 0}}; }
 
 // ---------------------------------------------------------------------------------------------
 // Data
@@ -1259,8 +1163,6 @@ std::string KingdeeEmulator::base_url() const {
 uint64_t KingdeeEmulator::RandLocked(uint64_t bound) {
   return bound == 0 ? 0 : data_rng_() % bound;
 }
-
-int64_t KingdeeEmulator::NowMsLocked() const { return SystemMs() + clock_offset_ms_; }
 
 std::string KingdeeEmulator::NextMaterialNumberLocked() {
   return fmt::format("MAT{:06}", ++material_seq_);
@@ -1380,10 +1282,7 @@ bool KingdeeEmulator::RemoveMaterial(int64_t master_id) {
   return true;
 }
 
-std::vector<KingdeeMaterial> KingdeeEmulator::Materials() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return materials_;
-}
+std::vector<KingdeeMaterial> KingdeeEmulator::Materials() const { return Get(materials_); }
 
 std::string KingdeeEmulator::AddPayApply(const std::string& number,
                                          const std::string& settle_type) {
@@ -1398,10 +1297,7 @@ std::string KingdeeEmulator::AddPayApply(const std::string& number,
   return number;
 }
 
-std::vector<KingdeePayApply> KingdeeEmulator::PayApplies() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return pay_applies_;
-}
+std::vector<KingdeePayApply> KingdeeEmulator::PayApplies() const { return Get(pay_applies_); }
 
 void KingdeeEmulator::RejectPushOf(const std::string& number, const std::string& message,
                                    const std::string& field_name) {
@@ -1414,15 +1310,9 @@ void KingdeeEmulator::AllowPushOf(const std::string& number) {
   push_rejects_.erase(number);
 }
 
-std::vector<KingdeePayBill> KingdeeEmulator::PayBills() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return pay_bills_;
-}
+std::vector<KingdeePayBill> KingdeeEmulator::PayBills() const { return Get(pay_bills_); }
 
-void KingdeeEmulator::SetBlockDuplicatePush(bool block) {
-  std::lock_guard<std::mutex> lock(mu_);
-  block_duplicate_push_ = block;
-}
+void KingdeeEmulator::SetBlockDuplicatePush(bool block) { Set(&block_duplicate_push_, block); }
 
 std::vector<KingdeeSavedBill> KingdeeEmulator::SavedBills(const std::string& form_id) const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -1431,11 +1321,6 @@ std::vector<KingdeeSavedBill> KingdeeEmulator::SavedBills(const std::string& for
     if (form_id.empty() || IEquals(b.form_id, form_id)) out.push_back(b);
   }
   return out;
-}
-
-void KingdeeEmulator::AdvanceClockMs(int64_t ms) {
-  std::lock_guard<std::mutex> lock(mu_);
-  clock_offset_ms_ += ms;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1448,68 +1333,31 @@ void KingdeeEmulator::ExpireSessionNow() {
 }
 
 void KingdeeEmulator::SetSessionExpiresAfterCalls(int n) {
-  std::lock_guard<std::mutex> lock(mu_);
-  session_max_calls_ = std::max(0, n);
+  Set(&session_max_calls_, std::max(0, n));
 }
 
 void KingdeeEmulator::SetSessionExpiresAfterMs(int64_t ms) {
-  std::lock_guard<std::mutex> lock(mu_);
-  session_max_age_ms_ = std::max<int64_t>(0, ms);
+  Set(&session_max_age_ms_, std::max<int64_t>(0, ms));
 }
 
 void KingdeeEmulator::ThrottleNext(int n, const std::string& service_substring) {
-  std::lock_guard<std::mutex> lock(mu_);
-  throttle_ = {n, Lower(service_substring)};
+  Set(&throttle_, {n, service_substring});
 }
 
 void KingdeeEmulator::LockNext(int n, const std::string& service_substring) {
-  std::lock_guard<std::mutex> lock(mu_);
-  lock_ = {n, Lower(service_substring)};
+  Set(&lock_, {n, service_substring});
 }
 
-void KingdeeEmulator::Fail5xxNext(int n, const std::string& service_substring) {
-  std::lock_guard<std::mutex> lock(mu_);
-  fail5xx_ = {n, Lower(service_substring)};
-}
+void KingdeeEmulator::BomAlways(bool on) { Set(&bom_, on); }
 
-void KingdeeEmulator::TruncateNext(int n, const std::string& service_substring) {
-  std::lock_guard<std::mutex> lock(mu_);
-  truncate_ = {n, Lower(service_substring)};
-}
+void KingdeeEmulator::SetStatusFieldsAsStrings(bool on) { Set(&status_strings_, on); }
 
-void KingdeeEmulator::BomAlways(bool on) {
-  std::lock_guard<std::mutex> lock(mu_);
-  bom_ = on;
-}
+void KingdeeEmulator::SetSessionLostMsgCode(int msg_code) { Set(&session_lost_code_, msg_code); }
 
-void KingdeeEmulator::SetLatencyMs(int ms) {
-  std::lock_guard<std::mutex> lock(mu_);
-  latency_ms_ = ms;
-}
-
-void KingdeeEmulator::SetMaxQps(int qps) {
-  std::lock_guard<std::mutex> lock(mu_);
-  max_qps_ = qps;
-}
-
-void KingdeeEmulator::SetStatusFieldsAsStrings(bool on) {
-  std::lock_guard<std::mutex> lock(mu_);
-  status_strings_ = on;
-}
-
-void KingdeeEmulator::SetSessionLostMsgCode(int msg_code) {
-  std::lock_guard<std::mutex> lock(mu_);
-  session_lost_code_ = msg_code;
-}
-
-void KingdeeEmulator::DropResponseAfterCommitNext(int n) {
-  std::lock_guard<std::mutex> lock(mu_);
-  drop_after_commit_left_ = n;
-}
+void KingdeeEmulator::DropResponseAfterCommitNext(int n) { Set(&drop_after_commit_left_, n); }
 
 void KingdeeEmulator::SetDropResponseAfterCommit(bool always) {
-  std::lock_guard<std::mutex> lock(mu_);
-  drop_after_commit_always_ = always;
+  Set(&drop_after_commit_always_, always);
 }
 
 void KingdeeEmulator::RejectSaveNext(int n, const std::string& field_name,
@@ -1520,15 +1368,9 @@ void KingdeeEmulator::RejectSaveNext(int n, const std::string& field_name,
   reject_save_message_ = message;
 }
 
-void KingdeeEmulator::InsertMaterialsBetweenPagesNext(int n) {
-  std::lock_guard<std::mutex> lock(mu_);
-  insert_between_pages_ = n;
-}
+void KingdeeEmulator::InsertMaterialsBetweenPagesNext(int n) { Set(&insert_between_pages_, n); }
 
-std::vector<int64_t> KingdeeEmulator::InsertedBetweenPages() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return inserted_ids_;
-}
+std::vector<int64_t> KingdeeEmulator::InsertedBetweenPages() const { return Get(inserted_ids_); }
 
 void KingdeeEmulator::InsertBetweenPagesLocked(const std::vector<int64_t>& page_ids) {
   std::vector<int64_t> sorted = page_ids;
@@ -1559,45 +1401,15 @@ void KingdeeEmulator::InsertBetweenPagesLocked(const std::vector<int64_t>& page_
 // ---------------------------------------------------------------------------------------------
 // Stats
 
-int64_t KingdeeEmulator::RequestCount(const std::string& service_substring) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  const std::string needle = Lower(service_substring);
-  int64_t total = 0;
-  for (const auto& [name, count] : service_counts_) {
-    if (Lower(name).find(needle) != std::string::npos) total += count;
-  }
-  return total;
+bool KingdeeEmulator::KeyMatches(std::string_view key, std::string_view query) const {
+  return Lower(key).find(Lower(query)) != std::string::npos;
 }
 
-int64_t KingdeeEmulator::LoginCount() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return login_count_;
-}
+int64_t KingdeeEmulator::LoginCount() const { return Get(login_count_); }
 
-int64_t KingdeeEmulator::PushCount() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return push_count_;
-}
+int64_t KingdeeEmulator::PushCount() const { return Get(push_count_); }
 
-int64_t KingdeeEmulator::SaveCount() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return save_count_;
-}
-
-int KingdeeEmulator::MaxRequestsInAnySecond() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  int best = 0;
-  int run = 0;
-  int64_t bucket = std::numeric_limits<int64_t>::min();
-  for (int64_t t : business_call_ms_) {
-    if (t / 1000 != bucket) {
-      bucket = t / 1000;
-      run = 0;
-    }
-    best = std::max(best, ++run);
-  }
-  return best;
-}
+int64_t KingdeeEmulator::SaveCount() const { return Get(save_count_); }
 
 std::string KingdeeEmulator::LastRequestBody(const std::string& service_substring) const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -1613,11 +1425,8 @@ std::string KingdeeEmulator::LastRequestBody(const std::string& service_substrin
   return body;
 }
 
-void KingdeeEmulator::ResetStats() {
-  std::lock_guard<std::mutex> lock(mu_);
-  service_counts_.clear();
+void KingdeeEmulator::ResetVendorStatsLocked() {
   last_bodies_.clear();
-  business_call_ms_.clear();
   login_count_ = 0;
   push_count_ = 0;
   save_count_ = 0;
@@ -1626,7 +1435,7 @@ void KingdeeEmulator::ResetStats() {
 // ---------------------------------------------------------------------------------------------
 // HTTP
 
-void KingdeeEmulator::Handle(const httplib::Request& req, httplib::Response* res) {
+Call KingdeeEmulator::ClassifyLocked(int, const httplib::Request& req) {
   const std::string_view path = req.path;
   std::string service;
   Service kind = Service::kUnknown;
@@ -1636,82 +1445,67 @@ void KingdeeEmulator::Handle(const httplib::Request& req, httplib::Response* res
         path.substr(kPathPrefix.size(), path.size() - kPathPrefix.size() - kPathSuffix.size()));
     kind = Classify(Lower(service));
   }
-  const std::string service_lower = Lower(service);
   const bool login = kind == Service::kValidateUser || kind == Service::kLoginByAppSecret;
-  const bool business = kind != Service::kUnknown && !login;
+  if (login) ++login_count_;
+  const bool known = kind != Service::kUnknown;
+  Call call{.endpoint = static_cast<int>(kind),
+            .key = known ? service : std::string(path),
+            .data = known && !login,
+            .faultable = known && (!login || faults_on_login_)};
+  last_bodies_[call.key] = {++request_seq_, req.body};
+  return call;
+}
 
-  int latency_ms = 0;
-  bool over_qps = false;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    const std::string name = kind == Service::kUnknown ? std::string(path) : service;
-    ++service_counts_[name];
-    last_bodies_[name] = {++request_seq_, req.body};
-    latency_ms = latency_ms_;
-    if (business) {
-      const int64_t now = SteadyMs();
-      business_call_ms_.push_back(now);
-      if (now / 1000 != qps_second_) {
-        qps_second_ = now / 1000;
-        qps_count_ = 0;
-      }
-      over_qps = max_qps_ > 0 && ++qps_count_ > max_qps_;
-    }
+Reply KingdeeEmulator::QpsReplyLocked(const Call& call) {
+  return JsonReply(ErrorEnvelope(kKingdeeMsgThrottled, std::nullopt, std::string(kThrottleMessage),
+                                 call.endpoint == static_cast<int>(Service::kQuery)));
+}
+
+Reply KingdeeEmulator::AnswerLocked(const Call& call, const httplib::Request& req) {
+  const auto kind = static_cast<Service>(call.endpoint);
+  const bool wrap = kind == Service::kQuery;
+  if (kind == Service::kUnknown) return HtmlReply(404, kNotFoundHtml);
+  if (kind == Service::kValidateUser || kind == Service::kLoginByAppSecret) {
+    return LoginLocked(kind == Service::kLoginByAppSecret, req);
   }
-  if (latency_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(latency_ms));
-
+  if (!AuthenticatedLocked(req)) {
+    return JsonReply(ErrorEnvelope(session_lost_code_, std::nullopt,
+                                   std::string(kKingdeeSessionLostMessage), wrap));
+  }
+  if (lock_.Take(call.key)) {
+    return JsonReply(
+        ErrorEnvelope(kKingdeeMsgLocked, std::nullopt, std::string(kLockMessage), wrap));
+  }
+  const int64_t writes_before = push_count_ + save_count_;
   Reply reply;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    const bool wrap = kind == Service::kQuery;
-    if (login) ++login_count_;
-    if (kind == Service::kUnknown) {
-      reply = HtmlReply(404, kNotFoundHtml);
-    } else if ((!login || faults_on_login_) && fail5xx_.Take(service_lower)) {
-      reply = HtmlReply(502, kBadGatewayHtml);
-    } else if ((!login || faults_on_login_) && (over_qps || throttle_.Take(service_lower))) {
-      reply = JsonReply(
-          ErrorEnvelope(kKingdeeMsgThrottled, std::nullopt, std::string(kThrottleMessage), wrap));
-    } else if (login) {
-      reply = LoginLocked(kind == Service::kLoginByAppSecret, req);
-    } else if (!AuthenticatedLocked(req)) {
-      reply = JsonReply(ErrorEnvelope(session_lost_code_, std::nullopt,
-                                      std::string(kKingdeeSessionLostMessage), wrap));
-    } else if (lock_.Take(service_lower)) {
-      reply = JsonReply(
-          ErrorEnvelope(kKingdeeMsgLocked, std::nullopt, std::string(kLockMessage), wrap));
-    } else {
-      const int64_t writes_before = push_count_ + save_count_;
-      switch (kind) {
-        case Service::kQuery:
-          reply = QueryLocked(req);
-          break;
-        case Service::kSave:
-          reply = SaveLocked(req);
-          break;
-        case Service::kPush:
-          reply = PushLocked(req);
-          break;
-        default:
-          reply = JsonReply(ErrorEnvelope(kKingdeeMsgBadParameter, std::nullopt,
-                                          fmt::format("模拟器未实现服务 {}", service), false));
-          break;
-      }
-      const bool wrote = push_count_ + save_count_ != writes_before;
-      if (wrote && (drop_after_commit_always_ || drop_after_commit_left_ > 0)) {
-        if (!drop_after_commit_always_) --drop_after_commit_left_;
-        reply = HtmlReply(502, kBadGatewayHtml);
-      }
-    }
-    if (business && reply.status == 200 && truncate_.Take(service_lower)) {
-      reply.body.resize(std::max<size_t>(1, reply.body.size() / 2));
-    }
-    if (business && status_strings_) reply.body = StatusFieldsAsStrings(reply.body);
-    if (bom_) reply.body.insert(0, kBom);
+  switch (kind) {
+    case Service::kQuery:
+      reply = QueryLocked(req);
+      break;
+    case Service::kSave:
+      reply = SaveLocked(req);
+      break;
+    case Service::kPush:
+      reply = PushLocked(req);
+      break;
+    default:
+      reply = JsonReply(ErrorEnvelope(kKingdeeMsgBadParameter, std::nullopt,
+                                      fmt::format("模拟器未实现服务 {}", call.key), false));
+      break;
   }
-  res->status = reply.status;
-  for (const std::string& cookie : reply.cookies) res->set_header("Set-Cookie", cookie);
-  res->set_content(reply.body, reply.content_type);
+  const bool wrote = push_count_ + save_count_ != writes_before;
+  if (wrote && (drop_after_commit_always_ || drop_after_commit_left_ > 0)) {
+    if (!drop_after_commit_always_) --drop_after_commit_left_;
+    reply = BadGateway();
+  }
+  return reply;
+}
+
+// Truncation, string status fields and the BOM hit faulted answers too.
+void KingdeeEmulator::FinishLocked(const Call& call, bool, Reply* reply) {
+  if (call.data && reply->status == 200 && truncate_.Take(call.key)) Truncate(&reply->body);
+  if (call.data && status_strings_) reply->body = StatusFieldsAsStrings(reply->body);
+  if (bom_) reply->body.insert(0, kBom);
 }
 
 std::string KingdeeEmulator::NewSessionIdLocked(bool guid) {
@@ -1728,7 +1522,7 @@ std::string KingdeeEmulator::NewSessionIdLocked(bool guid) {
   return id;
 }
 
-KingdeeEmulator::Reply KingdeeEmulator::LoginLocked(bool app_secret, const httplib::Request& req) {
+Reply KingdeeEmulator::LoginLocked(bool app_secret, const httplib::Request& req) {
   auto failure = [](std::string_view message) {
     JsonWriter w;
     w.BeginObject()
@@ -1842,8 +1636,9 @@ KingdeeEmulator::Reply KingdeeEmulator::LoginLocked(bool app_secret, const httpl
       .Bool(true)
       .EndObject();
   Reply reply = JsonReply(w.Take());
-  reply.cookies.push_back(fmt::format("kdservice-sessionid={}; path=/", kd_id));
-  reply.cookies.push_back(fmt::format("ASP.NET_SessionId={}; path=/; HttpOnly", aspnet_id));
+  reply.headers.emplace_back("Set-Cookie", fmt::format("kdservice-sessionid={}; path=/", kd_id));
+  reply.headers.emplace_back("Set-Cookie",
+                             fmt::format("ASP.NET_SessionId={}; path=/; HttpOnly", aspnet_id));
   return reply;
 }
 
@@ -1899,7 +1694,7 @@ bool KingdeeEmulator::AuthenticatedLocked(const httplib::Request& req) {
   return false;
 }
 
-KingdeeEmulator::Reply KingdeeEmulator::QueryLocked(const httplib::Request& req) {
+Reply KingdeeEmulator::QueryLocked(const httplib::Request& req) {
   auto error = [](const QueryError& e) {
     return JsonReply(ErrorEnvelope(e.msg_code, e.field, e.message, true));
   };
@@ -2026,7 +1821,7 @@ KingdeeEmulator::Reply KingdeeEmulator::QueryLocked(const httplib::Request& req)
   return reply;
 }
 
-KingdeeEmulator::Reply KingdeeEmulator::SaveLocked(const httplib::Request& req) {
+Reply KingdeeEmulator::SaveLocked(const httplib::Request& req) {
   auto bad = [](int code, std::optional<std::string> field, std::string message) {
     return JsonReply(ErrorEnvelope(code, std::move(field), std::move(message), false));
   };
@@ -2115,7 +1910,7 @@ KingdeeEmulator::Reply KingdeeEmulator::SaveLocked(const httplib::Request& req) 
   return JsonReply(w.Take());
 }
 
-KingdeeEmulator::Reply KingdeeEmulator::PushLocked(const httplib::Request& req) {
+Reply KingdeeEmulator::PushLocked(const httplib::Request& req) {
   auto bad = [](int code, std::string message) {
     return JsonReply(ErrorEnvelope(code, std::nullopt, std::move(message), false));
   };

@@ -13,27 +13,18 @@
 //   any other form written by Save: FID FBillNo FNumber FDocumentStatus
 // Base-data keys (".FNumber") answer null when empty; FBillNo of a draft answers "".
 //
-// Thread-safety: every public method except Start/Stop may be called from any thread while the
-// server runs (one mutex guards all state). Start/Stop must not race each other.
+// Thread-safety: as Emulator (emulator_base.h).
 #ifndef STAGESYNC_TESTS_EMULATORS_KINGDEE_EMULATOR_H_
 #define STAGESYNC_TESTS_EMULATORS_KINGDEE_EMULATOR_H_
 
-#include <atomic>
 #include <cstdint>
 #include <map>
-#include <memory>
-#include <mutex>
 #include <random>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
-namespace httplib {
-class Server;
-struct Request;
-struct Response;
-}  // namespace httplib
+#include "emulators/emulator_base.h"
 
 namespace stagesync::emulators {
 
@@ -95,17 +86,13 @@ inline constexpr int kKingdeeMsgThrottled = 14;
 inline constexpr std::string_view kKingdeeSessionLostMessage = "会话信息已丢失，请重新登录";
 inline constexpr int kKingdeeQueryLimitCap = 2000;
 
-class KingdeeEmulator {
+// Emulator's keys are service names (the path between /k3cloud/ and .common.kdsvc, the path
+// itself for anything else), matched case-insensitively as substrings; its data calls are the
+// business calls (every service but the logins). Clients append /k3cloud/... to base_url().
+class KingdeeEmulator : public Emulator {
  public:
   explicit KingdeeEmulator(KingdeeEmulatorOptions o = {});
-  ~KingdeeEmulator();
-  KingdeeEmulator(const KingdeeEmulator&) = delete;
-  KingdeeEmulator& operator=(const KingdeeEmulator&) = delete;
-
-  bool Start(int port = 0);  // binds 127.0.0.1 (0 = any free port); false on failure
-  void Stop();
-  int port() const;
-  std::string base_url() const;  // "http://127.0.0.1:PORT" (clients append /k3cloud/...)
+  ~KingdeeEmulator() override;
 
   // ---- Data ----
   // Appends n materials. Deterministic: the same calls with the same seed give identical data.
@@ -133,21 +120,19 @@ class KingdeeEmulator {
   void SetBlockDuplicatePush(bool block);
   std::vector<KingdeeSavedBill> SavedBills(const std::string& form_id = "") const;
 
-  // ---- Clock ---- "now" = system_clock + offset, Beijing time; drives FModifyDate of updated
-  // materials, FDate of new bills and SetSessionExpiresAfterMs.
-  void AdvanceClockMs(int64_t ms);
+  // ---- Clock ---- (AdvanceClockMs) in Beijing time; drives FModifyDate of updated materials,
+  // FDate of new bills and SetSessionExpiresAfterMs.
 
   // ---- Faults ----
-  // "Next(n)" faults count business calls only (never logins). A non-empty service_substring
-  // (case-insensitive, e.g. "Push") limits the fault to calls whose service name contains it;
-  // only those calls use it up. Order per call: 5xx > MaxQps > throttle > session > lock.
+  // "Next(n)" faults (Fail5xxNext and TruncateNext are Emulator's) count business calls only
+  // (never logins). A non-empty service_substring (case-insensitive, e.g. "Push") limits the fault
+  // to calls whose service name contains it; only those calls use it up. Order per call:
+  // 5xx > MaxQps (MsgCode 14) > throttle > session > lock. TruncateNext cuts JSON bodies in half.
   void ExpireSessionNow();                    // every issued session is lost
   void SetSessionExpiresAfterCalls(int n);    // 0 = never; a session serves n business calls
   void SetSessionExpiresAfterMs(int64_t ms);  // 0 = never; age measured on the emulator clock
   void ThrottleNext(int n, const std::string& service_substring = "");  // MsgCode 14
   void LockNext(int n, const std::string& service_substring = "");      // MsgCode 13
-  void Fail5xxNext(int n, const std::string& service_substring = "");   // HTTP 502, HTML body
-  void TruncateNext(int n, const std::string& service_substring = "");  // JSON body cut in half
   void BomAlways(bool on);  // every body (logins and HTML pages too) starts with a UTF-8 BOM
   // Business answers carry IsSuccess and MsgCode as strings ("true", "11"), as the doc templates
   // show them (real servers send bool/int; clients must accept both, doc/vendors/kingdee.md).
@@ -158,8 +143,6 @@ class KingdeeEmulator {
   // When on, logins also take the counted 5xx and throttle faults (the real gateway throttles
   // logins like any other call). Default: off.
   void SetFaultsOnLogin(bool on);
-  void SetLatencyMs(int ms);  // every request, logins included, sleeps this long first
-  void SetMaxQps(int qps);    // > 0: business calls beyond qps in one steady second: MsgCode 14
   // Save/Push: the write is performed completely, then the answer is HTTP 502 with HTML.
   void DropResponseAfterCommitNext(int n);
   void SetDropResponseAfterCommit(bool always);
@@ -176,24 +159,13 @@ class KingdeeEmulator {
   void InsertMaterialsBetweenPagesNext(int n);
   std::vector<int64_t> InsertedBetweenPages() const;  // master ids inserted so far
 
-  // ---- Stats ----
-  // Every request whose service name (the path between /k3cloud/ and .common.kdsvc) contains
-  // the substring (case-insensitive; "" = all), logins and faulted calls included.
-  int64_t RequestCount(const std::string& service_substring = "") const;
-  int64_t LoginCount() const;          // login requests, failed ones included
-  int64_t PushCount() const;           // pushes performed (calls that reached the write)
-  int64_t SaveCount() const;           // saves performed
-  int MaxRequestsInAnySecond() const;  // business calls per steady-clock second, at arrival
+  // ---- Stats ---- (Emulator's, plus these, which ResetStats zeroes too)
+  int64_t LoginCount() const;  // login requests, failed ones included
+  int64_t PushCount() const;   // pushes performed (calls that reached the write)
+  int64_t SaveCount() const;   // saves performed
   std::string LastRequestBody(const std::string& service_substring) const;
-  void ResetStats();
 
  private:
-  struct Reply;
-  struct CountedFault {
-    int left = 0;
-    std::string filter;  // lower-case
-    bool Take(std::string_view service_lower);
-  };
   struct Session {
     std::string aspnet_id;
     int calls = 0;
@@ -202,7 +174,13 @@ class KingdeeEmulator {
 
   static Reply JsonReply(std::string body);
   static Reply HtmlReply(int status, std::string_view body);
-  void Handle(const httplib::Request& req, httplib::Response* res);
+  std::vector<Route> Routes() const override;
+  Call ClassifyLocked(int ep, const httplib::Request& req) override;
+  Reply QpsReplyLocked(const Call& call) override;
+  Reply AnswerLocked(const Call& call, const httplib::Request& req) override;
+  void FinishLocked(const Call& call, bool faulted, Reply* reply) override;
+  bool KeyMatches(std::string_view key, std::string_view query) const override;
+  void ResetVendorStatsLocked() override;
   Reply LoginLocked(bool app_secret, const httplib::Request& req);
   bool AuthenticatedLocked(const httplib::Request& req);
   bool SignatureHeadersValidLocked(const httplib::Request& req) const;
@@ -211,7 +189,6 @@ class KingdeeEmulator {
   Reply PushLocked(const httplib::Request& req);
   void InsertBetweenPagesLocked(const std::vector<int64_t>& page_ids);
 
-  int64_t NowMsLocked() const;
   std::string NewSessionIdLocked(bool guid);
   KingdeeMaterial* FindMaterialLocked(int64_t master_id);
   KingdeeMaterial MakeMaterialLocked(int64_t master_id);
@@ -220,7 +197,6 @@ class KingdeeEmulator {
 
   const KingdeeEmulatorOptions opts_;
 
-  mutable std::mutex mu_;
   std::vector<KingdeeMaterial> materials_;
   std::vector<KingdeePayApply> pay_applies_;
   std::vector<KingdeePayBill> pay_bills_;
@@ -235,25 +211,17 @@ class KingdeeEmulator {
   int64_t next_saved_id_ = 200001;
   std::mt19937_64 data_rng_;
   std::mt19937_64 noise_rng_;  // session ids; never affects data
-  int64_t clock_offset_ms_ = 0;
 
   std::map<std::string, Session> sessions_;             // by kdservice-sessionid
   std::map<std::string, std::string> aspnet_sessions_;  // ASP.NET_SessionId -> kdservice id
   int session_max_calls_ = 0;
   int64_t session_max_age_ms_ = 0;
 
-  CountedFault throttle_;
   bool faults_on_login_ = false;
   CountedFault lock_;
-  CountedFault fail5xx_;
-  CountedFault truncate_;
   bool bom_ = false;
   bool status_strings_ = false;
   int session_lost_code_ = kKingdeeMsgSessionLost;
-  int latency_ms_ = 0;
-  int max_qps_ = 0;
-  int64_t qps_second_ = -1;
-  int qps_count_ = 0;
   int drop_after_commit_left_ = 0;
   bool drop_after_commit_always_ = false;
   int reject_save_left_ = 0;
@@ -262,17 +230,11 @@ class KingdeeEmulator {
   int insert_between_pages_ = 0;
   std::vector<int64_t> inserted_ids_;
 
-  std::map<std::string, int64_t> service_counts_;                       // by service name as sent
   std::map<std::string, std::pair<int64_t, std::string>> last_bodies_;  // name -> (seq, body)
   int64_t request_seq_ = 0;
-  std::vector<int64_t> business_call_ms_;  // steady-clock arrival times
   int64_t login_count_ = 0;
   int64_t push_count_ = 0;
   int64_t save_count_ = 0;
-
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
-  std::atomic<int> port_{0};
 };
 
 }  // namespace stagesync::emulators

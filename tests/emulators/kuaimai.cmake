@@ -4,9 +4,7 @@ if(NOT TARGET PkgConfig::OPENSSL_CRYPTO)
 endif()
 
 add_library(stagesync_emulator_kuaimai STATIC kuaimai_emulator.cc)
-target_include_directories(stagesync_emulator_kuaimai PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/..)
-target_link_libraries(stagesync_emulator_kuaimai
-  PUBLIC PkgConfig::HTTPLIB simdjson::simdjson fmt::fmt Threads::Threads
+target_link_libraries(stagesync_emulator_kuaimai PUBLIC stagesync_emulator_base
   PRIVATE PkgConfig::OPENSSL_CRYPTO)
 
 add_executable(stagesync-emu-kuaimai kuaimai_emulator_main.cc)

@@ -4,7 +4,6 @@
 #include <httplib.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <sys/socket.h>
 
 #include <algorithm>
 #include <array>
@@ -18,15 +17,7 @@
 namespace stagesync::emulators {
 namespace {
 
-constexpr int64_t kSecondMs = 1000;
-constexpr int64_t kBeijingOffsetMs = 8 * 3'600'000;
-constexpr int kServerThreads = 32;
-constexpr int kListenBacklog = 512;
-// httplib keeps an idle keep-alive connection's worker busy this long, which bounds Stop().
-constexpr time_t kKeepAliveTimeoutS = 2;
-
 constexpr std::string_view kJsonType = "application/json;charset=UTF-8";
-constexpr std::string_view kHtmlType = "text/html;charset=utf-8";
 
 constexpr std::string_view kBadGatewayHtml =
     "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
@@ -51,112 +42,6 @@ constexpr std::array<std::string_view, 8> kTitles = {"纯棉短袖T恤",  "休�
                                                      "双肩背包",     "真丝围巾"};
 constexpr std::array<std::string_view, 5> kColors = {"RED", "BLK", "WHT", "BLU", "GRY"};
 
-int64_t SteadyMs() {
-  using std::chrono::duration_cast;
-  using std::chrono::milliseconds;
-  return duration_cast<milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-int64_t SystemMs() {
-  using std::chrono::duration_cast;
-  using std::chrono::milliseconds;
-  return duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-int64_t FloorSecond(int64_t ms) { return ms - ((ms % kSecondMs) + kSecondMs) % kSecondMs; }
-
-std::string FormatBeijing(int64_t epoch_ms) {
-  using namespace std::chrono;
-  const sys_time<milliseconds> tp{milliseconds{epoch_ms + kBeijingOffsetMs}};
-  const auto day = floor<days>(tp);
-  const year_month_day ymd{day};
-  const hh_mm_ss hms{floor<seconds>(tp - day)};
-  return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", static_cast<int>(ymd.year()),
-                     static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                     hms.hours().count(), hms.minutes().count(), hms.seconds().count());
-}
-
-bool Digits(std::string_view s, int* out) {
-  int v = 0;
-  if (s.empty()) return false;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + (c - '0');
-  }
-  *out = v;
-  return true;
-}
-
-// Strict "yyyy-MM-dd HH:mm:ss" in UTC+8 -> epoch ms.
-bool ParseBeijing(std::string_view s, int64_t* out) {
-  if (s.size() != 19 || s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[13] != ':' ||
-      s[16] != ':') {
-    return false;
-  }
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0;
-  if (!Digits(s.substr(0, 4), &y) || !Digits(s.substr(5, 2), &mo) || !Digits(s.substr(8, 2), &d) ||
-      !Digits(s.substr(11, 2), &h) || !Digits(s.substr(14, 2), &mi) ||
-      !Digits(s.substr(17, 2), &se)) {
-    return false;
-  }
-  using namespace std::chrono;
-  const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)},
-                           day{static_cast<unsigned>(d)}};
-  if (!ymd.ok() || h > 23 || mi > 59 || se > 59) return false;
-  const int64_t day_ms = duration_cast<milliseconds>(sys_days{ymd}.time_since_epoch()).count();
-  *out = day_ms + ((int64_t{h} * 60 + mi) * 60 + se) * kSecondMs - kBeijingOffsetMs;
-  return true;
-}
-
-std::string FormatCents(int64_t cents) { return fmt::format("{}.{:02}", cents / 100, cents % 100); }
-
-template <typename T>
-bool ParseNumber(std::string_view s, T* out) {
-  const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
-  return !s.empty() && ec == std::errc() && ptr == s.data() + s.size();
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string UrlDecode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    if (c == '+') {
-      out.push_back(' ');
-    } else if (c == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 && HexValue(s[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
-
-// Parses "a=1&b=2" into `out`; later keys override earlier ones.
-void ParseForm(std::string_view text, std::map<std::string, std::string>* out) {
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    size_t amp = text.find('&', pos);
-    if (amp == std::string_view::npos) amp = text.size();
-    const std::string_view pair = text.substr(pos, amp - pos);
-    if (!pair.empty()) {
-      const size_t eq = pair.find('=');
-      std::string key = UrlDecode(pair.substr(0, eq));
-      std::string value = eq == std::string_view::npos ? "" : UrlDecode(pair.substr(eq + 1));
-      (*out)[std::move(key)] = std::move(value);
-    }
-    pos = amp + 1;
-  }
-}
-
 std::string UpperHex(const unsigned char* data, size_t n) {
   std::string out;
   out.reserve(n * 2);
@@ -170,11 +55,6 @@ bool IsFinal(const std::string& status) { return status == "FINISHED" || status 
 void SetModified(KuaimaiOrder* o, int64_t ms) {
   o->modified_ms = ms;
   o->modified = FormatBeijing(ms);
-}
-
-std::string_view Param(const std::map<std::string, std::string>& params, std::string_view key) {
-  auto it = params.find(std::string(key));
-  return it == params.end() ? std::string_view() : std::string_view(it->second);
 }
 
 }  // namespace
@@ -208,7 +88,10 @@ std::string KuaimaiSign(const std::map<std::string, std::string>& params, std::s
 std::string KuaimaiFormatTime(int64_t epoch_ms) { return FormatBeijing(epoch_ms); }
 
 KuaimaiEmulator::KuaimaiEmulator(KuaimaiEmulatorOptions opts)
-    : opts_(std::move(opts)), data_rng_(0), noise_rng_(std::random_device{}()) {
+    : Emulator(kBadGatewayHtml),
+      opts_(std::move(opts)),
+      data_rng_(0),
+      noise_rng_(std::random_device{}()) {
   access_token_ = opts_.access_token;
   refresh_token_ = opts_.refresh_token;
   access_tokens_[access_token_] = SystemMs() + opts_.session_ttl_s * kSecondMs;
@@ -216,64 +99,7 @@ KuaimaiEmulator::KuaimaiEmulator(KuaimaiEmulatorOptions opts)
 
 KuaimaiEmulator::~KuaimaiEmulator() { Stop(); }
 
-bool KuaimaiEmulator::Start(int port) {
-  if (server_) return false;
-  auto server = std::make_unique<httplib::Server>();
-  server->new_task_queue = [] { return new httplib::ThreadPool(kServerThreads); };
-  server->set_keep_alive_max_count(100000);
-  server->set_keep_alive_timeout(kKeepAliveTimeoutS);
-  // httplib writes headers and body separately; with Nagle that costs a delayed-ACK per reply.
-  server->set_tcp_nodelay(true);
-  server->Post("/router",
-               [this](const httplib::Request& req, httplib::Response& res) { Handle(req, &res); });
-
-  // httplib's default options add SO_REUSEPORT, which lets a second emulator share a busy port
-  // instead of failing. Its backlog of 5 also drops SYNs under a burst of parallel connects (a
-  // 1 s client retransmit each), so the socket is re-listened with a larger one below.
-  auto listen_fd = std::make_shared<int>(-1);
-  server->set_socket_options([listen_fd](int sock) {
-    const int yes = 1;
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-    *listen_fd = sock;
-  });
-
-  int bound = port;
-  if (port == 0) {
-    bound = server->bind_to_any_port("127.0.0.1");
-    if (bound <= 0) return false;
-  } else if (!server->bind_to_port("127.0.0.1", port)) {
-    return false;
-  }
-  if (*listen_fd >= 0) ::listen(*listen_fd, kListenBacklog);
-  httplib::Server* raw = server.get();
-  thread_ = std::thread([raw] { raw->listen_after_bind(); });
-  // stop() is a no-op until the accept loop runs, so wait for it before handing out the port.
-  const int64_t deadline = SteadyMs() + 5000;
-  while (!raw->is_running() && SteadyMs() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  server_ = std::move(server);
-  if (!raw->is_running()) {
-    Stop();
-    return false;
-  }
-  port_ = bound;
-  return true;
-}
-
-void KuaimaiEmulator::Stop() {
-  if (!server_) return;
-  server_->stop();
-  if (thread_.joinable()) thread_.join();
-  server_.reset();
-  port_ = 0;
-}
-
-int KuaimaiEmulator::port() const { return port_; }
-
-std::string KuaimaiEmulator::base_url() const {
-  return fmt::format("http://127.0.0.1:{}", port_.load());
-}
+std::vector<Emulator::Route> KuaimaiEmulator::Routes() const { return {{"POST", "/router", 0}}; }
 
 // ---------------------------------------------------------------------------------------------
 // Data
@@ -515,25 +341,12 @@ std::string KuaimaiEmulator::OrderJson(int64_t id) const {
   return it == orders_.end() ? std::string() : OrderJsonOf(it->second);
 }
 
-std::string KuaimaiEmulator::CurrentAccessToken() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return access_token_;
-}
+std::string KuaimaiEmulator::CurrentAccessToken() const { return Get(access_token_); }
 
-std::string KuaimaiEmulator::CurrentRefreshToken() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return refresh_token_;
-}
+std::string KuaimaiEmulator::CurrentRefreshToken() const { return Get(refresh_token_); }
 
 // ---------------------------------------------------------------------------------------------
 // Clock and faults
-
-int64_t KuaimaiEmulator::NowMsLocked() const { return SystemMs() + clock_offset_ms_; }
-
-void KuaimaiEmulator::AdvanceClockMs(int64_t ms) {
-  std::lock_guard<std::mutex> lock(mu_);
-  clock_offset_ms_ += ms;
-}
 
 void KuaimaiEmulator::ExpireSessionNow() {
   std::lock_guard<std::mutex> lock(mu_);
@@ -541,39 +354,20 @@ void KuaimaiEmulator::ExpireSessionNow() {
 }
 
 void KuaimaiEmulator::SetSessionExpiredCode(std::string code) {
-  std::lock_guard<std::mutex> lock(mu_);
-  expired_code_ = std::move(code);
+  Set(&expired_code_, std::move(code));
 }
 
 void KuaimaiEmulator::ThrottleNext(int n, KuaimaiThrottleMode mode) {
   std::lock_guard<std::mutex> lock(mu_);
-  throttle_left_ = n;
+  throttle_ = {n, ""};
   throttle_mode_ = mode;
 }
 
-void KuaimaiEmulator::Fail5xxNext(int n) {
-  std::lock_guard<std::mutex> lock(mu_);
-  fail5xx_left_ = n;
-}
-
-void KuaimaiEmulator::TruncateNext(int n) {
-  std::lock_guard<std::mutex> lock(mu_);
-  truncate_left_ = n;
-}
-
-void KuaimaiEmulator::NoListNext(int n) {
-  std::lock_guard<std::mutex> lock(mu_);
-  nolist_left_ = n;
-}
-
-void KuaimaiEmulator::SetLatencyMs(int ms) {
-  std::lock_guard<std::mutex> lock(mu_);
-  latency_ms_ = ms;
-}
+void KuaimaiEmulator::NoListNext(int n) { Set(&nolist_left_, n); }
 
 void KuaimaiEmulator::SetMaxQps(int qps, KuaimaiThrottleMode mode) {
+  Emulator::SetMaxQps(qps);
   std::lock_guard<std::mutex> lock(mu_);
-  max_qps_ = qps;
   qps_mode_ = mode;
 }
 
@@ -583,71 +377,22 @@ void KuaimaiEmulator::MutateBetweenPagesNext(int n, int pages) {
   mutate_pages_left_ = n > 0 ? pages : 0;
 }
 
-void KuaimaiEmulator::SetMaxWindowMs(int64_t ms) {
-  std::lock_guard<std::mutex> lock(mu_);
-  max_window_ms_ = ms;
-}
+void KuaimaiEmulator::SetMaxWindowMs(int64_t ms) { Set(&max_window_ms_, ms); }
 
 // ---------------------------------------------------------------------------------------------
 // Stats
 
-int64_t KuaimaiEmulator::RequestCount(const std::string& method) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (method.empty()) {
-    int64_t total = 0;
-    for (const auto& [m, count] : method_counts_) total += count;
-    return total;
-  }
-  auto it = method_counts_.find(method);
-  return it == method_counts_.end() ? 0 : it->second;
+bool KuaimaiEmulator::KeyMatches(std::string_view key, std::string_view query) const {
+  return query.empty() || key == query;
 }
 
-int64_t KuaimaiEmulator::RefreshCount() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return refreshes_;
-}
+int64_t KuaimaiEmulator::RefreshCount() const { return Get(refreshes_); }
 
-int64_t KuaimaiEmulator::RefreshTokenReuseCount() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return refresh_reuses_;
-}
+int64_t KuaimaiEmulator::RefreshTokenReuseCount() const { return Get(refresh_reuses_); }
 
-int KuaimaiEmulator::MaxRequestsInAnySecond() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  int best = 0;
-  int run = 0;
-  int64_t bucket = std::numeric_limits<int64_t>::min();
-  for (int64_t t : data_call_ms_) {
-    if (t / 1000 != bucket) {
-      bucket = t / 1000;
-      run = 0;
-    }
-    best = std::max(best, ++run);
-  }
-  return best;
-}
+int64_t KuaimaiEmulator::SignatureFailures() const { return Get(sign_failures_); }
 
-int KuaimaiEmulator::MaxRequestsInAnyWindowMs(int window_ms) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (window_ms <= 0) return 0;
-  size_t best = 0;
-  size_t lo = 0;
-  for (size_t hi = 0; hi < data_call_ms_.size(); ++hi) {
-    while (data_call_ms_[hi] - data_call_ms_[lo] >= window_ms) ++lo;
-    best = std::max(best, hi - lo + 1);
-  }
-  return static_cast<int>(best);
-}
-
-int64_t KuaimaiEmulator::SignatureFailures() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return sign_failures_;
-}
-
-void KuaimaiEmulator::ResetStats() {
-  std::lock_guard<std::mutex> lock(mu_);
-  method_counts_.clear();
-  data_call_ms_.clear();
+void KuaimaiEmulator::ResetVendorStatsLocked() {
   refreshes_ = 0;
   refresh_reuses_ = 0;
   sign_failures_ = 0;
@@ -656,69 +401,29 @@ void KuaimaiEmulator::ResetStats() {
 // ---------------------------------------------------------------------------------------------
 // HTTP
 
-void KuaimaiEmulator::Handle(const httplib::Request& req, httplib::Response* res) {
-  Params params;
-  if (const size_t q = req.target.find('?'); q != std::string::npos) {
-    ParseForm(std::string_view(req.target).substr(q + 1), &params);
-  }
+Params KuaimaiEmulator::RequestParams(const httplib::Request& req) {
+  Params params = QueryParams(req);
   if (req.get_header_value("Content-Type").starts_with("application/x-www-form-urlencoded")) {
     ParseForm(req.body, &params);
   }
-  const std::string method(Param(params, "method"));
-  const bool data_call = method != kKuaimaiMethodTokenRefresh;
-  int latency_ms = 0;
-  bool over_qps = false;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++method_counts_[method];
-    latency_ms = latency_ms_;
-    if (data_call) {
-      const int64_t now = SteadyMs();
-      data_call_ms_.push_back(now);
-      if (now / 1000 != qps_second_) {
-        qps_second_ = now / 1000;
-        qps_count_ = 0;
-      }
-      over_qps = max_qps_ > 0 && ++qps_count_ > max_qps_;
-    }
-  }
-  if (latency_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(latency_ms));
-
-  Reply reply;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (data_call) reply = GatewayFaultLocked(over_qps);
-    if (reply.body.empty()) {
-      reply = RouteLocked(params);
-      if (data_call && truncate_left_ > 0) {
-        --truncate_left_;
-        reply.body.resize(std::max<size_t>(1, reply.body.size() / 2));
-      }
-    }
-  }
-  res->status = reply.status;
-  if (reply.retry_after) res->set_header("Retry-After", "1");
-  res->set_content(reply.body, reply.content_type);
+  return params;
 }
 
-KuaimaiEmulator::Reply KuaimaiEmulator::ThrottleReplyLocked(KuaimaiThrottleMode mode) {
+Call KuaimaiEmulator::ClassifyLocked(int, const httplib::Request& req) {
+  Call call{.key = std::string(Param(RequestParams(req), "method"))};
+  call.data = call.faultable = call.key != kKuaimaiMethodTokenRefresh;
+  return call;
+}
+
+Reply KuaimaiEmulator::AnswerLocked(const Call&, const httplib::Request& req) {
+  return RouteLocked(RequestParams(req));
+}
+
+Reply KuaimaiEmulator::ThrottleModeReplyLocked(KuaimaiThrottleMode mode) {
   if (mode == KuaimaiThrottleMode::kHttp429) {
-    return {429, std::string(kTooManyHtml), std::string(kHtmlType), true};
+    return {429, std::string(kTooManyHtml), "text/html;charset=utf-8", {{"Retry-After", "1"}}};
   }
   return ErrorLocked(kKuaimaiErrThrottled, kThrottleMsg);
-}
-
-KuaimaiEmulator::Reply KuaimaiEmulator::GatewayFaultLocked(bool over_qps) {
-  if (fail5xx_left_ > 0) {
-    --fail5xx_left_;
-    return {502, std::string(kBadGatewayHtml), std::string(kHtmlType), false};
-  }
-  if (over_qps) return ThrottleReplyLocked(qps_mode_);
-  if (throttle_left_ > 0) {
-    --throttle_left_;
-    return ThrottleReplyLocked(throttle_mode_);
-  }
-  return {};
 }
 
 std::string KuaimaiEmulator::TraceIdLocked() {
@@ -729,7 +434,7 @@ std::string KuaimaiEmulator::NewTokenLocked(std::string_view prefix) {
   return fmt::format("{}-{}-{:016x}", prefix, ++token_serial_, noise_rng_());
 }
 
-KuaimaiEmulator::Reply KuaimaiEmulator::ErrorLocked(std::string_view code, std::string_view msg) {
+Reply KuaimaiEmulator::ErrorLocked(std::string_view code, std::string_view msg) {
   if (code == kKuaimaiErrBadSign) ++sign_failures_;
   JsonWriter w;
   w.BeginObject()
@@ -739,10 +444,10 @@ KuaimaiEmulator::Reply KuaimaiEmulator::ErrorLocked(std::string_view code, std::
       .Field("msg", msg)
       .Field("traceId", TraceIdLocked())
       .EndObject();
-  return {200, w.Take(), std::string(kJsonType), false};
+  return {200, w.Take(), std::string(kJsonType)};
 }
 
-KuaimaiEmulator::Reply KuaimaiEmulator::RouteLocked(const Params& params) {
+Reply KuaimaiEmulator::RouteLocked(const Params& params) {
   const std::string_view app_key = Param(params, "appKey");
   if (app_key.empty()) return ErrorLocked(kKuaimaiErrBadAppKey, "缺少appKey参数");
   if (app_key != opts_.app_key) return ErrorLocked(kKuaimaiErrBadAppKey, "appKey无效");
@@ -791,7 +496,7 @@ KuaimaiEmulator::Reply KuaimaiEmulator::RouteLocked(const Params& params) {
   return ListLocked(params);
 }
 
-KuaimaiEmulator::Reply KuaimaiEmulator::RefreshLocked(const Params& params) {
+Reply KuaimaiEmulator::RefreshLocked(const Params& params) {
   const std::string refresh(Param(params, "refreshToken"));
   if (refresh.empty()) return ErrorLocked(kKuaimaiErrBadParam, "refreshToken不能为空");
   if (refresh != refresh_token_) {
@@ -819,10 +524,10 @@ KuaimaiEmulator::Reply KuaimaiEmulator::RefreshLocked(const Params& params) {
       .IntField("expireTime", expire)
       .EndObject()
       .EndObject();
-  return {200, w.Take(), std::string(kJsonType), false};
+  return {200, w.Take(), std::string(kJsonType)};
 }
 
-KuaimaiEmulator::Reply KuaimaiEmulator::ListLocked(const Params& params) {
+Reply KuaimaiEmulator::ListLocked(const Params& params) {
   const std::string_view page_no_s = Param(params, "pageNo");
   if (page_no_s.empty()) return ErrorLocked(kKuaimaiErrBadParam, "页码不能为空");
   int64_t page_no = 0;
@@ -876,7 +581,7 @@ KuaimaiEmulator::Reply KuaimaiEmulator::ListLocked(const Params& params) {
 
   if (nolist_left_ > 0) {
     --nolist_left_;
-    return {200, R"({"success":true})", std::string(kJsonType), false};
+    return {200, R"({"success":true})", std::string(kJsonType)};
   }
 
   // Window on modified: [startModified, endModified).
@@ -908,7 +613,7 @@ KuaimaiEmulator::Reply KuaimaiEmulator::ListLocked(const Params& params) {
       .BeginArray();
   for (int64_t id : page) w.Raw(OrderJsonOf(orders_.at(id)));
   w.EndArray().EndObject();
-  Reply reply{200, w.Take(), std::string(kJsonType), false};
+  Reply reply{200, w.Take(), std::string(kJsonType)};
 
   if (!page.empty() && mutate_pages_left_ > 0) {
     --mutate_pages_left_;

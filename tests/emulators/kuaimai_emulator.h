@@ -3,30 +3,21 @@
 // signature checks, sessions, fault injection and request statistics.
 // Follows doc/vendors/kuaimai.md; every detail marked [I] below or Assumed there is a
 // guess (numeric codes other than 25/27/105/106, the refresh reply, the 429 body, ...).
-// Thread-safety: every public method except Start/Stop may be called from any thread while the
-// server runs (one mutex guards all state). Start/Stop must not race each other.
+// Thread-safety: as Emulator (emulator_base.h).
 #ifndef STAGESYNC_TESTS_EMULATORS_KUAIMAI_EMULATOR_H_
 #define STAGESYNC_TESTS_EMULATORS_KUAIMAI_EMULATOR_H_
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <map>
-#include <memory>
-#include <mutex>
 #include <random>
 #include <set>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <utility>
 #include <vector>
 
-namespace httplib {
-class Server;
-struct Request;
-struct Response;
-}  // namespace httplib
+#include "emulators/emulator_base.h"
 
 namespace stagesync::emulators {
 
@@ -115,17 +106,12 @@ std::string KuaimaiSign(const std::map<std::string, std::string>& params, std::s
 // "yyyy-MM-dd HH:mm:ss" in UTC+8.
 std::string KuaimaiFormatTime(int64_t epoch_ms);
 
-class KuaimaiEmulator {
+// Emulator's keys are method names; its data calls are all but open.token.refresh. The endpoint
+// is base_url()+"/router".
+class KuaimaiEmulator : public Emulator {
  public:
   explicit KuaimaiEmulator(KuaimaiEmulatorOptions opts = {});
-  ~KuaimaiEmulator();
-  KuaimaiEmulator(const KuaimaiEmulator&) = delete;
-  KuaimaiEmulator& operator=(const KuaimaiEmulator&) = delete;
-
-  bool Start(int port = 0);  // binds 127.0.0.1 (0 = any free port); false on failure
-  void Stop();
-  int port() const;
-  std::string base_url() const;  // "http://127.0.0.1:PORT"; the endpoint is base_url()+"/router"
+  ~KuaimaiEmulator() override;
 
   // Data. Deterministic: the same calls with the same seed yield identical orders (a fixed default
   // seed is used until Generate is first called). Generate appends n orders created uniformly in
@@ -145,19 +131,16 @@ class KuaimaiEmulator {
   std::string CurrentAccessToken() const;
   std::string CurrentRefreshToken() const;
 
-  // Clock: "now" = system_clock + offset; drives the timestamp check, session expiry and Modify.
-  void AdvanceClockMs(int64_t ms);
+  // The clock (AdvanceClockMs) drives the timestamp check, session expiry and Modify.
 
-  // Faults. The gateway faults (5xx, QPS limit, throttle) hit every method except
-  // open.token.refresh, in that order of precedence, before any parameter check. Truncation hits
-  // any successful or failed reply of those methods; NoList only list queries that would succeed.
+  // Faults (Fail5xxNext, TruncateNext and SetLatencyMs are Emulator's). The gateway faults (5xx,
+  // QPS limit, throttle) hit every method except open.token.refresh, in that order of precedence,
+  // before any parameter check. Truncation hits any successful or failed reply of those methods;
+  // NoList only list queries that would succeed.
   void ExpireSessionNow();  // every access token issued so far now answers the expired code
   void SetSessionExpiredCode(std::string code);  // "27" (default), "105" or "106"
   void ThrottleNext(int n, KuaimaiThrottleMode mode = KuaimaiThrottleMode::kHttp429);
-  void Fail5xxNext(int n);    // HTTP 502 with an HTML body
-  void TruncateNext(int n);   // HTTP 200, the body cut in half
-  void NoListNext(int n);     // list queries answer {"success":true} alone
-  void SetLatencyMs(int ms);  // every request sleeps this long first
+  void NoListNext(int n);  // list queries answer {"success":true} alone
   // > 0: calls beyond qps in one steady-clock second are throttled in `mode`.
   void SetMaxQps(int qps, KuaimaiThrottleMode mode = KuaimaiThrottleMode::kHttp429);
   // After each of the next `pages` non-empty list pages served, the first n orders of that page
@@ -167,35 +150,29 @@ class KuaimaiEmulator {
   // [I] > 0: a list query whose startModified..endModified spans more than this answers "99".
   void SetMaxWindowMs(int64_t ms);
 
-  // Stats. RequestCount covers every request to /router (method "" = all; a request with no
-  // method counts under ""). The per-second figures cover every method but open.token.refresh,
-  // faulted calls included, timed at arrival.
-  int64_t RequestCount(const std::string& method = "") const;
+  // Stats. RequestCount(method) covers every request to /router with that method ("" = all; a
+  // request with no method counts under ""). ResetStats zeroes the figures below too.
   int64_t RefreshCount() const;            // successful refreshes
   int64_t RefreshTokenReuseCount() const;  // refreshes with an already rotated-out refresh token
-  int MaxRequestsInAnySecond() const;
-  int MaxRequestsInAnyWindowMs(int window_ms) const;
-  int64_t SignatureFailures() const;  // replies with code 25
-  void ResetStats();
+  int64_t SignatureFailures() const;       // replies with code 25
 
  private:
-  struct Reply {
-    int status = 200;
-    std::string body;
-    std::string content_type;
-    bool retry_after = false;
-  };
-  using Params = std::map<std::string, std::string>;
-
-  void Handle(const httplib::Request& req, httplib::Response* res);
-  Reply GatewayFaultLocked(bool over_qps);
-  Reply ThrottleReplyLocked(KuaimaiThrottleMode mode);
+  std::vector<Route> Routes() const override;
+  Call ClassifyLocked(int ep, const httplib::Request& req) override;
+  Reply QpsReplyLocked(const Call&) override { return ThrottleModeReplyLocked(qps_mode_); }
+  Reply ThrottleReplyLocked(const Call&) override {
+    return ThrottleModeReplyLocked(throttle_mode_);
+  }
+  Reply AnswerLocked(const Call& call, const httplib::Request& req) override;
+  bool KeyMatches(std::string_view key, std::string_view query) const override;
+  void ResetVendorStatsLocked() override;
+  static Params RequestParams(const httplib::Request& req);  // query string and form body
+  Reply ThrottleModeReplyLocked(KuaimaiThrottleMode mode);
   Reply RouteLocked(const Params& params);
   Reply ListLocked(const Params& params);
   Reply RefreshLocked(const Params& params);
   Reply ErrorLocked(std::string_view code, std::string_view msg);
   std::string TraceIdLocked();
-  int64_t NowMsLocked() const;
   std::string NewTokenLocked(std::string_view prefix);
 
   KuaimaiOrder MakeOrderLocked(int64_t created_ms, int64_t modified_ms);
@@ -206,7 +183,6 @@ class KuaimaiEmulator {
 
   const KuaimaiEmulatorOptions opts_;
 
-  mutable std::mutex mu_;
   std::map<int64_t, KuaimaiOrder> orders_;
   std::set<std::pair<int64_t, int64_t>> by_modified_;  // (modified_ms, id)
   std::set<std::string> tids_;
@@ -220,31 +196,17 @@ class KuaimaiEmulator {
   std::set<std::string> retired_refresh_tokens_;
   int64_t token_serial_ = 0;
   std::string expired_code_{kKuaimaiErrSessionExpired};
-  int64_t clock_offset_ms_ = 0;
 
-  int throttle_left_ = 0;
   KuaimaiThrottleMode throttle_mode_ = KuaimaiThrottleMode::kHttp429;
-  int fail5xx_left_ = 0;
-  int truncate_left_ = 0;
   int nolist_left_ = 0;
   int mutate_pages_left_ = 0;
   int mutate_count_ = 0;
   int64_t max_window_ms_ = 0;
-  int latency_ms_ = 0;
-  int max_qps_ = 0;
   KuaimaiThrottleMode qps_mode_ = KuaimaiThrottleMode::kHttp429;
-  int64_t qps_second_ = -1;
-  int qps_count_ = 0;
 
-  std::map<std::string, int64_t> method_counts_;
-  std::vector<int64_t> data_call_ms_;  // steady-clock arrival times, ascending
   int64_t refreshes_ = 0;
   int64_t refresh_reuses_ = 0;
   int64_t sign_failures_ = 0;
-
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
-  std::atomic<int> port_{0};
 };
 
 }  // namespace stagesync::emulators

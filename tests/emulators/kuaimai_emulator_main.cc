@@ -1,146 +1,24 @@
 // stagesync-emu-kuaimai: serves a KuaimaiEmulator filled with generated after-sale work orders
-// until SIGTERM/SIGINT. Prints "listening on 127.0.0.1:PORT" once the socket accepts connections.
-#include <signal.h>
-
-#include <charconv>
-#include <chrono>
-#include <cstdint>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <iostream>
-#include <string>
-#include <string_view>
-#include <system_error>
-
+// until SIGTERM/SIGINT (flags and output: EmulatorMain).
 #include "emulators/kuaimai_emulator.h"
 
-namespace {
-
-constexpr std::string_view kUsage =
-    "usage: stagesync-emu-kuaimai [--port N] [--records N] [--seed S] [--days D]\n"
-    "         [--port-file PATH] [--app-key K] [--app-secret S] [--access-token T]\n"
-    "         [--refresh-token T] [--session-ttl SECONDS] [--latency-ms MS] [--max-qps N]\n";
-
-struct Flags {
-  int port = 0;
+int main(int argc, char** argv) {
+  using namespace stagesync::emulators;
+  KuaimaiEmulatorOptions opts;
   int records = 200;
   uint64_t seed = 1;
   int days = 30;
-  std::string port_file;
-  int latency_ms = 0;
-  int max_qps = 0;
-  stagesync::emulators::KuaimaiEmulatorOptions opts;
-};
-
-template <typename T>
-bool ParseNumber(std::string_view s, T* out) {
-  const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
-  return ec == std::errc() && ptr == s.data() + s.size();
-}
-
-// Accepts "--name value" and "--name=value". Returns false (after printing why) on bad input.
-bool ParseFlags(int argc, char** argv, Flags* flags) {
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      std::cout << kUsage;
-      std::exit(0);
-    }
-    std::string_view name = arg;
-    std::string_view value;
-    if (const size_t eq = arg.find('='); eq != std::string_view::npos) {
-      name = arg.substr(0, eq);
-      value = arg.substr(eq + 1);
-    } else if (i + 1 < argc) {
-      value = argv[++i];
-    } else {
-      std::cerr << "missing value for " << arg << "\n" << kUsage;
-      return false;
-    }
-    bool ok = true;
-    if (name == "--port") {
-      ok = ParseNumber(value, &flags->port) && flags->port >= 0 && flags->port < 65536;
-    } else if (name == "--records") {
-      ok = ParseNumber(value, &flags->records) && flags->records >= 0;
-    } else if (name == "--seed") {
-      ok = ParseNumber(value, &flags->seed);
-    } else if (name == "--days") {
-      ok = ParseNumber(value, &flags->days) && flags->days > 0;
-    } else if (name == "--port-file") {
-      flags->port_file = value;
-    } else if (name == "--app-key") {
-      flags->opts.app_key = value;
-    } else if (name == "--app-secret") {
-      flags->opts.app_secret = value;
-    } else if (name == "--access-token") {
-      flags->opts.access_token = value;
-    } else if (name == "--refresh-token") {
-      flags->opts.refresh_token = value;
-    } else if (name == "--session-ttl") {
-      ok = ParseNumber(value, &flags->opts.session_ttl_s) && flags->opts.session_ttl_s >= 0;
-    } else if (name == "--latency-ms") {
-      ok = ParseNumber(value, &flags->latency_ms) && flags->latency_ms >= 0;
-    } else if (name == "--max-qps") {
-      ok = ParseNumber(value, &flags->max_qps) && flags->max_qps >= 0;
-    } else {
-      std::cerr << "unknown flag " << name << "\n" << kUsage;
-      return false;
-    }
-    if (!ok) {
-      std::cerr << "bad value for " << name << ": " << value << "\n";
-      return false;
-    }
-  }
-  return true;
-}
-
-// Written to a temporary file and renamed so a watcher never reads a partial port.
-bool WritePortFile(const std::string& path, int port) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << port << "\n";
-    if (!out.flush()) return false;
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  return !ec;
-}
-
-}  // namespace
-
-int main(int argc, char** argv) {
-  Flags flags;
-  if (!ParseFlags(argc, argv, &flags)) return 2;
-
-  // Block the stop signals before any thread exists so every thread inherits the mask and
-  // sigwait below is the only receiver.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-
-  stagesync::emulators::KuaimaiEmulator emulator(flags.opts);
-  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
-  emulator.Generate(flags.records, now_ms - int64_t{flags.days} * 86'400'000, now_ms, flags.seed);
-  emulator.SetLatencyMs(flags.latency_ms);
-  emulator.SetMaxQps(flags.max_qps);
-  if (!emulator.Start(flags.port)) {
-    std::cerr << "cannot listen on 127.0.0.1:" << flags.port << "\n";
-    return 1;
-  }
-  if (!flags.port_file.empty() && !WritePortFile(flags.port_file, emulator.port())) {
-    std::cerr << "cannot write port file " << flags.port_file << "\n";
-    return 1;
-  }
-  std::cout << "listening on 127.0.0.1:" << emulator.port() << std::endl;
-
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
-  emulator.Stop();
-  return 0;
+  return EmulatorMain(argc, argv,
+                      {NumberFlag("--records", &records), NumberFlag("--seed", &seed),
+                       NumberFlag("--days", &days, 1), StringFlag("--app-key", &opts.app_key),
+                       StringFlag("--app-secret", &opts.app_secret),
+                       StringFlag("--access-token", &opts.access_token),
+                       StringFlag("--refresh-token", &opts.refresh_token),
+                       NumberFlag("--session-ttl", &opts.session_ttl_s)},
+                      [&] {
+                        auto emulator = std::make_unique<KuaimaiEmulator>(opts);
+                        const int64_t now_ms = SystemMs();
+                        emulator->Generate(records, now_ms - days * kDayMs, now_ms, seed);
+                        return emulator;
+                      });
 }

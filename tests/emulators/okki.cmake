@@ -1,8 +1,6 @@
 # OKKI / Xiaoman CRM open-API emulator (see okki_emulator.h); included by CMakeLists.txt here.
 add_library(stagesync_emulator_okki STATIC okki_emulator.cc)
-target_include_directories(stagesync_emulator_okki PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/..)
-target_link_libraries(stagesync_emulator_okki
-  PUBLIC PkgConfig::HTTPLIB simdjson::simdjson fmt::fmt Threads::Threads)
+target_link_libraries(stagesync_emulator_okki PUBLIC stagesync_emulator_base)
 
 add_executable(stagesync-emu-okki okki_emulator_main.cc)
 target_link_libraries(stagesync-emu-okki PRIVATE stagesync_emulator_okki)

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 #include <httplib.h>
 #include <simdjson.h>
-#include <sys/socket.h>
 
 #include <algorithm>
 #include <array>
@@ -17,18 +16,9 @@
 namespace stagesync::emulators {
 namespace {
 
-constexpr int64_t kSecondMs = 1000;
-constexpr int64_t kDayMs = 86'400'000;
-constexpr int64_t kBeijingOffsetMs = 8 * 3'600'000;
-constexpr int kServerThreads = 32;
-constexpr int kListenBacklog = 512;
-// httplib keeps an idle keep-alive connection's worker busy this long, which bounds Stop().
-constexpr time_t kKeepAliveTimeoutS = 2;
-
 constexpr std::string_view kTokenPath = "/v1/oauth2/access_token";
 constexpr std::string_view kProductListPath = "/v1/product/list";
 constexpr std::string_view kJsonType = "application/json; charset=UTF-8";
-constexpr std::string_view kHtmlType = "text/html;charset=utf-8";
 constexpr std::string_view kBadGatewayHtml =
     "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
     "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
@@ -52,133 +42,11 @@ constexpr std::array<std::string_view, 4> kRemarks = {"", "出口欧盟需CE认�
 constexpr std::array<std::string_view, 3> kInfoJson = {
     "{}", R"({"material":"ABS","color":"white"})", R"({"size":"40x60cm","weight_g":350})"};
 
-int64_t SteadyMs() {
-  using std::chrono::duration_cast;
-  using std::chrono::milliseconds;
-  return duration_cast<milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-int64_t SystemMs() {
-  using std::chrono::duration_cast;
-  using std::chrono::milliseconds;
-  return duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-int64_t FloorSecond(int64_t ms) { return ms - ((ms % kSecondMs) + kSecondMs) % kSecondMs; }
-
-std::string FormatBeijing(int64_t epoch_ms) {
-  using namespace std::chrono;
-  const sys_time<milliseconds> tp{milliseconds{epoch_ms + kBeijingOffsetMs}};
-  const auto day = floor<days>(tp);
-  const year_month_day ymd{day};
-  const hh_mm_ss hms{floor<seconds>(tp - day)};
-  return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", static_cast<int>(ymd.year()),
-                     static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                     hms.hours().count(), hms.minutes().count(), hms.seconds().count());
-}
-
-bool Digits(std::string_view s, int* out) {
-  int v = 0;
-  if (s.empty()) return false;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + (c - '0');
-  }
-  *out = v;
-  return true;
-}
-
-// "yyyy-MM-dd" or "yyyy-MM-dd HH:mm:ss" in UTC+8 -> epoch ms; *date_only tells which.
-bool ParseBeijing(std::string_view s, int64_t* out, bool* date_only) {
-  if ((s.size() != 10 && s.size() != 19) || s[4] != '-' || s[7] != '-') return false;
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0;
-  if (!Digits(s.substr(0, 4), &y) || !Digits(s.substr(5, 2), &mo) || !Digits(s.substr(8, 2), &d)) {
-    return false;
-  }
-  *date_only = s.size() == 10;
-  if (!*date_only) {
-    if (s[10] != ' ' || s[13] != ':' || s[16] != ':' || !Digits(s.substr(11, 2), &h) ||
-        !Digits(s.substr(14, 2), &mi) || !Digits(s.substr(17, 2), &se) || h > 23 || mi > 59 ||
-        se > 59) {
-      return false;
-    }
-  }
-  using namespace std::chrono;
-  const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)},
-                           day{static_cast<unsigned>(d)}};
-  if (!ymd.ok()) return false;
-  const int64_t day_ms = duration_cast<milliseconds>(sys_days{ymd}.time_since_epoch()).count();
-  *out = day_ms + ((int64_t{h} * 60 + mi) * 60 + se) * kSecondMs - kBeijingOffsetMs;
-  return true;
-}
-
-std::string FormatCents(int64_t cents) { return fmt::format("{}.{:02}", cents / 100, cents % 100); }
-
 // A JSON number without trailing zeros: 110 -> 1.1, 200 -> 2, 115 -> 1.15.
 std::string FormatDecimal(int64_t cents) {
   if (cents % 100 == 0) return std::to_string(cents / 100);
   if (cents % 10 == 0) return fmt::format("{}.{}", cents / 100, cents % 100 / 10);
   return FormatCents(cents);
-}
-
-template <typename T>
-bool ParseNumber(std::string_view s, T* out) {
-  const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
-  return !s.empty() && ec == std::errc() && ptr == s.data() + s.size();
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string UrlDecode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    if (c == '+') {
-      out.push_back(' ');
-    } else if (c == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 && HexValue(s[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
-
-// Parses "a=1&b=2" into `out`; later keys override earlier ones.
-void ParseForm(std::string_view text, std::map<std::string, std::string>* out) {
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    size_t amp = text.find('&', pos);
-    if (amp == std::string_view::npos) amp = text.size();
-    const std::string_view pair = text.substr(pos, amp - pos);
-    if (!pair.empty()) {
-      const size_t eq = pair.find('=');
-      std::string key = UrlDecode(pair.substr(0, eq));
-      std::string value = eq == std::string_view::npos ? "" : UrlDecode(pair.substr(eq + 1));
-      (*out)[std::move(key)] = std::move(value);
-    }
-    pos = amp + 1;
-  }
-}
-
-std::map<std::string, std::string> QueryParams(const httplib::Request& req) {
-  std::map<std::string, std::string> params;
-  if (const size_t q = req.target.find('?'); q != std::string::npos) {
-    ParseForm(std::string_view(req.target).substr(q + 1), &params);
-  }
-  return params;
-}
-
-std::string_view Param(const std::map<std::string, std::string>& params, std::string_view key) {
-  auto it = params.find(std::string(key));
-  return it == params.end() ? std::string_view() : std::string_view(it->second);
 }
 
 void SetTimes(OkkiProduct* p, int64_t create_ms, int64_t update_ms) {
@@ -237,76 +105,17 @@ std::string ProductJsonOf(const OkkiProduct& p) {
 }  // namespace
 
 OkkiEmulator::OkkiEmulator(OkkiEmulatorOptions opts)
-    : opts_(std::move(opts)),
+    : Emulator(kBadGatewayHtml),
+      opts_(std::move(opts)),
       data_rng_(0),
       noise_rng_(std::random_device{}()),
       token_ttl_s_(opts_.token_ttl_s) {}
 
 OkkiEmulator::~OkkiEmulator() { Stop(); }
 
-bool OkkiEmulator::Start(int port) {
-  if (server_) return false;
-  auto server = std::make_unique<httplib::Server>();
-  server->new_task_queue = [] { return new httplib::ThreadPool(kServerThreads); };
-  server->set_keep_alive_max_count(100000);
-  server->set_keep_alive_timeout(kKeepAliveTimeoutS);
-  // httplib writes headers and body separately; with Nagle that costs a delayed-ACK per reply.
-  server->set_tcp_nodelay(true);
-  server->Post(std::string(kTokenPath),
-               [this](const httplib::Request& req, httplib::Response& res) {
-                 Handle(Endpoint::kToken, req, &res);
-               });
-  server->Get(std::string(kProductListPath),
-              [this](const httplib::Request& req, httplib::Response& res) {
-                Handle(Endpoint::kProductList, req, &res);
-              });
-
-  // httplib's default options add SO_REUSEPORT, which lets a second emulator share a busy port
-  // instead of failing. Its backlog of 5 also drops SYNs under a burst of parallel connects (a
-  // 1 s client retransmit each), so the socket is re-listened with a larger one below.
-  auto listen_fd = std::make_shared<int>(-1);
-  server->set_socket_options([listen_fd](int sock) {
-    const int yes = 1;
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-    *listen_fd = sock;
-  });
-
-  int bound = port;
-  if (port == 0) {
-    bound = server->bind_to_any_port("127.0.0.1");
-    if (bound <= 0) return false;
-  } else if (!server->bind_to_port("127.0.0.1", port)) {
-    return false;
-  }
-  if (*listen_fd >= 0) ::listen(*listen_fd, kListenBacklog);
-  httplib::Server* raw = server.get();
-  thread_ = std::thread([raw] { raw->listen_after_bind(); });
-  // stop() is a no-op until the accept loop runs, so wait for it before handing out the port.
-  const int64_t deadline = SteadyMs() + 5000;
-  while (!raw->is_running() && SteadyMs() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  server_ = std::move(server);
-  if (!raw->is_running()) {
-    Stop();
-    return false;
-  }
-  port_ = bound;
-  return true;
-}
-
-void OkkiEmulator::Stop() {
-  if (!server_) return;
-  server_->stop();
-  if (thread_.joinable()) thread_.join();
-  server_.reset();
-  port_ = 0;
-}
-
-int OkkiEmulator::port() const { return port_; }
-
-std::string OkkiEmulator::base_url() const {
-  return fmt::format("http://127.0.0.1:{}", port_.load());
+std::vector<Emulator::Route> OkkiEmulator::Routes() const {
+  return {{"POST", std::string(kTokenPath), kToken},
+          {"GET", std::string(kProductListPath), kProductList}};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -447,42 +256,12 @@ std::string OkkiEmulator::ProductJson(int64_t product_id) const {
 // ---------------------------------------------------------------------------------------------
 // Clock and faults
 
-int64_t OkkiEmulator::NowMsLocked() const { return SystemMs() + clock_offset_ms_; }
-
-void OkkiEmulator::AdvanceClockMs(int64_t ms) {
-  std::lock_guard<std::mutex> lock(mu_);
-  clock_offset_ms_ += ms;
-}
-
 void OkkiEmulator::RevokeTokenNow() {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& [value, token] : tokens_) token.revoked = true;
 }
 
-void OkkiEmulator::SetTokenTtl(int seconds) {
-  std::lock_guard<std::mutex> lock(mu_);
-  token_ttl_s_ = seconds;
-}
-
-void OkkiEmulator::Fail5xxNext(int n) {
-  std::lock_guard<std::mutex> lock(mu_);
-  fail5xx_left_ = n;
-}
-
-void OkkiEmulator::TruncateNext(int n) {
-  std::lock_guard<std::mutex> lock(mu_);
-  truncate_left_ = n;
-}
-
-void OkkiEmulator::SetLatencyMs(int ms) {
-  std::lock_guard<std::mutex> lock(mu_);
-  latency_ms_ = ms;
-}
-
-void OkkiEmulator::SetMaxQps(int qps) {
-  std::lock_guard<std::mutex> lock(mu_);
-  max_qps_ = qps;
-}
+void OkkiEmulator::SetTokenTtl(int seconds) { Set(&token_ttl_s_, seconds); }
 
 void OkkiEmulator::MutateBetweenPagesNext(int n, int pages) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -493,101 +272,28 @@ void OkkiEmulator::MutateBetweenPagesNext(int n, int pages) {
 // ---------------------------------------------------------------------------------------------
 // Stats
 
-int64_t OkkiEmulator::RequestCount(const std::string& path_prefix) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  int64_t total = 0;
-  for (const auto& [path, count] : path_counts_) {
-    if (path.starts_with(path_prefix)) total += count;
-  }
-  return total;
-}
+int64_t OkkiEmulator::TokensIssued() const { return Get(tokens_issued_); }
 
-int64_t OkkiEmulator::TokensIssued() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return tokens_issued_;
-}
-
-int OkkiEmulator::MaxRequestsInAnySecond() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  int best = 0;
-  int run = 0;
-  int64_t bucket = std::numeric_limits<int64_t>::min();
-  for (int64_t t : data_call_ms_) {
-    if (t / 1000 != bucket) {
-      bucket = t / 1000;
-      run = 0;
-    }
-    best = std::max(best, ++run);
-  }
-  return best;
-}
-
-int OkkiEmulator::MaxRequestsInAnyWindowMs(int window_ms) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (window_ms <= 0) return 0;
-  size_t best = 0;
-  size_t lo = 0;
-  for (size_t hi = 0; hi < data_call_ms_.size(); ++hi) {
-    while (data_call_ms_[hi] - data_call_ms_[lo] >= window_ms) ++lo;
-    best = std::max(best, hi - lo + 1);
-  }
-  return static_cast<int>(best);
-}
-
-void OkkiEmulator::ResetStats() {
-  std::lock_guard<std::mutex> lock(mu_);
-  path_counts_.clear();
-  data_call_ms_.clear();
-  tokens_issued_ = 0;
-}
+void OkkiEmulator::ResetVendorStatsLocked() { tokens_issued_ = 0; }
 
 // ---------------------------------------------------------------------------------------------
 // HTTP
 
-void OkkiEmulator::Handle(Endpoint ep, const httplib::Request& req, httplib::Response* res) {
-  const bool data_call = ep == Endpoint::kProductList;
-  int latency_ms = 0;
-  bool over_qps = false;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++path_counts_[req.path];
-    latency_ms = latency_ms_;
-    if (data_call) {
-      const int64_t now = SteadyMs();
-      data_call_ms_.push_back(now);
-      if (now / 1000 != qps_second_) {
-        qps_second_ = now / 1000;
-        qps_count_ = 0;
-      }
-      over_qps = max_qps_ > 0 && ++qps_count_ > max_qps_;
-    }
-  }
-  if (latency_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(latency_ms));
-
-  Reply reply;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!data_call) {
-      reply = TokenLocked(req);
-    } else if (fail5xx_left_ > 0) {
-      --fail5xx_left_;
-      reply = {502, std::string(kBadGatewayHtml), std::string(kHtmlType)};
-    } else if (over_qps) {
-      reply = EnvelopeErrorLocked(429, 429, "Too Many Requests");
-    } else {
-      reply = ProductListLocked(req);
-      if (truncate_left_ > 0) {
-        --truncate_left_;
-        reply.body.resize(std::max<size_t>(1, reply.body.size() / 2));
-      }
-    }
-  }
-  res->status = reply.status;
-  res->set_content(reply.body, reply.content_type);
+Call OkkiEmulator::ClassifyLocked(int ep, const httplib::Request& req) {
+  return {
+      .endpoint = ep, .key = req.path, .data = ep == kProductList, .faultable = ep == kProductList};
 }
 
-OkkiEmulator::Reply OkkiEmulator::OAuthErrorLocked(int status, std::string_view error,
-                                                   std::string_view description) {
+Reply OkkiEmulator::QpsReplyLocked(const Call&) {
+  return EnvelopeErrorLocked(429, 429, "Too Many Requests");
+}
+
+Reply OkkiEmulator::AnswerLocked(const Call& call, const httplib::Request& req) {
+  return call.data ? ProductListLocked(req) : TokenLocked(req);
+}
+
+Reply OkkiEmulator::OAuthErrorLocked(int status, std::string_view error,
+                                     std::string_view description) {
   JsonWriter w;
   w.BeginObject()
       .Field("error", error)
@@ -597,8 +303,7 @@ OkkiEmulator::Reply OkkiEmulator::OAuthErrorLocked(int status, std::string_view 
   return {status, w.Take(), std::string(kJsonType)};
 }
 
-OkkiEmulator::Reply OkkiEmulator::EnvelopeErrorLocked(int status, int code,
-                                                      std::string_view message) {
+Reply OkkiEmulator::EnvelopeErrorLocked(int status, int code, std::string_view message) {
   // [I] PHP renders the empty data as [].
   JsonWriter w;
   w.BeginObject()
@@ -615,7 +320,7 @@ bool OkkiEmulator::TokenLiveLocked(const Token& token) const {
   return !token.revoked && NowMsLocked() < token.issued_ms + int64_t{token_ttl_s_} * kSecondMs;
 }
 
-OkkiEmulator::Reply OkkiEmulator::TokenLocked(const httplib::Request& req) {
+Reply OkkiEmulator::TokenLocked(const httplib::Request& req) {
   Params params = QueryParams(req);
   const std::string content_type = req.get_header_value("Content-Type");
   if (content_type.starts_with("application/x-www-form-urlencoded")) {
@@ -714,7 +419,7 @@ OkkiEmulator::Reply OkkiEmulator::TokenLocked(const httplib::Request& req) {
   return {200, w.Take(), std::string(kJsonType)};
 }
 
-OkkiEmulator::Reply OkkiEmulator::ProductListLocked(const httplib::Request& req) {
+Reply OkkiEmulator::ProductListLocked(const httplib::Request& req) {
   const std::string auth = req.get_header_value("Authorization");
   const Token* token = nullptr;
   if (auth.size() > 7 && (auth.starts_with("Bearer ") || auth.starts_with("bearer "))) {

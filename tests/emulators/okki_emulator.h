@@ -4,30 +4,21 @@
 // revocation, fault injection and request statistics.
 // Follows doc/vendors/okki.md; every detail marked [I] below or Assumed there is a
 // guess (error bodies, window bounds, ordering, the page-size cap, ...).
-// Thread-safety: every public method except Start/Stop may be called from any thread while the
-// server runs (one mutex guards all state). Start/Stop must not race each other.
+// Thread-safety: as Emulator (emulator_base.h).
 #ifndef STAGESYNC_TESTS_EMULATORS_OKKI_EMULATOR_H_
 #define STAGESYNC_TESTS_EMULATORS_OKKI_EMULATOR_H_
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <map>
-#include <memory>
-#include <mutex>
 #include <random>
 #include <set>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <utility>
 #include <vector>
 
-namespace httplib {
-class Server;
-struct Request;
-struct Response;
-}  // namespace httplib
+#include "emulators/emulator_base.h"
 
 namespace stagesync::emulators {
 
@@ -79,17 +70,11 @@ struct OkkiEmulatorOptions {
 inline constexpr int kOkkiDefaultPageSize = 10;
 inline constexpr int kOkkiMaxPageSize = 100;  // [I] larger counts are silently clamped
 
-class OkkiEmulator {
+// Emulator's keys are request paths; its data calls are the product list calls.
+class OkkiEmulator : public Emulator {
  public:
   explicit OkkiEmulator(OkkiEmulatorOptions opts = {});
-  ~OkkiEmulator();
-  OkkiEmulator(const OkkiEmulator&) = delete;
-  OkkiEmulator& operator=(const OkkiEmulator&) = delete;
-
-  bool Start(int port = 0);  // binds 127.0.0.1 (0 = any free port); false on failure
-  void Stop();
-  int port() const;
-  std::string base_url() const;  // "http://127.0.0.1:PORT"
+  ~OkkiEmulator() override;
 
   // Data. Deterministic: the same calls with the same seed yield identical products (a fixed
   // default seed is used until Generate is first called). Generate appends n products created
@@ -107,36 +92,20 @@ class OkkiEmulator {
   std::vector<OkkiProduct> Products() const;          // ordered by update_time, then product_id
   std::string ProductJson(int64_t product_id) const;  // one element of data.list; "" if unknown
 
-  // Clock: "now" = system_clock + offset; drives token expiry, "now" in replies and Modify.
-  void AdvanceClockMs(int64_t ms);
+  // The clock (AdvanceClockMs) drives token expiry, "now" in replies and Modify.
 
-  // Faults. They hit /v1/product/list only, never the token endpoint; precedence 5xx > QPS limit.
+  // Faults. Emulator's (Fail5xxNext, TruncateNext, SetMaxQps: HTTP 429 {"code":429,...} [I]) hit
+  // /v1/product/list only, never the token endpoint; precedence 5xx > QPS limit.
   void RevokeTokenNow();          // every token issued so far answers 401 from now on
   void SetTokenTtl(int seconds);  // also applies to tokens already issued
-  void Fail5xxNext(int n);        // HTTP 502 with an HTML body
-  void TruncateNext(int n);       // HTTP 200, the body cut in half
-  void SetLatencyMs(int ms);      // every request sleeps this long first
-  // > 0: list calls beyond qps in one steady-clock second get HTTP 429 {"code":429,...} [I].
-  void SetMaxQps(int qps);
   // After each of the next `pages` non-empty pages served, the first n products of that page are
   // modified (see Modify); when the query's window reaches past now they move behind the later
   // pages, so a client paging by start_index skips n not-yet-served products.
   void MutateBetweenPagesNext(int n, int pages = 1);
 
-  // Stats. RequestCount counts requests whose path starts with `path_prefix` ("" = all); the
-  // per-second figures cover /v1/product/list only, faulted calls included, timed at arrival.
-  int64_t RequestCount(const std::string& path_prefix = "") const;
-  int64_t TokensIssued() const;  // distinct access tokens minted
-  int MaxRequestsInAnySecond() const;
-  int MaxRequestsInAnyWindowMs(int window_ms) const;
-  void ResetStats();
+  int64_t TokensIssued() const;  // distinct access tokens minted; zeroed by ResetStats
 
  private:
-  struct Reply {
-    int status = 200;
-    std::string body;
-    std::string content_type;
-  };
   struct Token {
     std::string scopes;  // normalised: sorted, space separated
     std::set<std::string, std::less<>> scope_set;
@@ -144,15 +113,17 @@ class OkkiEmulator {
     int64_t issued_ms = 0;
     bool revoked = false;
   };
-  using Params = std::map<std::string, std::string>;
-  enum class Endpoint { kToken, kProductList };
+  enum Endpoint { kToken, kProductList };
 
-  void Handle(Endpoint ep, const httplib::Request& req, httplib::Response* res);
+  std::vector<Route> Routes() const override;
+  Call ClassifyLocked(int ep, const httplib::Request& req) override;
+  Reply QpsReplyLocked(const Call& call) override;
+  Reply AnswerLocked(const Call& call, const httplib::Request& req) override;
+  void ResetVendorStatsLocked() override;
   Reply TokenLocked(const httplib::Request& req);
   Reply ProductListLocked(const httplib::Request& req);
   Reply OAuthErrorLocked(int status, std::string_view error, std::string_view description);
   Reply EnvelopeErrorLocked(int status, int code, std::string_view message);
-  int64_t NowMsLocked() const;
   bool TokenLiveLocked(const Token& token) const;
 
   OkkiProduct MakeProductLocked(int64_t create_ms, int64_t update_ms);
@@ -164,7 +135,6 @@ class OkkiEmulator {
 
   const OkkiEmulatorOptions opts_;
 
-  mutable std::mutex mu_;
   std::map<int64_t, OkkiProduct> products_;
   std::set<std::pair<int64_t, int64_t>> by_update_;  // (update_time_ms, product_id)
   int64_t next_id_ = 3'100'000;
@@ -173,24 +143,10 @@ class OkkiEmulator {
 
   std::map<std::string, Token, std::less<>> tokens_;
   int token_ttl_s_;
-  int64_t clock_offset_ms_ = 0;
 
-  int fail5xx_left_ = 0;
-  int truncate_left_ = 0;
   int mutate_pages_left_ = 0;
   int mutate_count_ = 0;
-  int latency_ms_ = 0;
-  int max_qps_ = 0;
-  int64_t qps_second_ = -1;
-  int qps_count_ = 0;
-
-  std::map<std::string, int64_t> path_counts_;
-  std::vector<int64_t> data_call_ms_;  // steady-clock arrival times, ascending
   int64_t tokens_issued_ = 0;
-
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
-  std::atomic<int> port_{0};
 };
 
 }  // namespace stagesync::emulators
