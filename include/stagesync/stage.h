@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "stagesync/clock.h"
 #include "stagesync/hash.h"
 #include "stagesync/status.h"
 
@@ -22,6 +23,8 @@ struct StageOptions {
   bool read_only = false;
   // fsync every commit. Default: true. Only benchmarks turn it off, to compare with db_bench.
   bool sync = true;
+  // Stamps quarantine entries and a new state dir's identity. Default: the real clock.
+  Clock* clock = Clock::Real();
 };
 
 // A record as the source delivers it.
