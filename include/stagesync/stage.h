@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "stagesync/clock.h"
+#include "stagesync/fetch_failure.h"
 #include "stagesync/hash.h"
 #include "stagesync/status.h"
 
@@ -42,14 +43,6 @@ struct StagedRecord {
   int64_t fetched_at_ms = 0;
   bool deleted = false;
   std::string raw;
-};
-
-// A record the source could not read (bad payload, missing field). It is kept out of the
-// records, listed with its error, and re-fetched on every fetch until it reads cleanly.
-struct FetchFailure {
-  std::string source_id;
-  std::string error;
-  std::string payload;  // what was received, truncated
 };
 
 // One atomic staging write: a page of records plus whatever bookkeeping advances with them.
