@@ -14,9 +14,9 @@
 
 #include "stagesync/clock.h"
 #include "stagesync/config.h"
+#include "stagesync/fetch_failure.h"
 #include "stagesync/http.h"
 #include "stagesync/json.h"
-#include "stagesync/stage.h"
 #include "stagesync/status.h"
 
 namespace stagesync::source {

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "stagesync/clock.h"
+#include "stagesync/fetch_failure.h"
 #include "stagesync/hash.h"
 #include "stagesync/status.h"
 
@@ -22,6 +24,8 @@ struct StageOptions {
   bool read_only = false;
   // fsync every commit. Default: true. Only benchmarks turn it off, to compare with db_bench.
   bool sync = true;
+  // Stamps quarantine entries and a new state dir's identity. Default: the real clock.
+  Clock* clock = Clock::Real();
 };
 
 // A record as the source delivers it.
@@ -39,14 +43,6 @@ struct StagedRecord {
   int64_t fetched_at_ms = 0;
   bool deleted = false;
   std::string raw;
-};
-
-// A record the source could not read (bad payload, missing field). It is kept out of the
-// records, listed with its error, and re-fetched on every fetch until it reads cleanly.
-struct FetchFailure {
-  std::string source_id;
-  std::string error;
-  std::string payload;  // what was received, truncated
 };
 
 // One atomic staging write: a page of records plus whatever bookkeeping advances with them.

@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
@@ -534,10 +533,7 @@ class RocksStagingLog final : public StagingLog {
                        const std::vector<FetchFailure>& entries) override {
     if (entries.empty()) return Status::Ok();
     rocksdb::WriteBatch batch;
-    const int64_t now_ms =
-        static_cast<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 std::chrono::system_clock::now().time_since_epoch())
-                                 .count());
+    const int64_t now_ms = opts_.clock->NowMillis();
     for (const auto& f : entries) {
       batch.Put(quarantine_, QuarantineKey(pipeline, stage, f.source_id),
                 QuarantineValue(f, now_ms));
@@ -969,10 +965,7 @@ Result<std::unique_ptr<StagingLog>> StagingLog::Open(const std::string& dir,
       new RocksStagingLog(db, std::move(handles), opts, dir, lock_fd, instance_id));
   if (!opts.read_only && instance_id.empty()) {
     // A new state dir, or one from before identity files: stamp it now that it holds a database.
-    const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count();
-    auto id = WriteIdentity(dir, now_ms);
+    auto id = WriteIdentity(dir, opts.clock->NowMillis());
     if (!id.ok()) return id.status().WithContext("state dir " + dir);
     static_cast<RocksStagingLog*>(log.get())->SetInstanceId(*id);
   }

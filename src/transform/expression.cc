@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <functional>
 
 namespace stagesync::transform::internal {
 
@@ -127,14 +126,7 @@ class TemplateExpr final : public Expr {
 class RefExpr final : public Expr {
  public:
   explicit RefExpr(Part p) : p_(std::move(p)) {}
-  Status Eval(const Context& ctx, Val* out) const override {
-    *out = Resolve(p_, ctx);
-    std::string err;
-    for (const auto& f : p_.filters) {
-      if (!ApplyFilter(f, ctx.tz_minutes, out, &err)) return InvalidArgument(err);
-    }
-    return Status::Ok();
-  }
+  Status Eval(const Context& ctx, Val* out) const override { return ResolveFiltered(p_, ctx, out); }
 
  private:
   Part p_;
@@ -276,206 +268,204 @@ class Binary final : public Expr {
   std::unique_ptr<Expr> l_, r_;
 };
 
-struct FnSpec;
-using FnImpl = std::function<Status(const std::vector<Val>&, const Context&, Val*)>;
+}  // namespace
 
-struct FnSpec {
-  const char* name;
-  size_t min_args;
-  size_t max_args;  // SIZE_MAX: variadic
-  bool lazy;        // if/coalesce: arguments evaluated by the function
-};
-
-class Call final : public Expr {
- public:
-  Call(std::string name, std::vector<std::unique_ptr<Expr>> args, const LookupTables* lookups)
-      : name_(std::move(name)), args_(std::move(args)), lookups_(lookups) {}
+// A call with its function resolved when the expression is compiled.
+struct Call final : public Expr {
+  const FnSpec* spec = nullptr;
+  const char* name = nullptr;  // the function's, or the filter's
+  std::vector<std::unique_ptr<Expr>> args;
+  const FilterSpec* filter = nullptr;                         // a filter called as a function
+  const std::map<std::string, std::string>* table = nullptr;  // lookup()'s
 
   Status Eval(const Context& ctx, Val* out) const override {
-    const std::string& n = name_;
-    if (n == "if") {
-      Val c;
-      SS_RETURN_IF_ERROR(args_[0]->Eval(ctx, &c));
-      if (Truthy(c)) return args_[1]->Eval(ctx, out);
-      if (args_.size() > 2) return args_[2]->Eval(ctx, out);
+    if (spec->lazy) return spec->fn(*this, {}, ctx, out);
+    std::vector<Val> v(args.size());
+    for (size_t i = 0; i < args.size(); ++i) SS_RETURN_IF_ERROR(args[i]->Eval(ctx, &v[i]));
+    if (spec->null_passes && v[0].null) {
       *out = Val::Null();
       return Status::Ok();
     }
-    if (n == "ifnull" || n == "coalesce") {
-      for (const auto& a : args_) {
-        SS_RETURN_IF_ERROR(a->Eval(ctx, out));
-        if (!out->null) return Status::Ok();
-      }
-      *out = Val::Null();
-      return Status::Ok();
-    }
-    std::vector<Val> v(args_.size());
-    for (size_t i = 0; i < args_.size(); ++i) SS_RETURN_IF_ERROR(args_[i]->Eval(ctx, &v[i]));
-    Status s = Apply(v, ctx, out);
+    Status s = spec->fn(*this, v, ctx, out);
     if (s.ok() && !out->null && out->s.size() > kMaxValueBytes) {
-      return InvalidArgument(n + "(): result over " + std::to_string(kMaxValueBytes) + " bytes");
+      return InvalidArgument(std::string(name) + "(): result over " +
+                             std::to_string(kMaxValueBytes) + " bytes");
     }
-    return s.ok() ? s : s.WithContext(n + "()");
+    return s.ok() ? s : s.WithContext(std::string(name) + "()");
   }
-
- private:
-  Status Apply(const std::vector<Val>& v, const Context& ctx, Val* out) const {
-    const std::string& n = name_;
-    if (n == "concat") {
-      std::string s;
-      for (const auto& x : v) {
-        if (!x.null) s += x.s;
-        if (s.size() > kMaxValueBytes) return InvalidArgument("result too long");
-      }
-      *out = Val::Str(std::move(s));
-      return Status::Ok();
-    }
-    if (n == "lookup") {
-      const std::string table = v[0].s;
-      auto t = lookups_ ? lookups_->find(table) : LookupTables::const_iterator();
-      if (!lookups_ || t == lookups_->end())
-        return InvalidArgument("no lookup table '" + table + "'");
-      auto it = v[1].null ? t->second.end() : t->second.find(v[1].s);
-      if (it != t->second.end()) {
-        *out = Val::Str(it->second);
-      } else {
-        *out = v.size() > 2 ? v[2] : Val::Null();
-      }
-      return Status::Ok();
-    }
-    // Everything below passes NULL through.
-    if (v[0].null) {
-      *out = Val::Null();
-      return Status::Ok();
-    }
-    const std::string& s = v[0].s;
-    if (n == "trim" || n == "upper" || n == "lower" || n == "datetime" || n == "date" ||
-        n == "timestamp" || n == "timestamp_ms" || n == "int" || n == "decimal" || n == "string" ||
-        n == "json") {
-      Filter f{n, {}};
-      if (v.size() > 1) f.args.push_back(v[1].s);
-      *out = v[0];
-      std::string err;
-      if (!ApplyFilter(f, ctx.tz_minutes, out, &err)) return InvalidArgument(err);
-      return Status::Ok();
-    }
-    if (n == "length") {
-      *out = Val::Str(std::to_string(CharStarts(s).size()));
-      return Status::Ok();
-    }
-    if (n == "substr") {
-      // SQL style: 1-based start in characters; a negative start counts from the end.
-      auto starts = CharStarts(s);
-      int64_t count = static_cast<int64_t>(starts.size());
-      Decimal d;
-      if (v[1].null || !ParseDecimal(v[1].s, &d) || d.scale != 0) {
-        return InvalidArgument("start must be an integer");
-      }
-      int64_t start = static_cast<int64_t>(d.m);
-      if (start < 0) start = count + start + 1;
-      if (start < 1) start = 1;
-      int64_t len = count;
-      if (v.size() > 2) {
-        if (v[2].null || !ParseDecimal(v[2].s, &d) || d.scale != 0 || d.m < 0) {
-          return InvalidArgument("length must be a non-negative integer");
-        }
-        len = static_cast<int64_t>(d.m);
-      }
-      if (start > count || len == 0) {
-        *out = Val::Str("");
-        return Status::Ok();
-      }
-      int64_t end = std::min(count, start - 1 + len);
-      size_t b = starts[static_cast<size_t>(start - 1)];
-      size_t e = end >= count ? s.size() : starts[static_cast<size_t>(end)];
-      *out = Val::Str(s.substr(b, e - b));
-      return Status::Ok();
-    }
-    if (n == "replace") {
-      if (v[1].null || v[1].s.empty()) {
-        *out = v[0];
-        return Status::Ok();
-      }
-      const std::string& from = v[1].s;
-      const std::string to = v[2].null ? "" : v[2].s;
-      std::string r;
-      size_t pos = 0;
-      while (true) {
-        size_t hit = s.find(from, pos);
-        if (hit == std::string::npos) break;
-        r.append(s, pos, hit - pos);
-        r += to;
-        if (r.size() > kMaxValueBytes) return InvalidArgument("result too long");
-        pos = hit + from.size();
-      }
-      r.append(s, pos, std::string::npos);
-      *out = Val::Str(std::move(r));
-      return Status::Ok();
-    }
-    if (n == "subtime" || n == "addtime") {
-      int64_t local;
-      std::string err;
-      if (!ToLocalSeconds(s, ctx.tz_minutes, &local, &err)) return InvalidArgument(err);
-      // 'HH:MM:SS' (hours may exceed 24), optionally negative.
-      std::string d = v[1].null ? "" : v[1].s;
-      bool neg = !d.empty() && d[0] == '-';
-      if (neg) d.erase(0, 1);
-      int64_t parts[3] = {0, 0, 0};
-      int idx = 0;
-      bool ok = !d.empty();
-      for (char c : d) {
-        if (c == ':') {
-          if (++idx > 2) {  // found by the fuzzer: parts[3] would be written
-            ok = false;
-            break;
-          }
-        } else if (std::isdigit(static_cast<unsigned char>(c))) {
-          parts[idx] = parts[idx] * 10 + (c - '0');
-          if (parts[idx] > 100000000) {  // found by the fuzzer: would overflow
-            ok = false;
-            break;
-          }
-        } else {
-          ok = false;
-          break;
-        }
-      }
-      if (!ok || idx != 2) return InvalidArgument("interval '" + v[1].s + "' is not HH:MM:SS");
-      int64_t delta = (parts[0] * 3600 + parts[1] * 60 + parts[2]) * (neg ? -1 : 1);
-      *out = Val::Str(FormatLocal(n == "subtime" ? local - delta : local + delta, true));
-      return Status::Ok();
-    }
-    if (n == "round") {
-      Decimal d;
-      if (!ParseDecimal(s, &d)) return InvalidArgument("'" + s + "' is not a number");
-      std::string clean;
-      CleanNumber(s, &clean);
-      int scale = 0;
-      if (v.size() > 1) scale = std::clamp(std::atoi(v[1].s.c_str()), 0, kMaxScale);
-      *out = Val::Str(RoundDecimal(clean, scale));
-      return Status::Ok();
-    }
-    return Internal("unknown function " + n);
-  }
-
-  std::string name_;
-  std::vector<std::unique_ptr<Expr>> args_;
-  const LookupTables* lookups_;
 };
+
+namespace {
+
+using Vals = std::vector<Val>;
+
+Status If(const Call& c, const Vals&, const Context& ctx, Val* out) {
+  Val cond;
+  SS_RETURN_IF_ERROR(c.args[0]->Eval(ctx, &cond));
+  if (Truthy(cond)) return c.args[1]->Eval(ctx, out);
+  if (c.args.size() > 2) return c.args[2]->Eval(ctx, out);
+  *out = Val::Null();
+  return Status::Ok();
+}
+
+Status Coalesce(const Call& c, const Vals&, const Context& ctx, Val* out) {
+  for (const auto& a : c.args) {
+    SS_RETURN_IF_ERROR(a->Eval(ctx, out));
+    if (!out->null) return Status::Ok();
+  }
+  *out = Val::Null();
+  return Status::Ok();
+}
+
+Status Concat(const Call&, const Vals& v, const Context&, Val* out) {
+  std::string s;
+  for (const auto& x : v) {
+    if (!x.null) s += x.s;
+    if (s.size() > kMaxValueBytes) return InvalidArgument("result too long");
+  }
+  *out = Val::Str(std::move(s));
+  return Status::Ok();
+}
+
+Status Lookup(const Call& c, const Vals& v, const Context&, Val* out) {
+  auto it = v[1].null ? c.table->end() : c.table->find(v[1].s);
+  *out = it != c.table->end() ? Val::Str(it->second) : v.size() > 2 ? v[2] : Val::Null();
+  return Status::Ok();
+}
+
+// A filter marked `function`: the value first, then the filter's arguments.
+Status FilterCall(const Call& c, const Vals& v, const Context& ctx, Val* out) {
+  Filter f{c.filter, {}};
+  for (size_t i = 1; i < v.size(); ++i) f.args.push_back(v[i].s);
+  std::string err;
+  // The arguments are values here, so checked per call (a bad decimal scale is an error).
+  if (!CheckFilterArgs(*f.spec, f.args, &err)) return InvalidArgument(err);
+  *out = v[0];
+  if (!ApplyFilter(f, ctx.tz_minutes, out, &err)) return InvalidArgument(err);
+  return Status::Ok();
+}
+
+Status Length(const Call&, const Vals& v, const Context&, Val* out) {
+  *out = Val::Str(std::to_string(CharStarts(v[0].s).size()));
+  return Status::Ok();
+}
+
+// SQL style: 1-based start in characters; a negative start counts from the end.
+Status Substr(const Call&, const Vals& v, const Context&, Val* out) {
+  const std::string& s = v[0].s;
+  auto starts = CharStarts(s);
+  int64_t count = static_cast<int64_t>(starts.size());
+  Decimal d;
+  if (v[1].null || !ParseDecimal(v[1].s, &d) || d.scale != 0) {
+    return InvalidArgument("start must be an integer");
+  }
+  int64_t start = static_cast<int64_t>(d.m);
+  if (start < 0) start = count + start + 1;
+  if (start < 1) start = 1;
+  int64_t len = count;
+  if (v.size() > 2) {
+    if (v[2].null || !ParseDecimal(v[2].s, &d) || d.scale != 0 || d.m < 0) {
+      return InvalidArgument("length must be a non-negative integer");
+    }
+    len = static_cast<int64_t>(d.m);
+  }
+  if (start > count || len == 0) {
+    *out = Val::Str("");
+    return Status::Ok();
+  }
+  int64_t end = std::min(count, start - 1 + len);
+  size_t b = starts[static_cast<size_t>(start - 1)];
+  size_t e = end >= count ? s.size() : starts[static_cast<size_t>(end)];
+  *out = Val::Str(s.substr(b, e - b));
+  return Status::Ok();
+}
+
+Status Replace(const Call&, const Vals& v, const Context&, Val* out) {
+  if (v[1].null || v[1].s.empty()) {
+    *out = v[0];
+    return Status::Ok();
+  }
+  const std::string& s = v[0].s;
+  const std::string& from = v[1].s;
+  const std::string to = v[2].null ? "" : v[2].s;
+  std::string r;
+  size_t pos = 0;
+  while (true) {
+    size_t hit = s.find(from, pos);
+    if (hit == std::string::npos) break;
+    r.append(s, pos, hit - pos);
+    r += to;
+    if (r.size() > kMaxValueBytes) return InvalidArgument("result too long");
+    pos = hit + from.size();
+  }
+  r.append(s, pos, std::string::npos);
+  *out = Val::Str(std::move(r));
+  return Status::Ok();
+}
+
+// addtime (kSign 1) and subtime (-1): a datetime plus or minus 'HH:MM:SS' (hours may exceed
+// 24), optionally negative.
+template <int kSign>
+Status AddTime(const Call&, const Vals& v, const Context& ctx, Val* out) {
+  int64_t local;
+  std::string err;
+  if (!ToLocalSeconds(v[0].s, ctx.tz_minutes, &local, &err)) return InvalidArgument(err);
+  std::string d = v[1].null ? "" : v[1].s;
+  bool neg = !d.empty() && d[0] == '-';
+  if (neg) d.erase(0, 1);
+  int64_t parts[3] = {0, 0, 0};
+  int idx = 0;
+  bool ok = !d.empty();
+  for (char c : d) {
+    if (c == ':') {
+      if (++idx > 2) {  // found by the fuzzer: parts[3] would be written
+        ok = false;
+        break;
+      }
+    } else if (std::isdigit(static_cast<unsigned char>(c))) {
+      parts[idx] = parts[idx] * 10 + (c - '0');
+      if (parts[idx] > 100000000) {  // found by the fuzzer: would overflow
+        ok = false;
+        break;
+      }
+    } else {
+      ok = false;
+      break;
+    }
+  }
+  if (!ok || idx != 2) return InvalidArgument("interval '" + v[1].s + "' is not HH:MM:SS");
+  int64_t delta = (parts[0] * 3600 + parts[1] * 60 + parts[2]) * (neg ? -1 : 1);
+  *out = Val::Str(FormatLocal(local + kSign * delta, true));
+  return Status::Ok();
+}
+
+Status Round(const Call&, const Vals& v, const Context&, Val* out) {
+  const std::string& s = v[0].s;
+  Decimal d;
+  if (!ParseDecimal(s, &d)) return InvalidArgument("'" + s + "' is not a number");
+  std::string clean;
+  CleanNumber(s, &clean);
+  int scale = 0;
+  if (v.size() > 1) scale = std::clamp(std::atoi(v[1].s.c_str()), 0, kMaxScale);
+  *out = Val::Str(RoundDecimal(clean, scale));
+  return Status::Ok();
+}
 
 constexpr FnSpec kFunctions[] = {
-    {"trim", 1, 1, false},         {"upper", 1, 1, false},
-    {"lower", 1, 1, false},        {"concat", 1, SIZE_MAX, false},
-    {"substr", 2, 3, false},       {"replace", 3, 3, false},
-    {"length", 1, 1, false},       {"subtime", 2, 2, false},
-    {"addtime", 2, 2, false},      {"if", 2, 3, true},
-    {"ifnull", 2, 2, true},        {"coalesce", 1, SIZE_MAX, true},
-    {"lookup", 2, 3, false},       {"datetime", 1, 1, false},
-    {"date", 1, 1, false},         {"timestamp", 1, 1, false},
-    {"timestamp_ms", 1, 1, false}, {"int", 1, 1, false},
-    {"decimal", 1, 2, false},      {"string", 1, 1, false},
-    {"json", 1, 1, false},         {"round", 1, 2, false},
+    {"concat", 1, SIZE_MAX, Concat, false, /*null_passes=*/false},
+    {"substr", 2, 3, Substr},
+    {"replace", 3, 3, Replace},
+    {"length", 1, 1, Length},
+    {"subtime", 2, 2, AddTime<-1>},
+    {"addtime", 2, 2, AddTime<1>},
+    {"if", 2, 3, If, /*lazy=*/true},
+    {"ifnull", 2, 2, Coalesce, /*lazy=*/true},
+    {"coalesce", 1, SIZE_MAX, Coalesce, /*lazy=*/true},
+    {"lookup", 2, 3, Lookup, false, /*null_passes=*/false},
+    {"round", 1, 2, Round},
 };
+// The arity of a filter called as a function is its own plus one.
+constexpr FnSpec kFilterCall = {"", 0, 0, FilterCall};
 
 // ---- parser ----
 
@@ -710,16 +700,24 @@ class Parser {
     return R(std::make_unique<RefExpr>(std::move(p)));
   }
   R CallExpr(const std::string& name, size_t name_pos, int d) {
-    const FnSpec* spec = nullptr;
+    auto call = std::make_unique<Call>();
     for (const auto& f : kFunctions) {
-      if (name == f.name) spec = &f;
+      if (name == f.name) call->spec = &f;
     }
-    if (spec == nullptr) {
+    const FilterSpec* filter = call->spec == nullptr ? FindFilter(name) : nullptr;
+    if (filter != nullptr && filter->function) {
+      call->spec = &kFilterCall;
+      call->filter = filter;
+    }
+    if (call->spec == nullptr) {
       pos_ = name_pos;
       return Error("unknown function " + name + "()");
     }
+    call->name = filter != nullptr ? filter->name : call->spec->name;
+    size_t min_args = filter != nullptr ? filter->min_args + 1 : call->spec->min_args;
+    size_t max_args = filter != nullptr ? filter->max_args + 1 : call->spec->max_args;
     ++pos_;  // '('
-    std::vector<std::unique_ptr<Expr>> args;
+    auto& args = call->args;
     Skip();
     if (!Eat(")")) {
       while (true) {
@@ -729,16 +727,15 @@ class Parser {
         if (!Eat(",")) return Error("expected ',' or ')' in " + name + "()");
       }
     }
-    if (args.size() < spec->min_args || args.size() > spec->max_args) {
+    if (args.size() < min_args || args.size() > max_args) {
       pos_ = name_pos;
-      std::string want =
-          spec->max_args == SIZE_MAX ? "at least " + std::to_string(spec->min_args)
-          : spec->min_args == spec->max_args
-              ? std::to_string(spec->min_args)
-              : std::to_string(spec->min_args) + " to " + std::to_string(spec->max_args);
+      std::string want = max_args == SIZE_MAX ? "at least " + std::to_string(min_args)
+                         : min_args == max_args
+                             ? std::to_string(min_args)
+                             : std::to_string(min_args) + " to " + std::to_string(max_args);
       return Error(name + "() takes " + want + " argument(s), got " + std::to_string(args.size()));
     }
-    if (name == "lookup") {
+    if (call->spec->fn == Lookup) {
       // The table name must be a constant naming a configured table.
       auto* lit = dynamic_cast<Literal*>(args[0].get());
       Val v;
@@ -746,12 +743,14 @@ class Parser {
         pos_ = name_pos;
         return Error("lookup() needs a table name in quotes");
       }
-      if (lookups_ == nullptr || lookups_->find(v.s) == lookups_->end()) {
+      auto t = lookups_ == nullptr ? LookupTables::const_iterator() : lookups_->find(v.s);
+      if (lookups_ == nullptr || t == lookups_->end()) {
         pos_ = name_pos;
         return Error("lookup(): no table '" + v.s + "' in the pipeline's lookups");
       }
+      call->table = &t->second;
     }
-    return R(std::make_unique<Call>(name, std::move(args), lookups_));
+    return R(std::move(call));
   }
 
   std::string_view t_;
@@ -776,5 +775,7 @@ Result<std::shared_ptr<const Expr>> CompileExpr(std::string_view text, const std
 }
 
 Status EvaluateExpr(const Expr& e, const Context& ctx, Val* out) { return e.Eval(ctx, out); }
+
+std::span<const FnSpec> FunctionTable() { return kFunctions; }
 
 }  // namespace stagesync::transform::internal

@@ -4,9 +4,12 @@
 // Compiled expressions are immutable and thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "transform/template.h"
 
@@ -17,6 +20,26 @@ class Expr {
   virtual ~Expr() = default;
   virtual Status Eval(const Context& ctx, Val* out) const = 0;
 };
+
+struct Call;  // a compiled call of a function (expression.cc)
+
+// A function's implementation. `v` holds the evaluated arguments, unless the function is lazy
+// (it evaluates `call.args` itself).
+using CallFn = Status (*)(const Call& call, const std::vector<Val>& v, const Context& ctx,
+                          Val* out);
+
+// One `_function` function: the only place one is declared. The filters marked `function` in
+// FilterTable() are functions too, with the value as their first argument.
+struct FnSpec {
+  const char* name;
+  size_t min_args;
+  size_t max_args;  // SIZE_MAX: variadic
+  CallFn fn;
+  bool lazy = false;        // if/coalesce: arguments evaluated by the function
+  bool null_passes = true;  // a NULL first argument is the result, without a call
+};
+
+std::span<const FnSpec> FunctionTable();
 
 // `offset` is added to positions in error messages (the text may follow "_function ").
 Result<std::shared_ptr<const Expr>> CompileExpr(std::string_view text, const std::string& path,

@@ -40,22 +40,24 @@ size_t Utf8Chars(const std::string& s) {
   return n;
 }
 
+// A clean decimal's sign, integer digits without leading zeros, fraction without trailing ones.
+void SplitDecimal(std::string s, bool* neg, std::string* ip, std::string* fp) {
+  *neg = !s.empty() && s[0] == '-';
+  if (*neg) s.erase(0, 1);
+  size_t dot = s.find('.');
+  *ip = s.substr(0, dot);
+  *fp = dot == std::string::npos ? "" : s.substr(dot + 1);
+  size_t nz = ip->find_first_not_of('0');
+  *ip = nz == std::string::npos ? "" : ip->substr(nz);
+  while (!fp->empty() && fp->back() == '0') fp->pop_back();
+}
+
 int CompareDecimal(const std::string& a, const std::string& b) {
   // Both clean decimals: compare sign, then integer digits, then lexicographically.
-  auto split = [](std::string s, bool* neg, std::string* ip, std::string* fp) {
-    *neg = !s.empty() && s[0] == '-';
-    if (*neg) s.erase(0, 1);
-    size_t dot = s.find('.');
-    *ip = s.substr(0, dot);
-    *fp = dot == std::string::npos ? "" : s.substr(dot + 1);
-    size_t nz = ip->find_first_not_of('0');
-    *ip = nz == std::string::npos ? "" : ip->substr(nz);
-    while (!fp->empty() && fp->back() == '0') fp->pop_back();
-  };
   bool na, nb;
   std::string ia, fa, ib, fb;
-  split(a, &na, &ia, &fa);
-  split(b, &nb, &ib, &fb);
+  SplitDecimal(a, &na, &ia, &fa);
+  SplitDecimal(b, &nb, &ib, &fb);
   bool za = ia.empty() && fa.empty(), zb = ib.empty() && fb.empty();
   if (za) na = false;
   if (zb) nb = false;
@@ -99,13 +101,9 @@ bool CheckRule(const CompiledRule& r, const std::string& column, const Cell& cel
     case CompiledRule::kDecimal: {
       std::string clean;
       if (!internal::CleanNumber(v, &clean)) return fail("type", "'" + shown + "' is not a number");
-      std::string digits = clean[0] == '-' ? clean.substr(1) : clean;
-      size_t dot = digits.find('.');
-      std::string ip = digits.substr(0, dot);
-      std::string fp = dot == std::string::npos ? "" : digits.substr(dot + 1);
-      size_t nz = ip.find_first_not_of('0');
-      ip = nz == std::string::npos ? "" : ip.substr(nz);
-      while (!fp.empty() && fp.back() == '0') fp.pop_back();
+      bool neg;
+      std::string ip, fp;
+      SplitDecimal(clean, &neg, &ip, &fp);
       if (static_cast<int>(ip.size()) > r.precision - r.scale ||
           static_cast<int>(fp.size()) > r.scale) {
         return fail("type", "'" + shown + "' does not fit decimal(" + std::to_string(r.precision) +
@@ -241,6 +239,39 @@ Status CheckLabelScopes(const std::string& text, const std::string& path, bool f
   return Status::Ok();
 }
 
+using Labels = std::vector<std::pair<std::string_view, const json::Value*>>;
+
+// The array a flatten reference names: JSON itself or (DingTalk TableField) a string holding
+// JSON, which *parsed then keeps. nullptr when absent, "" or "null".
+Result<const json::Value*> FlattenArray(const internal::Part& ref, const Labels& labels,
+                                        const json::Value& record, json::Value* parsed) {
+  const json::Value* arr = nullptr;
+  if (ref.kind == internal::Part::kLabel) {
+    for (const auto& [name, v] : labels) {
+      if (name == ref.text) arr = v;
+    }
+  } else {
+    arr = internal::Walk(&record, ref.path, 0);
+  }
+  if (arr != nullptr && arr->is_string()) {
+    if (arr->text().empty() || arr->text() == "null") {
+      arr = nullptr;
+    } else {
+      auto p = json::Parse(arr->text());
+      if (!p.ok()) {
+        return InvalidArgument("flatten " + ref.text +
+                               ": value is not a JSON array: " + p.status().message());
+      }
+      *parsed = std::move(p).value();
+      arr = parsed;
+    }
+  }
+  if (arr != nullptr && !arr->is_array() && !arr->is_null()) {
+    return InvalidArgument("flatten " + ref.text + ": value is not an array");
+  }
+  return arr;
+}
+
 std::unique_ptr<Template> Wrap(std::unique_ptr<internal::Template> t) {
   auto w = std::make_unique<Template>();
   static_cast<internal::Template&>(*w) = std::move(*t);
@@ -370,33 +401,9 @@ Status Mapping::Map(const json::Value& record, std::vector<MappedRow>* out, MapV
   if (!flatten_) {
     SS_RETURN_IF_ERROR(emit());
   } else {
-    // beatFlat: the array may be JSON itself or (DingTalk TableField) a string holding JSON.
-    const internal::Part& ref = flatten_->parts[0];
-    json::Value parsed;
-    const json::Value* arr = nullptr;
-    if (ref.kind == internal::Part::kLabel) {
-      for (const auto& [name, v] : ctx.labels) {
-        if (name == ref.text) arr = v;
-      }
-    } else {
-      arr = internal::Walk(&record, ref.path, 0);
-    }
-    if (arr != nullptr && arr->is_string()) {
-      if (arr->text().empty() || arr->text() == "null") {
-        arr = nullptr;
-      } else {
-        auto p = json::Parse(arr->text());
-        if (!p.ok()) {
-          return InvalidArgument("flatten " + ref.text +
-                                 ": value is not a JSON array: " + p.status().message());
-        }
-        parsed = std::move(p).value();
-        arr = &parsed;
-      }
-    }
-    if (arr != nullptr && !arr->is_array() && !arr->is_null()) {
-      return InvalidArgument("flatten " + ref.text + ": value is not an array");
-    }
+    json::Value parsed;  // beatFlat
+    SS_ASSIGN_OR_RETURN(const json::Value* arr,
+                        FlattenArray(flatten_->parts[0], ctx.labels, record, &parsed));
     if (arr == nullptr || arr->is_null() || arr->items().empty()) {
       if (flatten_empty_ == FlattenEmpty::kNullRow) SS_RETURN_IF_ERROR(emit());
     } else {
@@ -417,25 +424,12 @@ Status Mapping::Map(const json::Value& record, std::vector<MappedRow>* out, MapV
 std::vector<std::string> Mapping::LabelsAtBothLevels(const json::Value& record) const {
   std::vector<std::string> out;
   if (!flatten_ || impl_->scoped_labels.empty()) return out;
-  std::vector<std::pair<std::string_view, const json::Value*>> form;
+  Labels form;
   internal::CollectLabels(record.Find("form_component_values"), "name", &form);
-  const internal::Part& ref = flatten_->parts[0];
-  const json::Value* arr = nullptr;
-  if (ref.kind == internal::Part::kLabel) {
-    for (const auto& [name, v] : form) {
-      if (name == ref.text) arr = v;
-    }
-  } else {
-    arr = internal::Walk(&record, ref.path, 0);
-  }
   json::Value parsed;
-  if (arr != nullptr && arr->is_string()) {
-    auto p = json::Parse(arr->text());
-    if (!p.ok()) return out;
-    parsed = std::move(p).value();
-    arr = &parsed;
-  }
-  if (arr == nullptr || !arr->is_array()) return out;
+  auto found = FlattenArray(flatten_->parts[0], form, record, &parsed);
+  if (!found.ok() || *found == nullptr || !(*found)->is_array()) return out;
+  const json::Value* arr = *found;
   auto at_form = [&](std::string_view name) {
     for (const auto& [n, v] : form) {
       if (n == name) return true;
@@ -444,7 +438,7 @@ std::vector<std::string> Mapping::LabelsAtBothLevels(const json::Value& record) 
   };
   auto at_row = [&](std::string_view name) {
     for (const auto& el : arr->items()) {
-      std::vector<std::pair<std::string_view, const json::Value*>> cells;
+      Labels cells;
       internal::CollectLabels(el.Find("rowValue"), "label", &cells);
       for (const auto& [n, v] : cells) {
         if (n == name) return true;

@@ -212,34 +212,130 @@ std::string RoundDecimal(const std::string& clean, int scale) {
 
 // ---- templates ----
 
-static bool KnownFilter(const Filter& f, std::string* err) {
-  struct Spec {
-    const char* name;
-    size_t min_args, max_args;
-  };
-  static const Spec kSpecs[] = {{"datetime", 0, 0},     {"date", 0, 0},    {"timestamp", 0, 0},
-                                {"timestamp_ms", 0, 0}, {"int", 0, 0},     {"decimal", 0, 1},
-                                {"string", 0, 0},       {"trim", 0, 0},    {"upper", 0, 0},
-                                {"lower", 0, 0},        {"default", 1, 1}, {"json", 0, 0}};
-  for (const auto& s : kSpecs) {
-    if (f.name == s.name) {
-      if (f.args.size() < s.min_args || f.args.size() > s.max_args) {
-        *err = "filter |" + f.name + " takes " +
-               (s.max_args == 0 ? std::string("no arguments")
-                                : std::to_string(s.max_args) + " argument(s)");
-        return false;
-      }
-      if (f.name == "decimal" && !f.args.empty()) {
-        const std::string& a = f.args[0];
-        if (a.empty() || a.size() > 2 || !std::all_of(a.begin(), a.end(), ::isdigit)) {
-          *err = "|decimal(N) needs a scale N from 0 to 30";
-          return false;
-        }
-      }
-      return true;
-    }
+// ---- filters ----
+
+namespace {
+
+bool Trim(const FilterArgs&, int, Val* v, std::string*) {
+  size_t a = v->s.find_first_not_of(" \t\r\n"), b = v->s.find_last_not_of(" \t\r\n");
+  v->s = a == std::string::npos ? "" : v->s.substr(a, b - a + 1);
+  return true;
+}
+
+template <bool kUpper>
+bool AsciiCase(const FilterArgs&, int, Val* v, std::string*) {
+  for (char& c : v->s) {
+    if (static_cast<unsigned char>(c) < 0x80)
+      c = static_cast<char>(kUpper ? std::toupper(c) : std::tolower(c));
   }
-  *err = "unknown filter |" + f.name;
+  return true;
+}
+
+bool Keep(const FilterArgs&, int, Val*, std::string*) { return true; }
+
+// Values are already text and objects were serialised when resolved; a boolean is JSON's
+// true/false, not the 1/0 a plain column gets.
+bool Json(const FilterArgs&, int, Val* v, std::string*) {
+  if (v->boolean) v->s = v->s == "1" ? "true" : "false";
+  return true;
+}
+
+bool Default(const FilterArgs& args, int, Val* v, std::string*) {
+  if (v->null || v->s.empty()) *v = Val::Str(args[0]);
+  return true;
+}
+
+enum class DateOut { kDatetime, kDate, kSeconds, kMillis };
+
+template <DateOut kOut>
+bool Date(const FilterArgs&, int tz, Val* v, std::string* err) {
+  if (v->boolean) {
+    *err = "a boolean is not a date";
+    return false;
+  }
+  if (v->s.empty()) {
+    *v = Val::Null();
+    return true;
+  }
+  int64_t local;
+  if (!ToLocalSeconds(v->s, tz, &local, err)) return false;
+  int64_t utc = local - int64_t{tz} * 60;
+  v->s = kOut == DateOut::kSeconds  ? std::to_string(utc)
+         : kOut == DateOut::kMillis ? std::to_string(utc * 1000)
+                                    : FormatLocal(local, kOut == DateOut::kDatetime);
+  return true;
+}
+
+// int and decimal: "" is NULL, anything else must be a number. int is exact only: 1.5 is not
+// an integer (|decimal(0) rounds on purpose), 3.00 is.
+template <bool kInt>
+bool Number(const FilterArgs& args, int, Val* v, std::string* err) {
+  std::string clean;
+  if (v->s.empty()) {
+    *v = Val::Null();
+    return true;
+  }
+  if (!CleanNumber(v->s, &clean)) {
+    *err = "'" + v->s + "' is not a number";
+    return false;
+  }
+  size_t dot = clean.find('.');
+  if (kInt && dot != std::string::npos &&
+      clean.find_first_not_of('0', dot + 1) != std::string::npos) {
+    *err = "'" + v->s + "' is not an integer (|decimal(0) rounds)";
+    return false;
+  }
+  v->s = kInt || !args.empty() ? RoundDecimal(clean, kInt ? 0 : std::stoi(args[0])) : clean;
+  return true;
+}
+
+bool DecimalScale(const FilterArgs& args, std::string* err) {
+  const std::string& a = args.empty() ? "0" : args[0];
+  if (!a.empty() && a.size() <= 2 && std::all_of(a.begin(), a.end(), ::isdigit)) return true;
+  *err = "|decimal(N) needs a scale N from 0 to 30";
+  return false;
+}
+
+constexpr FilterSpec kFilters[] = {
+    {"datetime", 0, 0, Date<DateOut::kDatetime>},
+    {"date", 0, 0, Date<DateOut::kDate>},
+    {"timestamp", 0, 0, Date<DateOut::kSeconds>},
+    {"timestamp_ms", 0, 0, Date<DateOut::kMillis>},
+    {"int", 0, 0, Number<true>},
+    {"decimal", 0, 1, Number<false>, DecimalScale},
+    {"string", 0, 0, Keep},
+    {"trim", 0, 0, Trim},
+    {"upper", 0, 0, AsciiCase<true>},
+    {"lower", 0, 0, AsciiCase<false>},
+    {"default", 1, 1, Default, nullptr, /*takes_null=*/true, /*function=*/false},
+    {"json", 0, 0, Json},
+};
+
+}  // namespace
+
+std::span<const FilterSpec> FilterTable() { return kFilters; }
+
+const FilterSpec* FindFilter(std::string_view name) {
+  for (const auto& f : kFilters) {
+    if (name == f.name) return &f;
+  }
+  return nullptr;
+}
+
+bool CheckFilterArgs(const FilterSpec& spec, const FilterArgs& args, std::string* err) {
+  if (args.size() < spec.min_args || args.size() > spec.max_args) {
+    *err = "filter |" + std::string(spec.name) + " takes " +
+           (spec.max_args == 0 ? std::string("no arguments")
+                               : std::to_string(spec.max_args) + " argument(s)");
+    return false;
+  }
+  return spec.check_args == nullptr || spec.check_args(args, err);
+}
+
+bool ApplyFilter(const Filter& f, int tz, Val* v, std::string* err) {
+  if (v->null && !f.spec->takes_null) return true;
+  if (f.spec->apply(f.args, tz, v, err)) return true;
+  *err = "|" + std::string(f.spec->name) + ": " + *err;
   return false;
 }
 
@@ -331,15 +427,14 @@ bool ParseRef(std::string_view body, bool label, Part* out, std::string* err) {
   for (size_t k = 1; k < pieces.size(); ++k) {
     std::string p = trim(pieces[k]);
     Filter f;
+    std::string name = p;
     size_t open = p.find('(');
-    if (open == std::string::npos) {
-      f.name = p;
-    } else {
+    if (open != std::string::npos) {
       if (p.back() != ')') {
         *err = "filter '" + p + "' is missing ')'";
         return false;
       }
-      f.name = trim(p.substr(0, open));
+      name = trim(p.substr(0, open));
       std::string args = p.substr(open + 1, p.size() - open - 2);
       std::string a;
       char q = 0;
@@ -372,7 +467,12 @@ bool ParseRef(std::string_view body, bool label, Part* out, std::string* err) {
       }
       if (!trim(a).empty() || any) f.args.push_back(any ? a : trim(a));
     }
-    if (!KnownFilter(f, err)) return false;
+    f.spec = FindFilter(name);
+    if (f.spec == nullptr) {
+      *err = "unknown filter |" + name;
+      return false;
+    }
+    if (!CheckFilterArgs(*f.spec, f.args, err)) return false;
     out->filters.push_back(std::move(f));
   }
   return true;
@@ -451,7 +551,7 @@ const json::Value* Walk(const json::Value* v, const std::vector<Part::Seg>& path
   return v;
 }
 
-Val Resolve(const Part& p, const Context& ctx) {
+static Val Resolve(const Part& p, const Context& ctx) {
   if (p.kind == Part::kLabel) {
     if (ctx.variables != nullptr && p.scope == Part::kUnscoped) {
       auto it = ctx.variables->find(p.text);
@@ -491,95 +591,26 @@ Val Resolve(const Part& p, const Context& ctx) {
   return FromJson(Walk(ctx.record, p.path, 0));
 }
 
-bool ApplyFilter(const Filter& f, int tz, Val* v, std::string* err) {
-  const std::string& n = f.name;
-  if (n == "default") {
-    if (v->null || v->s.empty()) *v = Val::Str(f.args[0]);
-    return true;
+Status ResolveFiltered(const Part& p, const Context& ctx, Val* out) {
+  *out = Resolve(p, ctx);
+  std::string err;
+  for (const auto& f : p.filters) {
+    if (!ApplyFilter(f, ctx.tz_minutes, out, &err)) return InvalidArgument(err);
   }
-  if (v->null) return true;  // every other filter passes NULL through
-  if (n == "trim") {
-    size_t a = v->s.find_first_not_of(" \t\r\n"), b = v->s.find_last_not_of(" \t\r\n");
-    v->s = a == std::string::npos ? "" : v->s.substr(a, b - a + 1);
-  } else if (n == "upper" || n == "lower") {
-    for (char& c : v->s) {
-      if (static_cast<unsigned char>(c) < 0x80)
-        c = static_cast<char>(n == "upper" ? std::toupper(c) : std::tolower(c));
-    }
-  } else if (n == "json") {
-    // Values are already text and objects were serialised when resolved; a boolean is JSON's
-    // true/false, not the 1/0 a plain column gets.
-    if (v->boolean) v->s = v->s == "1" ? "true" : "false";
-  } else if (n == "string") {
-  } else if (n == "datetime" || n == "date" || n == "timestamp" || n == "timestamp_ms") {
-    if (v->boolean) {
-      *err = "|" + n + ": a boolean is not a date";
-      return false;
-    }
-    if (v->s.empty()) {
-      *v = Val::Null();
-      return true;
-    }
-    int64_t local;
-    if (!ToLocalSeconds(v->s, tz, &local, err)) {
-      *err = "|" + n + ": " + *err;
-      return false;
-    }
-    if (n == "datetime") {
-      v->s = FormatLocal(local, true);
-    } else if (n == "date") {
-      v->s = FormatLocal(local, false);
-    } else {
-      int64_t utc = local - int64_t{tz} * 60;
-      v->s = std::to_string(n == "timestamp" ? utc : utc * 1000);
-    }
-  } else if (n == "int" || n == "decimal") {
-    if (v->s.empty()) {
-      *v = Val::Null();
-      return true;
-    }
-    std::string clean;
-    if (!CleanNumber(v->s, &clean)) {
-      *err = "|" + n + ": '" + v->s + "' is not a number";
-      return false;
-    }
-    if (n == "int") {
-      // Exact only: 1.5 is not an integer (|decimal(0) rounds on purpose), 3.00 is.
-      size_t dot = clean.find('.');
-      if (dot != std::string::npos && clean.find_first_not_of('0', dot + 1) != std::string::npos) {
-        *err = "|int: '" + v->s + "' is not an integer (|decimal(0) rounds)";
-        return false;
-      }
-      v->s = RoundDecimal(clean, 0);
-    } else {
-      v->s = f.args.empty() ? clean : RoundDecimal(clean, std::stoi(f.args[0]));
-    }
-  }
-  return true;
+  return Status::Ok();
 }
 
 Status Evaluate(const Template& t, const Context& ctx, Val* out) {
   if (t.expr) return EvaluateExpr(*t.expr, ctx, out);
-  if (t.single_ref()) {
-    Val v = Resolve(t.parts[0], ctx);
-    std::string err;
-    for (const auto& f : t.parts[0].filters) {
-      if (!ApplyFilter(f, ctx.tz_minutes, &v, &err)) return InvalidArgument(err);
-    }
-    *out = std::move(v);
-    return Status::Ok();
-  }
+  if (t.single_ref()) return ResolveFiltered(t.parts[0], ctx, out);
   std::string s;
   for (const auto& p : t.parts) {
     if (p.kind == Part::kLiteral) {
       s += p.text;
       continue;
     }
-    Val v = Resolve(p, ctx);
-    std::string err;
-    for (const auto& f : p.filters) {
-      if (!ApplyFilter(f, ctx.tz_minutes, &v, &err)) return InvalidArgument(err);
-    }
+    Val v;
+    SS_RETURN_IF_ERROR(ResolveFiltered(p, ctx, &v));
     if (!v.null) s += v.s;
   }
   *out = Val::Str(std::move(s));

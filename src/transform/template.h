@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -27,9 +28,29 @@ struct Val {
 
 Val FromJson(const json::Value* v);
 
+using FilterArgs = std::vector<std::string>;
+
+// One mapping filter, `{ref|name(args)}`: the only place a filter is declared. Unless it is
+// `takes_null`, NULL passes through without a call. `function`: also callable in a `_function`
+// expression as `name(value, args...)`.
+struct FilterSpec {
+  const char* name;
+  size_t min_args, max_args;
+  // Rewrites *v; false with *err (ApplyFilter prefixes "|name: ") on a value it cannot take.
+  bool (*apply)(const FilterArgs& args, int tz_minutes, Val* v, std::string* err);
+  bool (*check_args)(const FilterArgs& args, std::string* err) = nullptr;  // beyond the count
+  bool takes_null = false;
+  bool function = true;
+};
+
+std::span<const FilterSpec> FilterTable();
+const FilterSpec* FindFilter(std::string_view name);
+// Checks the number and content of a filter's arguments; the error names the filter.
+bool CheckFilterArgs(const FilterSpec& spec, const FilterArgs& args, std::string* err);
+
 struct Filter {
-  std::string name;
-  std::vector<std::string> args;
+  const FilterSpec* spec = nullptr;  // resolved when the template is compiled
+  FilterArgs args;
 };
 
 struct Part {
@@ -80,7 +101,8 @@ Result<std::unique_ptr<Template>> ParseTemplate(const std::string& text, const s
 // Evaluates a template. A single reference keeps NULL; mixed text concatenates (NULL = "").
 Status Evaluate(const Template& t, const Context& ctx, Val* out);
 
-Val Resolve(const Part& p, const Context& ctx);
+// Resolves a reference and applies its filters.
+Status ResolveFiltered(const Part& p, const Context& ctx, Val* out);
 bool ApplyFilter(const Filter& f, int tz, Val* v, std::string* err);
 bool ParseRef(std::string_view body, bool label, Part* out, std::string* err);
 

@@ -7,6 +7,7 @@
 
 #include "stagesync/hash.h"
 #include "stagesync/stage.h"
+#include "testing/fake_clock.h"
 #include "testing/temp_dir.h"
 
 namespace stagesync::stage {
@@ -191,6 +192,29 @@ TEST_F(StagingLogTest, AnUnreadablePayloadKeepsItsExactBytesInQuarantine) {
   ASSERT_EQ(q->size(), 1u);
   EXPECT_EQ((*q)[0].payload, raw);
   EXPECT_EQ((*q)[0].error, "unreadable");
+}
+
+// Time comes from the Clock in StageOptions: a quarantine entry and a new dir's identity carry
+// the injected clock's time, not the system's.
+TEST(StagingLogClockTest, QuarantineAndIdentityTimesComeFromTheInjectedClock) {
+  testing::TempDir dir;
+  testing::FakeClock clock(1234567000);  // 1970: far from any real "now"
+  StageOptions opts;
+  opts.clock = &clock;
+  auto log = StagingLog::Open(dir.path(), opts);
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  ASSERT_TRUE((*log)->PutQuarantine("p", "mysql", {{"a", "bad", "{}"}}).ok());
+  clock.Advance(5000000);
+  ASSERT_TRUE((*log)->PutQuarantine("p", "mysql", {{"b", "bad", "{}"}}).ok());
+  auto q = (*log)->Quarantined("p");
+  ASSERT_TRUE(q.ok());
+  ASSERT_EQ(q->size(), 2u);
+  EXPECT_EQ((*q)[0].source_id, "a");
+  EXPECT_EQ((*q)[0].at_ms, 1234567);
+  EXPECT_EQ((*q)[1].at_ms, 1239567);
+  std::ifstream id(dir.Sub("STAGESYNC_ID"));
+  std::string text((std::istreambuf_iterator<char>(id)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("\"created_at_ms\":1234567}"), std::string::npos) << text;
 }
 
 std::set<std::string> Files(const std::string& dir) {
