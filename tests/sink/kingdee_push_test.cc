@@ -189,6 +189,7 @@ TEST_F(KingdeePushTest, AKingdeeOutageNeitherBlocksNorRepeatsMySqlAndKingdeeCatc
   o.with_mysql = true;
   o.mysql_port = db.port();
   o.database = db.name();
+  o.retry_budget_s = 2;  // give up on the outage in seconds, not the default 10 minutes
   Configure(o);
   kd_.Fail5xxNext(1000000);  // Kingdee is down
   ASSERT_TRUE(Fetch().ok());

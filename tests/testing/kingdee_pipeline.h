@@ -18,6 +18,7 @@ struct KingdeePushOptions {
   bool with_mysql = false;  // add conf/demo.json's bi_mysql sink
   int mysql_port = 0;
   std::string database;
+  int retry_budget_s = 600;  // the connection's (600 = the production default)
 };
 
 inline json::Value KingdeePushSink(const KingdeePushOptions& o) {
@@ -30,11 +31,11 @@ inline json::Value KingdeePushSink(const KingdeePushOptions& o) {
                                   o.on_change, o.batch_rows));
 }
 
-inline json::Value KingdeeConnection(const std::string& url) {
+inline json::Value KingdeeConnection(const std::string& url, int retry_budget_s = 600) {
   return *json::Parse(fmt::format(R"({{"type": "kingdee", "base_url": "{}", "acct_id": "demo-acct",
     "username": "api", "app_id": "demo-app", "app_secret": "demo-app-secret", "qps": 500,
-    "retry_base_ms": 20}})",
-                                  url));
+    "retry_base_ms": 20, "retry_budget_s": {}}})",
+                                  url, retry_budget_s));
 }
 
 // conf/demo.json (DingTalk -> bi_mysql) plus the Kingdee connection and sink; without MySQL
@@ -46,7 +47,7 @@ inline std::string KingdeePushConfigJson(const std::string& dingtalk_url,
   json::Value root = *json::Parse(PaymentConfigJson(dingtalk_url, state_dir, o.mysql_port,
                                                     o.database.empty() ? "unused" : o.database));
   json::Value* conns = Member(&root, "connections");
-  SetMember(conns, "kingdee", KingdeeConnection(kingdee_url));
+  SetMember(conns, "kingdee", KingdeeConnection(kingdee_url, o.retry_budget_s));
   json::Value* p = Member(Member(&root, "pipelines"), "dingtalk-payment");
   json::Value* sinks = Member(p, "sinks");
   if (!o.with_mysql) *sinks = json::Value::Object();
