@@ -67,6 +67,22 @@ class OptionTable {
       return Status::Ok();
     });
   }
+  // A string that must be one of `choices` (the first unless given: `def`).
+  OptionTable& OneOf(std::string_view name, std::string T::*field, std::string_view def,
+                     std::vector<std::string> choices, std::string_view help) {
+    std::string d(def), list;
+    for (size_t i = 0; i < choices.size(); ++i) {
+      list += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + choices[i];
+    }
+    return Add({name, OptionType::kString, false, d, help, list},
+               [=](const OptionReader& r, T* o) -> Status {
+                 o->*field = r.String(name, d);
+                 for (const auto& c : choices) {
+                   if (o->*field == c) return Status::Ok();
+                 }
+                 return InvalidArgument(r.PathOf(name) + ": must be " + list);
+               });
+  }
   OptionTable& Flag(std::string_view name, bool T::*field, bool def, std::string_view help) {
     return Add({name, OptionType::kBool, false, def ? "true" : "false", help},
                [=](const OptionReader& r, T* o) {
@@ -82,7 +98,8 @@ class OptionTable {
                  return Status::Ok();
                });
   }
-  // Anything the typed entries do not cover (objects, enumerations, derived fields).
+  // Anything the typed entries do not cover (objects, derived fields); `read` may be null for an
+  // option another entry's hook reads.
   OptionTable& Custom(std::string_view name, OptionType type, bool required,
                       std::string_view default_text, std::string_view help, Hook read) {
     return Add({name, type, required, std::string(default_text), help}, std::move(read));
@@ -108,7 +125,9 @@ class OptionTable {
   Result<T> Read(const json::Value& options, const std::string& path, T base = T{}) const {
     OptionReader r(options, path);
     SS_RETURN_IF_ERROR(r.Validate(specs_));
-    for (const Hook& read : readers_) SS_RETURN_IF_ERROR(read(r, &base));
+    for (const Hook& read : readers_) {
+      if (read) SS_RETURN_IF_ERROR(read(r, &base));
+    }
     if (finish_) SS_RETURN_IF_ERROR(finish_(r, &base));
     return base;
   }

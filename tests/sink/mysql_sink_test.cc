@@ -68,6 +68,9 @@ MySqlSinkOptions SinkOptions(const std::string& table, bool flatten, const std::
         {"id", "{id}"}, {"sku", "{status}"}, {"status", "{status}"}, {"payload", "{payload}"}};
   }
   o.retry_for_s = 30;
+  o.batch_rows = 1000;  // the config's defaults (conf tables)
+  o.batch_bytes = 4u << 20;
+  o.on_unmatched = "delete";
   return o;
 }
 

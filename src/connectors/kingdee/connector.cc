@@ -43,7 +43,7 @@ const Connector kConnector = {
     .connection_options = SpecsOf<ClientOptionTable>,
     .check_connection = CheckConnection,
     .make_client = MakeClient,
-    .source_options = source::kingdee::SourceOptionTable,
+    .source_options = SpecsOf<source::kingdee::SourceOptionTable>,
     .check_source = CheckSource,
     .make_source = MakeSource,
     .sinks = {{.type = "kingdee_push",

@@ -8,48 +8,70 @@ namespace stagesync::sink::kingdee {
 
 namespace {
 
+// Defaults, ranges and help in PushOptionTable().
 struct PushOptions {
-  std::string form_id = "CN_PAYAPPLY";
-  std::string target_form_id = "AP_PAYBILL";
+  std::string form_id;
+  std::string target_form_id;
   std::string rule_id;
   bool enable_default_rule = false;
   bool draft_when_save_fail = false;
   std::string target_bill_type_id;
   int64_t target_org_id = 0;
   std::string custom_params = "{}";
-  std::string on_change = "report";  // report | quarantine
-  size_t batch_rows = 20;
+  std::string on_change;  // report | quarantine
+  size_t batch_rows = 0;
   transform::MappingSpec mapping;  // one column: "number"
 };
 
+const config::OptionTable<PushOptions>& PushOptionTable() {
+  using O = PushOptions;
+  static const config::OptionTable<O> kTable =
+      config::OptionTable<O>()
+          .Custom("numbers", config::OptionType::kString, true, "",
+                  "template giving the source bill number, e.g. {{单据编号}}",
+                  [](const config::OptionReader& r, O* o) {
+                    o->mapping.columns = {{"number", r.String("numbers")}};
+                    o->mapping.where = r.String("where");
+                    return Status::Ok();
+                  })
+          .Str("form_id", &O::form_id, "CN_PAYAPPLY", "source form")
+          .Str("target_form_id", &O::target_form_id, "AP_PAYBILL", "target form")
+          .Str("rule_id", &O::rule_id, "", "conversion rule, e.g. CN_PAYAPPLYTOPAYBILL")
+          .Flag("is_enable_default_rule", &O::enable_default_rule, false, "use the default rule")
+          .Flag("is_draft_when_save_fail", &O::draft_when_save_fail, false,
+                "keep failed targets as drafts (without a number)")
+          .Str("target_bill_type_id", &O::target_bill_type_id, "", "TargetBillTypeId")
+          .Int("target_org_id", &O::target_org_id, 0, 0, INT64_MAX, "TargetOrgId")
+          .Custom("custom_params", config::OptionType::kObject, false, "{}",
+                  "passed to conversion plugins",
+                  [](const config::OptionReader& r, O* o) {
+                    if (const json::Value* cp = r.Get("custom_params")) {
+                      o->custom_params = json::Serialize(*cp);
+                    }
+                    return Status::Ok();
+                  })
+          .OneOf("on_change", &O::on_change, "report", {"report", "quarantine"},
+                 "what a change after the push does")
+          .Custom("where", config::OptionType::kString, false, "",
+                  "records to push (e.g. approved only)", nullptr)
+          .Int("batch_rows", &O::batch_rows, 20, 1, 200, "bills per push call")
+          .Check([](const config::OptionReader& r, O* o) -> Status {
+            if (o->rule_id.empty() && !o->enable_default_rule) {
+              return InvalidArgument(r.path() +
+                                     ": set rule_id (e.g. CN_PAYAPPLYTOPAYBILL) or "
+                                     "is_enable_default_rule: true");
+            }
+            return Status::Ok();
+          });
+  return kTable;
+}
+
 Result<PushOptions> ReadPush(const config::PipelineConfig& p, const config::SinkConfig& s) {
-  config::OptionReader r(s.options, s.path);
-  SS_RETURN_IF_ERROR(r.Validate(SinkOptionTable()));
-  PushOptions o;
-  o.form_id = r.String("form_id", "CN_PAYAPPLY");
-  o.target_form_id = r.String("target_form_id", "AP_PAYBILL");
-  o.rule_id = r.String("rule_id");
-  o.enable_default_rule = r.Bool("is_enable_default_rule", false);
-  o.draft_when_save_fail = r.Bool("is_draft_when_save_fail", false);
-  o.target_bill_type_id = r.String("target_bill_type_id");
-  o.target_org_id = r.Int("target_org_id", 0);
-  if (const json::Value* cp = r.Get("custom_params")) o.custom_params = json::Serialize(*cp);
-  o.on_change = r.String("on_change", "report");
-  if (o.on_change != "report" && o.on_change != "quarantine") {
-    return InvalidArgument(r.PathOf("on_change") + ": must be report or quarantine");
-  }
-  if (o.rule_id.empty() && !o.enable_default_rule) {
-    return InvalidArgument(s.path +
-                           ": set rule_id (e.g. CN_PAYAPPLYTOPAYBILL) or "
-                           "is_enable_default_rule: true");
-  }
-  o.batch_rows = static_cast<size_t>(std::clamp<int64_t>(r.Int("batch_rows", 20), 1, 200));
-  o.mapping.columns = {{"number", r.String("numbers")}};
-  o.mapping.where = r.String("where");
-  o.mapping.lookups = p.lookups;
-  o.mapping.time_zone = p.time_zone;
-  o.mapping.path = s.path;
-  return o;
+  PushOptions base;
+  base.mapping.lookups = p.lookups;
+  base.mapping.time_zone = p.time_zone;
+  base.mapping.path = s.path;
+  return PushOptionTable().Read(s.options, s.path, std::move(base));
 }
 
 // The Result.<which> status object of a Push answer, or nullptr.
@@ -235,27 +257,7 @@ class PushTarget final : public Target {
 
 }  // namespace
 
-const std::vector<config::OptionSpec>& SinkOptionTable() {
-  static const std::vector<config::OptionSpec> kTable = {
-      {"numbers", config::OptionType::kString, true, "",
-       "template giving the source bill number, e.g. {{单据编号}}"},
-      {"form_id", config::OptionType::kString, false, "CN_PAYAPPLY", "source form"},
-      {"target_form_id", config::OptionType::kString, false, "AP_PAYBILL", "target form"},
-      {"rule_id", config::OptionType::kString, false, "",
-       "conversion rule, e.g. CN_PAYAPPLYTOPAYBILL"},
-      {"is_enable_default_rule", config::OptionType::kBool, false, "false", "use the default rule"},
-      {"is_draft_when_save_fail", config::OptionType::kBool, false, "false",
-       "keep failed targets as drafts (without a number)"},
-      {"target_bill_type_id", config::OptionType::kString, false, "", "TargetBillTypeId"},
-      {"target_org_id", config::OptionType::kInt, false, "0", "TargetOrgId"},
-      {"custom_params", config::OptionType::kObject, false, "{}", "passed to conversion plugins"},
-      {"on_change", config::OptionType::kString, false, "report",
-       "report | quarantine: what a change after the push does"},
-      {"where", config::OptionType::kString, false, "", "records to push (e.g. approved only)"},
-      {"batch_rows", config::OptionType::kInt, false, "20", "bills per push call"},
-  };
-  return kTable;
-}
+const std::vector<config::OptionSpec>& SinkOptionTable() { return PushOptionTable().specs(); }
 
 Result<transform::MappingSpec> PushMapping(const config::PipelineConfig& p,
                                            const config::SinkConfig& s) {

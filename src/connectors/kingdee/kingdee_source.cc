@@ -63,44 +63,7 @@ std::string And(const std::string& a, const std::string& b) {
   return "(" + a + ") AND (" + b + ")";
 }
 
-}  // namespace
-
-const std::vector<config::OptionSpec>& SourceOptionTable() {
-  static const std::vector<config::OptionSpec> kTable = {
-      {"form_id", config::OptionType::kString, true, "", "business object, e.g. BD_MATERIAL"},
-      {"field_keys", config::OptionType::kString, true, "",
-       "comma list; each becomes a field of the staged record"},
-      {"filter", config::OptionType::kString, false, "",
-       "FilterString; may use {{LAST_SYNC_TIME|datetime}} / {{CURRENT_TIME|datetime}}"},
-      {"incremental_filter", config::OptionType::kString, false, "",
-       "AND-ed to filter once a watermark exists, e.g. FModifyDate >= "
-       "'{{LAST_SYNC_TIME|datetime}}'"},
-      {"id_field", config::OptionType::kString, false, "(first field key)",
-       "unique key among field_keys: the staged record id"},
-      {"order_by", config::OptionType::kString, false, "(id_field) ASC",
-       "OrderString for offset paging; must be unique"},
-      {"paging", config::OptionType::kString, false, "offset",
-       "offset (StartRow/Limit) | keyset (id_field > last)"},
-      {"limit", config::OptionType::kInt, false, "2000", "rows per page (<= 2000)"},
-      {"deletes", config::OptionType::kString, false, "none",
-       "none | sweep: after a complete scan, tombstone staged records not seen"},
-      {"sweep_max_fraction", config::OptionType::kNumber, false, "0.5",
-       "a sweep removing more of the staged records than this stops instead (1 = no limit)"},
-      {"overlap_s", config::OptionType::kInt, false, "300",
-       "LAST_SYNC_TIME = watermark minus this"},
-      {"full_scan_every_s", config::OptionType::kInt, false, "0",
-       "with incremental_filter: scan fully (and sweep) this often; 0 = first fetch only"},
-  };
-  return kTable;
-}
-
-Result<SourceOptions> ReadSourceOptions(const config::PipelineConfig& p) {
-  const config::SourceConfig& src = p.source;
-  config::OptionReader r(src.options, src.path);
-  SS_RETURN_IF_ERROR(r.Validate(SourceOptionTable()));
-  SourceOptions o;
-  o.time_zone = p.time_zone;
-  o.form_id = r.String("form_id");
+Status ReadFieldKeys(const config::OptionReader& r, SourceOptions* o) {
   const std::string keys = r.String("field_keys");
   size_t pos = 0;
   while (pos <= keys.size()) {
@@ -108,27 +71,34 @@ Result<SourceOptions> ReadSourceOptions(const config::PipelineConfig& p) {
     if (comma == std::string::npos) comma = keys.size();
     std::string k = Trim(std::string_view(keys).substr(pos, comma - pos));
     if (k.empty()) return InvalidArgument(r.PathOf("field_keys") + ": empty field key");
-    for (const auto& prev : o.field_keys) {
+    for (const auto& prev : o->field_keys) {
       if (IEquals(prev, k)) return InvalidArgument(r.PathOf("field_keys") + ": '" + k + "' twice");
     }
-    o.field_keys.push_back(std::move(k));
+    o->field_keys.push_back(std::move(k));
     pos = comma + 1;
   }
-  o.id_field = r.String("id_field", o.field_keys.front());
+  return Status::Ok();
+}
+
+Status ReadIdField(const config::OptionReader& r, SourceOptions* o) {
+  o->id_field = r.String("id_field", o->field_keys.front());
   bool found = false;
-  for (size_t i = 0; i < o.field_keys.size(); ++i) {
-    if (IEquals(o.field_keys[i], o.id_field)) {
-      o.id_index = i;
+  for (size_t i = 0; i < o->field_keys.size(); ++i) {
+    if (IEquals(o->field_keys[i], o->id_field)) {
+      o->id_index = i;
       found = true;
     }
   }
   if (!found) return InvalidArgument(r.PathOf("id_field") + ": not one of field_keys");
-  o.id_field = o.field_keys[o.id_index];
-  o.filter = r.String("filter");
-  o.incremental_filter = r.String("incremental_filter");
+  o->id_field = o->field_keys[o->id_index];
+  return Status::Ok();
+}
+
+// paging and order_by (after id_field: offset paging orders by it by default).
+Status ReadPaging(const config::OptionReader& r, SourceOptions* o) {
   const std::string paging = r.String("paging", "offset");
   if (paging == "keyset") {
-    o.paging = Paging::kKeyset;
+    o->paging = Paging::kKeyset;
     if (r.Get("order_by") != nullptr) {
       return InvalidArgument(r.PathOf("order_by") +
                              ": keyset paging always orders by id_field; remove order_by");
@@ -136,36 +106,68 @@ Result<SourceOptions> ReadSourceOptions(const config::PipelineConfig& p) {
   } else if (paging != "offset") {
     return InvalidArgument(r.PathOf("paging") + ": must be offset or keyset");
   }
-  o.order_by = r.String("order_by", o.id_field + " ASC");
-  const int64_t limit = r.Int("limit", kMaxLimit);
-  if (limit < 1 || limit > kMaxLimit) {
-    return InvalidArgument(r.PathOf("limit") + ": must be in [1, 2000]");
-  }
-  o.limit = static_cast<int>(limit);
-  const std::string deletes = r.String("deletes", "none");
-  if (deletes != "none" && deletes != "sweep") {
-    return InvalidArgument(r.PathOf("deletes") + ": must be none or sweep");
-  }
-  o.sweep = deletes == "sweep";
-  o.sweep_max_fraction = r.Number("sweep_max_fraction", 0.5);
-  if (!(o.sweep_max_fraction > 0 && o.sweep_max_fraction <= 1)) {
-    return InvalidArgument(r.PathOf("sweep_max_fraction") + ": must be in (0, 1]");
-  }
-  o.overlap_ms = r.Int("overlap_s", 300) * 1000;
-  if (o.overlap_ms < 0) return InvalidArgument(r.PathOf("overlap_s") + ": must not be negative");
-  o.full_scan_every_ms = r.Int("full_scan_every_s", 0) * 1000;
-  if (o.full_scan_every_ms < 0) {
-    return InvalidArgument(r.PathOf("full_scan_every_s") + ": must not be negative");
-  }
-  // Templates compile now, so a typo fails `check` rather than the first fetch.
-  const transform::Variables vars = {{"LAST_SYNC_TIME", "0"}, {"CURRENT_TIME", "0"}};
-  for (const char* name : {"filter", "incremental_filter"}) {
-    const std::string t = r.String(name);
-    if (!IsTemplate(t)) continue;
-    auto v = transform::EvaluateOnce(t, json::Value::Object(), vars, p.time_zone, r.PathOf(name));
-    if (!v.ok()) return v.status();
-  }
-  return o;
+  o->order_by = r.String("order_by", o->id_field + " ASC");
+  return Status::Ok();
+}
+
+}  // namespace
+
+const config::OptionTable<SourceOptions>& SourceOptionTable() {
+  using O = SourceOptions;
+  static const config::OptionTable<O> kTable =
+      config::OptionTable<O>()
+          .Required("form_id", &O::form_id, "business object, e.g. BD_MATERIAL")
+          .Custom("field_keys", config::OptionType::kString, true, "",
+                  "comma list; each becomes a field of the staged record", ReadFieldKeys)
+          .Str("filter", &O::filter, "",
+               "FilterString; may use {{LAST_SYNC_TIME|datetime}} / {{CURRENT_TIME|datetime}}")
+          .Str("incremental_filter", &O::incremental_filter, "",
+               "AND-ed to filter once a watermark exists, e.g. FModifyDate >= "
+               "'{{LAST_SYNC_TIME|datetime}}'")
+          .Custom("id_field", config::OptionType::kString, false, "(first field key)",
+                  "unique key among field_keys: the staged record id", ReadIdField)
+          .Custom("order_by", config::OptionType::kString, false, "(id_field) ASC",
+                  "OrderString for offset paging; must be unique", nullptr)
+          .Custom("paging", config::OptionType::kString, false, "offset",
+                  "offset (StartRow/Limit) | keyset (id_field > last)", ReadPaging)
+          .Int("limit", &O::limit, kMaxLimit, 1, kMaxLimit, "rows per page (the safe maximum)")
+          .Custom("deletes", config::OptionType::kString, false, "none",
+                  "none | sweep: after a complete scan, tombstone staged records not seen",
+                  [](const config::OptionReader& r, O* o) -> Status {
+                    const std::string deletes = r.String("deletes", "none");
+                    if (deletes != "none" && deletes != "sweep") {
+                      return InvalidArgument(r.PathOf("deletes") + ": must be none or sweep");
+                    }
+                    o->sweep = deletes == "sweep";
+                    return Status::Ok();
+                  })
+          .Num("sweep_max_fraction", &O::sweep_max_fraction, 0.5, 0.001, 1,
+               "a sweep removing more of the staged records than this stops instead (1 = no "
+               "limit)")
+          .Int("overlap_s", &O::overlap_ms, 300, 0, 365 * 86400,
+               "LAST_SYNC_TIME = watermark minus this", 1000)
+          .Int("full_scan_every_s", &O::full_scan_every_ms, 0, 0, 365 * 86400,
+               "with incremental_filter: scan fully (and sweep) this often; 0 = first fetch only",
+               1000)
+          .Check([](const config::OptionReader& r, O* o) -> Status {
+            // Templates compile now, so a typo fails `check` rather than the first fetch.
+            const transform::Variables vars = {{"LAST_SYNC_TIME", "0"}, {"CURRENT_TIME", "0"}};
+            for (const char* name : {"filter", "incremental_filter"}) {
+              const std::string t = r.String(name);
+              if (!IsTemplate(t)) continue;
+              auto v = transform::EvaluateOnce(t, json::Value::Object(), vars, o->time_zone,
+                                               r.PathOf(name));
+              if (!v.ok()) return v.status();
+            }
+            return Status::Ok();
+          });
+  return kTable;
+}
+
+Result<SourceOptions> ReadSourceOptions(const config::PipelineConfig& p) {
+  SourceOptions base;
+  base.time_zone = p.time_zone;
+  return SourceOptionTable().Read(p.source.options, p.source.path, std::move(base));
 }
 
 KingdeeSource::KingdeeSource(std::string pipeline, SourceOptions opts,

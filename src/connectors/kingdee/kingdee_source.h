@@ -23,24 +23,25 @@ using connectors::kingdee::KingdeeClient;
 
 enum class Paging { kOffset, kKeyset };
 
+// A source's options; defaults, ranges and help in SourceOptionTable() (the .cc).
 struct SourceOptions {
   std::string form_id;
-  std::vector<std::string> field_keys;      // as configured: the staged record's keys
-  std::string filter;                       // template allowed; Default: "" (every row)
-  std::string incremental_filter;           // AND-ed once a watermark exists; Default: ""
-  std::string id_field;                     // Default: the first field key
-  size_t id_index = 0;                      // its position in field_keys
-  std::string order_by;                     // offset paging; Default: "<id_field> ASC"
-  Paging paging = Paging::kOffset;          // Default: offset
-  int limit = 2000;                         // Default: 2000 rows per page (the safe maximum)
-  bool sweep = false;                       // deletes: "sweep"; Default: "none"
-  double sweep_max_fraction = 0.5;          // Default: 0.5
-  int64_t overlap_ms = 300 * 1000;          // Default: 300 s subtracted from LAST_SYNC_TIME
-  int64_t full_scan_every_ms = 0;           // Default: 0 = only the first fetch scans fully
-  std::string time_zone = "Asia/Shanghai";  // the pipeline's, for |datetime
+  std::vector<std::string> field_keys;  // as configured: the staged record's keys
+  std::string filter;                   // template allowed
+  std::string incremental_filter;       // AND-ed once a watermark exists
+  std::string id_field;
+  size_t id_index = 0;   // its position in field_keys
+  std::string order_by;  // offset paging
+  Paging paging = Paging::kOffset;
+  int limit = 0;       // rows per page
+  bool sweep = false;  // deletes: "sweep"
+  double sweep_max_fraction = 0;
+  int64_t overlap_ms = 0;          // subtracted from LAST_SYNC_TIME
+  int64_t full_scan_every_ms = 0;  // 0 = only the first fetch scans fully
+  std::string time_zone;           // the pipeline's, for |datetime
 };
 
-const std::vector<config::OptionSpec>& SourceOptionTable();
+const config::OptionTable<SourceOptions>& SourceOptionTable();
 Result<SourceOptions> ReadSourceOptions(const config::PipelineConfig& p);
 
 class KingdeeSource final : public Source, public CompleteScanSource {

@@ -11,6 +11,7 @@
 #include "stagesync/crash_point.h"
 #include "stagesync/hash.h"
 #include "stagesync/json.h"
+#include "stagesync/option_table.h"
 #include "stagesync/retry.h"
 
 namespace stagesync::sink::mysql {
@@ -84,68 +85,55 @@ bool Transient(const Status& s) {
 
 }  // namespace
 
-const std::vector<config::OptionSpec>& SinkOptionTable() {
-  static const std::vector<config::OptionSpec> kTable = {
-      {"table", config::OptionType::kString, true, "", "target table (DDL in conf/sql/)"},
-      {"columns", config::OptionType::kObject, true, "", "column -> template"},
-      {"write_mode", config::OptionType::kString, false, "upsert", "upsert | replace"},
-      {"flatten", config::OptionType::kString, false, "", "beatFlat: one row per element"},
-      {"flatten_empty", config::OptionType::kString, false, "null_row",
-       "a record whose flattened array is empty or absent: null_row (one row, element columns "
-       "NULL, {_row} 0) or no_rows (none; its earlier rows are removed)"},
-      {"id_column", config::OptionType::kString, false, "(first column)",
-       "column holding the source id; children and deletions are found by it"},
-      {"batch_rows", config::OptionType::kInt, false, "1000", "records per transaction"},
-      {"batch_bytes", config::OptionType::kInt, false, "4194304", "raw bytes per transaction"},
-      {"retry_for_s", config::OptionType::kInt, false, "600",
-       "how long a lost server or deadlock is retried before the apply fails"},
-      {"where", config::OptionType::kString, false, "",
-       "expression selecting the records this sink receives"},
-      {"on_unmatched", config::OptionType::kString, false, "delete",
-       "delete | keep: the rows of a record that stops matching `where`"},
-      {"rules", config::OptionType::kObject, false, "{}",
-       "data-quality rules per column: required, type, regex, enum, min, max"},
-  };
+const config::OptionTable<SqlOptions>& ConnectionTable() {
+  using O = SqlOptions;
+  static const config::OptionTable<O> kTable =
+      config::OptionTable<O>()
+          .Str("host", &O::host, "127.0.0.1", "server host")
+          .Custom("port", config::OptionType::kInt, false, "3306", "server port",
+                  [](const config::OptionReader& r, O* o) -> Status {
+                    SS_ASSIGN_OR_RETURN(int64_t port, r.IntIn("port", 3306, 1, 65535));
+                    o->port = static_cast<int>(port);
+                    return Status::Ok();
+                  })
+          .Str("socket", &O::socket, "", "unix socket (instead of host/port)")
+          .Required("user", &O::user, "user name")
+          .Str("password", &O::password, "", "password; use ${ENV}")
+          .Required("database", &O::database, "database (schema)")
+          .OneOf("tls_mode", &O::tls_mode, "preferred",
+                 {"disabled", "preferred", "required", "verify_identity"}, "TLS to the server")
+          .Str("tls_ca", &O::tls_ca, "", "CA file for verify_identity")
+          .Int("connect_timeout_s", &O::connect_timeout_s, 10, 1, 3600, "connect timeout");
   return kTable;
 }
 
-const std::vector<config::OptionSpec>& ConnectionOptionTable() {
-  static const std::vector<config::OptionSpec> kTable = {
-      {"host", config::OptionType::kString, false, "127.0.0.1", "server host"},
-      {"port", config::OptionType::kInt, false, "3306", "server port"},
-      {"socket", config::OptionType::kString, false, "", "unix socket (instead of host/port)"},
-      {"user", config::OptionType::kString, true, "", "user name"},
-      {"password", config::OptionType::kString, false, "", "password; use ${ENV}"},
-      {"database", config::OptionType::kString, true, "", "database (schema)"},
-      {"tls_mode", config::OptionType::kString, false, "preferred",
-       "disabled | preferred | required | verify_identity"},
-      {"tls_ca", config::OptionType::kString, false, "", "CA file for verify_identity"},
-      {"connect_timeout_s", config::OptionType::kInt, false, "10", "connect timeout"},
-  };
-  return kTable;
-}
+const std::vector<config::OptionSpec>& ConnectionOptionTable() { return ConnectionTable().specs(); }
 
 Result<SqlOptions> ReadConnectionOptions(const config::ConnectionConfig& c) {
-  config::OptionReader r(c.options, c.path);
-  SS_RETURN_IF_ERROR(r.Validate(ConnectionOptionTable()));
-  SqlOptions o;
-  o.host = r.String("host", "127.0.0.1");
-  SS_ASSIGN_OR_RETURN(int64_t port, r.IntIn("port", 3306, 1, 65535));
-  o.port = static_cast<int>(port);
-  o.socket = r.String("socket");
-  o.user = r.String("user");
-  o.password = r.String("password");
-  o.database = r.String("database");
-  o.tls_mode = r.String("tls_mode", "preferred");
-  o.tls_ca = r.String("tls_ca");
-  o.connect_timeout_s = static_cast<int>(r.Int("connect_timeout_s", 10));
-  static const std::set<std::string> kModes = {"disabled", "preferred", "required",
-                                               "verify_identity"};
-  if (!kModes.count(o.tls_mode)) {
-    return InvalidArgument(r.PathOf("tls_mode") + ": must be one of disabled, preferred, " +
-                           "required, verify_identity");
+  return ConnectionTable().Read(c.options, c.path);
+}
+
+// columns, and what hangs on them: flatten, flatten_empty, where, id_column.
+Status ReadColumns(const config::OptionReader& r, MySqlSinkOptions* o) {
+  for (const auto& [name, v] : r.Get("columns")->members()) {
+    if (!v.is_string()) {
+      return InvalidArgument(r.PathOf("columns") + "." + name + ": must be a template string");
+    }
+    o->mapping.columns.emplace_back(name, v.text());
   }
-  return o;
+  if (o->mapping.columns.empty()) return InvalidArgument(r.PathOf("columns") + ": no columns");
+  o->mapping.flatten = r.String("flatten");
+  if (const std::string fe = r.String("flatten_empty", "null_row"); fe == "no_rows") {
+    o->mapping.flatten_empty = transform::FlattenEmpty::kNoRows;
+  } else if (fe != "null_row") {
+    return InvalidArgument(r.PathOf("flatten_empty") + ": must be null_row or no_rows");
+  }
+  o->mapping.where = r.String("where");
+  o->id_column = r.String("id_column", o->mapping.columns[0].first);
+  for (const auto& c : o->mapping.columns) {
+    if (c.first == o->id_column) return Status::Ok();
+  }
+  return InvalidArgument(r.PathOf("id_column") + ": not one of the mapped columns");
 }
 
 Status ReadRules(const json::Value& rules, const std::string& path,
@@ -182,52 +170,51 @@ Status ReadRules(const json::Value& rules, const std::string& path,
   return Status::Ok();
 }
 
+const config::OptionTable<MySqlSinkOptions>& SinkTable() {
+  using O = MySqlSinkOptions;
+  static const config::OptionTable<O> kTable =
+      config::OptionTable<O>()
+          .Required("table", &O::table, "target table (DDL in conf/sql/)")
+          .Custom("columns", config::OptionType::kObject, true, "", "column -> template",
+                  ReadColumns)
+          .OneOf("write_mode", &O::write_mode, "upsert", {"upsert", "replace"},
+                 "INSERT ... ON DUPLICATE KEY UPDATE, or REPLACE")
+          .Custom("flatten", config::OptionType::kString, false, "",
+                  "beatFlat: one row per element", nullptr)
+          .Custom("flatten_empty", config::OptionType::kString, false, "null_row",
+                  "a record whose flattened array is empty or absent: null_row (one row, element "
+                  "columns NULL, {_row} 0) or no_rows (none; its earlier rows are removed)",
+                  nullptr)
+          .Custom("id_column", config::OptionType::kString, false, "(first column)",
+                  "column holding the source id; children and deletions are found by it", nullptr)
+          .Int("batch_rows", &O::batch_rows, 1000, 1, 100000, "records per transaction")
+          .Int("batch_bytes", &O::batch_bytes, 4 << 20, 1024, int64_t{1} << 30,
+               "raw bytes per transaction")
+          .Int("retry_for_s", &O::retry_for_s, 600, 0, 7 * 86400,
+               "how long a lost server or deadlock is retried before the apply fails")
+          .Custom("where", config::OptionType::kString, false, "",
+                  "expression selecting the records this sink receives", nullptr)
+          .OneOf("on_unmatched", &O::on_unmatched, "delete", {"delete", "keep"},
+                 "the rows of a record that stops matching `where`")
+          .Custom("rules", config::OptionType::kObject, false, "{}",
+                  "data-quality rules per column: required, type, regex, enum, min, max",
+                  [](const config::OptionReader& r, O* o) -> Status {
+                    const json::Value* rules = r.Get("rules");
+                    if (rules == nullptr) return Status::Ok();
+                    return ReadRules(*rules, r.PathOf("rules"), &o->mapping.rules);
+                  });
+  return kTable;
+}
+
+const std::vector<config::OptionSpec>& SinkOptionTable() { return SinkTable().specs(); }
+
 Result<MySqlSinkOptions> ReadSinkOptions(const config::PipelineConfig& p,
                                          const config::SinkConfig& s) {
-  config::OptionReader r(s.options, s.path);
-  SS_RETURN_IF_ERROR(r.Validate(SinkOptionTable()));
-  MySqlSinkOptions o;
-  o.table = r.String("table");
-  o.write_mode = r.String("write_mode", "upsert");
-  if (o.write_mode != "upsert" && o.write_mode != "replace") {
-    return InvalidArgument(r.PathOf("write_mode") + ": must be upsert or replace");
-  }
-  for (const auto& [name, v] : r.Get("columns")->members()) {
-    if (!v.is_string()) {
-      return InvalidArgument(r.PathOf("columns") + "." + name + ": must be a template string");
-    }
-    o.mapping.columns.emplace_back(name, v.text());
-  }
-  if (o.mapping.columns.empty()) return InvalidArgument(r.PathOf("columns") + ": no columns");
-  o.mapping.flatten = r.String("flatten");
-  if (const std::string fe = r.String("flatten_empty", "null_row"); fe == "no_rows") {
-    o.mapping.flatten_empty = transform::FlattenEmpty::kNoRows;
-  } else if (fe != "null_row") {
-    return InvalidArgument(r.PathOf("flatten_empty") + ": must be null_row or no_rows");
-  }
-  o.mapping.where = r.String("where");
-  o.mapping.lookups = p.lookups;
-  if (const json::Value* rules = r.Get("rules")) {
-    SS_RETURN_IF_ERROR(ReadRules(*rules, r.PathOf("rules"), &o.mapping.rules));
-  }
-  o.mapping.time_zone = p.time_zone;
-  o.mapping.path = s.path;
-  o.id_column = r.String("id_column", o.mapping.columns[0].first);
-  bool found = false;
-  for (const auto& c : o.mapping.columns) found = found || c.first == o.id_column;
-  if (!found) return InvalidArgument(r.PathOf("id_column") + ": not one of the mapped columns");
-  int64_t rows = r.Int("batch_rows", 1000);
-  int64_t bytes = r.Int("batch_bytes", 4 << 20);
-  if (rows < 1 || rows > 100000) return InvalidArgument(r.PathOf("batch_rows") + ": 1..100000");
-  if (bytes < 1024) return InvalidArgument(r.PathOf("batch_bytes") + ": at least 1024");
-  o.batch_rows = static_cast<size_t>(rows);
-  o.batch_bytes = static_cast<size_t>(bytes);
-  o.retry_for_s = r.Int("retry_for_s", 600);
-  o.on_unmatched = r.String("on_unmatched", "delete");
-  if (o.on_unmatched != "delete" && o.on_unmatched != "keep") {
-    return InvalidArgument(r.PathOf("on_unmatched") + ": must be delete or keep");
-  }
-  return o;
+  MySqlSinkOptions base;
+  base.mapping.lookups = p.lookups;
+  base.mapping.time_zone = p.time_zone;
+  base.mapping.path = s.path;
+  return SinkTable().Read(s.options, s.path, std::move(base));
 }
 
 Status EnsureBookkeepingTables(SqlConnection* conn) {

@@ -20,16 +20,17 @@
 
 namespace stagesync::sink::mysql {
 
+// A sink's options; defaults, ranges and help in the table behind SinkOptionTable().
 struct MySqlSinkOptions {
   std::string table;
-  std::string write_mode = "upsert";  // Default: upsert (INSERT ... ON DUPLICATE KEY UPDATE)
-  std::string id_column;              // column holding the source id. Default: first column
-  size_t batch_rows = 1000;           // Default: 1000 records
-  size_t batch_bytes = 4u << 20;      // Default: 4 MiB of raw records
-  int64_t retry_for_s = 600;          // Default: keep retrying a lost server for 10 min
+  std::string write_mode;   // upsert (INSERT ... ON DUPLICATE KEY UPDATE) | replace
+  std::string id_column;    // column holding the source id
+  size_t batch_rows = 0;    // records per transaction
+  size_t batch_bytes = 0;   // raw record bytes per transaction
+  int64_t retry_for_s = 0;  // how long a lost server is retried
   // What happens to the rows of a record that no longer matches `where`: "delete" removes
   // them (and its flattened rows) in the batch's transaction, "keep" leaves them.
-  std::string on_unmatched = "delete";  // Default: delete
+  std::string on_unmatched;
   transform::MappingSpec mapping;
 };
 

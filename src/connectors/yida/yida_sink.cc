@@ -11,81 +11,106 @@ namespace stagesync::sink::yida {
 
 namespace {
 
+// Defaults, ranges and help in SinkTable() / ConnTable().
 struct Options {
   std::string app_type;
   std::string system_token;  // from ${ENV}; never logged
   std::string user_id;
-  std::string language = "zh_CN";
+  std::string language;
   std::string form_uuid;
   std::string process_code;
   std::string source_id_field;
-  std::string on_delete = "ignore";  // ignore | terminate | delete
-  int64_t search_lag_ms = 2000;
-  size_t batch_rows = 50;
+  std::string on_delete;  // ignore | terminate | delete
+  int64_t search_lag_ms = 0;
+  size_t batch_rows = 0;
   transform::MappingSpec mapping;
 };
 
 struct ConnOptions {
   std::string base_url;   // v1.0 API host
-  std::string token_url;  // oapi host for gettoken
+  std::string token_url;  // oapi host for gettoken; "" = base_url
   std::string app_key;
   std::string app_secret;
-  double qps = 10;
-  int64_t retry_base_ms = 200;
+  double qps = 0;
+  RetryPolicy retry;
 };
 
-Result<ConnOptions> ReadConn(const config::ConnectionConfig& c) {
-  config::OptionReader r(c.options, c.path);
-  SS_RETURN_IF_ERROR(r.Validate(ConnectionOptionTable()));
-  ConnOptions o;
-  o.base_url = r.String("base_url");
-  o.token_url = r.String("token_url", o.base_url);
-  o.app_key = r.String("app_key");
-  o.app_secret = r.String("app_secret");
-  SS_ASSIGN_OR_RETURN(o.qps, r.NumberIn("qps", 10, config::kMinQps, config::kMaxQps));
-  o.retry_base_ms = r.Int("retry_base_ms", 200);
-  for (std::string* u : {&o.base_url, &o.token_url}) {
-    while (!u->empty() && u->back() == '/') u->pop_back();
-    if (u->rfind("http://", 0) != 0 && u->rfind("https://", 0) != 0) {
-      return InvalidArgument(c.path + ": base_url and token_url must start with http(s)://");
-    }
-  }
-  return o;
-}
-
-Result<Options> ReadSink(const config::PipelineConfig& p, const config::SinkConfig& s) {
-  config::OptionReader r(s.options, s.path);
-  SS_RETURN_IF_ERROR(r.Validate(SinkOptionTable()));
-  Options o;
-  o.app_type = r.String("app_type");
-  o.system_token = r.String("system_token");
-  o.user_id = r.String("user_id");
-  o.language = r.String("language", "zh_CN");
-  o.form_uuid = r.String("form_uuid");
-  o.process_code = r.String("process_code");
-  o.source_id_field = r.String("source_id_field");
-  o.on_delete = r.String("on_delete", "ignore");
-  if (o.on_delete != "ignore" && o.on_delete != "terminate" && o.on_delete != "delete") {
-    return InvalidArgument(r.PathOf("on_delete") + ": must be ignore, terminate or delete");
-  }
-  o.search_lag_ms = r.Int("search_lag_ms", 2000);
-  o.batch_rows = static_cast<size_t>(std::max<int64_t>(1, r.Int("batch_rows", 50)));
+Status ReadFields(const config::OptionReader& r, Options* o) {
   for (const auto& [component, v] : r.Get("fields")->members()) {
     if (!v.is_string()) {
       return InvalidArgument(r.PathOf("fields") + "." + component + ": must be a template string");
     }
-    if (component == o.source_id_field) {
+    if (component == o->source_id_field) {
       return InvalidArgument(r.PathOf("fields") + "." + component +
                              ": is the source_id_field, which the sink fills itself");
     }
-    o.mapping.columns.emplace_back(component, v.text());
+    o->mapping.columns.emplace_back(component, v.text());
   }
-  if (o.mapping.columns.empty()) return InvalidArgument(r.PathOf("fields") + ": no fields");
-  o.mapping.where = r.String("where");
-  o.mapping.lookups = p.lookups;
-  o.mapping.time_zone = p.time_zone;
-  o.mapping.path = s.path;
-  return o;
+  if (o->mapping.columns.empty()) return InvalidArgument(r.PathOf("fields") + ": no fields");
+  o->mapping.where = r.String("where");
+  return Status::Ok();
+}
+
+const config::OptionTable<Options>& SinkTable() {
+  using O = Options;
+  static const config::OptionTable<O> kTable =
+      config::OptionTable<O>()
+          .Required("app_type", &O::app_type, "APP_...")
+          .Required("system_token", &O::system_token, "the app's systemToken; ${ENV}")
+          .Required("user_id", &O::user_id, "the userId the instances start as")
+          .OneOf("language", &O::language, "zh_CN", {"zh_CN", "en_US"}, "form language")
+          .Required("form_uuid", &O::form_uuid, "FORM-...")
+          .Required("process_code", &O::process_code, "TPROC--...")
+          .Required("source_id_field", &O::source_id_field,
+                    "form component that holds the source id (used to find an instance again)")
+          .Custom("fields", config::OptionType::kObject, true, "", "component id -> template",
+                  ReadFields)
+          .Custom("where", config::OptionType::kString, false, "", "records this sink receives",
+                  nullptr)
+          .OneOf("on_delete", &O::on_delete, "ignore", {"ignore", "terminate", "delete"},
+                 "what a deletion at the source does")
+          .Int("search_lag_ms", &O::search_lag_ms, 2000, 0, 600000,
+               "pause before searching again when a fresh instance is not found yet")
+          .Int("batch_rows", &O::batch_rows, 50, 1, 1000, "records per batch");
+  return kTable;
+}
+
+const config::OptionTable<ConnOptions>& ConnTable() {
+  using O = ConnOptions;
+  static const config::OptionTable<O> kTable =
+      config::OptionTable<O>()
+          .Required("base_url", &O::base_url, "https://api.dingtalk.com")
+          .Str("token_url", &O::token_url, "",
+               "oapi host for gettoken, https://oapi.dingtalk.com (\"\" = base_url)")
+          .Required("app_key", &O::app_key, "DingTalk app key")
+          .Required("app_secret", &O::app_secret, "DingTalk app secret; ${ENV}")
+          .Num("qps", &O::qps, 10, config::kMinQps, config::kMaxQps, "requests per second")
+          .Include(connectors::RetryOptionTable(200), &O::retry)
+          .Check([](const config::OptionReader& r, O* o) -> Status {
+            if (o->token_url.empty()) o->token_url = o->base_url;
+            for (std::string* u : {&o->base_url, &o->token_url}) {
+              while (!u->empty() && u->back() == '/') u->pop_back();
+              if (u->rfind("http://", 0) != 0 && u->rfind("https://", 0) != 0) {
+                return InvalidArgument(r.path() +
+                                       ": base_url and token_url must start with http(s)://");
+              }
+            }
+            o->retry.throttle_base_ms = o->retry.base_ms * 5;
+            return Status::Ok();
+          });
+  return kTable;
+}
+
+Result<ConnOptions> ReadConn(const config::ConnectionConfig& c) {
+  return ConnTable().Read(c.options, c.path);
+}
+
+Result<Options> ReadSink(const config::PipelineConfig& p, const config::SinkConfig& s) {
+  Options base;
+  base.mapping.lookups = p.lookups;
+  base.mapping.time_zone = p.time_zone;
+  base.mapping.path = s.path;
+  return SinkTable().Read(s.options, s.path, std::move(base));
 }
 
 // Yida's answers (doc/vendors/yida.md, "Errors") to Status codes.
@@ -363,39 +388,8 @@ class YidaTarget final : public Target {
 
 }  // namespace
 
-const std::vector<config::OptionSpec>& SinkOptionTable() {
-  static const std::vector<config::OptionSpec> kTable = {
-      {"app_type", config::OptionType::kString, true, "", "APP_..."},
-      {"system_token", config::OptionType::kString, true, "", "the app's systemToken; ${ENV}"},
-      {"user_id", config::OptionType::kString, true, "", "the userId the instances start as"},
-      {"language", config::OptionType::kString, false, "zh_CN", "zh_CN | en_US"},
-      {"form_uuid", config::OptionType::kString, true, "", "FORM-..."},
-      {"process_code", config::OptionType::kString, true, "", "TPROC--..."},
-      {"source_id_field", config::OptionType::kString, true, "",
-       "form component that holds the source id (used to find an instance again)"},
-      {"fields", config::OptionType::kObject, true, "", "component id -> template"},
-      {"where", config::OptionType::kString, false, "", "records this sink receives"},
-      {"on_delete", config::OptionType::kString, false, "ignore", "ignore | terminate | delete"},
-      {"search_lag_ms", config::OptionType::kInt, false, "2000",
-       "pause before searching again when a fresh instance is not found yet"},
-      {"batch_rows", config::OptionType::kInt, false, "50", "records per batch"},
-  };
-  return kTable;
-}
-
-const std::vector<config::OptionSpec>& ConnectionOptionTable() {
-  static const std::vector<config::OptionSpec> kTable = {
-      {"base_url", config::OptionType::kString, true, "", "https://api.dingtalk.com"},
-      {"token_url", config::OptionType::kString, false, "(base_url)",
-       "oapi host for gettoken, https://oapi.dingtalk.com"},
-      {"app_key", config::OptionType::kString, true, "", "DingTalk app key"},
-      {"app_secret", config::OptionType::kString, true, "", "DingTalk app secret; ${ENV}"},
-      {"qps", config::OptionType::kNumber, false, "10", "requests per second"},
-      {"retry_base_ms", config::OptionType::kInt, false, "200",
-       "first backoff; throttling backs off from 5x this"},
-  };
-  return kTable;
-}
+const std::vector<config::OptionSpec>& SinkOptionTable() { return SinkTable().specs(); }
+const std::vector<config::OptionSpec>& ConnectionOptionTable() { return ConnTable().specs(); }
 
 Result<transform::MappingSpec> YidaMapping(const config::PipelineConfig& p,
                                            const config::SinkConfig& s) {
@@ -420,13 +414,16 @@ Result<std::shared_ptr<connectors::Client>> MakeYidaClient(const config::Connect
   token_conn.options.Add("app_key", json::Value::String(c.app_key));
   token_conn.options.Add("app_secret", json::Value::String(c.app_secret));
   token_conn.options.Add("qps", json::Value::Number(fmt::format("{}", c.qps)));
+  token_conn.options.Add("retry_base_ms", json::Value::Number(std::to_string(c.retry.base_ms)));
+  token_conn.options.Add("retry_budget_s",
+                         json::Value::Number(std::to_string(c.retry.budget_ms / 1000)));
+  token_conn.options.Add("max_attempts", json::Value::Number(std::to_string(c.retry.max_attempts)));
   SS_ASSIGN_OR_RETURN(auto t, connectors::dingtalk::ReadClientOptions(token_conn));
   auto tokens = std::make_shared<connectors::dingtalk::DingTalkClient>(t, http, clock);
   connectors::EndpointOptions eo;
   eo.name = conn.name;
   eo.qps = c.qps;
-  eo.retry.base_ms = c.retry_base_ms;
-  eo.retry.throttle_base_ms = c.retry_base_ms * 5;
+  eo.retry = c.retry;
   auto api = std::make_unique<connectors::ApiEndpoint>(eo, http, clock);
   return std::shared_ptr<connectors::Client>(
       std::make_shared<YidaClient>(std::move(c), std::move(tokens), std::move(api)));
