@@ -19,7 +19,7 @@ struct RetryPolicy {
   // How long one call may keep retrying, backoffs included, before it gives up. Default: 600 s
   // (DingTalk's per-IP flood guard bans for about 5 minutes).
   int64_t budget_ms = 600000;
-  // Tries while the answer stays unreadable (DataLoss) before it counts as a bad payload.
+  // Tries while the answer stays unreadable (BadReply) before it counts as a bad payload.
   // Default: 3.
   int max_garbled_attempts = 3;
   int64_t base_ms = 200;            // Default: 200 ms

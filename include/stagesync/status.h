@@ -22,7 +22,9 @@ enum class StatusCode {
   kResourceExhausted,   // throttled or quota: back off, then retry
   kUnavailable,         // transient (network, 5xx, server gone): back off, then retry
   kAborted,             // conflict (deadlock): redo the unit of work
-  kDataLoss,            // stored data is corrupt
+  kDataLoss,            // stored data (staging, a saved token) is corrupt: stop, do not retry
+  kBadReply,            // an answer that cannot be read (cut, garbled, not the documented
+                        // shape): retried a few times, then the payload is reported bad
   kDeadlineExceeded,    // timed out; the outcome of a write is unknown
   kInternal,            // a bug
 };
@@ -73,6 +75,7 @@ inline Status FailedPrecondition(std::string m) {
 inline Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
 inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 inline Status DataLoss(std::string m) { return {StatusCode::kDataLoss, std::move(m)}; }
+inline Status BadReply(std::string m) { return {StatusCode::kBadReply, std::move(m)}; }
 
 // Result<T> holds a T or a non-ok Status. Shaped like std::expected so it can become one.
 template <typename T>

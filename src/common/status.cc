@@ -29,6 +29,8 @@ std::string_view StatusCodeName(StatusCode code) {
       return "Aborted";
     case StatusCode::kDataLoss:
       return "DataLoss";
+    case StatusCode::kBadReply:
+      return "BadReply";
     case StatusCode::kDeadlineExceeded:
       return "DeadlineExceeded";
     case StatusCode::kInternal:

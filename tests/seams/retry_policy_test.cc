@@ -113,7 +113,7 @@ TEST_F(ApiEndpointTest, AGarbledBodyIsTriedAFewTimesThenReportedAsABadPayload) {
   for (int i = 0; i < 10; ++i) http_.Answer(200, R"({"errcode":0,"result":{"a":)");
   auto r = Call(ep);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), StatusCode::kDataLoss);
+  EXPECT_EQ(r.status().code(), StatusCode::kBadReply);
   EXPECT_EQ(http_.Sent().size(), static_cast<size_t>(RetryPolicy{}.max_garbled_attempts));
 }
 
@@ -171,7 +171,7 @@ TEST_F(ApiEndpointTest, EachRetryClassIsRetriedRefreshedOrReturnedAsItsCodeSays)
       {"create timeout", K::kDeadlineExceeded, false, StatusCode::kDeadlineExceeded},
       {"create reply lost", K::kDropAfterDelivery, false, StatusCode::kUnavailable},
       {"create 502", status(502), false, StatusCode::kUnavailable},
-      {"create garbled", status(200, "{"), false, StatusCode::kDataLoss},
+      {"create garbled", status(200, "{"), false, StatusCode::kBadReply},
       {"create 429", status(429), false, StatusCode::kOk},
       {"create 401", status(401), false, StatusCode::kOk},
       {"create 403", status(403), false, StatusCode::kPermissionDenied},

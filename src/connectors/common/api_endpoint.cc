@@ -33,7 +33,7 @@ Result<json::Value> ParseBody(const HttpResponse& resp, const json::ParseOptions
                               resp.status));
   }
   // Possibly cut in transit: retried a few times, then reported as a bad payload.
-  return DataLoss(fmt::format("HTTP {}: {}", resp.status, v.status().message()));
+  return BadReply(fmt::format("HTTP {}: {}", resp.status, v.status().message()));
 }
 
 Status ClassifyHttpStatus(const HttpResponse& resp) {
@@ -52,7 +52,8 @@ Status ClassifyHttpStatus(const HttpResponse& resp) {
 Result<json::Value> ApiEndpoint::Call(const std::function<Result<HttpRequest>()>& build,
                                       const Classifier& classify,
                                       const std::function<Status()>& reauth,
-                                      const std::string& what, bool idempotent) {
+                                      const std::string& what, Delivery delivery) {
+  const bool idempotent = delivery == Delivery::kIdempotent;
   const int64_t start_us = clock_->MonotonicMicros();
   int reauths = 0;  // in a row: a refreshed credential refused again is a real refusal
   int sends = 0;
@@ -90,8 +91,8 @@ Result<json::Value> ApiEndpoint::Call(const std::function<Result<HttpRequest>()>
     }
     reauths = 0;
     const bool transient = code == StatusCode::kUnavailable ||
-                           code == StatusCode::kDeadlineExceeded || code == StatusCode::kDataLoss;
-    if (!idempotent && transient) {
+                           code == StatusCode::kDeadlineExceeded || code == StatusCode::kBadReply;
+    if (delivery == Delivery::kAtMostOnce && transient) {
       // The request may have been carried out: the caller must ask the target.
       ++counters_.unknown_outcome;
       return last.WithContext(what + ": outcome unknown");
@@ -104,11 +105,11 @@ Result<json::Value> ApiEndpoint::Call(const std::function<Result<HttpRequest>()>
     }
     // A garbled body may be a cut connection (transient) or a payload that is bad every time
     // (one broken record): a few tries tell them apart; the caller parks the latter.
-    if (code == StatusCode::kDataLoss && ++garbled >= opts_.retry.max_garbled_attempts) {
+    if (code == StatusCode::kBadReply && ++garbled >= opts_.retry.max_garbled_attempts) {
       ++counters_.failed;
       return last.WithContext(fmt::format("{} (garbled {} times in a row)", what, garbled));
     }
-    if (code != StatusCode::kDataLoss) garbled = 0;
+    if (code != StatusCode::kBadReply) garbled = 0;
     const int64_t wait_ms = BackoffMillis(opts_.retry, ++retries, last, Rand());
     const int64_t elapsed_ms = (clock_->MonotonicMicros() - start_us) / 1000;
     if (!RetryFits(opts_.retry, sends, elapsed_ms, wait_ms)) {

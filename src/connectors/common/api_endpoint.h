@@ -43,9 +43,17 @@ struct EndpointCounters {
 };
 
 // Turns one HTTP answer into the parsed body (ok) or a Status whose code decides what happens:
-// Unauthenticated -> refresh and retry; ResourceExhausted/Unavailable/DataLoss -> back off and
+// Unauthenticated -> refresh and retry; ResourceExhausted/Unavailable/BadReply -> back off and
 // retry; anything else -> give up.
 using Classifier = std::function<Result<json::Value>(const HttpResponse&)>;
+
+// How a request may be repeated.
+enum class Delivery {
+  kIdempotent,  // a read: the transport and the retry loop resend it freely
+  kAtMostOnce,  // a create: sent once; an unknown outcome comes back for the caller to resolve
+  kRepeatable,  // harmless to repeat (an update to the same values) but never replayed by the
+                // transport behind our back: the retry loop resends it after an unknown outcome
+};
 
 class ApiEndpoint {
  public:
@@ -59,7 +67,13 @@ class ApiEndpoint {
   // the flag also goes into HttpRequest::idempotent, so the transport never resends it either.
   Result<json::Value> Call(const std::function<Result<HttpRequest>()>& build,
                            const Classifier& classify, const std::function<Status()>& reauth,
-                           const std::string& what, bool idempotent = true);
+                           const std::string& what, Delivery delivery);
+  Result<json::Value> Call(const std::function<Result<HttpRequest>()>& build,
+                           const Classifier& classify, const std::function<Status()>& reauth,
+                           const std::string& what, bool idempotent = true) {
+    return Call(build, classify, reauth, what,
+                idempotent ? Delivery::kIdempotent : Delivery::kAtMostOnce);
+  }
 
   // Paces one request outside Call (e.g. a login).
   void Pace() { limiter_.Acquire(); }
@@ -89,7 +103,7 @@ config::OptionTable<RetryPolicy> RetryOptionTable(int64_t base_ms = 200);
 Status CheckBaseUrl(const config::OptionReader& r, std::string* url);
 
 // Parses a JSON body (a UTF-8 BOM is fine). An HTML page (gateway, flood guard) is
-// ResourceExhausted, retried for the whole budget; other garbage is DataLoss naming the HTTP
+// ResourceExhausted, retried for the whole budget; other garbage is BadReply naming the HTTP
 // status, retried a few times and then reported as a bad payload.
 Result<json::Value> ParseBody(const HttpResponse& resp, const json::ParseOptions& opts = {});
 

@@ -80,7 +80,7 @@ Result<ClientOptions> ReadClientOptions(const config::ConnectionConfig& conn) {
 
 Result<json::Value> ClassifyAnswer(const HttpResponse& resp, bool token_call) {
   SS_RETURN_IF_ERROR(ClassifyHttpStatus(resp));
-  // The per-IP flood guard's HTML page is ResourceExhausted; a cut body DataLoss. A get reply
+  // The per-IP flood guard's HTML page is ResourceExhausted; a cut body BadReply. A get reply
   // carries its record as the member process_instance: an unreadable record becomes a
   // Value::Invalid member for the source to quarantine, not a failed call.
   json::ParseOptions parse_opts;

@@ -42,7 +42,7 @@ StatusCode ClassifyErrcode(int64_t errcode, std::string_view sub_code);
 // One oapi answer (gettoken's too) -> its parsed body when errcode is 0, else the Status that
 // decides what happens: 429, throttling errcodes and the flood guard's HTML page or
 // {"punish":"deny"} -> ResourceExhausted; 5xx, -1, a body without errcode -> Unavailable; a cut
-// body -> DataLoss; a refused token -> Unauthenticated (on gettoken: PermissionDenied).
+// body -> BadReply; a refused token -> Unauthenticated (on gettoken: PermissionDenied).
 Result<json::Value> ClassifyAnswer(const HttpResponse& resp, bool token_call);
 
 class DingTalkClient final : public Client {

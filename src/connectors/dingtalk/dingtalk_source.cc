@@ -165,7 +165,7 @@ Status DingTalkSource::GetPage(const std::vector<std::string>& ids,
           continue;
         }
         case StatusCode::kInvalidArgument:
-        case StatusCode::kDataLoss:
+        case StatusCode::kBadReply:
           // This record's payload is bad (oversize, malformed): park it, keep going.
           page->failures.push_back({id, o.status.message(), ""});
           continue;

@@ -354,13 +354,13 @@ Result<std::vector<json::Value>> KingdeeClient::ExecuteBillQuery(const json::Val
   // is a body we cannot trust: retried, then reported.
   auto rows_only = [](const json::Value& v) -> Status {
     if (!v.is_array()) {
-      return DataLoss(std::string("ExecuteBillQuery answered a JSON ") +
+      return BadReply(std::string("ExecuteBillQuery answered a JSON ") +
                       (v.is_object() ? "object" : "scalar") + ", not rows");
     }
     for (const auto& row : v.items()) {
       // An unreadable row (Value::Invalid) is the source's to quarantine.
       if (!row.is_array() && !row.is_invalid()) {
-        return DataLoss("ExecuteBillQuery answered a row that is not an array");
+        return BadReply("ExecuteBillQuery answered a row that is not an array");
       }
     }
     return Status::Ok();

@@ -68,7 +68,7 @@ class KingdeeClient final : public Client {
                                     const std::string& what, bool idempotent);
 
   // ExecuteBillQuery with `data` (FormId, FieldKeys, FilterString, ...): the rows, each a JSON
-  // array in FieldKeys order. A body that is neither rows nor an error is DataLoss (retried).
+  // array in FieldKeys order. A body that is neither rows nor an error is BadReply (retried).
   Result<std::vector<json::Value>> ExecuteBillQuery(const json::Value& data,
                                                     const std::string& what);
 

@@ -122,13 +122,13 @@ std::string FormatBeijingTime(int64_t epoch_ms) {
 }
 
 Status BodyStatus(const json::Value& body) {
-  if (!body.is_object()) return DataLoss("gateway answered JSON that is not an object");
+  if (!body.is_object()) return BadReply("gateway answered JSON that is not an object");
   const json::Value* success = body.Find("success");
   if (success != nullptr && success->is_bool() && success->bool_value()) return Status::Ok();
   const std::string code = TextOf(body.Find("code"));
   std::string msg = FirstString(body, {"msg", "message", "subMsg", "sub_msg"});
   if (success == nullptr && code.empty()) {
-    return DataLoss("gateway answered a body with neither success nor code");
+    return BadReply("gateway answered a body with neither success nor code");
   }
   const std::string text = fmt::format("Kuaimai code {}: {}", code.empty() ? "-" : code,
                                        msg.empty() ? "no message" : Clip(msg));

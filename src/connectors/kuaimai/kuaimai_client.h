@@ -86,7 +86,7 @@ class KuaimaiClient final : public Client {
 
   // Calls `method` with the business parameters, signed, with the current session; refreshes
   // the session (serialised) and retries when the gateway says it expired. `check` (optional)
-  // vets a success:true body inside the retry loop (DataLoss there is retried).
+  // vets a success:true body inside the retry loop (BadReply there is retried).
   Result<json::Value> Call(const std::string& method, const Params& business,
                            const std::string& what,
                            const std::function<Status(const json::Value&)>& check = nullptr);

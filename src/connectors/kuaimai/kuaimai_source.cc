@@ -181,7 +181,7 @@ Status KuaimaiSource::FetchWindow(int64_t start_ms, int64_t end_ms,
         (total == 0 || (has_next && has_next->is_bool() && !has_next->bool_value()))) {
       return Status::Ok();
     }
-    return DataLoss("success:true without a list (and neither total=0 nor hasNext=false)");
+    return BadReply("success:true without a list (and neither total=0 nor hasNext=false)");
   };
   std::string why;
   const bool continuing = resume && resume->next_page > 1 && resume->pass <= opts_.max_passes;

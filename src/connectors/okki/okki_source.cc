@@ -141,7 +141,7 @@ Status OkkiSource::Fetch(const FetchState& state, PageSink* sink) {
       auto has_list = [](const json::Value& v) -> Status {
         const json::Value* data = v.Find("data");
         const json::Value* list = data ? data->Find("list") : nullptr;
-        if (list == nullptr || !list->is_array()) return DataLoss("the reply has no data.list");
+        if (list == nullptr || !list->is_array()) return BadReply("the reply has no data.list");
         return Status::Ok();
       };
       SS_ASSIGN_OR_RETURN(json::Value v, client_->Get(opts_.endpoint, q, what, has_list));

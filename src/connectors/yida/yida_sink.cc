@@ -215,8 +215,9 @@ class YidaTarget final : public Target {
           json::Quote(o_.app_type), json::Quote(o_.system_token), json::Quote(o_.user_id),
           json::Quote(o_.language), json::Quote(o_.form_uuid), json::Quote(o_.process_code),
           json::Quote(item.payload));
-      auto res = Send("POST", "/v1.0/yida/processes/instances/start", body,
-                      "start instance for record " + item.source_id, /*idempotent=*/false);
+      auto res =
+          Send("POST", "/v1.0/yida/processes/instances/start", body,
+               "start instance for record " + item.source_id, connectors::Delivery::kAtMostOnce);
       CreateResult cr;
       if (res.ok()) {
         const json::Value* id = res->Find("result");
@@ -233,7 +234,7 @@ class YidaTarget final : public Target {
       } else {
         cr.kind = CreateResult::kUnknown;
         cr.message = res.status().message();
-        if (!res.status().IsRetryable() && res.status().code() != StatusCode::kDataLoss) {
+        if (!res.status().IsRetryable() && res.status().code() != StatusCode::kBadReply) {
           // Refused outright (credentials, permission, quota): stop here; the rest were never
           // sent, and the lookups that follow fail the same way and stop the apply.
           while (out.size() + 1 < items.size()) out.push_back(cr);
@@ -311,9 +312,10 @@ class YidaTarget final : public Target {
         "\"searchFieldJson\":{}}}",
         json::Quote(o_.app_type), json::Quote(o_.system_token), json::Quote(o_.user_id),
         json::Quote(o_.language), json::Quote(o_.form_uuid), json::Quote(search));
-    SS_ASSIGN_OR_RETURN(json::Value res,
-                        Send("POST", "/v1.0/yida/processes/instances?pageNumber=1&pageSize=10",
-                             body, "search the form for record " + source_id, true));
+    SS_ASSIGN_OR_RETURN(
+        json::Value res,
+        Send("POST", "/v1.0/yida/processes/instances?pageNumber=1&pageSize=10", body,
+             "search the form for record " + source_id, connectors::Delivery::kIdempotent));
     const json::Value* data = res.Find("data");
     if (data == nullptr || !data->is_array()) return std::optional<TargetOutcome>();
     for (const auto& inst : data->items()) {
@@ -330,35 +332,19 @@ class YidaTarget final : public Target {
     return std::optional<TargetOutcome>();
   }
 
-  // Update, terminate and delete change the target, so the transport sends each at most once
-  // (idempotent=false): none is replayed behind this sink's back. This sink may repeat them
-  // itself after an unknown outcome, because here a repeat is harmless: an update sets the
-  // same values again, and a repeated terminate or delete answers instanceStatusHasChanged /
+  // Update, terminate and delete change the target, so the transport sends each at most once:
+  // none is replayed behind this sink's back. The retry loop may repeat them after an unknown
+  // outcome, because here a repeat is harmless: an update sets the same values again, and a
+  // repeated terminate or delete answers instanceStatusHasChanged /
   // dataDoesNotExistOrIsDeleted, which OnDelete takes as done.
   Result<json::Value> SendRepeatable(const std::string& method, const std::string& path,
                                      const std::string& body, const std::string& what) {
-    const RetryPolicy& policy = api_->options().retry;
-    const int64_t start_us = clock_->MonotonicMicros();
-    int garbled = 0;
-    for (int attempt = 1;; ++attempt) {
-      auto res = Send(method, path, body, what, /*idempotent=*/false);
-      const StatusCode code = res.ok() ? StatusCode::kOk : res.status().code();
-      const bool unknown = code == StatusCode::kUnavailable ||
-                           code == StatusCode::kDeadlineExceeded || code == StatusCode::kDataLoss;
-      if (!unknown) return res;
-      garbled = code == StatusCode::kDataLoss ? garbled + 1 : 0;
-      if (garbled >= policy.max_garbled_attempts) return res;
-      // The same time budget as any call of this connection (ApiEndpoint::Call).
-      const int64_t wait_ms =
-          BackoffMillis(policy, attempt, res.status(), static_cast<uint64_t>(attempt) * 7919);
-      const int64_t elapsed_ms = (clock_->MonotonicMicros() - start_us) / 1000;
-      if (!RetryFits(policy, attempt, elapsed_ms, wait_ms)) return res;
-      clock_->SleepForMicros(wait_ms * 1000);
-    }
+    return Send(method, path, body, what, connectors::Delivery::kRepeatable);
   }
 
   Result<json::Value> Send(const std::string& method, const std::string& path,
-                           const std::string& body, const std::string& what, bool idempotent) {
+                           const std::string& body, const std::string& what,
+                           connectors::Delivery delivery) {
     std::string token;
     auto build = [&]() -> Result<HttpRequest> {
       SS_ASSIGN_OR_RETURN(token, tokens_->Token(false, ""));
@@ -373,7 +359,7 @@ class YidaTarget final : public Target {
     };
     auto reauth = [&]() -> Status { return tokens_->Token(true, token).status(); };
     auto classify = [this](const HttpResponse& r) { return Classify(api_, r); };
-    return api_->Call(build, classify, reauth, path_ + ": " + what, idempotent);
+    return api_->Call(build, classify, reauth, path_ + ": " + what, delivery);
   }
 
   const std::string path_;
