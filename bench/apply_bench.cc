@@ -44,28 +44,6 @@ double Seconds(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-void AppendTsv(const transform::Cell& c, std::string* out) {
-  if (!c) {
-    out->append("\\N");
-    return;
-  }
-  for (char ch : *c) {
-    switch (ch) {
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      default:
-        out->push_back(ch);
-    }
-  }
-}
-
 [[noreturn]] void Die(const std::string& what, const Status& s) {
   std::cerr << "apply_bench: " << what << ": " << s.ToString() << "\n";
   std::exit(1);
@@ -189,7 +167,7 @@ int main(int argc, char** argv) {
       for (const auto& row : out) {
         for (size_t i = 0; i < row.cells.size(); ++i) {
           if (i) tsv.push_back('\t');
-          AppendTsv(row.cells[i], &tsv);
+          sink::mysql::AppendTsv(row.cells[i], &tsv);
         }
         tsv.push_back('\n');
       }

@@ -172,11 +172,11 @@ std::string SummaryJson(const ApplySummary& s) {
   return fmt::format(
       "{{\"command\":\"apply\",\"pipeline\":{},\"sink\":{},\"batches\":{},\"changes\":{},"
       "\"applied\":{},\"rows\":{},\"skipped\":{},\"quarantined\":{},\"retries\":{},"
-      "\"recovered\":{},\"filtered\":{},\"reapplied\":{},\"rule_failures\":{{{}}},"
-      "\"elapsed_ms\":{}}}",
+      "\"recovered\":{},\"filtered\":{},\"reapplied\":{},\"changes_reported\":{},"
+      "\"rule_failures\":{{{}}},\"elapsed_ms\":{}}}",
       json::Quote(s.pipeline), json::Quote(s.sink), s.batches, s.changes, s.applied, s.rows,
-      s.skipped, s.quarantined, s.retries, s.recovered, s.filtered, s.reapplied, rules,
-      s.elapsed_ms);
+      s.skipped, s.quarantined, s.retries, s.recovered, s.filtered, s.reapplied, s.changes_reported,
+      rules, s.elapsed_ms);
 }
 
 }  // namespace stagesync::apply

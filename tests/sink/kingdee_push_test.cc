@@ -167,6 +167,9 @@ TEST_F(KingdeePushTest, AChangeAfterThePushIsReportedAndNeverPushedAgain) {
   auto s = Sync();
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   EXPECT_EQ(s->changes_reported, 1);
+  // The --json summary tells scripts too.
+  EXPECT_NE(apply::SummaryJson(*s).find("\"changes_reported\":1"), std::string::npos)
+      << apply::SummaryJson(*s);
   EXPECT_EQ(kd_.PushCount(), pushes);
   ExpectExactlyOneBillPerApproved();
 }

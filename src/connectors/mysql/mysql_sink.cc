@@ -52,7 +52,13 @@ size_t QuotedBytes(const std::string& v) {
   return n;
 }
 
-// One TSV field for LOAD DATA: \N is NULL; backslash, tab, newline and NUL are escaped.
+bool Transient(const Status& s) {
+  return s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kAborted ||
+         s.code() == StatusCode::kDeadlineExceeded;
+}
+
+}  // namespace
+
 void AppendTsv(const transform::Cell& c, std::string* out) {
   if (!c) {
     out->append("\\N");
@@ -77,13 +83,6 @@ void AppendTsv(const transform::Cell& c, std::string* out) {
     }
   }
 }
-
-bool Transient(const Status& s) {
-  return s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kAborted ||
-         s.code() == StatusCode::kDeadlineExceeded;
-}
-
-}  // namespace
 
 const config::OptionTable<SqlOptions>& ConnectionTable() {
   using O = SqlOptions;

@@ -40,6 +40,9 @@ Result<MySqlSinkOptions> ReadSinkOptions(const config::PipelineConfig& p,
                                          const config::SinkConfig& s);
 Result<SqlOptions> ReadConnectionOptions(const config::ConnectionConfig& c);
 
+// Appends one LOAD DATA field (TSV): \N is NULL; backslash, tab, newline and NUL are escaped.
+void AppendTsv(const transform::Cell& c, std::string* out);
+
 // Creates the ledger and offsets tables if missing.
 Status EnsureBookkeepingTables(SqlConnection* conn);
 
