@@ -74,6 +74,19 @@ Result<std::unique_ptr<sink::Sink>> IntentSinkFor(const Context& ctx, const conf
                                                   stage::StagingLog* log,
                                                   std::unique_ptr<sink::Target> target);
 
+// The usual connection hooks of a vendor whose client C is built from options read by `Read`:
+// `.check_connection = CheckWith<ReadClientOptions>, .make_client = ClientOf<C,
+// ReadClientOptions>`.
+template <auto Read>
+Status CheckWith(const config::ConnectionConfig& c) {
+  return Read(c).status();
+}
+template <class C, auto Read>
+Result<std::shared_ptr<Client>> ClientOf(const config::ConnectionConfig& c, Runtime& rt) {
+  SS_ASSIGN_OR_RETURN(auto opts, Read(c));
+  return std::shared_ptr<Client>(std::make_shared<C>(std::move(opts), rt.http(), rt.clock()));
+}
+
 // Every connector, in registry order (registry.cc).
 const std::vector<const Connector*>& Registry();
 

@@ -32,16 +32,19 @@ TEST(RateLimiterTest, SharedAcrossThreadsNeverExceedsTheLimitInAnySecond) {
     threads.emplace_back([&] {
       for (int i = 0; i < 20; ++i) {
         limiter.Acquire();
+        const int64_t now = Clock::Real()->MonotonicMicros();
         std::lock_guard<std::mutex> lock(mu);
-        stamps.push_back(Clock::Real()->MonotonicMicros());
+        stamps.push_back(now);
       }
     });
   }
   for (auto& th : threads) th.join();
   std::sort(stamps.begin(), stamps.end());
   size_t worst = 0;
+  // Windows of 0.95 s: a thread the loaded machine wakes up to 50 ms late must not look like a
+  // burst (at 50/s a window that short holds 48 grants; a limiter allowing 55/s gives 52).
   for (size_t i = 0, j = 0; i < stamps.size(); ++i) {
-    while (stamps[i] - stamps[j] >= 1000000) ++j;
+    while (stamps[i] - stamps[j] >= 950000) ++j;
     worst = std::max(worst, i - j + 1);
   }
   EXPECT_LE(worst, 50u);

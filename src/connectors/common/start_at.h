@@ -39,4 +39,14 @@ inline Result<std::optional<int64_t>> ReadStartAt(const config::OptionReader& r,
   return std::optional<int64_t>(out);
 }
 
+// The `start_at` entry of a windowed source's option table: fills `start_at_ms` from the
+// option, in the options' `time_zone`.
+inline constexpr std::string_view kStartAtHelp =
+    "first fetch starts at this date-time instead (\"2024-01-01 00:00:00\", pipeline's zone)";
+template <class O>
+Status ReadStartAtOption(const config::OptionReader& r, O* o) {
+  SS_ASSIGN_OR_RETURN(o->start_at_ms, ReadStartAt(r, o->time_zone));
+  return Status::Ok();
+}
+
 }  // namespace stagesync::source

@@ -7,13 +7,6 @@
 namespace stagesync::connectors::dingtalk {
 namespace {
 
-Status CheckConnection(const config::ConnectionConfig& c) { return ReadClientOptions(c).status(); }
-
-Result<std::shared_ptr<Client>> MakeClient(const config::ConnectionConfig& c, Runtime& rt) {
-  SS_ASSIGN_OR_RETURN(ClientOptions opts, ReadClientOptions(c));
-  return std::shared_ptr<Client>(std::make_shared<DingTalkClient>(opts, rt.http(), rt.clock()));
-}
-
 Status CheckSource(const config::PipelineConfig& p) {
   return source::dingtalk::ReadSourceOptions(p.source, p.time_zone).status();
 }
@@ -33,8 +26,8 @@ const Connector kConnector = {
     .type = "dingtalk",
     .about = "DingTalk approval instances (oapi processinstance listids + get)",
     .connection_options = SpecsOf<ClientOptionTable>,
-    .check_connection = CheckConnection,
-    .make_client = MakeClient,
+    .check_connection = CheckWith<ReadClientOptions>,
+    .make_client = ClientOf<DingTalkClient, ReadClientOptions>,
     .source_options = SpecsOf<source::dingtalk::SourceOptionTable>,
     .check_source = CheckSource,
     .make_source = MakeSource,

@@ -100,13 +100,8 @@ const config::OptionTable<SourceOptions>& SourceOptionTable() {
           .Int("lag_s", &O::lag_ms, 30, 0, 365 * 86400, "stop this far before now", 1000)
           .Int("initial_lookback_days", &O::initial_lookback_ms, 30, 1, 365,
                "first fetch goes back this far", kDayMs)
-          .Custom("start_at", config::OptionType::kString, false, "(none)",
-                  "first fetch starts at this date-time instead (\"2024-01-01 00:00:00\", "
-                  "pipeline's zone)",
-                  [](const config::OptionReader& r, O* o) -> Status {
-                    SS_ASSIGN_OR_RETURN(o->start_at_ms, ReadStartAt(r, o->time_zone));
-                    return Status::Ok();
-                  })
+          .Custom("start_at", config::OptionType::kString, false, "(none)", kStartAtHelp,
+                  ReadStartAtOption<O>)
           .Int("window_days", &O::window_ms, 30, 1, 120, "listids window length (DingTalk's limit)",
                kDayMs)
           .Int("page_size", &O::page_size, 20, 1, 20, "ids per listids page (DingTalk's limit)")

@@ -9,13 +9,6 @@
 namespace stagesync::connectors::kingdee {
 namespace {
 
-Status CheckConnection(const config::ConnectionConfig& c) { return ReadClientOptions(c).status(); }
-
-Result<std::shared_ptr<Client>> MakeClient(const config::ConnectionConfig& c, Runtime& rt) {
-  SS_ASSIGN_OR_RETURN(ClientOptions opts, ReadClientOptions(c));
-  return std::shared_ptr<Client>(std::make_shared<KingdeeClient>(opts, rt.http(), rt.clock()));
-}
-
 Status CheckSource(const config::PipelineConfig& p) {
   return source::kingdee::ReadSourceOptions(p).status();
 }
@@ -41,8 +34,8 @@ const Connector kConnector = {
     .type = "kingdee",
     .about = "Kingdee K3Cloud WebAPI (login session), ExecuteBillQuery source and Push sink",
     .connection_options = SpecsOf<ClientOptionTable>,
-    .check_connection = CheckConnection,
-    .make_client = MakeClient,
+    .check_connection = CheckWith<ReadClientOptions>,
+    .make_client = ClientOf<KingdeeClient, ReadClientOptions>,
     .source_options = SpecsOf<source::kingdee::SourceOptionTable>,
     .check_source = CheckSource,
     .make_source = MakeSource,

@@ -7,13 +7,6 @@
 namespace stagesync::connectors::kuaimai {
 namespace {
 
-Status CheckConnection(const config::ConnectionConfig& c) { return ReadClientOptions(c).status(); }
-
-Result<std::shared_ptr<Client>> MakeClient(const config::ConnectionConfig& c, Runtime& rt) {
-  SS_ASSIGN_OR_RETURN(ClientOptions opts, ReadClientOptions(c));
-  return std::shared_ptr<Client>(std::make_shared<KuaimaiClient>(opts, rt.http(), rt.clock()));
-}
-
 Status CheckSource(const config::PipelineConfig& p) {
   return source::kuaimai::ReadSourceOptions(p.source, p.time_zone).status();
 }
@@ -46,8 +39,8 @@ const Connector kConnector = {
     .type = "kuaimai",
     .about = "Kuaimai ERP open platform (signed calls, rotating session), windowed list methods",
     .connection_options = SpecsOf<ClientOptionTable>,
-    .check_connection = CheckConnection,
-    .make_client = MakeClient,
+    .check_connection = CheckWith<ReadClientOptions>,
+    .make_client = ClientOf<KuaimaiClient, ReadClientOptions>,
     .source_options = SpecsOf<source::kuaimai::SourceOptionTable>,
     .check_source = CheckSource,
     .make_source = MakeSource,

@@ -7,13 +7,6 @@
 namespace stagesync::connectors::okki {
 namespace {
 
-Status CheckConnection(const config::ConnectionConfig& c) { return ReadClientOptions(c).status(); }
-
-Result<std::shared_ptr<Client>> MakeClient(const config::ConnectionConfig& c, Runtime& rt) {
-  SS_ASSIGN_OR_RETURN(ClientOptions opts, ReadClientOptions(c));
-  return std::shared_ptr<Client>(std::make_shared<OkkiClient>(opts, rt.http(), rt.clock()));
-}
-
 Status CheckSource(const config::PipelineConfig& p) {
   return source::okki::ReadSourceOptions(p).status();
 }
@@ -32,8 +25,8 @@ const Connector kConnector = {
     .type = "okki",
     .about = "OKKI CRM open API (OAuth2 client credentials), time-windowed list pages",
     .connection_options = SpecsOf<ClientOptionTable>,
-    .check_connection = CheckConnection,
-    .make_client = MakeClient,
+    .check_connection = CheckWith<ReadClientOptions>,
+    .make_client = ClientOf<OkkiClient, ReadClientOptions>,
     .source_options = SpecsOf<source::okki::SourceOptionTable>,
     .check_source = CheckSource,
     .make_source = MakeSource,
