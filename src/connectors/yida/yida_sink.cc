@@ -394,7 +394,7 @@ Result<std::shared_ptr<connectors::Client>> MakeYidaClient(const config::Connect
                                                            HttpClient* http, Clock* clock) {
   SS_ASSIGN_OR_RETURN(ConnOptions c, ReadConn(conn));
   // Tokens come from oapi gettoken with the app's key and secret: a dingtalk connection's.
-  config::ConnectionConfig token_conn{conn.name + "#token", "dingtalk", json::Value::Object(),
+  config::ConnectionConfig token_conn{conn.name + "#token", conn.type, json::Value::Object(),
                                       conn.path};
   token_conn.options.Add("base_url", json::Value::String(c.token_url));
   token_conn.options.Add("app_key", json::Value::String(c.app_key));
