@@ -6,14 +6,11 @@
 #include <httplib.h>
 #include <simdjson.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "testing/emulator_test.h"
