@@ -40,16 +40,8 @@ class KingdeeFetchTest : public testing::PipelineTest<testing::FaultyHttpClient>
   void Configure(std::map<std::string, json::Value> source = {},
                  std::map<std::string, json::Value> connection = {},
                  std::vector<std::string> remove = {}) {
-    testing::SeedEdits e;
-    e.state_dir = dir_.Sub("state");
-    e.vendor_connection = "kingdee";
-    e.connection = {{"base_url", Str(emu_.base_url())},
-                    {"acct_id", Str("demo-acct")},
-                    {"username", Str("api")},
-                    {"app_id", Str("demo-app")},
-                    {"app_secret", Str("demo-app-secret")},
-                    {"qps", Num(500)},
-                    {"retry_base_ms", Num(10)}};
+    auto e = testing::EmulatorSeedEdits("kingdee", emu_.base_url(), dir_.Sub("state"),
+                                        {{"qps", Num(500)}, {"retry_base_ms", Num(10)}});
     for (auto& [k, v] : connection) e.connection[k] = v;
     e.source = std::move(source);
     e.remove_source = std::move(remove);

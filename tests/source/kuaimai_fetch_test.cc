@@ -55,16 +55,8 @@ class KuaimaiFetchTest : public testing::PipelineTest<testing::FaultyHttpClient>
 
   std::string ConfigJson(std::map<std::string, json::Value> source = {},
                          std::map<std::string, json::Value> connection = {}) {
-    testing::SeedEdits e;
-    e.state_dir = dir_.Sub("state");
-    e.vendor_connection = "kuaimai";
-    e.connection = {{"base_url", Str(emu_.base_url() + "/router")},
-                    {"app_key", Str("demo-kuaimai")},
-                    {"app_secret", Str("demo-kuaimai-secret")},
-                    {"session", Str("at-0")},
-                    {"refresh_token", Str("rt-0")},
-                    {"qps", Num(500)},
-                    {"retry_base_ms", Num(10)}};
+    auto e = testing::EmulatorSeedEdits("kuaimai", emu_.base_url(), dir_.Sub("state"),
+                                        {{"qps", Num(500)}, {"retry_base_ms", Num(10)}});
     for (auto& [k, v] : connection) e.connection[k] = v;
     e.source = {{"initial_lookback_days", Num(7)}, {"lag_s", Num(0)}, {"page_size", Num(50)}};
     for (auto& [k, v] : source) e.source[k] = v;

@@ -46,14 +46,8 @@ class OkkiFetchTest : public testing::PipelineTest<testing::FaultyHttpClient> {
 
   void Configure(std::map<std::string, json::Value> source = {},
                  std::map<std::string, json::Value> connection = {}) {
-    testing::SeedEdits e;
-    e.state_dir = dir_.Sub("state");
-    e.vendor_connection = "okki";
-    e.connection = {{"base_url", Str(emu_.base_url())},
-                    {"client_id", Str("demo-okki")},
-                    {"client_secret", Str("demo-okki-secret")},
-                    {"qps", Num(500)},
-                    {"retry_base_ms", Num(10)}};
+    auto e = testing::EmulatorSeedEdits("okki", emu_.base_url(), dir_.Sub("state"),
+                                        {{"qps", Num(500)}, {"retry_base_ms", Num(10)}});
     for (auto& [k, v] : connection) e.connection[k] = v;
     e.source = std::move(source);
     Load(testing::SeedConfigJson("003-okki-product-yida.json", e));

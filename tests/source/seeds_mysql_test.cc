@@ -108,15 +108,8 @@ TEST_F(SeedsMySqlTest, Seed004MaterialsLandInMariaDbAndAVanishedOneIsDeleted) {
   emulators::KingdeeEmulator emu;
   ASSERT_TRUE(emu.Start(0));
   emu.GenerateMaterials(1500, 40);
-  testing::SeedEdits e;
-  e.state_dir = dir_.Sub("state");
-  e.vendor_connection = "kingdee";
-  e.connection = {{"base_url", Str(emu.base_url())},
-                  {"acct_id", Str("demo-acct")},
-                  {"username", Str("api")},
-                  {"app_id", Str("demo-app")},
-                  {"app_secret", Str("demo-app-secret")},
-                  {"qps", Num(500)}};
+  auto e =
+      testing::EmulatorSeedEdits("kingdee", emu.base_url(), dir_.Sub("state"), {{"qps", Num(500)}});
   e.mysql_connection = "crm";
   e.mysql_port = db_.port();
   e.mysql_database = db_.name();
@@ -232,15 +225,8 @@ TEST_F(SeedsMySqlTest, Seed002AftersaleOrdersLandInMariaDbOneRowPerItem) {
   const int64_t now = Clock::Real()->NowMillis();
   emu.Generate(300, now - 5 * kDayMs, now - kHourMs, 41);
   emu.AdvanceClockMs(-5000);  // upstream edits land safely inside the next window
-  testing::SeedEdits e;
-  e.state_dir = dir_.Sub("state");
-  e.vendor_connection = "kuaimai";
-  e.connection = {{"base_url", Str(emu.base_url() + "/router")},
-                  {"app_key", Str("demo-kuaimai")},
-                  {"app_secret", Str("demo-kuaimai-secret")},
-                  {"session", Str("at-0")},
-                  {"refresh_token", Str("rt-0")},
-                  {"qps", Num(500)}};
+  auto e =
+      testing::EmulatorSeedEdits("kuaimai", emu.base_url(), dir_.Sub("state"), {{"qps", Num(500)}});
   e.source = {{"initial_lookback_days", Num(6)}, {"lag_s", Num(0)}};
   e.mysql_connection = "bi";
   e.mysql_port = db_.port();
