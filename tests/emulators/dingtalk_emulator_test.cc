@@ -7,11 +7,9 @@
 #include <simdjson.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
-#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
@@ -19,18 +17,13 @@
 #include <utility>
 #include <vector>
 
+#include "testing/emulator_test.h"
+
 namespace stagesync::emulators {
 namespace {
 
-constexpr int64_t kDayMs = 86'400'000;
 constexpr std::string_view kListIds = "/topapi/processinstance/listids";
 constexpr std::string_view kGet = "/topapi/processinstance/get";
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string ListBody(int64_t start, int64_t end, int size, int64_t cursor,
                      std::string_view code = "PROC-PAYMENT-0001") {
@@ -43,19 +36,8 @@ std::string GetBody(std::string_view id) {
   return fmt::format(R"({{"process_instance_id":"{}"}})", id);
 }
 
-bool HasKey(simdjson::dom::element obj, std::string_view key) {
-  return obj.at_key(key).error() == simdjson::SUCCESS;
-}
-
-class DingTalkEmulatorTest : public ::testing::Test {
+class DingTalkEmulatorTest : public EmulatorTest<DingTalkEmulator> {
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(emu_.Start());
-    client_ = std::make_unique<httplib::Client>("127.0.0.1", emu_.port());
-    client_->set_keep_alive(true);
-    client_->set_tcp_nodelay(true);
-  }
-
   httplib::Result GetToken(std::string_view key = "demo-key",
                            std::string_view secret = "demo-secret") {
     return client_->Get(fmt::format("/gettoken?appkey={}&appsecret={}", key, secret).c_str());
@@ -72,32 +54,15 @@ class DingTalkEmulatorTest : public ::testing::Test {
                          "application/json");
   }
 
-  // Valid until the next Parse call.
-  simdjson::dom::element Parse(const std::string& body) {
-    simdjson::dom::element root;
-    EXPECT_EQ(parser_.parse(body).get(root), simdjson::SUCCESS) << body;
-    return root;
-  }
-
   int64_t Errcode(const httplib::Result& res) {
     if (!res || res->status != 200) return -999;
     return int64_t(Parse(res->body)["errcode"]);
   }
-
-  DingTalkEmulator emu_;
-  std::unique_ptr<httplib::Client> client_;
-  simdjson::dom::parser parser_;
 };
 
 TEST_F(DingTalkEmulatorTest, BusyPortFailsAndRestartWorks) {
   DingTalkEmulator other;
-  EXPECT_FALSE(other.Start(emu_.port()));
-  ASSERT_TRUE(other.Start());
-  EXPECT_NE(other.port(), emu_.port());
-  EXPECT_EQ(other.base_url(), fmt::format("http://127.0.0.1:{}", other.port()));
-  other.Stop();
-  EXPECT_EQ(other.port(), 0);
-  ASSERT_TRUE(other.Start());
+  ASSERT_NO_FATAL_FAILURE(StartBesideAndRestart(other));
   httplib::Client cli("127.0.0.1", other.port());
   auto res = cli.Get("/gettoken?appkey=demo-key&appsecret=demo-secret");
   ASSERT_TRUE(res);
@@ -465,28 +430,19 @@ TEST_F(DingTalkEmulatorTest, ConcurrentClientsAndLatency) {
   emu_.Generate(40, now - 5 * kDayMs, now, 11);
   const std::string token = Token();
   const std::vector<DingTalkInstance> instances = emu_.Instances();
-  std::atomic<int> ok{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 8; ++t) {
-    threads.emplace_back([&, t] {
-      httplib::Client cli("127.0.0.1", emu_.port());
-      cli.set_keep_alive(true);
-      cli.set_tcp_nodelay(true);
-      simdjson::dom::parser parser;
-      for (int i = 0; i < 20; ++i) {
-        const std::string& id = instances[static_cast<size_t>(t * 5 + i) % instances.size()].id;
-        auto res = cli.Post(fmt::format("{}?access_token={}", kGet, token).c_str(), GetBody(id),
-                            "application/json");
-        simdjson::dom::element root;
-        if (res && res->status == 200 && parser.parse(res->body).get(root) == simdjson::SUCCESS &&
-            int64_t(root["errcode"]) == 0) {
-          ++ok;
-        }
-      }
-    });
-  }
-  for (std::thread& th : threads) th.join();
-  EXPECT_EQ(ok.load(), 160);
+  EXPECT_EQ(CountConcurrentOk(
+                8, 20,
+                [&](httplib::Client& cli, simdjson::dom::parser& parser, int t, int i) {
+                  const std::string& id =
+                      instances[static_cast<size_t>(t * 5 + i) % instances.size()].id;
+                  auto res = cli.Post(fmt::format("{}?access_token={}", kGet, token).c_str(),
+                                      GetBody(id), "application/json");
+                  simdjson::dom::element root;
+                  return res && res->status == 200 &&
+                         parser.parse(res->body).get(root) == simdjson::SUCCESS &&
+                         int64_t(root["errcode"]) == 0;
+                }),
+            160);
 
   emu_.SetLatencyMs(60);
   const auto start = std::chrono::steady_clock::now();

@@ -6,15 +6,14 @@
 #include <httplib.h>
 #include <simdjson.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
+
+#include "testing/emulator_test.h"
 
 namespace stagesync::emulators {
 namespace {
@@ -58,15 +57,8 @@ std::string QueryBody(std::string_view form, std::string_view keys, std::string_
       form, keys, escaped, order, start, limit);
 }
 
-class KingdeeEmulatorTest : public ::testing::Test {
+class KingdeeEmulatorTest : public EmulatorTest<KingdeeEmulator> {
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(emu_.Start());
-    client_ = std::make_unique<httplib::Client>("127.0.0.1", emu_.port());
-    client_->set_keep_alive(true);
-    client_->set_tcp_nodelay(true);
-  }
-
   httplib::Result Post(const std::string& path, const std::string& body,
                        const httplib::Headers& headers = {}) {
     return client_->Post(path.c_str(), headers, body, "application/json;charset=utf-8");
@@ -139,21 +131,12 @@ class KingdeeEmulatorTest : public ::testing::Test {
     return int64_t(Status(res, wrapped)["MsgCode"]);
   }
 
-  KingdeeEmulator emu_;
-  std::unique_ptr<httplib::Client> client_;
   std::string cookie_;
-  simdjson::dom::parser parser_;
 };
 
 TEST_F(KingdeeEmulatorTest, BusyPortFailsAndRestartWorks) {
   KingdeeEmulator other;
-  EXPECT_FALSE(other.Start(emu_.port()));
-  ASSERT_TRUE(other.Start());
-  EXPECT_NE(other.port(), emu_.port());
-  EXPECT_EQ(other.base_url(), fmt::format("http://127.0.0.1:{}", other.port()));
-  other.Stop();
-  EXPECT_EQ(other.port(), 0);
-  ASSERT_TRUE(other.Start());
+  ASSERT_NO_FATAL_FAILURE(StartBesideAndRestart(other));
   httplib::Client cli("127.0.0.1", other.port());
   auto res = cli.Post(kValidateUser.c_str(),
                       R"({"parameters":["demo-acct","api","demo-pass",2052]})", "application/json");
@@ -939,33 +922,23 @@ TEST_F(KingdeeEmulatorTest, ConcurrentClients) {
   emu_.GenerateMaterials(50, 11);
   for (int i = 0; i < 40; ++i) emu_.AddPayApply(fmt::format("FKSQ{:06}", i));
   Login();
-  std::atomic<int> ok{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 8; ++t) {
-    threads.emplace_back([&, t] {
-      httplib::Client cli("127.0.0.1", emu_.port());
-      cli.set_keep_alive(true);
-      cli.set_tcp_nodelay(true);
-      const httplib::Headers headers = {{"Cookie", cookie_}};
-      for (int i = 0; i < 5; ++i) {
-        auto q = cli.Post(kQuery.c_str(), headers, QueryBody("BD_MATERIAL", "FMasterId"),
-                          "application/json");
-        auto p = cli.Post(kPush.c_str(), headers,
-                          fmt::format(R"({{"formid":"CN_PAYAPPLY","data":{{"Numbers":)"
-                                      R"(["FKSQ{:06}"],"RuleId":"CN_PAYAPPLYTOPAYBILL"}}}})",
-                                      t * 5 + i),
-                          "application/json");
-        if (q && q->status == 200 && q->body.starts_with("[[100001],") && p && p->status == 200 &&
-            p->body.find(R"("ResponseStatus":{"IsSuccess":true)") != std::string::npos) {
-          ++ok;
-        } else {
-          ADD_FAILURE() << (q ? q->body.substr(0, 80) : "no q") << " / " << (p ? p->body : "no p");
-        }
-      }
-    });
-  }
-  for (std::thread& th : threads) th.join();
-  EXPECT_EQ(ok.load(), 40);
+  const httplib::Headers headers = {{"Cookie", cookie_}};
+  auto call = [&](httplib::Client& cli, simdjson::dom::parser&, int t, int i) {
+    auto q = cli.Post(kQuery.c_str(), headers, QueryBody("BD_MATERIAL", "FMasterId"),
+                      "application/json");
+    auto p = cli.Post(kPush.c_str(), headers,
+                      fmt::format(R"({{"formid":"CN_PAYAPPLY","data":{{"Numbers":)"
+                                  R"(["FKSQ{:06}"],"RuleId":"CN_PAYAPPLYTOPAYBILL"}}}})",
+                                  t * 5 + i),
+                      "application/json");
+    if (q && q->status == 200 && q->body.starts_with("[[100001],") && p && p->status == 200 &&
+        p->body.find(R"("ResponseStatus":{"IsSuccess":true)") != std::string::npos) {
+      return true;
+    }
+    ADD_FAILURE() << (q ? q->body.substr(0, 80) : "no q") << " / " << (p ? p->body : "no p");
+    return false;
+  };
+  EXPECT_EQ(CountConcurrentOk(8, 5, call), 40);
   const std::vector<KingdeePayBill> bills = emu_.PayBills();
   ASSERT_EQ(bills.size(), 40u);
   std::set<std::string> numbers;

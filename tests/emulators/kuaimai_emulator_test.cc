@@ -7,33 +7,25 @@
 #include <simdjson.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cctype>
 #include <chrono>
 #include <cstdint>
 #include <iterator>
 #include <map>
-#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
+
+#include "testing/emulator_test.h"
 
 namespace stagesync::emulators {
 namespace {
 
 using Params = std::map<std::string, std::string>;
 
-constexpr int64_t kDayMs = 86'400'000;
 constexpr std::string_view kList = kKuaimaiMethodAftersaleList;
 constexpr std::string_view kRefresh = kKuaimaiMethodTokenRefresh;
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string UrlEncode(std::string_view s) {
   std::string out;
@@ -58,19 +50,8 @@ std::string Form(const Params& params) {
   return out;
 }
 
-bool HasKey(simdjson::dom::element obj, std::string_view key) {
-  return obj.at_key(key).error() == simdjson::SUCCESS;
-}
-
-class KuaimaiEmulatorTest : public ::testing::Test {
+class KuaimaiEmulatorTest : public EmulatorTest<KuaimaiEmulator> {
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(emu_.Start());
-    client_ = std::make_unique<httplib::Client>("127.0.0.1", emu_.port());
-    client_->set_keep_alive(true);
-    client_->set_tcp_nodelay(true);
-  }
-
   // Public parameters for `method`, timestamp from the emulator's (shifted) clock.
   Params Base(std::string_view method, std::string_view session = "at-0") {
     Params p{{"appKey", "demo-kuaimai"},
@@ -101,13 +82,6 @@ class KuaimaiEmulatorTest : public ::testing::Test {
     return client_->Post("/router", Form(p), "application/x-www-form-urlencoded");
   }
 
-  // Valid until the next Parse call.
-  simdjson::dom::element Parse(const std::string& body) {
-    simdjson::dom::element root;
-    EXPECT_EQ(parser_.parse(body).get(root), simdjson::SUCCESS) << body;
-    return root;
-  }
-
   // "" for success:true, the code otherwise, "http-N" for a non-200 reply.
   std::string Code(const httplib::Result& res) {
     if (!res) return "no-response";
@@ -121,9 +95,6 @@ class KuaimaiEmulatorTest : public ::testing::Test {
     return std::string(std::string_view(Parse(res->body)["msg"]));
   }
 
-  KuaimaiEmulator emu_;
-  std::unique_ptr<httplib::Client> client_;
-  simdjson::dom::parser parser_;
   int64_t clock_offset_ms_ = 0;
 };
 
@@ -155,13 +126,7 @@ TEST(KuaimaiSignTest, MatchesOpensslVectors) {
 
 TEST_F(KuaimaiEmulatorTest, BusyPortFailsAndRestartWorks) {
   KuaimaiEmulator other;
-  EXPECT_FALSE(other.Start(emu_.port()));
-  ASSERT_TRUE(other.Start());
-  EXPECT_NE(other.port(), emu_.port());
-  EXPECT_EQ(other.base_url(), fmt::format("http://127.0.0.1:{}", other.port()));
-  other.Stop();
-  EXPECT_EQ(other.port(), 0);
-  ASSERT_TRUE(other.Start());
+  ASSERT_NO_FATAL_FAILURE(StartBesideAndRestart(other));
   httplib::Client cli("127.0.0.1", other.port());
   cli.set_tcp_nodelay(true);
   Params p = ListParams(1, 10);
@@ -690,34 +655,21 @@ TEST(KuaimaiEmulatorDataTest, SameSeedSameData) {
 
 TEST_F(KuaimaiEmulatorTest, ConcurrentClients) {
   emu_.Generate(100, NowMs() - 5 * kDayMs, NowMs(), 11);
-  std::atomic<int> ok{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 8; ++t) {
-    threads.emplace_back([&, t] {
-      httplib::Client cli("127.0.0.1", emu_.port());
-      cli.set_keep_alive(true);
-      cli.set_tcp_nodelay(true);
-      simdjson::dom::parser parser;
-      for (int i = 0; i < 20; ++i) {
-        Params p{{"appKey", "demo-kuaimai"},
-                 {"method", std::string(kList)},
-                 {"timestamp", KuaimaiFormatTime(NowMs())},
-                 {"sign_method", (t + i) % 2 == 0 ? "md5" : "hmac-sha256"},
-                 {"session", "at-0"},
-                 {"pageNo", std::to_string(1 + i % 5)},
-                 {"pageSize", "20"}};
-        p["sign"] = KuaimaiSign(p, "demo-kuaimai-secret", p["sign_method"]);
-        auto res = cli.Post("/router", Form(p), "application/x-www-form-urlencoded");
-        simdjson::dom::element root;
-        if (res && res->status == 200 && parser.parse(res->body).get(root) == simdjson::SUCCESS &&
-            bool(root["success"]) && simdjson::dom::array(root["list"]).size() == 20) {
-          ++ok;
-        }
-      }
-    });
-  }
-  for (std::thread& th : threads) th.join();
-  EXPECT_EQ(ok.load(), 160);
+  auto call = [&](httplib::Client& cli, simdjson::dom::parser& parser, int t, int i) {
+    Params p{{"appKey", "demo-kuaimai"},
+             {"method", std::string(kList)},
+             {"timestamp", KuaimaiFormatTime(NowMs())},
+             {"sign_method", (t + i) % 2 == 0 ? "md5" : "hmac-sha256"},
+             {"session", "at-0"},
+             {"pageNo", std::to_string(1 + i % 5)},
+             {"pageSize", "20"}};
+    p["sign"] = KuaimaiSign(p, "demo-kuaimai-secret", p["sign_method"]);
+    auto res = cli.Post("/router", Form(p), "application/x-www-form-urlencoded");
+    simdjson::dom::element root;
+    return res && res->status == 200 && parser.parse(res->body).get(root) == simdjson::SUCCESS &&
+           bool(root["success"]) && simdjson::dom::array(root["list"]).size() == 20;
+  };
+  EXPECT_EQ(CountConcurrentOk(8, 20, call), 160);
 }
 
 }  // namespace

@@ -7,32 +7,20 @@
 #include <simdjson.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
+
+#include "testing/emulator_test.h"
 
 namespace stagesync::emulators {
 namespace {
 
-constexpr int64_t kDayMs = 86'400'000;
 constexpr std::string_view kTokenPath = "/v1/oauth2/access_token";
 constexpr std::string_view kListPath = "/v1/product/list";
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-bool HasKey(simdjson::dom::element obj, std::string_view key) {
-  return obj.at_key(key).error() == simdjson::SUCCESS;
-}
 
 // Query-string value: spaces and ':' are the only specials the tests send.
 std::string Q(std::string_view s) {
@@ -49,15 +37,8 @@ std::string Q(std::string_view s) {
   return out;
 }
 
-class OkkiEmulatorTest : public ::testing::Test {
+class OkkiEmulatorTest : public EmulatorTest<OkkiEmulator> {
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(emu_.Start());
-    client_ = std::make_unique<httplib::Client>("127.0.0.1", emu_.port());
-    client_->set_keep_alive(true);
-    client_->set_tcp_nodelay(true);
-  }
-
   httplib::Result TokenForm(std::string_view scope = "product company",
                             std::string_view id = "demo-okki",
                             std::string_view secret = "demo-okki-secret",
@@ -80,13 +61,6 @@ class OkkiEmulatorTest : public ::testing::Test {
     return client_->Get(fmt::format("{}?{}", kListPath, query), headers);
   }
 
-  // Valid until the next Parse call.
-  simdjson::dom::element Parse(const std::string& body) {
-    simdjson::dom::element root;
-    EXPECT_EQ(parser_.parse(body).get(root), simdjson::SUCCESS) << body;
-    return root;
-  }
-
   // Product ids of one successful page; data.count into *total.
   std::vector<int64_t> Ids(const httplib::Result& res, int64_t* total = nullptr) {
     std::vector<int64_t> ids;
@@ -102,21 +76,11 @@ class OkkiEmulatorTest : public ::testing::Test {
     }
     return ids;
   }
-
-  OkkiEmulator emu_;
-  std::unique_ptr<httplib::Client> client_;
-  simdjson::dom::parser parser_;
 };
 
 TEST_F(OkkiEmulatorTest, BusyPortFailsAndRestartWorks) {
   OkkiEmulator other;
-  EXPECT_FALSE(other.Start(emu_.port()));
-  ASSERT_TRUE(other.Start());
-  EXPECT_NE(other.port(), emu_.port());
-  EXPECT_EQ(other.base_url(), fmt::format("http://127.0.0.1:{}", other.port()));
-  other.Stop();
-  EXPECT_EQ(other.port(), 0);
-  ASSERT_TRUE(other.Start());
+  ASSERT_NO_FATAL_FAILURE(StartBesideAndRestart(other));
   httplib::Client cli("127.0.0.1", other.port());
   cli.set_tcp_nodelay(true);
   auto res = cli.Post(std::string(kTokenPath),
@@ -486,27 +450,18 @@ TEST(OkkiEmulatorDataTest, SameSeedSameDataAndStringNumbers) {
 TEST_F(OkkiEmulatorTest, ConcurrentClients) {
   emu_.Generate(100, NowMs() - 5 * kDayMs, NowMs(), 11);
   const std::string token = Token();
-  std::atomic<int> ok{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 8; ++t) {
-    threads.emplace_back([&, t] {
-      httplib::Client cli("127.0.0.1", emu_.port());
-      cli.set_keep_alive(true);
-      cli.set_tcp_nodelay(true);
-      simdjson::dom::parser parser;
-      for (int i = 0; i < 20; ++i) {
-        auto res = cli.Get(fmt::format("{}?start_index={}&count=20", kListPath, 1 + (t + i) % 5),
-                           {{"Authorization", "Bearer " + token}});
-        simdjson::dom::element root;
-        if (res && res->status == 200 && parser.parse(res->body).get(root) == simdjson::SUCCESS &&
-            simdjson::dom::array(root["data"]["list"]).size() == 20) {
-          ++ok;
-        }
-      }
-    });
-  }
-  for (std::thread& th : threads) th.join();
-  EXPECT_EQ(ok.load(), 160);
+  EXPECT_EQ(
+      CountConcurrentOk(8, 20,
+                        [&](httplib::Client& cli, simdjson::dom::parser& parser, int t, int i) {
+                          auto res = cli.Get(
+                              fmt::format("{}?start_index={}&count=20", kListPath, 1 + (t + i) % 5),
+                              {{"Authorization", "Bearer " + token}});
+                          simdjson::dom::element root;
+                          return res && res->status == 200 &&
+                                 parser.parse(res->body).get(root) == simdjson::SUCCESS &&
+                                 simdjson::dom::array(root["data"]["list"]).size() == 20;
+                        }),
+      160);
 }
 
 }  // namespace

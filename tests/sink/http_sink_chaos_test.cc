@@ -13,14 +13,12 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
-#include <map>
 #include <set>
 
 #include "emulators/dingtalk_emulator.h"
 #include "emulators/kingdee_emulator.h"
 #include "stagesync/clock.h"
-#include "stagesync/json.h"
-#include "stagesync/stage.h"
+#include "testing/exactly_once.h"
 #include "testing/fault_proxy.h"
 #include "testing/kill_loop.h"
 #include "testing/kingdee_pipeline.h"
@@ -92,11 +90,7 @@ TEST(HttpSinkChaosTest, KingdeePushEveryFaultAtOnceAndKillsStillOneBillPerApprov
   std::ofstream(config) << testing::KingdeePushConfigJson(dt_proxy.base_url(), kd_proxy.base_url(),
                                                           dir.Sub("state"), o);
   const std::string log_file = dir.Sub("sync.log");
-  testing::KillLoopOptions kl;
-  kl.binary = kBinary;
-  kl.config = config;
-  kl.pipeline = "dingtalk-payment";
-  kl.log_file = log_file;
+  testing::KillLoopOptions kl{kBinary, config, "dingtalk-payment", log_file};
   kl.crash_point_max_n = 4;
   kl.seed = 1304;
   kl.min_kills = 30;
@@ -144,22 +138,7 @@ TEST(HttpSinkChaosTest, KingdeePushEveryFaultAtOnceAndKillsStillOneBillPerApprov
             0)
       << LogTail(log_file);
 
-  std::map<std::string, int> per;
-  for (const auto& b : kd.PayBills()) ++per[b.source_number];
-  int approved = 0;
-  for (const auto& inst : dt.Instances()) {
-    if (inst.status != "COMPLETED" || inst.result != "agree") continue;
-    ++approved;
-    EXPECT_EQ(per[inst.bill_number], 1) << inst.bill_number;
-  }
-  EXPECT_EQ(static_cast<int>(per.size()), approved);
-  stage::StageOptions ro;
-  ro.read_only = true;
-  auto log = stage::StagingLog::Open(dir.Sub("state"), ro);
-  ASSERT_TRUE(log.ok());
-  EXPECT_TRUE((*log)->Intents("dingtalk-payment", "kingdee_paybill")->empty());
-  EXPECT_EQ(static_cast<int>((*log)->Outcomes("dingtalk-payment", "kingdee_paybill")->size()),
-            approved);
+  testing::ExpectOneBillPerApprovedRequest(dt, kd, dir.Sub("state"));
 }
 
 TEST(HttpSinkChaosTest, YidaEveryFaultAtOnceAndKillsStillOneInstancePerRecord) {
@@ -189,11 +168,7 @@ TEST(HttpSinkChaosTest, YidaEveryFaultAtOnceAndKillsStillOneInstancePerRecord) {
   for (int i = 0; i < 5; ++i) {
     running.push_back(emu.AddInstance(NowMs() - (i + 2) * kDayMs, "RUNNING", ""));
   }
-  testing::KillLoopOptions kl;
-  kl.binary = kBinary;
-  kl.config = config;
-  kl.pipeline = "payments-to-yida";
-  kl.log_file = log_file;
+  testing::KillLoopOptions kl{kBinary, config, "payments-to-yida", log_file};
   kl.crash_point_max_n = 3;
   kl.seed = 1503;
   kl.min_kills = 30;
@@ -244,23 +219,8 @@ TEST(HttpSinkChaosTest, YidaEveryFaultAtOnceAndKillsStillOneInstancePerRecord) {
             0)
       << LogTail(log_file);
 
-  std::map<std::string, int> per;
-  for (const auto& inst : emu.YidaInstances()) {
-    auto v = json::Parse(inst.form_data_json);
-    ASSERT_TRUE(v.ok());
-    ++per[v->Find("textField_srcid")->text()];
-  }
-  auto instances = emu.Instances();
-  EXPECT_EQ(per.size(), instances.size());
-  for (const auto& inst : instances) EXPECT_EQ(per[inst.id], 1) << inst.id;
-  EXPECT_EQ(emu.YidaCreatedCount(), static_cast<int64_t>(instances.size()));
   EXPECT_GE(emu.YidaRequestCount("update"), 5);
-  stage::StageOptions ro;
-  ro.read_only = true;
-  auto log = stage::StagingLog::Open(dir.Sub("state"), ro);
-  ASSERT_TRUE(log.ok());
-  EXPECT_TRUE((*log)->Intents("payments-to-yida", "yida_form")->empty());
-  EXPECT_EQ((*log)->Outcomes("payments-to-yida", "yida_form")->size(), instances.size());
+  testing::ExpectOneInstancePerRecord(emu, dir.Sub("state"));
 }
 
 }  // namespace

@@ -4,17 +4,13 @@
 // AP_PAYBILL per approved CN_PAYAPPLY and every intent resolved.
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <fstream>
-#include <map>
-#include <random>
 #include <set>
-#include <thread>
 
 #include "emulators/dingtalk_emulator.h"
 #include "emulators/kingdee_emulator.h"
 #include "stagesync/clock.h"
-#include "stagesync/stage.h"
+#include "testing/exactly_once.h"
 #include "testing/kill_loop.h"
 #include "testing/kingdee_pipeline.h"
 #include "testing/mariadb.h"
@@ -48,11 +44,7 @@ TEST(KingdeeCrashTest, KilledAroundEveryPushStillExactlyOneBillPerApprovedReques
   std::ofstream(config) << testing::KingdeePushConfigJson(dt.base_url(), kd.base_url(),
                                                           dir.Sub("state"), o);
   const std::string log_file = dir.Sub("sync.log");
-  testing::KillLoopOptions kl;
-  kl.binary = kBinary;
-  kl.config = config;
-  kl.pipeline = "dingtalk-payment";
-  kl.log_file = log_file;
+  testing::KillLoopOptions kl{kBinary, config, "dingtalk-payment", log_file};
   kl.crash_point_max_n = 4;
   kl.seed = 1201;
   kl.before_run = [&](int i) {
@@ -72,22 +64,7 @@ TEST(KingdeeCrashTest, KilledAroundEveryPushStillExactlyOneBillPerApprovedReques
             0)
       << testing::ReadFileTrimmed(log_file);
 
-  std::map<std::string, int> per;
-  for (const auto& b : kd.PayBills()) ++per[b.source_number];
-  int approved = 0;
-  for (const auto& inst : dt.Instances()) {
-    if (inst.status != "COMPLETED" || inst.result != "agree") continue;
-    ++approved;
-    EXPECT_EQ(per[inst.bill_number], 1) << inst.bill_number;
-  }
-  EXPECT_EQ(static_cast<int>(per.size()), approved);
-  stage::StageOptions ro;
-  ro.read_only = true;
-  auto log = stage::StagingLog::Open(dir.Sub("state"), ro);
-  ASSERT_TRUE(log.ok());
-  EXPECT_TRUE((*log)->Intents("dingtalk-payment", "kingdee_paybill")->empty());
-  EXPECT_EQ(static_cast<int>((*log)->Outcomes("dingtalk-payment", "kingdee_paybill")->size()),
-            approved);
+  testing::ExpectOneBillPerApprovedRequest(dt, kd, dir.Sub("state"));
 }
 
 }  // namespace

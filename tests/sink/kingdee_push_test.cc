@@ -13,21 +13,16 @@
 #include "stagesync/fetch.h"
 #include "testing/kingdee_pipeline.h"
 #include "testing/mariadb.h"
-#include "testing/temp_dir.h"
+#include "testing/pipeline_test.h"
 
 namespace stagesync {
 namespace {
 
-constexpr int64_t kHourMs = 3600000;
-constexpr int64_t kDayMs = 24 * kHourMs;
-int64_t NowMs() { return Clock::Real()->NowMillis(); }
-
-class KingdeePushTest : public ::testing::Test {
+class KingdeePushTest : public testing::PipelineTest<> {
  protected:
   void SetUp() override {
     ASSERT_TRUE(dt_.Start(0));
     ASSERT_TRUE(kd_.Start(0));
-    http_ = NewCurlHttpClient();
   }
   // Every DingTalk request's bill exists in Kingdee as a CN_PAYAPPLY.
   void RegisterPayApplies() {
@@ -39,32 +34,9 @@ class KingdeePushTest : public ::testing::Test {
     }
   }
   void Configure(const testing::KingdeePushOptions& o = {}) {
-    auto cfg = config::LoadString(
-        testing::KingdeePushConfigJson(dt_.base_url(), kd_.base_url(), dir_.Sub("state"), o), "");
-    ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
-    cfg_ = std::move(cfg).value();
-    if (!log_) {
-      auto log = stage::StagingLog::Open(cfg_.state_dir);
-      ASSERT_TRUE(log.ok());
-      log_ = std::move(log).value();
-    }
+    Load(testing::KingdeePushConfigJson(dt_.base_url(), kd_.base_url(), dir_.Sub("state"), o));
   }
-  Status Fetch() {
-    Runtime fdeps(http_.get(), Clock::Real());
-    return fetch::RunFetch(cfg_, cfg_.pipelines[0], log_.get(), fdeps).status();
-  }
-  Result<apply::ApplySummary> Apply(const std::string& sink_name) {
-    for (const auto& s : cfg_.pipelines[0].sinks) {
-      if (s.name != sink_name) continue;
-      Runtime sdeps(http_.get(), Clock::Real());
-      return apply::RunApply(cfg_, cfg_.pipelines[0], s, log_.get(), sdeps);
-    }
-    return NotFound(sink_name);
-  }
-  Result<apply::ApplySummary> Sync() {
-    SS_RETURN_IF_ERROR(Fetch());
-    return Apply("kingdee_paybill");
-  }
+  Result<apply::ApplySummary> Sync() { return PipelineTest::Sync("kingdee_paybill"); }
   std::set<std::string> Approved() {
     std::set<std::string> out;
     for (const auto& i : dt_.Instances()) {
@@ -92,10 +64,6 @@ class KingdeePushTest : public ::testing::Test {
   emulators::DingTalkEmulator dt_;
   emulators::KingdeeEmulator kd_;
   std::set<std::string> known_;
-  testing::TempDir dir_;
-  std::unique_ptr<HttpClient> http_;
-  config::Config cfg_;
-  std::unique_ptr<stage::StagingLog> log_;
 };
 
 TEST_F(KingdeePushTest, ApprovedRequestsGetExactlyOneBillAndRejectedOnesAreQuarantined) {

@@ -13,16 +13,12 @@
 #include "stagesync/hash.h"
 #include "testing/mariadb.h"
 #include "testing/payment_pipeline.h"
-#include "testing/temp_dir.h"
+#include "testing/pipeline_test.h"
 
 namespace stagesync {
 namespace {
 
-constexpr int64_t kHourMs = 3600000;
-constexpr int64_t kDayMs = 24 * kHourMs;
-int64_t NowMs() { return Clock::Real()->NowMillis(); }
-
-class MySqlApplyTest : public ::testing::Test {
+class MySqlApplyTest : public testing::PipelineTest<> {
  protected:
   Runtime rt_;
   void SetUp() override {
@@ -45,28 +41,10 @@ class MySqlApplyTest : public ::testing::Test {
                               "VALUES (NEW.bfn_id, NEW.detail_index, 'U')")
                     .ok());
     ASSERT_TRUE(emu_.Start(0));
-    http_ = NewCurlHttpClient();
   }
 
   void Configure(const testing::PaymentPipelineOptions& o = {}) {
-    auto cfg = config::LoadString(
-        testing::PaymentConfigJson(emu_.base_url(), dir_.Sub("state"), db_.port(), db_.name(), o),
-        "");
-    ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
-    cfg_ = std::move(cfg).value();
-    if (!log_) {
-      auto log = stage::StagingLog::Open(cfg_.state_dir);
-      ASSERT_TRUE(log.ok());
-      log_ = std::move(log).value();
-    }
-  }
-
-  Result<apply::ApplySummary> Sync() {
-    Runtime fdeps(http_.get(), Clock::Real());
-    auto f = fetch::RunFetch(cfg_, cfg_.pipelines[0], log_.get(), fdeps);
-    if (!f.ok()) return f.status();
-    Runtime sdeps;
-    return apply::RunApply(cfg_, cfg_.pipelines[0], cfg_.pipelines[0].sinks[0], log_.get(), sdeps);
+    Load(testing::PaymentConfigJson(emu_.base_url(), dir_.Sub("state"), db_.port(), db_.name(), o));
   }
 
   std::map<std::string, testing::ExpectedRow> TableRows() {
@@ -107,10 +85,6 @@ class MySqlApplyTest : public ::testing::Test {
 
   testing::TestDatabase db_;
   emulators::DingTalkEmulator emu_;
-  testing::TempDir dir_;
-  std::unique_ptr<HttpClient> http_;
-  config::Config cfg_;
-  std::unique_ptr<stage::StagingLog> log_;
 };
 
 // E17: a record whose flattened array goes 3 -> 0 -> 2 elements. null_row (the default) keeps
@@ -492,16 +466,8 @@ TEST_F(MySqlApplyTest, MariaDbRestartedMidApplyCompletesWhenItIsBack) {
   emu_.Generate(1500, NowMs() - 20 * kDayMs, NowMs() - kHourMs, 25);
   testing::PaymentPipelineOptions o;
   o.batch_rows = 10;  // many small transactions, so the restart lands mid-apply
-  auto cfg = config::LoadString(
-      testing::PaymentConfigJson(emu_.base_url(), dir_.Sub("state"), server.port(), db.name(), o),
-      "");
-  ASSERT_TRUE(cfg.ok());
-  cfg_ = std::move(cfg).value();
-  auto log = stage::StagingLog::Open(cfg_.state_dir);
-  ASSERT_TRUE(log.ok());
-  log_ = std::move(log).value();
-  Runtime fdeps(http_.get(), Clock::Real());
-  ASSERT_TRUE(fetch::RunFetch(cfg_, cfg_.pipelines[0], log_.get(), fdeps).ok());
+  Load(testing::PaymentConfigJson(emu_.base_url(), dir_.Sub("state"), server.port(), db.name(), o));
+  ASSERT_TRUE(Fetch().ok());
 
   std::atomic<int64_t> batches{0};
   apply::ApplyOptions opts;

@@ -18,15 +18,15 @@
 #include "stagesync/fetch.h"
 #include "testing/kill_loop.h"
 #include "testing/mariadb.h"
+#include "testing/pipeline_test.h"
 #include "testing/subprocess.h"
-#include "testing/temp_dir.h"
 
 namespace stagesync {
 namespace {
 
-constexpr int64_t kDayMs = 86400000;
+using testing::kDayMs;
+using testing::NowMs;
 const char* kPipeline = "okki-product";
-int64_t NowMs() { return Clock::Real()->NowMillis(); }
 
 std::map<std::string, std::vector<emulators::YidaInstance>> InstancesBySource(
     const emulators::DingTalkEmulator& dt) {
@@ -40,34 +40,16 @@ std::map<std::string, std::vector<emulators::YidaInstance>> InstancesBySource(
   return out;
 }
 
-class Seed003Test : public ::testing::Test {
+class Seed003Test : public testing::PipelineTest<> {
  protected:
   void SetUp() override {
     ASSERT_TRUE(okki_.Start(0));
     ASSERT_TRUE(dt_.Start(0));
-    http_ = NewCurlHttpClient();
-    auto cfg = config::LoadString(
-        testing::Seed003Json(okki_.base_url(), dt_.base_url(), dir_.Sub("state")), "");
-    ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
-    cfg_ = std::move(cfg).value();
-    auto log = stage::StagingLog::Open(cfg_.state_dir);
-    ASSERT_TRUE(log.ok());
-    log_ = std::move(log).value();
-  }
-  Result<apply::ApplySummary> Sync() {
-    Runtime fdeps(http_.get(), Clock::Real());
-    auto f = fetch::RunFetch(cfg_, cfg_.pipelines[0], log_.get(), fdeps);
-    if (!f.ok()) return f.status();
-    Runtime sdeps(http_.get(), Clock::Real());
-    return apply::RunApply(cfg_, cfg_.pipelines[0], cfg_.pipelines[0].sinks[0], log_.get(), sdeps);
+    Load(testing::Seed003Json(okki_.base_url(), dt_.base_url(), dir_.Sub("state")));
   }
 
   emulators::OkkiEmulator okki_;
   emulators::DingTalkEmulator dt_;
-  testing::TempDir dir_;
-  std::unique_ptr<HttpClient> http_;
-  config::Config cfg_;
-  std::unique_ptr<stage::StagingLog> log_;
 };
 
 TEST_F(Seed003Test, EveryProductOneInstanceChangesUpdateDeletionsTerminate) {
@@ -121,11 +103,7 @@ TEST(Seed003CrashTest, KilledAroundEveryCreateStillOneInstancePerProduct) {
   std::ofstream(config) << testing::Seed003Json(okki.base_url(), dt.base_url(), dir.Sub("state"));
   const std::string log_file = dir.Sub("sync.log");
   const std::string binary = STAGESYNC_BINARY_DIR "/stagesync";
-  testing::KillLoopOptions kl;
-  kl.binary = binary;
-  kl.config = config;
-  kl.pipeline = kPipeline;
-  kl.log_file = log_file;
+  testing::KillLoopOptions kl{binary, config, kPipeline, log_file};
   kl.max_random_ms = 400;
   kl.seed = 303;
   kl.before_run = [&](int i) {

@@ -3,16 +3,11 @@
 // one Yida instance per record, every intent resolved.
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <fstream>
-#include <map>
-#include <random>
-#include <thread>
 
 #include "emulators/dingtalk_emulator.h"
 #include "stagesync/clock.h"
-#include "stagesync/json.h"
-#include "stagesync/stage.h"
+#include "testing/exactly_once.h"
 #include "testing/kill_loop.h"
 #include "testing/mariadb.h"
 #include "testing/subprocess.h"
@@ -38,11 +33,7 @@ TEST(YidaCrashTest, KilledAroundEveryCreateStillExactlyOneInstancePerRecord) {
   const std::string config = dir.Sub("config.json");
   std::ofstream(config) << testing::YidaConfigJson(emu.base_url(), dir.Sub("state"), o);
   const std::string log_file = dir.Sub("sync.log");
-  testing::KillLoopOptions kl;
-  kl.binary = kBinary;
-  kl.config = config;
-  kl.pipeline = "payments-to-yida";
-  kl.log_file = log_file;
+  testing::KillLoopOptions kl{kBinary, config, "payments-to-yida", log_file};
   kl.crash_point_max_n = 6;
   kl.seed = 611;
   kl.after_run = [&](int i) {
@@ -57,22 +48,7 @@ TEST(YidaCrashTest, KilledAroundEveryCreateStillExactlyOneInstancePerRecord) {
             0)
       << testing::ReadFileTrimmed(log_file);
 
-  std::map<std::string, int> per;
-  for (const auto& inst : emu.YidaInstances()) {
-    auto v = json::Parse(inst.form_data_json);
-    ASSERT_TRUE(v.ok());
-    ++per[v->Find("textField_srcid")->text()];
-  }
-  auto instances = emu.Instances();
-  EXPECT_EQ(per.size(), instances.size());
-  for (const auto& inst : instances) EXPECT_EQ(per[inst.id], 1) << inst.id;
-  EXPECT_EQ(emu.YidaCreatedCount(), static_cast<int64_t>(instances.size()));
-  stage::StageOptions ro;
-  ro.read_only = true;
-  auto log = stage::StagingLog::Open(dir.Sub("state"), ro);
-  ASSERT_TRUE(log.ok());
-  EXPECT_TRUE((*log)->Intents("payments-to-yida", "yida_form")->empty());
-  EXPECT_EQ((*log)->Outcomes("payments-to-yida", "yida_form")->size(), instances.size());
+  testing::ExpectOneInstancePerRecord(emu, dir.Sub("state"));
 }
 
 }  // namespace

@@ -7,37 +7,17 @@
 #include "emulators/dingtalk_emulator.h"
 #include "stagesync/apply.h"
 #include "stagesync/fetch.h"
-#include "testing/temp_dir.h"
+#include "testing/pipeline_test.h"
 #include "testing/yida_pipeline.h"
 
 namespace stagesync {
 namespace {
 
-constexpr int64_t kHourMs = 3600000;
-constexpr int64_t kDayMs = 24 * kHourMs;
-int64_t NowMs() { return Clock::Real()->NowMillis(); }
-
-class YidaSinkTest : public ::testing::Test {
+class YidaSinkTest : public testing::PipelineTest<> {
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(emu_.Start(0));
-    http_ = NewCurlHttpClient();
-  }
+  void SetUp() override { ASSERT_TRUE(emu_.Start(0)); }
   void Configure(const testing::YidaPipelineOptions& o = {}) {
-    auto cfg =
-        config::LoadString(testing::YidaConfigJson(emu_.base_url(), dir_.Sub("state"), o), "");
-    ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
-    cfg_ = std::move(cfg).value();
-    auto log = stage::StagingLog::Open(cfg_.state_dir);
-    ASSERT_TRUE(log.ok());
-    log_ = std::move(log).value();
-  }
-  Result<apply::ApplySummary> Sync() {
-    Runtime fdeps(http_.get(), Clock::Real());
-    auto f = fetch::RunFetch(cfg_, cfg_.pipelines[0], log_.get(), fdeps);
-    if (!f.ok()) return f.status();
-    Runtime sdeps(http_.get(), Clock::Real());
-    return apply::RunApply(cfg_, cfg_.pipelines[0], cfg_.pipelines[0].sinks[0], log_.get(), sdeps);
+    Load(testing::YidaConfigJson(emu_.base_url(), dir_.Sub("state"), o));
   }
   // source id -> instances holding it
   std::map<std::string, int> InstancesPerRecord() {
@@ -59,10 +39,6 @@ class YidaSinkTest : public ::testing::Test {
   }
 
   emulators::DingTalkEmulator emu_;
-  testing::TempDir dir_;
-  std::unique_ptr<HttpClient> http_;
-  config::Config cfg_;
-  std::unique_ptr<stage::StagingLog> log_;
 };
 
 TEST_F(YidaSinkTest, EveryRecordGetsExactlyOneInstanceAndUnchangedOnesAreNotTouched) {
@@ -135,12 +111,7 @@ TEST_F(YidaSinkTest, ABadSystemTokenStopsWithoutARetryStorm) {
   emu_.Generate(5, NowMs() - 10 * kDayMs, NowMs() - kHourMs, 36);
   auto text = testing::YidaConfigJson(emu_.base_url(), dir_.Sub("state"));
   text.replace(text.find("demo-system-token"), 17, "wrong-token-value");
-  auto cfg = config::LoadString(text, "");
-  ASSERT_TRUE(cfg.ok());
-  cfg_ = std::move(cfg).value();
-  auto log = stage::StagingLog::Open(cfg_.state_dir);
-  ASSERT_TRUE(log.ok());
-  log_ = std::move(log).value();
+  Load(text);
   auto s = Sync();
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().message().find("wrong-token-value"), std::string::npos)

@@ -72,14 +72,7 @@ TEST_F(CliTest, ABrokenSecondSinkFailsEveryCommandBeforeAnyFetchOrApply) {
   ASSERT_TRUE(emu.Start(0));
   const int64_t now = Clock::Real()->NowMillis();
   emu.Generate(50, now - 2 * kDayMs, now - kHourMs, 7);
-  testing::SeedEdits e;
-  e.state_dir = dir_.Sub("state");
-  e.vendor_connection = "kuaimai";
-  e.connection = {{"base_url", Str(emu.base_url() + "/router")},
-                  {"app_key", Str("demo-kuaimai")},
-                  {"app_secret", Str("demo-kuaimai-secret")},
-                  {"session", Str("at-0")},
-                  {"refresh_token", Str("rt-0")}};
+  auto e = testing::EmulatorSeedEdits("kuaimai", emu.base_url(), dir_.Sub("state"));
   e.source = {{"initial_lookback_days", Num(3)}, {"lag_s", Num(0)}};
   e.mysql_connection = "bi";
   e.mysql_port = 1;  // never reached: nothing may run
@@ -255,15 +248,8 @@ TEST_F(CliTest, KuaimaiRunsCutShortResumeInsideTheirWindow) {
   const int64_t now = Clock::Real()->NowMillis();
   emu.Generate(1400, now - 7 * kDayMs + 60000, now - kHourMs, 61);  // ~10 pages per day window
   emu.AdvanceClockMs(-5000);
-  testing::SeedEdits e;
-  e.state_dir = dir_.Sub("state");
-  e.vendor_connection = "kuaimai";
-  e.connection = {{"base_url", Str(emu.base_url() + "/router")},
-                  {"app_key", Str("demo-kuaimai")},
-                  {"app_secret", Str("demo-kuaimai-secret")},
-                  {"session", Str("at-0")},
-                  {"refresh_token", Str("rt-0")},
-                  {"qps", Num(1000)}};
+  auto e = testing::EmulatorSeedEdits("kuaimai", emu.base_url(), dir_.Sub("state"),
+                                      {{"qps", Num(1000)}});
   e.source = {{"initial_lookback_days", Num(7)}, {"lag_s", Num(0)}, {"page_size", Num(20)}};
   WriteConfig(testing::SeedConfigJson("002-kuaimai-aftersale.json", e));
 

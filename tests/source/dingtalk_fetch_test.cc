@@ -11,39 +11,19 @@
 #include "stagesync/fetch.h"
 #include "testing/dingtalk_pipeline.h"
 #include "testing/fake_clock.h"
-#include "testing/temp_dir.h"
+#include "testing/pipeline_test.h"
 
 namespace stagesync {
 namespace {
 
 using emulators::DingTalkEmulator;
-constexpr int64_t kHourMs = 3600000;
-constexpr int64_t kDayMs = 24 * kHourMs;
 
-int64_t NowMs() { return Clock::Real()->NowMillis(); }
-
-class DingTalkFetchTest : public ::testing::Test {
+class DingTalkFetchTest : public testing::PipelineTest<> {
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(emu_.Start(0));
-    http_ = NewCurlHttpClient();
-  }
+  void SetUp() override { ASSERT_TRUE(emu_.Start(0)); }
 
   void Configure(const testing::DingTalkPipelineOptions& o = {}) {
-    auto cfg =
-        config::LoadString(testing::DingTalkConfigJson(emu_.base_url(), dir_.Sub("state"), o), "");
-    ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
-    cfg_ = std::move(cfg).value();
-    if (!log_) {
-      auto log = stage::StagingLog::Open(cfg_.state_dir);
-      ASSERT_TRUE(log.ok()) << log.status().ToString();
-      log_ = std::move(log).value();
-    }
-  }
-
-  Result<fetch::FetchSummary> Fetch(Clock* clock = Clock::Real()) {
-    Runtime deps(http_.get(), clock);
-    return fetch::RunFetch(cfg_, cfg_.pipelines[0], log_.get(), deps);
+    Load(testing::DingTalkConfigJson(emu_.base_url(), dir_.Sub("state"), o));
   }
 
   // Every emulator instance is staged with exactly the content the emulator serves.
@@ -63,10 +43,6 @@ class DingTalkFetchTest : public ::testing::Test {
   uint64_t LastSeq() { return log_->Summary("dingtalk-payment")->last_seq; }
 
   DingTalkEmulator emu_;
-  testing::TempDir dir_;
-  std::unique_ptr<HttpClient> http_;
-  config::Config cfg_;
-  std::unique_ptr<stage::StagingLog> log_;
 };
 
 TEST_F(DingTalkFetchTest, FirstFetchStagesEveryInstanceAndASecondStagesNothing) {

@@ -16,8 +16,8 @@
 #include "testing/fake_clock.h"
 #include "testing/faulty_http_client.h"
 #include "testing/kingdee_materials.h"
+#include "testing/pipeline_test.h"
 #include "testing/seed_config.h"
-#include "testing/temp_dir.h"
 
 namespace stagesync {
 namespace {
@@ -32,43 +32,20 @@ constexpr char kPipeline[] = "kingdee-material";
 
 using testing::InSeed004Filter;
 
-class KingdeeFetchTest : public ::testing::Test {
+class KingdeeFetchTest : public testing::PipelineTest<testing::FaultyHttpClient> {
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(emu_.Start(0));
-    http_ = std::make_unique<testing::FaultyHttpClient>(NewCurlHttpClient());
-  }
+  void SetUp() override { ASSERT_TRUE(emu_.Start(0)); }
 
   // Seed 004 with the emulator's credentials; `source` overrides source options.
   void Configure(std::map<std::string, json::Value> source = {},
                  std::map<std::string, json::Value> connection = {},
                  std::vector<std::string> remove = {}) {
-    testing::SeedEdits e;
-    e.state_dir = dir_.Sub("state");
-    e.vendor_connection = "kingdee";
-    e.connection = {{"base_url", Str(emu_.base_url())},
-                    {"acct_id", Str("demo-acct")},
-                    {"username", Str("api")},
-                    {"app_id", Str("demo-app")},
-                    {"app_secret", Str("demo-app-secret")},
-                    {"qps", Num(500)},
-                    {"retry_base_ms", Num(10)}};
+    auto e = testing::EmulatorSeedEdits("kingdee", emu_.base_url(), dir_.Sub("state"),
+                                        {{"qps", Num(500)}, {"retry_base_ms", Num(10)}});
     for (auto& [k, v] : connection) e.connection[k] = v;
     e.source = std::move(source);
     e.remove_source = std::move(remove);
-    auto cfg = config::LoadString(testing::SeedConfigJson("004-kingdee-material.json", e), "");
-    ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
-    cfg_ = std::move(cfg).value();
-    if (!log_) {
-      auto log = stage::StagingLog::Open(cfg_.state_dir);
-      ASSERT_TRUE(log.ok()) << log.status().ToString();
-      log_ = std::move(log).value();
-    }
-  }
-
-  Result<fetch::FetchSummary> Fetch(Clock* clock = Clock::Real()) {
-    Runtime deps(http_.get(), clock);
-    return fetch::RunFetch(cfg_, cfg_.pipelines[0], log_.get(), deps);
+    Load(testing::SeedConfigJson("004-kingdee-material.json", e));
   }
 
   int64_t Matching() {
@@ -116,10 +93,6 @@ class KingdeeFetchTest : public ::testing::Test {
   }
 
   KingdeeEmulator emu_;
-  testing::TempDir dir_;
-  std::unique_ptr<testing::FaultyHttpClient> http_;
-  config::Config cfg_;
-  std::unique_ptr<stage::StagingLog> log_;
 };
 
 TEST_F(KingdeeFetchTest, SeedScanStagesExactlyTheFilteredMaterialsAndASecondRunNothing) {

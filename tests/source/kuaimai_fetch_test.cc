@@ -16,8 +16,8 @@
 #include "stagesync/fetch.h"
 #include "testing/fake_clock.h"
 #include "testing/faulty_http_client.h"
+#include "testing/pipeline_test.h"
 #include "testing/seed_config.h"
-#include "testing/temp_dir.h"
 
 namespace stagesync {
 namespace {
@@ -28,10 +28,6 @@ using testing::Num;
 using testing::Str;
 
 constexpr char kPipeline[] = "kuaimai-aftersale";
-constexpr int64_t kHourMs = 3600000;
-constexpr int64_t kDayMs = 24 * kHourMs;
-
-int64_t NowMs() { return Clock::Real()->NowMillis(); }
 
 // The value of a form field in a request body ("" when absent).
 std::string FormValue(const std::string& body, const std::string& key) {
@@ -49,27 +45,18 @@ std::string FormValue(const std::string& body, const std::string& key) {
   }
 }
 
-class KuaimaiFetchTest : public ::testing::Test {
+class KuaimaiFetchTest : public testing::PipelineTest<testing::FaultyHttpClient> {
  protected:
   void SetUp() override {
     ASSERT_TRUE(emu_.Start(0));
     // Upstream edits get a modified time a little in the past, inside the next window.
     emu_.AdvanceClockMs(-5000);
-    http_ = std::make_unique<testing::FaultyHttpClient>(NewCurlHttpClient());
   }
 
   std::string ConfigJson(std::map<std::string, json::Value> source = {},
                          std::map<std::string, json::Value> connection = {}) {
-    testing::SeedEdits e;
-    e.state_dir = dir_.Sub("state");
-    e.vendor_connection = "kuaimai";
-    e.connection = {{"base_url", Str(emu_.base_url() + "/router")},
-                    {"app_key", Str("demo-kuaimai")},
-                    {"app_secret", Str("demo-kuaimai-secret")},
-                    {"session", Str("at-0")},
-                    {"refresh_token", Str("rt-0")},
-                    {"qps", Num(500)},
-                    {"retry_base_ms", Num(10)}};
+    auto e = testing::EmulatorSeedEdits("kuaimai", emu_.base_url(), dir_.Sub("state"),
+                                        {{"qps", Num(500)}, {"retry_base_ms", Num(10)}});
     for (auto& [k, v] : connection) e.connection[k] = v;
     e.source = {{"initial_lookback_days", Num(7)}, {"lag_s", Num(0)}, {"page_size", Num(50)}};
     for (auto& [k, v] : source) e.source[k] = v;
@@ -78,10 +65,7 @@ class KuaimaiFetchTest : public ::testing::Test {
 
   void Configure(std::map<std::string, json::Value> source = {},
                  std::map<std::string, json::Value> connection = {}) {
-    auto cfg = config::LoadString(ConfigJson(std::move(source), std::move(connection)), "");
-    ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
-    cfg_ = std::move(cfg).value();
-    OpenLog();
+    Load(ConfigJson(std::move(source), std::move(connection)));
   }
 
   void OpenLog() {
@@ -89,12 +73,6 @@ class KuaimaiFetchTest : public ::testing::Test {
     auto log = stage::StagingLog::Open(cfg_.state_dir);
     ASSERT_TRUE(log.ok()) << log.status().ToString();
     log_ = std::move(log).value();
-  }
-
-  Result<fetch::FetchSummary> Fetch(Clock* clock = Clock::Real(), HttpClient* http = nullptr,
-                                    size_t pipeline = 0) {
-    Runtime deps(http ? http : http_.get(), clock);
-    return fetch::RunFetch(cfg_, cfg_.pipelines[pipeline], log_.get(), deps);
   }
 
   void ExpectStagingMatchesEmulator(const std::string& pipeline = kPipeline) {
@@ -117,10 +95,6 @@ class KuaimaiFetchTest : public ::testing::Test {
   uint64_t LastSeq() { return log_->Summary(kPipeline)->last_seq; }
 
   KuaimaiEmulator emu_;
-  testing::TempDir dir_;
-  std::unique_ptr<testing::FaultyHttpClient> http_;
-  config::Config cfg_;
-  std::unique_ptr<stage::StagingLog> log_;
 };
 
 TEST_F(KuaimaiFetchTest, SeedFetchStagesEveryOrderInDayWindowsAndASecondRunNothing) {

@@ -13,8 +13,8 @@
 #include "emulators/okki_emulator.h"
 #include "stagesync/fetch.h"
 #include "testing/faulty_http_client.h"
+#include "testing/pipeline_test.h"
 #include "testing/seed_config.h"
-#include "testing/temp_dir.h"
 
 namespace stagesync {
 namespace {
@@ -24,10 +24,6 @@ using testing::Num;
 using testing::Str;
 
 constexpr char kPipeline[] = "okki-product";
-constexpr int64_t kHourMs = 3600000;
-constexpr int64_t kDayMs = 24 * kHourMs;
-
-int64_t NowMs() { return Clock::Real()->NowMillis(); }
 
 // The query value of `key` in a URL ("" when absent), still percent-encoded.
 std::string QueryValue(const std::string& url, const std::string& key) {
@@ -40,40 +36,21 @@ std::string QueryValue(const std::string& url, const std::string& key) {
   return "";
 }
 
-class OkkiFetchTest : public ::testing::Test {
+class OkkiFetchTest : public testing::PipelineTest<testing::FaultyHttpClient> {
  protected:
   void SetUp() override {
     ASSERT_TRUE(emu_.Start(0));
     // Upstream edits get an update time a little in the past, inside the next window.
     emu_.AdvanceClockMs(-5000);
-    http_ = std::make_unique<testing::FaultyHttpClient>(NewCurlHttpClient());
   }
 
   void Configure(std::map<std::string, json::Value> source = {},
                  std::map<std::string, json::Value> connection = {}) {
-    testing::SeedEdits e;
-    e.state_dir = dir_.Sub("state");
-    e.vendor_connection = "okki";
-    e.connection = {{"base_url", Str(emu_.base_url())},
-                    {"client_id", Str("demo-okki")},
-                    {"client_secret", Str("demo-okki-secret")},
-                    {"qps", Num(500)},
-                    {"retry_base_ms", Num(10)}};
+    auto e = testing::EmulatorSeedEdits("okki", emu_.base_url(), dir_.Sub("state"),
+                                        {{"qps", Num(500)}, {"retry_base_ms", Num(10)}});
     for (auto& [k, v] : connection) e.connection[k] = v;
     e.source = std::move(source);
-    auto cfg = config::LoadString(testing::SeedConfigJson("003-okki-product-yida.json", e), "");
-    ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
-    cfg_ = std::move(cfg).value();
-    if (!log_) {
-      auto log = stage::StagingLog::Open(cfg_.state_dir);
-      ASSERT_TRUE(log.ok()) << log.status().ToString();
-      log_ = std::move(log).value();
-    }
-  }
-
-  Result<fetch::FetchSummary> Fetch() {
-    Runtime deps(http_.get(), Clock::Real());
-    return fetch::RunFetch(cfg_, cfg_.pipelines[0], log_.get(), deps);
+    Load(testing::SeedConfigJson("003-okki-product-yida.json", e));
   }
 
   // Live products are staged with exactly their content; soft-deleted ones are tombstones
@@ -111,10 +88,6 @@ class OkkiFetchTest : public ::testing::Test {
   int64_t ListRequests() { return emu_.RequestCount("/v1/product/list"); }
 
   OkkiEmulator emu_;
-  testing::TempDir dir_;
-  std::unique_ptr<testing::FaultyHttpClient> http_;
-  config::Config cfg_;
-  std::unique_ptr<stage::StagingLog> log_;
 };
 
 TEST_F(OkkiFetchTest, Seed003StagesEveryProductAndASecondRunNothing) {

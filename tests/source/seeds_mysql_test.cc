@@ -13,8 +13,8 @@
 #include "stagesync/apply.h"
 #include "stagesync/fetch.h"
 #include "testing/mariadb.h"
+#include "testing/pipeline_test.h"
 #include "testing/seed_config.h"
-#include "testing/temp_dir.h"
 
 namespace stagesync {
 namespace {
@@ -22,9 +22,6 @@ namespace {
 using Row = std::vector<std::optional<std::string>>;
 using testing::Num;
 using testing::Str;
-
-constexpr int64_t kHourMs = 3600000;
-constexpr int64_t kDayMs = 24 * kHourMs;
 
 std::string Cents(int64_t c) { return fmt::format("{}.{:02}", c / 100, c % 100); }
 
@@ -39,30 +36,12 @@ std::optional<std::string> OrNull(const std::string& s) {
   return s.empty() ? std::nullopt : std::optional<std::string>(s);
 }
 
-class SeedsMySqlTest : public ::testing::Test {
+class SeedsMySqlTest : public testing::PipelineTest<> {
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(db_.ok()) << "no MariaDB: is the mariadb fixture running?";
-    http_ = NewCurlHttpClient();
-  }
+  void SetUp() override { ASSERT_TRUE(db_.ok()) << "no MariaDB: is the mariadb fixture running?"; }
 
   void Load(const std::string& seed, const testing::SeedEdits& e) {
-    auto cfg = config::LoadString(testing::SeedConfigJson(seed, e), "");
-    ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
-    cfg_ = std::move(cfg).value();
-    if (!log_) {
-      auto log = stage::StagingLog::Open(cfg_.state_dir);
-      ASSERT_TRUE(log.ok());
-      log_ = std::move(log).value();
-    }
-  }
-
-  Result<apply::ApplySummary> Sync() {
-    Runtime fdeps(http_.get(), Clock::Real());
-    auto f = fetch::RunFetch(cfg_, cfg_.pipelines[0], log_.get(), fdeps);
-    if (!f.ok()) return f.status();
-    Runtime sdeps;
-    return apply::RunApply(cfg_, cfg_.pipelines[0], cfg_.pipelines[0].sinks[0], log_.get(), sdeps);
+    PipelineTest::Load(testing::SeedConfigJson(seed, e));
   }
 
   std::map<std::string, Row> Table(const std::string& sql, size_t key_columns) {
@@ -93,10 +72,6 @@ class SeedsMySqlTest : public ::testing::Test {
   }
 
   testing::TestDatabase db_;
-  testing::TempDir dir_;
-  std::unique_ptr<HttpClient> http_;
-  config::Config cfg_;
-  std::unique_ptr<stage::StagingLog> log_;
 };
 
 // ---- Seed 004: Kingdee materials -> wk_wodtop_product ----
@@ -133,15 +108,8 @@ TEST_F(SeedsMySqlTest, Seed004MaterialsLandInMariaDbAndAVanishedOneIsDeleted) {
   emulators::KingdeeEmulator emu;
   ASSERT_TRUE(emu.Start(0));
   emu.GenerateMaterials(1500, 40);
-  testing::SeedEdits e;
-  e.state_dir = dir_.Sub("state");
-  e.vendor_connection = "kingdee";
-  e.connection = {{"base_url", Str(emu.base_url())},
-                  {"acct_id", Str("demo-acct")},
-                  {"username", Str("api")},
-                  {"app_id", Str("demo-app")},
-                  {"app_secret", Str("demo-app-secret")},
-                  {"qps", Num(500)}};
+  auto e =
+      testing::EmulatorSeedEdits("kingdee", emu.base_url(), dir_.Sub("state"), {{"qps", Num(500)}});
   e.mysql_connection = "crm";
   e.mysql_port = db_.port();
   e.mysql_database = db_.name();
@@ -257,15 +225,8 @@ TEST_F(SeedsMySqlTest, Seed002AftersaleOrdersLandInMariaDbOneRowPerItem) {
   const int64_t now = Clock::Real()->NowMillis();
   emu.Generate(300, now - 5 * kDayMs, now - kHourMs, 41);
   emu.AdvanceClockMs(-5000);  // upstream edits land safely inside the next window
-  testing::SeedEdits e;
-  e.state_dir = dir_.Sub("state");
-  e.vendor_connection = "kuaimai";
-  e.connection = {{"base_url", Str(emu.base_url() + "/router")},
-                  {"app_key", Str("demo-kuaimai")},
-                  {"app_secret", Str("demo-kuaimai-secret")},
-                  {"session", Str("at-0")},
-                  {"refresh_token", Str("rt-0")},
-                  {"qps", Num(500)}};
+  auto e =
+      testing::EmulatorSeedEdits("kuaimai", emu.base_url(), dir_.Sub("state"), {{"qps", Num(500)}});
   e.source = {{"initial_lookback_days", Num(6)}, {"lag_s", Num(0)}};
   e.mysql_connection = "bi";
   e.mysql_port = db_.port();

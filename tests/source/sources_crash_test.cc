@@ -107,15 +107,8 @@ TEST_F(SourcesCrashTest, KingdeeKilledMidScanThenACleanFetchStagesEachMaterialOn
   ASSERT_TRUE(emu.Start(0));
   emu.GenerateMaterials(6000, 50);
   emu.SetLatencyMs(10);  // ~25 pages: a scan takes ~350 ms, long enough to be killed in
-  testing::SeedEdits e;
-  e.state_dir = dir_.Sub("state");
-  e.vendor_connection = "kingdee";
-  e.connection = {{"base_url", Str(emu.base_url())},
-                  {"acct_id", Str("demo-acct")},
-                  {"username", Str("api")},
-                  {"app_id", Str("demo-app")},
-                  {"app_secret", Str("demo-app-secret")},
-                  {"qps", Num(1000)}};
+  auto e = testing::EmulatorSeedEdits("kingdee", emu.base_url(), dir_.Sub("state"),
+                                      {{"qps", Num(1000)}});
   e.source = {{"limit", Num(200)}};
   WriteConfig("004-kingdee-material.json", e);
 
@@ -179,15 +172,8 @@ TEST_F(SourcesCrashTest, KuaimaiKilledMidWindowsThenACleanFetchStagesEachOrderOn
   emu.Generate(2000, now - 20 * kDayMs, now - kHourMs, 51);
   emu.SetLatencyMs(15);  // ~120 calls: the first stage takes ~2 s, spread over many kills
   emu.AdvanceClockMs(-5000);
-  testing::SeedEdits e;
-  e.state_dir = dir_.Sub("state");
-  e.vendor_connection = "kuaimai";
-  e.connection = {{"base_url", Str(emu.base_url() + "/router")},
-                  {"app_key", Str("demo-kuaimai")},
-                  {"app_secret", Str("demo-kuaimai-secret")},
-                  {"session", Str("at-0")},
-                  {"refresh_token", Str("rt-0")},
-                  {"qps", Num(1000)}};
+  auto e = testing::EmulatorSeedEdits("kuaimai", emu.base_url(), dir_.Sub("state"),
+                                      {{"qps", Num(1000)}});
   e.source = {{"initial_lookback_days", Num(21)}, {"lag_s", Num(0)}, {"page_size", Num(20)}};
   WriteConfig("002-kuaimai-aftersale.json", e);
   const int64_t first_start = now - 21 * kDayMs + 60000;
@@ -246,13 +232,8 @@ TEST_F(SourcesCrashTest, OkkiKilledMidPagesThenACleanFetchStagesEachProductOnce)
   emu.Generate(3000, now - 20 * kDayMs, now - 2 * kHourMs, 52);
   emu.SetLatencyMs(6);  // 60 pages: a full pass takes ~0.5 s
   emu.AdvanceClockMs(-5000);
-  testing::SeedEdits e;
-  e.state_dir = dir_.Sub("state");
-  e.vendor_connection = "okki";
-  e.connection = {{"base_url", Str(emu.base_url())},
-                  {"client_id", Str("demo-okki")},
-                  {"client_secret", Str("demo-okki-secret")},
-                  {"qps", Num(1000)}};
+  auto e =
+      testing::EmulatorSeedEdits("okki", emu.base_url(), dir_.Sub("state"), {{"qps", Num(1000)}});
   e.source = {{"count", Num(50)}};
   WriteConfig("003-okki-product-yida.json", e);
 

@@ -25,8 +25,8 @@ struct KillLoopOptions {
   int crash_point_max_n = 5;  // die at the 1st..Nth pass of the crash point
   int max_random_ms = 500;    // random kills land within this long after the start
   uint32_t seed = 1;
-  std::function<void(int run)> before_run;  // e.g. arm a dropped-reply fault
-  std::function<void(int run)> after_run;   // e.g. move the upstream on
+  std::function<void(int run)> before_run = {};  // e.g. arm a dropped-reply fault
+  std::function<void(int run)> after_run = {};   // e.g. move the upstream on
 };
 
 struct KillLoopResult {

@@ -53,6 +53,32 @@ struct SeedEdits {
   std::map<std::string, json::Value> sink;  // options of the pipeline's first sink
 };
 
+// Edits pointing the seed's `vendor` connection ("kingdee", "kuaimai" or "okki") at that
+// emulator (`url`: its base_url()) with its demo credentials, plus the options in `extra`.
+inline SeedEdits EmulatorSeedEdits(const std::string& vendor, const std::string& url,
+                                   const std::string& state_dir,
+                                   const std::map<std::string, json::Value>& extra = {}) {
+  static const std::map<std::string, std::map<std::string, std::string>> kLogins = {
+      {"kingdee",
+       {{"acct_id", "demo-acct"},
+        {"username", "api"},
+        {"app_id", "demo-app"},
+        {"app_secret", "demo-app-secret"}}},
+      {"kuaimai",
+       {{"app_key", "demo-kuaimai"},
+        {"app_secret", "demo-kuaimai-secret"},
+        {"session", "at-0"},
+        {"refresh_token", "rt-0"}}},
+      {"okki", {{"client_id", "demo-okki"}, {"client_secret", "demo-okki-secret"}}}};
+  SeedEdits e;
+  e.state_dir = state_dir;
+  e.vendor_connection = vendor;
+  e.connection["base_url"] = Str(vendor == "kuaimai" ? url + "/router" : url);
+  for (const auto& [k, v] : kLogins.at(vendor)) e.connection[k] = Str(v);
+  for (const auto& [k, v] : extra) e.connection[k] = v;
+  return e;
+}
+
 // The seed file `name` (under conf/seeds/) with the edits applied, as JSON text.
 inline std::string SeedConfigJson(const std::string& name, const SeedEdits& e) {
   std::ifstream in(std::string(STAGESYNC_SOURCE_DIR "/conf/seeds/") + name);
