@@ -12,3 +12,4 @@ target_link_libraries(stagesync_kingdee_emulator_test
   PRIVATE stagesync_emulator_kingdee GTest::gtest_main)
 add_test(NAME kingdee_emulator_test COMMAND stagesync_kingdee_emulator_test)
 set_tests_properties(kingdee_emulator_test PROPERTIES LABELS unit)
+set_property(GLOBAL APPEND PROPERTY STAGESYNC_EMULATOR_LIBS stagesync_emulator_kingdee)

@@ -16,3 +16,4 @@ target_link_libraries(stagesync_kuaimai_emulator_test
   PRIVATE stagesync_emulator_kuaimai GTest::gtest_main)
 add_test(NAME kuaimai_emulator_test COMMAND stagesync_kuaimai_emulator_test)
 set_tests_properties(kuaimai_emulator_test PROPERTIES LABELS unit)
+set_property(GLOBAL APPEND PROPERTY STAGESYNC_EMULATOR_LIBS stagesync_emulator_kuaimai)

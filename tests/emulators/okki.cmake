@@ -11,3 +11,4 @@ target_link_libraries(stagesync_okki_emulator_test
   PRIVATE stagesync_emulator_okki GTest::gtest_main)
 add_test(NAME okki_emulator_test COMMAND stagesync_okki_emulator_test)
 set_tests_properties(okki_emulator_test PROPERTIES LABELS unit)
+set_property(GLOBAL APPEND PROPERTY STAGESYNC_EMULATOR_LIBS stagesync_emulator_okki)

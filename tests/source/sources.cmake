@@ -1,15 +1,17 @@
 # Tests of the Kingdee, Kuaimai and OKKI sources; included by tests/CMakeLists.txt.
 
 # Integration: real HTTP over loopback to the vendor emulators, real RocksDB.
-add_executable(stagesync_source_tests
-  source/kingdee_fetch_test.cc
-  source/kuaimai_fetch_test.cc
-  source/okki_fetch_test.cc)
+# Every source/<vendor>_fetch_test.cc against every emulator library the emulator fragments
+# registered (DingTalk's fetch test runs in stagesync_integration_tests).
+file(GLOB STAGESYNC_FETCH_TESTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/source/*_fetch_test.cc)
+list(FILTER STAGESYNC_FETCH_TESTS EXCLUDE REGEX "/dingtalk_fetch_test\\.cc$")
+get_property(STAGESYNC_EMULATOR_LIBS GLOBAL PROPERTY STAGESYNC_EMULATOR_LIBS)
+add_executable(stagesync_source_tests ${STAGESYNC_FETCH_TESTS})
 target_include_directories(stagesync_source_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
 target_compile_definitions(stagesync_source_tests PRIVATE
   STAGESYNC_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
-target_link_libraries(stagesync_source_tests PRIVATE stagesync_fetch stagesync_emulator_kingdee
-  stagesync_emulator_kuaimai stagesync_emulator_okki fmt::fmt GTest::gtest_main)
+target_link_libraries(stagesync_source_tests PRIVATE stagesync_fetch ${STAGESYNC_EMULATOR_LIBS}
+  fmt::fmt GTest::gtest_main)
 gtest_discover_tests(stagesync_source_tests PROPERTIES LABELS integration DISCOVERY_TIMEOUT 60)
 
 # Seeds 002 and 004 end to end: emulator -> staging -> MySQL sink -> MariaDB (the fixture).
