@@ -29,19 +29,7 @@ TEST(ApplyCrashTest, KilledAtRandomMomentsAndBetweenCommitAndCursorNothingLostOr
   testing::TestDatabase db;
   ASSERT_TRUE(db.ok());
   ASSERT_TRUE(db.Source(STAGESYNC_SOURCE_DIR "/conf/sql/payment_application_info.sql").ok());
-  ASSERT_TRUE(db.conn()
-                  ->Execute("CREATE TABLE write_log (id BIGINT AUTO_INCREMENT PRIMARY KEY, "
-                            "bfn_id VARCHAR(64), detail_index INT, op CHAR(1))")
-                  .ok());
-  for (const char* op : {"INSERT", "UPDATE"}) {
-    ASSERT_TRUE(db.conn()
-                    ->Execute(fmt::format(
-                        "CREATE TRIGGER wl_{0} AFTER {0} ON payment_application_info FOR EACH ROW "
-                        "INSERT INTO write_log (bfn_id, detail_index, op) VALUES (NEW.bfn_id, "
-                        "NEW.detail_index, '{1}')",
-                        op, op[0]))
-                    .ok());
-  }
+  ASSERT_TRUE(db.AddPaymentWriteLog().ok());
   emulators::DingTalkEmulator emu;
   ASSERT_TRUE(emu.Start(0));
   const int64_t now = Clock::Real()->NowMillis();
@@ -135,19 +123,7 @@ TEST(ApplyCrashTest, TwoAgentsWithTheirOwnStateDirsOnOneTargetWriteEveryRowOnce)
   testing::TestDatabase db;
   ASSERT_TRUE(db.ok());
   ASSERT_TRUE(db.Source(STAGESYNC_SOURCE_DIR "/conf/sql/payment_application_info.sql").ok());
-  ASSERT_TRUE(db.conn()
-                  ->Execute("CREATE TABLE write_log (id BIGINT AUTO_INCREMENT PRIMARY KEY, "
-                            "bfn_id VARCHAR(64), detail_index INT, op CHAR(1))")
-                  .ok());
-  for (const char* op : {"INSERT", "UPDATE"}) {
-    ASSERT_TRUE(db.conn()
-                    ->Execute(fmt::format(
-                        "CREATE TRIGGER wl_{0} AFTER {0} ON payment_application_info FOR EACH ROW "
-                        "INSERT INTO write_log (bfn_id, detail_index, op) VALUES (NEW.bfn_id, "
-                        "NEW.detail_index, '{1}')",
-                        op, op[0]))
-                    .ok());
-  }
+  ASSERT_TRUE(db.AddPaymentWriteLog().ok());
   emulators::DingTalkEmulator emu;
   ASSERT_TRUE(emu.Start(0));
   const int64_t now = Clock::Real()->NowMillis();

@@ -26,20 +26,7 @@ class MySqlApplyTest : public testing::PipelineTest<> {
     Status ddl = db_.Source(STAGESYNC_SOURCE_DIR "/conf/sql/payment_application_info.sql");
     ASSERT_TRUE(ddl.ok()) << ddl.ToString();
     // A counter the test reads: every row write the table ever sees.
-    ASSERT_TRUE(db_.conn()
-                    ->Execute("CREATE TABLE write_log (id BIGINT AUTO_INCREMENT PRIMARY KEY, "
-                              "bfn_id VARCHAR(64), detail_index INT, op CHAR(1))")
-                    .ok());
-    ASSERT_TRUE(db_.conn()
-                    ->Execute("CREATE TRIGGER wl_ins AFTER INSERT ON payment_application_info "
-                              "FOR EACH ROW INSERT INTO write_log (bfn_id, detail_index, op) "
-                              "VALUES (NEW.bfn_id, NEW.detail_index, 'I')")
-                    .ok());
-    ASSERT_TRUE(db_.conn()
-                    ->Execute("CREATE TRIGGER wl_upd AFTER UPDATE ON payment_application_info "
-                              "FOR EACH ROW INSERT INTO write_log (bfn_id, detail_index, op) "
-                              "VALUES (NEW.bfn_id, NEW.detail_index, 'U')")
-                    .ok());
+    ASSERT_TRUE(db_.AddPaymentWriteLog().ok());
     ASSERT_TRUE(emu_.Start(0));
   }
 

@@ -63,6 +63,21 @@ class TestDatabase {
     o.connect_timeout_s = 5;
     return o;
   }
+  // A write_log the test reads: one row per row INSERTed ('I') or UPDATEd ('U') in the payment
+  // table (bfn_id, detail_index), whatever wrote it.
+  Status AddPaymentWriteLog() {
+    Status s = conn()->Execute(
+        "CREATE TABLE write_log (id BIGINT AUTO_INCREMENT PRIMARY KEY, bfn_id VARCHAR(64), "
+        "detail_index INT, op CHAR(1))");
+    for (std::string op : {"INSERT", "UPDATE"}) {
+      if (!s.ok()) break;
+      s = conn()->Execute("CREATE TRIGGER wl_" + op + " AFTER " + op +
+                          " ON payment_application_info FOR EACH ROW INSERT INTO write_log "
+                          "(bfn_id, detail_index, op) VALUES (NEW.bfn_id, NEW.detail_index, '" +
+                          op[0] + "')");
+    }
+    return s;
+  }
   // Runs a .sql file of ';'-separated statements.
   Status Source(const std::string& file) {
     std::ifstream in(file);
