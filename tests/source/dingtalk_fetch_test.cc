@@ -69,6 +69,20 @@ TEST_F(DingTalkFetchTest, FirstFetchStagesEveryInstanceAndASecondStagesNothing) 
   EXPECT_LE(log_->StoreSequence() - store_seq, 1u);
 }
 
+// listids serves at most 10 000 ids per query (the emulator, like one reading of the contract,
+// ends the list there without a next_cursor): a window holding more is split, never cut short.
+TEST_F(DingTalkFetchTest, AWindowWithMoreThanTheListCapIsSplitAndNothingIsLeftOut) {
+  emu_.Generate(emulators::kDingTalkListMaxIds + 300, NowMs() - 20 * kDayMs, NowMs() - kHourMs, 9);
+  testing::DingTalkPipelineOptions o;
+  o.qps = 1000;
+  o.concurrency = 16;
+  Configure(o);
+  auto s = Fetch();
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->added, emulators::kDingTalkListMaxIds + 300);
+  ExpectStagingMatchesEmulator();
+}
+
 TEST_F(DingTalkFetchTest, RunningInstanceFromLongBeforeTheWindowIsStagedWhenItCompletes) {
   emu_.Generate(40, NowMs() - 20 * kDayMs, NowMs() - kHourMs, 3);
   std::string old_running = emu_.AddInstance(NowMs() - 25 * kDayMs, "RUNNING", "");

@@ -237,8 +237,12 @@ Status DingTalkSource::FetchWindow(int64_t start_ms, int64_t end_ms, const Fetch
       if (!nc->AsInt64(&next)) return InvalidArgument(what + ": next_cursor is not a number");
     }
     const bool has_more = next >= 0;
-    if (has_more && next >= kMaxIdsPerQuery && end_ms - start_ms > 1) {
-      // The query hit DingTalk's 10 000-id cap: split the window; pages staged so far dedup.
+    // DingTalk serves at most 10 000 ids per query, and how it says so is not documented: a
+    // cursor at the cap, or a last page that ends there. Either way the window may hold more:
+    // split it (a window of exactly 10 000 is split needlessly); pages staged so far dedup.
+    const bool capped = has_more ? next >= kMaxIdsPerQuery
+                                 : cursor + static_cast<int64_t>(ids.size()) >= kMaxIdsPerQuery;
+    if (capped && end_ms - start_ms > 1) {
       int64_t mid = start_ms + (end_ms - start_ms) / 2;
       SS_RETURN_IF_ERROR(pages.Drain());
       SS_RETURN_IF_ERROR(FetchWindow(start_ms, mid, state, sink));
