@@ -11,21 +11,15 @@
 #include "connectors/connector.h"
 #include "stagesync/config.h"
 #include "testing/fake_http_client.h"
+#include "testing/seed_config.h"
 
 namespace stagesync::connectors {
 namespace {
 
-const char* AnyEnv(const char* name) {
-  std::string n(name);
-  if (n.find("URL") != std::string::npos) return "https://vendor.example";
-  if (n.find("PORT") != std::string::npos) return "3306";
-  return "x";
-}
-
 config::Config Demo() {
   std::ifstream in(STAGESYNC_SOURCE_DIR "/conf/demo.json");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto cfg = config::LoadString(text, "/tmp", &AnyEnv);
+  auto cfg = config::LoadString(text, "/tmp", &testing::AnyEnv);
   EXPECT_TRUE(cfg.ok()) << cfg.status().ToString();
   return std::move(cfg).value();
 }

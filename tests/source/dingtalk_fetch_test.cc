@@ -73,10 +73,7 @@ TEST_F(DingTalkFetchTest, FirstFetchStagesEveryInstanceAndASecondStagesNothing) 
 // ends the list there without a next_cursor): a window holding more is split, never cut short.
 TEST_F(DingTalkFetchTest, AWindowWithMoreThanTheListCapIsSplitAndNothingIsLeftOut) {
   emu_.Generate(emulators::kDingTalkListMaxIds + 300, NowMs() - 20 * kDayMs, NowMs() - kHourMs, 9);
-  testing::DingTalkPipelineOptions o;
-  o.qps = 1000;
-  o.concurrency = 16;
-  Configure(o);
+  Configure({.qps = 1000, .concurrency = 16});
   auto s = Fetch();
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   EXPECT_EQ(s->added, emulators::kDingTalkListMaxIds + 300);

@@ -16,6 +16,14 @@
 
 namespace stagesync::testing {
 
+// Plausible values for whatever the example configs read from the environment.
+inline const char* AnyEnv(const char* name) {
+  std::string n(name);
+  if (n.find("URL") != std::string::npos) return "https://vendor.example";
+  if (n.find("PORT") != std::string::npos) return "3306";
+  return "x";
+}
+
 inline json::Value* Find(json::Value* obj, const std::string& key) {
   for (auto& m : obj->mutable_members()) {
     if (m.first == key) return &m.second;

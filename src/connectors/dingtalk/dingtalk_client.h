@@ -55,8 +55,6 @@ class DingTalkClient final : public Client {
   Result<json::Value> Call(const std::string& path, const std::string& body,
                            const std::string& what);
 
-  int64_t requests() const { return endpoint_.counters().requests; }
-
   // The cached access token; `force_refresh` fetches a new one unless another thread already
   // replaced `stale`. Also used by the v1.0 APIs (Yida), which take it in a header.
   Result<std::string> Token(bool force_refresh, const std::string& stale);

@@ -73,7 +73,6 @@ class KingdeeClient final : public Client {
                                                     const std::string& what);
 
   int64_t logins() const { return logins_; }
-  const EndpointCounters& counters() const { return endpoint_.counters(); }
   const ClientOptions& options() const { return opts_; }
 
   // Logs in once (`check --connect`): Ok, or why the server refused (never the secret).

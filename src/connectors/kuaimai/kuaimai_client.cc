@@ -302,7 +302,6 @@ Status KuaimaiClient::Refresh(const std::string& stale_access) {
     SS_RETURN_IF_ERROR(BodyStatus(v));
     return v;
   };
-  ++refreshes_;
   // Not idempotent: once the gateway has rotated, the old refresh token is dead, so a reply
   // lost in transit must not be "retried" with it (that would be a reuse).
   SS_ASSIGN_OR_RETURN(json::Value v, endpoint_.Call(build, classify, nullptr, what, false));

@@ -102,8 +102,6 @@ class KuaimaiClient final : public Client {
   ApiEndpoint* endpoint() override { return &endpoint_; }
 
   Tokens tokens() const;
-  int64_t refreshes() const { return refreshes_; }
-  const EndpointCounters& counters() const { return endpoint_.counters(); }
 
  private:
   // Refreshes unless another thread already replaced `stale_access`. The new tokens are saved
@@ -122,7 +120,6 @@ class KuaimaiClient final : public Client {
   Tokens tokens_;
   std::map<int, TokenStore> stores_;
   int next_store_ = 0;
-  std::atomic<int64_t> refreshes_{0};
 };
 
 }  // namespace stagesync::connectors::kuaimai

@@ -106,8 +106,6 @@ const config::OptionTable<SqlOptions>& ConnectionTable() {
   return kTable;
 }
 
-const std::vector<config::OptionSpec>& ConnectionOptionTable() { return ConnectionTable().specs(); }
-
 Result<SqlOptions> ReadConnectionOptions(const config::ConnectionConfig& c) {
   return ConnectionTable().Read(c.options, c.path);
 }
@@ -204,8 +202,6 @@ const config::OptionTable<MySqlSinkOptions>& SinkTable() {
                   });
   return kTable;
 }
-
-const std::vector<config::OptionSpec>& SinkOptionTable() { return SinkTable().specs(); }
 
 Result<MySqlSinkOptions> ReadSinkOptions(const config::PipelineConfig& p,
                                          const config::SinkConfig& s) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "stagesync/config.h"
+#include "stagesync/option_table.h"
 #include "stagesync/runtime.h"
 #include "stagesync/sink.h"
 #include "stagesync/sql.h"
@@ -20,7 +21,7 @@
 
 namespace stagesync::sink::mysql {
 
-// A sink's options; defaults, ranges and help in the table behind SinkOptionTable().
+// A sink's options; defaults, ranges and help in SinkTable().
 struct MySqlSinkOptions {
   std::string table;
   std::string write_mode;   // upsert (INSERT ... ON DUPLICATE KEY UPDATE) | replace
@@ -34,8 +35,8 @@ struct MySqlSinkOptions {
   transform::MappingSpec mapping;
 };
 
-const std::vector<config::OptionSpec>& SinkOptionTable();
-const std::vector<config::OptionSpec>& ConnectionOptionTable();
+const config::OptionTable<MySqlSinkOptions>& SinkTable();
+const config::OptionTable<SqlOptions>& ConnectionTable();
 Result<MySqlSinkOptions> ReadSinkOptions(const config::PipelineConfig& p,
                                          const config::SinkConfig& s);
 Result<SqlOptions> ReadConnectionOptions(const config::ConnectionConfig& c);

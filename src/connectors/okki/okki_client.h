@@ -58,7 +58,6 @@ class OkkiClient final : public Client {
                           const std::function<Status(const json::Value&)>& check = nullptr);
 
   int64_t token_requests() const { return token_requests_; }
-  const EndpointCounters& counters() const { return endpoint_.counters(); }
 
   // Requests a token once (`check --connect`): Ok, or why it was refused (never the secret).
   Status CheckLogin(const std::vector<const config::PipelineConfig*>& /*users*/) override {
