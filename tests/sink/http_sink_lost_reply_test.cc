@@ -15,7 +15,7 @@
 #include "stagesync/fetch.h"
 #include "testing/fault_proxy.h"
 #include "testing/kingdee_pipeline.h"
-#include "testing/temp_dir.h"
+#include "testing/pipeline_test.h"
 #include "testing/yida_pipeline.h"
 
 namespace stagesync {
@@ -24,34 +24,10 @@ namespace {
 using testing::Fault;
 using testing::FaultProxy;
 
-constexpr int64_t kHourMs = 3600000;
-constexpr int64_t kDayMs = 24 * kHourMs;
-int64_t NowMs() { return Clock::Real()->NowMillis(); }
+// Sync() fetches and applies the first pipeline's first sink.
+class HttpSinkLostReplyTest : public testing::PipelineTest<> {};
 
-struct Harness {
-  testing::TempDir dir;
-  std::unique_ptr<HttpClient> http = NewCurlHttpClient();
-  config::Config cfg;
-  std::unique_ptr<stage::StagingLog> log;
-
-  ::testing::AssertionResult Configure(const std::string& json) {
-    auto c = config::LoadString(json, "");
-    if (!c.ok()) return ::testing::AssertionFailure() << c.status().ToString();
-    cfg = std::move(c).value();
-    auto l = stage::StagingLog::Open(cfg.state_dir);
-    if (!l.ok()) return ::testing::AssertionFailure() << l.status().ToString();
-    log = std::move(l).value();
-    return ::testing::AssertionSuccess();
-  }
-  Result<apply::ApplySummary> Sync() {
-    Runtime fdeps(http.get(), Clock::Real());
-    SS_RETURN_IF_ERROR(fetch::RunFetch(cfg, cfg.pipelines[0], log.get(), fdeps).status());
-    Runtime sdeps(http.get(), Clock::Real());
-    return apply::RunApply(cfg, cfg.pipelines[0], cfg.pipelines[0].sinks[0], log.get(), sdeps);
-  }
-};
-
-TEST(HttpSinkLostReplyTest, KingdeePushOneBillPerApprovedRequestWhenRepliesAreDropped) {
+TEST_F(HttpSinkLostReplyTest, KingdeePushOneBillPerApprovedRequestWhenRepliesAreDropped) {
   emulators::DingTalkEmulator dt;
   emulators::KingdeeEmulator kd;
   ASSERT_TRUE(dt.Start(0));
@@ -65,14 +41,13 @@ TEST(HttpSinkLostReplyTest, KingdeePushOneBillPerApprovedRequestWhenRepliesAreDr
     if (inst.status == "COMPLETED" && inst.result == "agree") approved.insert(inst.bill_number);
   }
   ASSERT_GE(approved.size(), 100u);
-  Harness h;
   testing::KingdeePushOptions o;
   o.batch_rows = 4;  // many pushes, each on a connection kept alive from the previous call
-  ASSERT_TRUE(h.Configure(
-      testing::KingdeePushConfigJson(dt.base_url(), proxy.base_url(), h.dir.Sub("state"), o)));
+  ASSERT_NO_FATAL_FAILURE(
+      Load(testing::KingdeePushConfigJson(dt.base_url(), proxy.base_url(), dir_.Sub("state"), o)));
   proxy.AddRule({Fault::kDropAfterCommit, "DynamicFormService.Push", 0, 0.2});
 
-  auto s = h.Sync();
+  auto s = Sync();
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   EXPECT_GE(proxy.fired(Fault::kDropAfterCommit), 10);
   std::map<std::string, int> per;
@@ -84,22 +59,21 @@ TEST(HttpSinkLostReplyTest, KingdeePushOneBillPerApprovedRequestWhenRepliesAreDr
   }
   EXPECT_EQ(doubled, 0) << "source bills with two or more AP_PAYBILLs";
   EXPECT_EQ(per.size(), approved.size());
-  EXPECT_TRUE(h.log->Intents("dingtalk-payment", "kingdee_paybill")->empty());
+  EXPECT_TRUE(log_->Intents("dingtalk-payment", "kingdee_paybill")->empty());
 }
 
-TEST(HttpSinkLostReplyTest, YidaOneInstancePerRecordWhenRepliesAreDropped) {
+TEST_F(HttpSinkLostReplyTest, YidaOneInstancePerRecordWhenRepliesAreDropped) {
   emulators::DingTalkEmulator emu;
   ASSERT_TRUE(emu.Start(0));
   FaultProxy proxy(emu.port(), FaultProxy::Mode::kHttp, 902);
   ASSERT_TRUE(proxy.Start());
   emu.Generate(300, NowMs() - 20 * kDayMs, NowMs() - kHourMs, 902);
-  Harness h;
   testing::YidaPipelineOptions o;
   o.search_lag_ms = 50;
-  ASSERT_TRUE(h.Configure(testing::YidaConfigJson(proxy.base_url(), h.dir.Sub("state"), o)));
+  ASSERT_NO_FATAL_FAILURE(Load(testing::YidaConfigJson(proxy.base_url(), dir_.Sub("state"), o)));
   proxy.AddRule({Fault::kDropAfterCommit, "/v1.0/yida/processes/instances/start", 0, 0.2});
 
-  auto s = h.Sync();
+  auto s = Sync();
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   EXPECT_GE(proxy.fired(Fault::kDropAfterCommit), 20);
   std::map<std::string, int> per;
@@ -117,24 +91,23 @@ TEST(HttpSinkLostReplyTest, YidaOneInstancePerRecordWhenRepliesAreDropped) {
   EXPECT_EQ(doubled, 0) << "records with two or more Yida instances";
   EXPECT_EQ(per.size(), instances.size());
   EXPECT_EQ(emu.YidaCreatedCount(), static_cast<int64_t>(instances.size()));
-  EXPECT_TRUE(h.log->Intents("payments-to-yida", "yida_form")->empty());
+  EXPECT_TRUE(log_->Intents("payments-to-yida", "yida_form")->empty());
 }
 
 // An update is not idempotent on the wire either (the transport never resends it), but the
 // Yida sink may repeat it after an unknown outcome: the same values are set again.
-TEST(HttpSinkLostReplyTest, YidaUpdateWhoseReplyIsLostIsRepeatedByTheSink) {
+TEST_F(HttpSinkLostReplyTest, YidaUpdateWhoseReplyIsLostIsRepeatedByTheSink) {
   emulators::DingTalkEmulator emu;
   ASSERT_TRUE(emu.Start(0));
   FaultProxy proxy(emu.port(), FaultProxy::Mode::kHttp, 903);
   ASSERT_TRUE(proxy.Start());
   emu.Generate(10, NowMs() - 10 * kDayMs, NowMs() - kHourMs, 903);
   const std::string running = emu.AddInstance(NowMs() - 5 * kDayMs, "RUNNING", "");
-  Harness h;
-  ASSERT_TRUE(h.Configure(testing::YidaConfigJson(proxy.base_url(), h.dir.Sub("state"))));
-  ASSERT_TRUE(h.Sync().ok());
+  ASSERT_NO_FATAL_FAILURE(Load(testing::YidaConfigJson(proxy.base_url(), dir_.Sub("state"))));
+  ASSERT_TRUE(Sync().ok());
   ASSERT_TRUE(emu.Complete(running, "agree"));
   proxy.AddRule({Fault::kDropAfterCommit, "/v1.0/yida/processes/instances", 2, 0});
-  auto s = h.Sync();
+  auto s = Sync();
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   EXPECT_EQ(proxy.fired(Fault::kDropAfterCommit), 2);
   EXPECT_EQ(emu.YidaRequestCount("update"), 3);  // two lost replies, then the answer

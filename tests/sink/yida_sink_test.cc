@@ -1,5 +1,6 @@
 // The Yida sink end to end over real HTTP: DingTalk approvals staged, then one Yida form
 // instance per record, through dropped replies, throttling, 5xx, token expiry and search lag.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <map>
@@ -7,13 +8,14 @@
 #include "emulators/dingtalk_emulator.h"
 #include "stagesync/apply.h"
 #include "stagesync/fetch.h"
+#include "testing/faulty_http_client.h"
 #include "testing/pipeline_test.h"
 #include "testing/yida_pipeline.h"
 
 namespace stagesync {
 namespace {
 
-class YidaSinkTest : public testing::PipelineTest<> {
+class YidaSinkTest : public testing::PipelineTest<testing::FaultyHttpClient> {
  protected:
   void SetUp() override { ASSERT_TRUE(emu_.Start(0)); }
   void Configure(const testing::YidaPipelineOptions& o = {}) {
@@ -89,6 +91,33 @@ TEST_F(YidaSinkTest, DroppedRepliesAndSearchLagStillGiveExactlyOneInstance) {
   EXPECT_EQ(s->applied, 25);
   ExpectExactlyOneInstancePerRecord();
   EXPECT_GE(emu_.YidaRequestCount("search"), 25);  // each unknown outcome was looked up
+}
+
+// Yida's text search may be fuzzy (the emulator: "contains"), newest first: an unknown outcome
+// is looked up through every page, or a record found only on page 2 is created again.
+TEST_F(YidaSinkTest, AnUnknownOutcomeIsFoundPastTheFirstPageOfResults) {
+  emu_.Generate(1, NowMs() - kDayMs, NowMs() - kHourMs, 36);
+  const std::string id = emu_.Instances()[0].id;
+  Configure();
+  emu_.SetYidaSearchTextContains(true);
+  emu_.YidaDropResponseAfterCommitNext(1);  // the start happens, its reply is lost
+  bool added = false;                       // then 120 newer instances whose id contains this one
+  http_->SetHook([&](const HttpRequest& req, const Result<HttpResponse>&) {
+    if (added || req.url.find("/instances/start") == std::string::npos) return;
+    added = true;
+    for (int i = 0; i < 120; ++i) {
+      emu_.YidaAddInstance(fmt::format(R"({{"textField_srcid":"{}-{}"}})", id, i));
+    }
+  });
+  auto s = Sync();
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  int holding = 0;
+  for (const auto& inst : emu_.YidaInstances()) {
+    holding += inst.form_data_json.find("\"" + id + "\"") != std::string::npos;
+  }
+  EXPECT_TRUE(added);
+  EXPECT_EQ(holding, 1) << "record " << id << " created again";
+  EXPECT_EQ(emu_.YidaCreatedCount(), 1);
 }
 
 TEST_F(YidaSinkTest, ThrottlingTooFast5xxAndTokenExpiryStillGiveExactlyOne) {

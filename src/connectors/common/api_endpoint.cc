@@ -122,6 +122,13 @@ Result<json::Value> ApiEndpoint::Call(const std::function<Result<HttpRequest>()>
   }
 }
 
+std::string ClipVendorText(std::string_view s) {
+  size_t n = 300;
+  if (s.size() <= n) return std::string(s);
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return std::string(s.substr(0, n)) + "...";
+}
+
 config::OptionTable<RetryPolicy> RetryOptionTable(int64_t base_ms) {
   return config::OptionTable<RetryPolicy>()
       .Int("retry_base_ms", &RetryPolicy::base_ms, base_ms, 1, 60000,

@@ -102,6 +102,9 @@ config::OptionTable<RetryPolicy> RetryOptionTable(int64_t base_ms = 200);
 // Trims trailing slashes off a URL option and checks its scheme (the error names `base_url`).
 Status CheckBaseUrl(const config::OptionReader& r, std::string* url);
 
+// A vendor's message for an error text: at most 300 bytes, cut on a UTF-8 boundary, "..." added.
+std::string ClipVendorText(std::string_view s);
+
 // Parses a JSON body (a UTF-8 BOM is fine). An HTML page (gateway, flood guard) is
 // ResourceExhausted, retried for the whole budget; other garbage is BadReply naming the HTTP
 // status, retried a few times and then reported as a bad payload.

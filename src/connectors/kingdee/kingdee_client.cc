@@ -11,7 +11,6 @@ namespace {
 constexpr std::string_view kAuthService = "Kingdee.BOS.WebApi.ServicesStub.AuthService.";
 constexpr std::string_view kFormService = "Kingdee.BOS.WebApi.ServicesStub.DynamicFormService.";
 constexpr std::string_view kSessionLostText = "会话信息已丢失";
-constexpr size_t kMaxVendorMessage = 300;
 
 // Kingdee MsgCodes (doc/vendors/kingdee.md, "Errors") and what each means for us.
 struct MsgCodeRule {
@@ -42,14 +41,6 @@ const char* MeaningOf(int64_t msg_code) {
     if (r.msg_code == msg_code) return r.meaning;
   }
   return "unknown MsgCode";
-}
-
-std::string Clip(std::string_view s) {
-  if (s.size() <= kMaxVendorMessage) return std::string(s);
-  size_t n = kMaxVendorMessage;
-  // Do not cut a UTF-8 sequence in half.
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  return std::string(s.substr(0, n)) + "...";
 }
 
 // Bools and ints that Kingdee's doc templates show as strings.
@@ -135,7 +126,7 @@ Status EnvelopeStatus(const json::Value& body) {
   // The same lost-session text has been seen with other MsgCodes [V:K9].
   if (IsSessionLostText(messages)) code = StatusCode::kUnauthenticated;
   return Status(code, fmt::format("Kingdee MsgCode {} ({}): {}", msg_code, MeaningOf(msg_code),
-                                  messages.empty() ? "no message" : Clip(messages)));
+                                  messages.empty() ? "no message" : ClipVendorText(messages)));
 }
 
 const config::OptionTable<ClientOptions>& ClientOptionTable() {
@@ -276,7 +267,7 @@ Status KingdeeClient::Login(const std::string& stale) {
     }
     return Status(StatusCode::kPermissionDenied,
                   fmt::format("refused (LoginResultType {}): {}{}", result_type,
-                              message.empty() ? "no message" : Clip(message), hint));
+                              message.empty() ? "no message" : ClipVendorText(message), hint));
   };
   ++logins_;
   auto res = endpoint_.Call(build, classify, nullptr, what);

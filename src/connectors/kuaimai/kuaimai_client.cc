@@ -19,7 +19,6 @@ constexpr std::string_view kRefreshMethod = "open.token.refresh";
 constexpr int64_t kRefreshEarlyMs = 24 * 3600 * 1000;
 // ...but never proactively more often than this, so a misread expiry cannot start a storm.
 constexpr int64_t kMinProactiveGapMs = 10 * 60 * 1000;
-constexpr size_t kMaxVendorMessage = 300;
 
 // Gateway codes (doc/vendors/kuaimai.md "Errors"; always strings, HTTP 200) and what each means for
 // us. Only 25/27/105/106 are confirmed; the rest follow the TOP gateway numbering [I].
@@ -43,13 +42,6 @@ constexpr CodeRule kCodeTable[] = {
     {"33", StatusCode::kFailedPrecondition, "unsupported version"},
     {"99", StatusCode::kInvalidArgument, "business parameter error"},
 };
-
-std::string Clip(std::string_view s) {
-  if (s.size() <= kMaxVendorMessage) return std::string(s);
-  size_t n = kMaxVendorMessage;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  return std::string(s.substr(0, n)) + "...";
-}
 
 std::string UpperHex(const unsigned char* data, size_t n) {
   static const char kHex[] = "0123456789ABCDEF";
@@ -131,7 +123,7 @@ Status BodyStatus(const json::Value& body) {
     return BadReply("gateway answered a body with neither success nor code");
   }
   const std::string text = fmt::format("Kuaimai code {}: {}", code.empty() ? "-" : code,
-                                       msg.empty() ? "no message" : Clip(msg));
+                                       msg.empty() ? "no message" : ClipVendorText(msg));
   // No numeric throttle code is confirmed: the words are [V:Q3][V:Q2].
   if (msg.find("频繁") != std::string::npos || msg.find("限流") != std::string::npos) {
     return Status(StatusCode::kResourceExhausted, text);

@@ -11,7 +11,6 @@ namespace {
 constexpr std::string_view kTokenPath = "/v1/oauth2/access_token";
 // client_credentials may omit expires_in [V:O1]; 28799 s has been seen [V:O2].
 constexpr int64_t kDefaultTtlS = 28800;
-constexpr size_t kMaxVendorMessage = 300;
 
 // OKKI answers (HTTP status, or the body's code with HTTP 200) and what each means for us
 // (doc/vendors/okki.md, "Errors").
@@ -33,13 +32,6 @@ constexpr CodeRule kCodeTable[] = {
 constexpr std::string_view kOAuthErrors[] = {
     "invalid_client",  "invalid_grant", "invalid_scope",      "unsupported_grant_type",
     "invalid_request", "access_denied", "unauthorized_client"};
-
-std::string Clip(std::string_view s) {
-  if (s.size() <= kMaxVendorMessage) return std::string(s);
-  size_t n = kMaxVendorMessage;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  return std::string(s.substr(0, n)) + "...";
-}
 
 std::string StringAt(const json::Value* body, std::string_view key) {
   if (body == nullptr) return "";
@@ -77,7 +69,7 @@ Status AnswerStatus(int http_status, const json::Value* body) {
   std::string text =
       fmt::format("OKKI HTTP {}{}{}: {} ({})", http_status,
                   code != 0 ? fmt::format(" code {}", code) : "", error.empty() ? "" : " " + error,
-                  message.empty() ? "no message" : Clip(message), MeaningOf(effective));
+                  message.empty() ? "no message" : ClipVendorText(message), MeaningOf(effective));
   return Status(CodeFor(effective), std::move(text));
 }
 
@@ -155,7 +147,7 @@ Result<std::string> OkkiClient::Token(bool force, const std::string& stale) {
         std::string desc = StringAt(body, "error_description");
         return Status(StatusCode::kPermissionDenied,
                       fmt::format("HTTP {} {}: {}", resp.status, error,
-                                  desc.empty() ? "no description" : Clip(desc)));
+                                  desc.empty() ? "no description" : ClipVendorText(desc)));
       }
     }
     if (resp.status >= 400) {

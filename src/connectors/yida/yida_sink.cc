@@ -312,24 +312,37 @@ class YidaTarget final : public Target {
         "\"searchFieldJson\":{}}}",
         json::Quote(o_.app_type), json::Quote(o_.system_token), json::Quote(o_.user_id),
         json::Quote(o_.language), json::Quote(o_.form_uuid), json::Quote(search));
-    SS_ASSIGN_OR_RETURN(
-        json::Value res,
-        Send("POST", "/v1.0/yida/processes/instances?pageNumber=1&pageSize=10", body,
-             "search the form for record " + source_id, connectors::Delivery::kIdempotent));
-    const json::Value* data = res.Find("data");
-    if (data == nullptr || !data->is_array()) return std::optional<TargetOutcome>();
-    for (const auto& inst : data->items()) {
-      // Text search may be fuzzy: check the id ourselves. Form data is under `data` in the
-      // SDK's model and `formData` in some docs.
-      const json::Value* form = inst.Find("data");
-      if (form == nullptr || !form->is_object()) form = inst.Find("formData");
-      const json::Value* sid = form ? form->Find(o_.source_id_field) : nullptr;
-      if (sid == nullptr || sid->text() != source_id) continue;
-      TargetOutcome out;
-      if (const json::Value* id = inst.Find("processInstanceId")) out.target_id = id->text();
-      return std::optional<TargetOutcome>(out);
+    // Text search may be fuzzy (other ids containing this one, newest first): read every page,
+    // since "not there" lets the record be created again. Past kMaxPages nothing is concluded.
+    constexpr int kPageSize = 100, kMaxPages = 20;
+    for (int page = 1; page <= kMaxPages; ++page) {
+      SS_ASSIGN_OR_RETURN(
+          json::Value res,
+          Send("POST",
+               fmt::format("/v1.0/yida/processes/instances?pageNumber={}&pageSize={}", page,
+                           kPageSize),
+               body, "search the form for record " + source_id, connectors::Delivery::kIdempotent));
+      const json::Value* data = res.Find("data");
+      if (data == nullptr || !data->is_array()) return std::optional<TargetOutcome>();
+      for (const auto& inst : data->items()) {
+        // Check the id ourselves. Form data is under `data` in the SDK's model and `formData`
+        // in some docs.
+        const json::Value* form = inst.Find("data");
+        if (form == nullptr || !form->is_object()) form = inst.Find("formData");
+        const json::Value* sid = form ? form->Find(o_.source_id_field) : nullptr;
+        if (sid == nullptr || sid->text() != source_id) continue;
+        TargetOutcome out;
+        if (const json::Value* id = inst.Find("processInstanceId")) out.target_id = id->text();
+        return std::optional<TargetOutcome>(out);
+      }
+      if (data->items().size() < static_cast<size_t>(kPageSize)) {
+        return std::optional<TargetOutcome>();
+      }
     }
-    return std::optional<TargetOutcome>();
+    return Unavailable(
+        fmt::format("{}: more than {} search results for record {}; cannot tell "
+                    "whether it was created",
+                    path_, kPageSize * kMaxPages, source_id));
   }
 
   // Update, terminate and delete change the target, so the transport sends each at most once:
