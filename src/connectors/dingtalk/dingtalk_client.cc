@@ -113,21 +113,10 @@ Result<json::Value> ClassifyAnswer(const HttpResponse& resp, bool token_call) {
                                   sub.empty() ? "" : "/" + sub, msg));
 }
 
-namespace {
-
-EndpointOptions EndpointOptionsOf(const ClientOptions& o) {
-  EndpointOptions eo;
-  eo.name = o.base_url;
-  eo.qps = o.qps;
-  eo.retry = o.retry;
-  eo.max_reauth = 3;
-  return eo;
-}
-
-}  // namespace
-
 DingTalkClient::DingTalkClient(ClientOptions opts, HttpClient* http, Clock* clock)
-    : opts_(std::move(opts)), clock_(clock), endpoint_(EndpointOptionsOf(opts_), http, clock) {}
+    : opts_(std::move(opts)),
+      clock_(clock),
+      endpoint_(EndpointOptions{opts_.base_url, opts_.qps, opts_.retry}, http, clock) {}
 
 Result<std::string> DingTalkClient::Token(bool force_refresh, const std::string& stale) {
   std::lock_guard<std::mutex> lock(token_mu_);

@@ -179,20 +179,9 @@ Result<ClientOptions> ReadClientOptions(const config::ConnectionConfig& conn) {
   return ClientOptionTable().Read(conn.options, conn.path, std::move(base));
 }
 
-namespace {
-
-EndpointOptions EndpointOptionsOf(const ClientOptions& o) {
-  EndpointOptions eo;
-  eo.name = o.name;
-  eo.qps = o.qps;
-  eo.retry = o.retry;
-  return eo;
-}
-
-}  // namespace
-
 KingdeeClient::KingdeeClient(ClientOptions opts, HttpClient* http, Clock* clock)
-    : opts_(std::move(opts)), endpoint_(EndpointOptionsOf(opts_), http, clock) {}
+    : opts_(std::move(opts)),
+      endpoint_(EndpointOptions{opts_.name, opts_.qps, opts_.retry}, http, clock) {}
 
 std::string KingdeeClient::Url(std::string_view service) const {
   return fmt::format("{}/k3cloud/{}.common.kdsvc", opts_.base_url, service);

@@ -181,20 +181,10 @@ Result<ClientOptions> ReadClientOptions(const config::ConnectionConfig& conn) {
   return ClientOptionTable().Read(conn.options, conn.path, std::move(base));
 }
 
-namespace {
-
-EndpointOptions EndpointOptionsOf(const ClientOptions& o) {
-  EndpointOptions eo;
-  eo.name = o.name;
-  eo.qps = o.qps;
-  eo.retry = o.retry;
-  return eo;
-}
-
-}  // namespace
-
 KuaimaiClient::KuaimaiClient(ClientOptions opts, HttpClient* http, Clock* clock)
-    : opts_(std::move(opts)), clock_(clock), endpoint_(EndpointOptionsOf(opts_), http, clock) {
+    : opts_(std::move(opts)),
+      clock_(clock),
+      endpoint_(EndpointOptions{opts_.name, opts_.qps, opts_.retry}, http, clock) {
   tokens_.access = opts_.session;
   tokens_.refresh = opts_.refresh_token;
 }

@@ -101,21 +101,11 @@ Result<ClientOptions> ReadClientOptions(const config::ConnectionConfig& conn) {
   return ClientOptionTable().Read(conn.options, conn.path, std::move(base));
 }
 
-namespace {
-
-EndpointOptions EndpointOptionsOf(const ClientOptions& o) {
-  EndpointOptions eo;
-  eo.name = o.name;
-  eo.qps = o.qps;
-  eo.retry = o.retry;
-  eo.max_reauth = 1;  // re-token once per call [V:O2]; a second 401 is a real refusal
-  return eo;
-}
-
-}  // namespace
-
+// max_reauth 1: re-token once per call [V:O2]; a second 401 is a real refusal
 OkkiClient::OkkiClient(ClientOptions opts, HttpClient* http, Clock* clock)
-    : opts_(std::move(opts)), clock_(clock), endpoint_(EndpointOptionsOf(opts_), http, clock) {}
+    : opts_(std::move(opts)),
+      clock_(clock),
+      endpoint_(EndpointOptions{opts_.name, opts_.qps, opts_.retry, 1}, http, clock) {}
 
 Result<std::string> OkkiClient::Token(bool force, const std::string& stale) {
   std::lock_guard<std::mutex> lock(token_mu_);

@@ -419,11 +419,8 @@ Result<std::shared_ptr<connectors::Client>> MakeYidaClient(const config::Connect
   token_conn.options.Add("max_attempts", json::Value::Number(std::to_string(c.retry.max_attempts)));
   SS_ASSIGN_OR_RETURN(auto t, connectors::dingtalk::ReadClientOptions(token_conn));
   auto tokens = std::make_shared<connectors::dingtalk::DingTalkClient>(t, http, clock);
-  connectors::EndpointOptions eo;
-  eo.name = conn.name;
-  eo.qps = c.qps;
-  eo.retry = c.retry;
-  auto api = std::make_unique<connectors::ApiEndpoint>(eo, http, clock);
+  auto api = std::make_unique<connectors::ApiEndpoint>(
+      connectors::EndpointOptions{conn.name, c.qps, c.retry}, http, clock);
   return std::shared_ptr<connectors::Client>(
       std::make_shared<YidaClient>(std::move(c), std::move(tokens), std::move(api)));
 }
