@@ -3,6 +3,7 @@
 // One apply per (pipeline, sink) at a time.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -31,12 +32,15 @@ struct ApplySummary {
   int64_t changes_reported = 0;  // changes a target will not take (a bill already pushed)
   std::map<std::string, int64_t> rule_failures;  // per data-quality rule
   int64_t elapsed_ms = 0;
+  bool stopped = false;  // ended early on ApplyOptions::stop, after a committed batch
 };
 
 struct ApplyOptions {
   std::function<void(const ApplySummary&)> on_batch;
   // Told once when a changed mapping makes the sink re-apply the whole pipeline.
   std::function<void(const std::string& message)> on_notice;
+  // Checked between batches: once true, the drain ends after the batch being written commits.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 Result<ApplySummary> RunApply(const config::Config& cfg, const config::PipelineConfig& pipeline,

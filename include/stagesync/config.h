@@ -43,6 +43,7 @@ struct PipelineConfig {
   std::string name;
   SourceConfig source;
   std::string schedule;                   // cron "m h dom mon dow" or "@every 5m"
+  int64_t schedule_jitter_s = 0;
   std::vector<std::string> hash_exclude;  // volatile top-level source fields
   std::string time_zone = "Asia/Shanghai";
   std::vector<SinkConfig> sinks;
@@ -51,8 +52,20 @@ struct PipelineConfig {
   std::string path;
 };
 
+// The `agent` section: how `stagesync run` serves the pipelines (see doc/agent.md).
+struct AgentConfig {
+  std::string listen = "127.0.0.1:9464";  // control API (and later metrics) listener
+  std::string token;                      // bearer token for the API, from ${ENV}; "" = none
+  int64_t max_parallel_pipelines = 4;     // pipelines doing work at once
+  int64_t shutdown_grace_s = 30;          // SIGTERM: in-flight batches get this long
+  int64_t backoff_base_s = 30;            // a failing pipeline or sink retries after base,
+  int64_t backoff_max_s = 1800;           // 2 x base, ... up to max
+  std::string path = "agent";
+};
+
 struct Config {
   std::string file;
+  AgentConfig agent;
   std::string state_dir;  // absolute, or relative to the config file's folder
   std::map<std::string, ConnectionConfig> connections;
   std::vector<PipelineConfig> pipelines;

@@ -3,6 +3,7 @@
 // One fetch per pipeline at a time.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -26,6 +27,7 @@ struct FetchSummary {
   int64_t failed = 0;  // records parked in the fetch quarantine
   int64_t elapsed_ms = 0;
   std::optional<int64_t> watermark_ms;
+  bool stopped = false;  // ended early on FetchOptions::stop (committed pages stay)
 };
 
 struct FetchOptions {
@@ -33,6 +35,9 @@ struct FetchOptions {
   std::function<void(const FetchSummary&)> on_page;
   // Called for every record the source could not read.
   std::function<void(const stage::FetchFailure&)> on_failure;
+  // Checked after every committed page: once true, the fetch ends there (a graceful stop; the
+  // next fetch resumes from what is committed).
+  const std::atomic<bool>* stop = nullptr;
 };
 
 Result<FetchSummary> RunFetch(const config::Config& cfg, const config::PipelineConfig& pipeline,

@@ -147,4 +147,7 @@ class OptionTable {
   Hook finish_;
 };
 
+// The config's `agent` section (for `--help-config` and the loader).
+const OptionTable<AgentConfig>& AgentOptionTable();
+
 }  // namespace stagesync::config

@@ -82,6 +82,12 @@ Result<ApplySummary> Drain(const std::string& pipeline, const std::string& sink_
       };
       SS_RETURN_IF_ERROR(log->ScanRecords(pipeline, [&](const stage::StagedRecord& r) {
         if (r.seq > cursor) return true;  // pending in the change log
+        if (opts.stop != nullptr && opts.stop->load()) {
+          // The mapping hash is stored only after the last record: the next start re-applies.
+          inner = Cancelled(fmt::format("apply {}/{}: stopping during a re-apply", pipeline,
+                                        sink_name));
+          return false;
+        }
         bytes += r.raw.size();
         batch.push_back(r);
         if (batch.size() >= sink->batch_records() || bytes >= sink->batch_bytes()) {
@@ -138,6 +144,10 @@ Result<ApplySummary> Drain(const std::string& pipeline, const std::string& sink_
     add(st);
     if (!following.ok()) return following.status();
     cur = std::move(following).value();
+    if (opts.stop != nullptr && opts.stop->load() && cur.changes > 0) {
+      sum.stopped = true;
+      break;
+    }
   }
   sum.elapsed_ms = (clock->MonotonicMicros() - t0) / 1000;
   return sum;

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli/run.h"
 #include "connectors/connector.h"
 #include "stagesync/apply.h"
 #include "stagesync/config.h"
@@ -51,6 +52,10 @@ void Usage(FILE* out) {
       "                     print the rows a record maps to (or why not); writes nothing\n"
       "  requeue PIPELINE [--sink NAME] [--key ID]\n"
       "                     put quarantined records back into the change log after a fix\n"
+      "  run [--listen HOST:PORT]\n"
+      "                     the agent: every pipeline on its schedule, a control API (default\n"
+      "                     agent.listen, 127.0.0.1:9464); SIGTERM stops it gracefully, SIGHUP\n"
+      "                     reloads the config\n"
       "\n"
       "options:\n"
       "  --wait [SECONDS]   when another stagesync process holds the state dir, wait for it\n"
@@ -426,7 +431,7 @@ int Requeue(const config::Config& cfg, const config::PipelineConfig* p, stage::S
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string config_file, only_sink, key, file;
+  std::string config_file, only_sink, key, file, listen;
   bool as_json = false;
   bool connect = false;
   bool wait = false;
@@ -444,6 +449,8 @@ int main(int argc, char** argv) {
       file = argv[++i];
     } else if (a == "--key" && i + 1 < argc) {
       key = argv[++i];
+    } else if (a == "--listen" && i + 1 < argc) {
+      listen = argv[++i];
     } else if (a == "--json") {
       as_json = true;
     } else if (a == "--connect") {
@@ -491,6 +498,9 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   if (Status valid = ValidateAll(*cfg); !valid.ok()) return FailConfig(valid);
+  if (cmd == "run" && args.size() == 1) {
+    return cli::RunAgent(std::make_shared<const config::Config>(std::move(cfg).value()), listen);
+  }
   if (cmd == "map" && args.size() == 2) {
     const config::PipelineConfig* p = FindPipeline(*cfg, args[1]);
     if (p == nullptr) return kExitUsage;
@@ -500,7 +510,18 @@ int main(int argc, char** argv) {
     const config::PipelineConfig* p = FindPipeline(*cfg, args[1]);
     if (p == nullptr) return kExitUsage;
     auto log = OpenStaging(cfg->state_dir, wait, wait_s);
-    if (!log.ok()) return Fail(log.status());
+    if (!log.ok()) {
+      if (log.status().code() == StatusCode::kAlreadyExists) {
+        // A running agent holds it: say so, and what to ask it instead.
+        std::string verb = cmd == "requeue" ? "requeue " + args[1] : "run " + args[1];
+        std::string hint = cli::RunningAgentHint(cfg->state_dir, config_file, verb);
+        if (!hint.empty()) {
+          std::fprintf(stderr, "stagesync: error: %s\n", Printable(hint).c_str());
+          return kExitInUse;
+        }
+      }
+      return Fail(log.status());
+    }
     RuntimeOptions ro;
     ro.notice = [](const std::string& m) {
       std::fprintf(stderr, "stagesync: notice: %s\n", Printable(m).c_str());

@@ -196,6 +196,33 @@ Status CheckSchedule(const std::string& s, const std::string& path) {
 
 }  // namespace
 
+const OptionTable<AgentConfig>& AgentOptionTable() {
+  using A = AgentConfig;
+  static const OptionTable<A> table =
+      OptionTable<A>()
+          .Str("listen", &A::listen, "127.0.0.1:9464",
+               "HOST:PORT of the control API; a non-loopback address needs a token")
+          .Str("token", &A::token, "",
+               "bearer token the control API requires (use ${ENV}); empty = none")
+          .Int("max_parallel_pipelines", &A::max_parallel_pipelines, 4, 1, 64,
+               "pipelines doing work at the same time")
+          .Int("shutdown_grace_s", &A::shutdown_grace_s, 30, 1, 3600,
+               "on SIGTERM, how long in-flight batches may take to commit")
+          .Int("backoff_base_s", &A::backoff_base_s, 30, 1, 86400,
+               "first wait after a failed run or sink (doubles per failure)")
+          .Int("backoff_max_s", &A::backoff_max_s, 1800, 1, 86400, "longest wait after failures")
+          .Check([](const OptionReader& r, A* a) -> Status {
+            if (a->backoff_max_s < a->backoff_base_s) {
+              return InvalidArgument(r.PathOf("backoff_max_s") + ": must be >= backoff_base_s");
+            }
+            if (a->listen.rfind(':') == std::string::npos) {
+              return InvalidArgument(r.PathOf("listen") + ": expected HOST:PORT");
+            }
+            return Status::Ok();
+          });
+  return table;
+}
+
 const PipelineConfig* Config::FindPipeline(std::string_view name) const {
   for (const auto& p : pipelines) {
     if (p.name == name) return &p;
@@ -223,7 +250,7 @@ Result<Config> LoadString(std::string_view text, const std::string& base_dir, En
     Status dup = RejectDuplicateKeys(root, "");
     if (!dup.ok()) return InvalidArgument(dup.message().substr(1));  // drop the leading '.'
   }
-  SS_RETURN_IF_ERROR(CheckKeys(root, "", {"state_dir", "connections", "pipelines", "$comment"}));
+  SS_RETURN_IF_ERROR(CheckKeys(root, "", {"state_dir", "agent", "connections", "pipelines", "$comment"}));
 
   Config cfg;
   const json::Value* sd = root.Find("state_dir");
@@ -235,6 +262,13 @@ Result<Config> LoadString(std::string_view text, const std::string& base_dir, En
     if (cfg.state_dir.empty()) return PathError("state_dir", "must not be empty");
     if (cfg.state_dir[0] != '/' && !base_dir.empty())
       cfg.state_dir = base_dir + "/" + cfg.state_dir;
+  }
+
+  if (const json::Value* av = root.Find("agent")) {
+    SS_RETURN_IF_ERROR(RequireType(av, json::Type::kObject, "agent"));
+    json::Value expanded = *av;
+    SS_RETURN_IF_ERROR(ExpandEnv(&expanded, "agent", getenv_fn));
+    SS_ASSIGN_OR_RETURN(cfg.agent, AgentOptionTable().Read(expanded, "agent"));
   }
 
   const json::Value* conns = root.Find("connections");

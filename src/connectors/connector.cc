@@ -168,6 +168,10 @@ std::string HelpConfig() {
       out += fmt::format("    {:<22} {}\n", "", o.help);
     }
   };
+  out += "\nagent: how `stagesync run` serves the pipelines\n";
+  table("agent", []() -> const std::vector<config::OptionSpec>& {
+    return config::AgentOptionTable().specs();
+  });
   for (const Connector* c : Registry()) {
     out += fmt::format("\n{}: {}\n", c->type, c->about);
     table(fmt::format("connections.NAME (\"type\": \"{}\")", c->type), c->connection_options);

@@ -76,6 +76,11 @@ class StagingPageSink final : public source::PageSink {
       for (const auto& f : commit.failures) opts_.on_failure(f);
     }
     if (opts_.on_page) opts_.on_page(*summary_);
+    if (opts_.stop != nullptr && opts_.stop->load()) {
+      summary_->stopped = true;
+      return Cancelled(fmt::format("fetch {}: stopping after page {} (committed)", p_.name,
+                                   summary_->pages));
+    }
     return Status::Ok();
   }
 
@@ -164,6 +169,7 @@ Result<FetchSummary> RunFetch(const config::Config& cfg, const config::PipelineC
     s = Sweep(pipeline, log, scan, &sink);
   }
   summary.elapsed_ms = (rt.clock()->MonotonicMicros() - t0) / 1000;
+  if (summary.stopped) return summary;  // a graceful stop is not a failure
   if (!s.ok()) return s;
   return summary;
 }

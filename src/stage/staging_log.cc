@@ -802,7 +802,8 @@ DirContents Inspect(const std::string& dir) {
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
     const std::string name = e.path().filename().string();
-    if (name == kIdentityFile || name == kLockFile || name == "LOCK" || name == "IDENTITY" ||
+    if (name == kIdentityFile || name == kLockFile || name == "STAGESYNC_AGENT" || name == "LOCK" ||
+        name == "IDENTITY" ||
         name == "MANIFEST-000001" || name == std::string(kIdentityFile) + ".tmp" ||
         name.rfind("LOG", 0) == 0 || name.rfind("OPTIONS-", 0) == 0 || name.ends_with(".dbtmp")) {
       continue;
