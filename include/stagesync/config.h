@@ -51,11 +51,21 @@ struct PipelineConfig {
   std::string path;
 };
 
+// The long-running agent (`stagesync run`) and its control API (`stagesync ctl`).
+struct AgentConfig {
+  std::string listen = "127.0.0.1:9464";
+  std::string token; /* bearer token, from ${ENV}; empty = none */
+  int max_parallel_pipelines = 4;
+  int64_t shutdown_grace_s = 30;
+  std::string path = "agent";
+};
+
 struct Config {
   std::string file;
   std::string state_dir;  // absolute, or relative to the config file's folder
   std::map<std::string, ConnectionConfig> connections;
   std::vector<PipelineConfig> pipelines;
+  AgentConfig agent;
 
   const PipelineConfig* FindPipeline(std::string_view name) const;
   const ConnectionConfig* FindConnection(std::string_view name) const;

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli/ctl.h"
 #include "connectors/connector.h"
 #include "stagesync/apply.h"
 #include "stagesync/config.h"
@@ -37,7 +38,7 @@ constexpr int kExitInUse = 75;  // EX_TEMPFAIL: the state dir is in use; try aga
 
 void Usage(FILE* out) {
   std::fputs(
-      "usage: stagesync --config FILE [--json] COMMAND [ARGS]\n"
+      "usage: stagesync --config FILE [--json] [--listen ADDR] COMMAND [ARGS]\n"
       "       stagesync --help-config   every connector's options (type, default, help)\n"
       "\n"
       "commands:\n"
@@ -51,8 +52,16 @@ void Usage(FILE* out) {
       "                     print the rows a record maps to (or why not); writes nothing\n"
       "  requeue PIPELINE [--sink NAME] [--key ID]\n"
       "                     put quarantined records back into the change log after a fix\n"
+      "  ctl status [PIPELINE]\n"
+      "                     ask the running agent (`stagesync run`) for every pipeline's state,\n"
+      "                     last and next run, backoff and pending changes\n"
+      "  ctl run|pause|resume PIPELINE\n"
+      "                     start a run now, or stop / allow new runs, in the running agent\n"
+      "  ctl requeue PIPELINE [--sink NAME] [--key ID]\n"
+      "                     requeue through the running agent (which holds the state dir)\n"
       "\n"
       "options:\n"
+      "  --listen ADDR      the agent's control address (HOST:PORT); default: agent.listen\n"
       "  --wait [SECONDS]   when another stagesync process holds the state dir, wait for it\n"
       "                     (up to SECONDS; no limit without a value) instead of exiting 75\n"
       "\n"
@@ -426,7 +435,7 @@ int Requeue(const config::Config& cfg, const config::PipelineConfig* p, stage::S
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string config_file, only_sink, key, file;
+  std::string config_file, only_sink, key, file, listen;
   bool as_json = false;
   bool connect = false;
   bool wait = false;
@@ -444,6 +453,10 @@ int main(int argc, char** argv) {
       file = argv[++i];
     } else if (a == "--key" && i + 1 < argc) {
       key = argv[++i];
+    } else if (a == "--listen" && i + 1 < argc) {
+      listen = argv[++i];
+    } else if (a.rfind("--listen=", 0) == 0) {
+      listen = a.substr(9);
     } else if (a == "--json") {
       as_json = true;
     } else if (a == "--connect") {
@@ -489,6 +502,15 @@ int main(int argc, char** argv) {
   if (connect) {
     std::fprintf(stderr, "stagesync: --connect goes with check\n");
     return kExitUsage;
+  }
+  if (cmd == "ctl") {
+    // Talks to the agent over HTTP: opens no staging and needs no vendor checks.
+    cli::CtlOptions ctl;
+    ctl.listen = listen;
+    ctl.as_json = as_json;
+    ctl.sink = only_sink;
+    ctl.key = key;
+    return cli::RunCtl(*cfg, std::vector<std::string>(args.begin() + 1, args.end()), ctl);
   }
   if (Status valid = ValidateAll(*cfg); !valid.ok()) return FailConfig(valid);
   if (cmd == "map" && args.size() == 2) {
