@@ -69,7 +69,6 @@ struct Config {
   std::string state_dir;  // absolute, or relative to the config file's folder
   std::map<std::string, ConnectionConfig> connections;
   std::vector<PipelineConfig> pipelines;
-  AgentConfig agent;
 
   const PipelineConfig* FindPipeline(std::string_view name) const;
   const ConnectionConfig* FindConnection(std::string_view name) const;
