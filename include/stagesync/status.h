@@ -27,6 +27,8 @@ enum class StatusCode {
                         // shape): retried a few times, then the payload is reported bad
   kDeadlineExceeded,    // timed out; the outcome of a write is unknown
   kInternal,            // a bug
+  kCancelled,           // the process is stopping: the work was left undone on purpose (a
+                        // call not retried, a run cut short); done again by the next run
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -76,6 +78,7 @@ inline Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std
 inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 inline Status DataLoss(std::string m) { return {StatusCode::kDataLoss, std::move(m)}; }
 inline Status BadReply(std::string m) { return {StatusCode::kBadReply, std::move(m)}; }
+inline Status Cancelled(std::string m) { return {StatusCode::kCancelled, std::move(m)}; }
 
 // Result<T> holds a T or a non-ok Status. Shaped like std::expected so it can become one.
 template <typename T>
