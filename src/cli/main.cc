@@ -547,6 +547,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "stagesync: notice: %s\n", Printable(m).c_str());
     };
     Runtime rt(std::move(ro));
+    rt.set_staging(log->get());  // daily quota counts live there; rt dies first
     if (cmd == "fetch") return Fetch(*cfg, p, log->get(), rt, as_json);
     if (cmd == "apply") return Apply(*cfg, p, log->get(), rt, only_sink, as_json);
     if (cmd == "requeue") return Requeue(*cfg, p, log->get(), only_sink, key, as_json);
