@@ -1,5 +1,6 @@
 // stagesync-dump: read-only inspection of a staging state dir (summary, one record, the
-// change log, the quarantine, the HTTP sinks' outcomes and open intents). Opens RocksDB
+// change log, the quarantine, the HTTP sinks' outcomes and open intents, the agent's runs).
+// Opens RocksDB
 // read-only, so it works while the agent runs. Vendor data never reaches the terminal raw:
 // control characters are escaped (text and jsonl alike).
 #include <cstdio>
@@ -20,7 +21,8 @@ using namespace stagesync;
 void Usage(FILE* out) {
   std::fputs(
       "usage: stagesync-dump --state DIR [--format text|jsonl] [--pipeline P]\n"
-      "                      [--key ID] [--pending | --quarantine | --outcomes | --intents]\n"
+      "                      [--key ID]\n"
+      "                      [--pending | --quarantine | --outcomes | --intents | --runs]\n"
       "                      [--sink S] [--limit N]\n"
       "  (no mode)      per pipeline: records, pending changes per sink, watermark, last seq\n"
       "  --key ID       one record: hash, sequence, fetch time, raw JSON and what each HTTP sink\n"
@@ -29,7 +31,9 @@ void Usage(FILE* out) {
       "  --quarantine   records parked with their error\n"
       "  --outcomes     HTTP sinks: what the target holds per record (bill id and number)\n"
       "  --intents      HTTP sinks: creates under way whose outcome is not known yet\n"
-      "                 (both: every record, or one with --key; one sink with --sink)\n",
+      "                 (both: every record, or one with --key; one sink with --sink)\n"
+      "  --runs         the agent's runs, newest first: start, end, duration, outcome and a\n"
+      "                 summary (jsonl: the whole record)\n",
       out);
 }
 
@@ -167,6 +171,52 @@ std::string Field(const std::string& stored, std::string_view name) {
   return json::Serialize(*f);
 }
 
+// Appends the scalar members of `v` (nested objects' too, arrays skipped) as name=value.
+void AppendScalars(const std::string& name, const json::Value& v, std::string* out) {
+  if (v.is_object()) {
+    for (const auto& [sub, sv] : v.members()) {
+      AppendScalars(name.empty() ? sub : name + "." + sub, sv, out);
+    }
+    return;
+  }
+  if (!v.is_string() && !v.is_number() && !v.is_bool()) return;
+  *out += (out->empty() ? "" : " ") + name + "=";
+  *out += v.is_bool() ? (v.bool_value() ? "true" : "false") : v.text();
+}
+
+// A run's detail in one short line: its error if it has one, else its scalars as name=value.
+std::string RunSummary(const std::string& detail_json) {
+  auto parsed = json::Parse(detail_json);
+  if (!parsed.ok()) return "";
+  if (const json::Value* e = parsed->Find("error"); e != nullptr && e->is_string()) {
+    return "error: " + e->text();
+  }
+  std::string out;
+  AppendScalars("", *parsed, &out);
+  if (out.size() > 200) {
+    size_t n = 200;
+    while (n > 0 && (static_cast<unsigned char>(out[n]) & 0xC0) == 0x80) --n;
+    out = out.substr(0, n) + "...";
+  }
+  return out;
+}
+
+void PrintRun(bool jsonl, const std::string& p, const stage::RunRecord& r) {
+  if (jsonl) {
+    std::printf(
+        "{\"pipeline\":%s,\"id\":%lld,\"started_ms\":%lld,\"ended_ms\":%lld,\"outcome\":%s,"
+        "\"detail\":%s}\n",
+        Q(p).c_str(), static_cast<long long>(r.id), static_cast<long long>(r.started_ms),
+        static_cast<long long>(r.ended_ms), Q(r.outcome).c_str(),
+        StoredJson(r.detail_json).c_str());
+    return;
+  }
+  std::printf("%s\t%lld\t%s\t%s\t%.1fs\t%s\t%s\n", Printable(p).c_str(),
+              static_cast<long long>(r.id), IsoUtc(r.started_ms).c_str(),
+              IsoUtc(r.ended_ms).c_str(), static_cast<double>(r.ended_ms - r.started_ms) / 1000,
+              Printable(r.outcome).c_str(), Printable(RunSummary(r.detail_json)).c_str());
+}
+
 // One outcome (what the target holds) or intent (a create under way), one line.
 void PrintSinkEntry(bool jsonl, bool outcome, const std::string& p, const std::string& sink,
                     const std::string& id, const std::string& stored) {
@@ -194,7 +244,7 @@ void PrintSinkEntry(bool jsonl, bool outcome, const std::string& p, const std::s
 
 int main(int argc, char** argv) {
   std::string state, format = "text", pipeline, key, sink_filter;
-  bool pending = false, quarantine = false, outcomes = false, intents = false;
+  bool pending = false, quarantine = false, outcomes = false, intents = false, runs = false;
   size_t limit = 1000;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -219,6 +269,8 @@ int main(int argc, char** argv) {
       outcomes = true;
     } else if (a == "--intents") {
       intents = true;
+    } else if (a == "--runs") {
+      runs = true;
     } else if (a == "-h" || a == "--help") {
       Usage(stdout);
       return 0;
@@ -228,8 +280,8 @@ int main(int argc, char** argv) {
     }
   }
   if (state.empty() || (format != "text" && format != "jsonl") ||
-      (!key.empty() && pipeline.empty()) || pending + quarantine + outcomes + intents > 1 ||
-      (!key.empty() && (pending || quarantine))) {
+      (!key.empty() && pipeline.empty()) || pending + quarantine + outcomes + intents + runs > 1 ||
+      (!key.empty() && (pending || quarantine || runs))) {
     Usage(stderr);
     return 2;
   }
@@ -247,6 +299,15 @@ int main(int argc, char** argv) {
     auto ps = log->Pipelines();
     if (!ps.ok()) return Fail(ps.status());
     pipelines = *ps;
+  }
+
+  if (runs) {
+    for (const auto& p : pipelines) {
+      auto rs = log->Runs(p, limit);
+      if (!rs.ok()) return Fail(rs.status());
+      for (const auto& r : *rs) PrintRun(jsonl, p, r);
+    }
+    return 0;
   }
 
   if (outcomes || intents) {

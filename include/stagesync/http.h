@@ -45,6 +45,9 @@ struct HttpClientOptions {
   // Keep connections open between requests. Default: true. Off only to measure what
   // keep-alive saves (bench/).
   bool reuse_connections = true;
+  // Honour http_proxy / https_proxy / all_proxy from the environment. Default: true. Off for a
+  // local peer (`stagesync ctl` to the agent on 127.0.0.1), which a proxy could not reach.
+  bool use_env_proxy = true;
 };
 
 class HttpClient {

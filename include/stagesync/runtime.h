@@ -3,9 +3,11 @@
 // notices go, and the Connections that build each configured connection's client once. One
 // per process (the CLI, the agent) or per test; every source and sink naming a connection
 // gets the same client from it, so one rate limit, one token and one session per connection
-// across pipelines. Thread-safe once built; the parts it was given must outlive it.
+// across pipelines. Thread-safe once built (RequestStop may come from any thread, e.g. a
+// signal watcher); the parts it was given must outlive it.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -19,6 +21,9 @@ namespace stagesync {
 
 namespace connectors {
 class Connections;
+}
+namespace stage {
+class StagingLog;
 }
 
 using SqlConnector = std::function<Result<std::unique_ptr<SqlConnection>>(const SqlOptions&)>;
@@ -48,6 +53,18 @@ class Runtime {
   // The clients of the configured connections (see src/connectors/connector.h).
   connectors::Connections& connections() { return *connections_; }
 
+  // Graceful shutdown: once requested, vendor calls stop between attempts (no new retry or
+  // backoff; an attempt already sent is finished) and return Cancelled. Never reset.
+  void RequestStop() { stop_.store(true); }
+  bool stopping() const { return stop_.load(); }
+  const std::atomic<bool>* stop_flag() const { return &stop_; }
+
+  // Where connections keep their daily quota counts (see connectors/common/daily_quota.h).
+  // Null (the default): counted in memory only, lost on exit. Set before the first client is
+  // built; the log must outlive the Runtime's clients.
+  void set_staging(stage::StagingLog* log) { staging_ = log; }
+  stage::StagingLog* staging() const { return staging_; }
+
  private:
   Clock* clock_;
   std::unique_ptr<HttpClient> own_http_;
@@ -55,6 +72,8 @@ class Runtime {
   SqlConnector connect_sql_;
   std::function<void(const std::string&)> notice_;
   std::unique_ptr<connectors::Connections> connections_;
+  std::atomic<bool> stop_{false};
+  stage::StagingLog* staging_ = nullptr;
 };
 
 }  // namespace stagesync

@@ -96,6 +96,15 @@ struct PipelineSummary {
   std::vector<Sink> sinks;
 };
 
+// One run of a pipeline by the agent, kept in staging (the newest 1000 per pipeline).
+struct RunRecord {
+  int64_t id = 0;  // 1, 2, ... per pipeline; given by AppendRun
+  int64_t started_ms = 0;
+  int64_t ended_ms = 0;
+  std::string outcome;      // "ok" | "partial" | "failed" | "stopped" | "skipped"
+  std::string detail_json;  // a JSON object the agent writes (fetch/apply summaries, errors)
+};
+
 class StagingLog {
  public:
   virtual ~StagingLog() = default;
@@ -142,6 +151,7 @@ class StagingLog {
   virtual Status AdvanceCursor(const std::string& pipeline, const std::string& sink,
                                uint64_t seq) = 0;
 
+  // Every pipeline with staged records, sinks or run history, sorted.
   virtual Result<std::vector<std::string>> Pipelines() = 0;
   virtual Result<PipelineSummary> Summary(const std::string& pipeline) = 0;
   // Calls fn for every staged record of the pipeline in key order; stops when fn returns false.
@@ -150,10 +160,24 @@ class StagingLog {
   virtual Result<std::vector<QuarantineEntry>> Quarantined(const std::string& pipeline) = 0;
 
   // Small named state of a pipeline's components (a sink's applied mapping hash, a source's
-  // rotated refresh token, a daily quota counter). Empty string when unset.
+  // rotated refresh token). Empty string when unset.
   virtual Result<std::string> GetState(const std::string& pipeline, const std::string& name) = 0;
   virtual Status PutState(const std::string& pipeline, const std::string& name,
                           const std::string& value) = 0;
+
+  // ---- Run history (the agent's), bounded: the newest 1000 runs per pipeline ----
+  // Gives `run` the pipeline's next id (previous + 1) and stores it (synced), deleting the
+  // pipeline's runs older than the newest 1000 in the same write. InvalidArgument when
+  // detail_json is not a JSON object ("" stores {}); nothing is written on failure.
+  virtual Status AppendRun(const std::string& pipeline, RunRecord* run) = 0;
+  // The pipeline's runs, newest first, at most `limit`.
+  virtual Result<std::vector<RunRecord>> Runs(const std::string& pipeline, size_t limit) = 0;
+
+  // ---- Daily quota counts, per connection (connectors/common/daily_quota.h) ----
+  // The stored count (opaque to staging), "" when none.
+  virtual Result<std::string> GetQuota(const std::string& connection) = 0;
+  // Stores it, synced: a request counted is never given back by a crash.
+  virtual Status PutQuota(const std::string& connection, const std::string& value) = 0;
 
   // ---- Intents and outcomes of sinks whose targets have no transactions (HTTP APIs) ----
   // An intent is recorded (synced) before a call that creates something at the target; the

@@ -27,7 +27,8 @@ enum class StatusCode {
                         // shape): retried a few times, then the payload is reported bad
   kDeadlineExceeded,    // timed out; the outcome of a write is unknown
   kInternal,            // a bug
-  kCancelled,           // stopped on request (shutdown) between units of work
+  kCancelled,           // the process is stopping: the work was left undone on purpose (a
+                        // call not retried, a run cut short); done again by the next run
 };
 
 std::string_view StatusCodeName(StatusCode code);

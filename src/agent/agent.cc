@@ -317,17 +317,20 @@ void Agent::RunPipeline(std::shared_ptr<PipelineState> st,
     fo.on_failure = [this, p](const stage::FetchFailure& f) {
       Log("pipeline " + p->name + ": quarantined: " + f.error);
     };
+    const int64_t fetch_start = Now();
     auto fr = fetch::RunFetch(*cfg, *p, log_.get(), *rt_, fo);
     std::string err;
     if (fr.ok()) {
       stopped = fr->stopped;
-      fetch_json = fetch::SummaryJson(*fr);
+      fetch_json = "\"result\":" + fetch::SummaryJson(*fr);
     } else {
       stopped = fr.status().code() == StatusCode::kCancelled;
       fetch_ok = stopped;
       err = fr.status().message();
-      fetch_json = ErrorJson(err);
+      fetch_json = "\"error\":" + json::Quote(err);
     }
+    fetch_json = fmt::format("{{\"started_ms\":{},\"ended_ms\":{},{}}}", fetch_start, Now(),
+                             fetch_json);
     std::lock_guard<std::mutex> lock(mu_);
     st->fetching = false;
     st->last_fetch = fetch_json;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cli/run.h"
+#include "cli/ctl.h"
 #include "connectors/connector.h"
 #include "stagesync/apply.h"
 #include "stagesync/config.h"
@@ -38,7 +39,7 @@ constexpr int kExitInUse = 75;  // EX_TEMPFAIL: the state dir is in use; try aga
 
 void Usage(FILE* out) {
   std::fputs(
-      "usage: stagesync --config FILE [--json] COMMAND [ARGS]\n"
+      "usage: stagesync --config FILE [--json] [--listen ADDR] COMMAND [ARGS]\n"
       "       stagesync --help-config   every connector's options (type, default, help)\n"
       "\n"
       "commands:\n"
@@ -56,8 +57,16 @@ void Usage(FILE* out) {
       "                     the agent: every pipeline on its schedule, a control API (default\n"
       "                     agent.listen, 127.0.0.1:9464); SIGTERM stops it gracefully, SIGHUP\n"
       "                     reloads the config\n"
+      "  ctl status [PIPELINE]\n"
+      "                     ask the running agent (`stagesync run`) for every pipeline's state,\n"
+      "                     last and next run, backoff and pending changes\n"
+      "  ctl run|pause|resume PIPELINE\n"
+      "                     start a run now, or stop / allow new runs, in the running agent\n"
+      "  ctl requeue PIPELINE [--sink NAME] [--key ID]\n"
+      "                     requeue through the running agent (which holds the state dir)\n"
       "\n"
       "options:\n"
+      "  --listen ADDR      the agent's control address (HOST:PORT); default: agent.listen\n"
       "  --wait [SECONDS]   when another stagesync process holds the state dir, wait for it\n"
       "                     (up to SECONDS; no limit without a value) instead of exiting 75\n"
       "\n"
@@ -451,6 +460,8 @@ int main(int argc, char** argv) {
       key = argv[++i];
     } else if (a == "--listen" && i + 1 < argc) {
       listen = argv[++i];
+    } else if (a.rfind("--listen=", 0) == 0) {
+      listen = a.substr(9);
     } else if (a == "--json") {
       as_json = true;
     } else if (a == "--connect") {
@@ -497,6 +508,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "stagesync: --connect goes with check\n");
     return kExitUsage;
   }
+  if (cmd == "ctl") {
+    // Talks to the agent over HTTP: opens no staging and needs no vendor checks.
+    cli::CtlOptions ctl;
+    ctl.listen = listen;
+    ctl.as_json = as_json;
+    ctl.sink = only_sink;
+    ctl.key = key;
+    return cli::RunCtl(*cfg, std::vector<std::string>(args.begin() + 1, args.end()), ctl);
+  }
   if (Status valid = ValidateAll(*cfg); !valid.ok()) return FailConfig(valid);
   if (cmd == "run" && args.size() == 1) {
     return cli::RunAgent(std::make_shared<const config::Config>(std::move(cfg).value()), listen);
@@ -527,6 +547,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "stagesync: notice: %s\n", Printable(m).c_str());
     };
     Runtime rt(std::move(ro));
+    rt.set_staging(log->get());  // daily quota counts live there; rt dies first
     if (cmd == "fetch") return Fetch(*cfg, p, log->get(), rt, as_json);
     if (cmd == "apply") return Apply(*cfg, p, log->get(), rt, only_sink, as_json);
     if (cmd == "requeue") return Requeue(*cfg, p, log->get(), only_sink, key, as_json);

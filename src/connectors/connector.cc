@@ -69,6 +69,21 @@ Result<const SinkType*> SinkOf(const config::Config* cfg, const config::SinkConf
 
 }  // namespace
 
+// The connection's daily quota (null without one), its count kept in the Runtime's staging log
+// (in memory only when there is none).
+std::shared_ptr<DailyQuota> Connections::QuotaOf(const std::string& name, const QuotaOptions& q) {
+  if (q.daily_quota <= 0) return nullptr;
+  stage::StagingLog* log = rt_->staging();
+  DailyQuota::Load load = [] { return Result<std::string>(std::string()); };
+  DailyQuota::Save save = [](const std::string&) { return Status::Ok(); };
+  if (log != nullptr) {
+    load = [log, name] { return log->GetQuota(name); };
+    save = [log, name](const std::string& v) { return log->PutQuota(name, v); };
+  }
+  return std::make_shared<DailyQuota>(name, q.daily_quota, q.tz_offset_minutes, rt_->clock(),
+                                      std::move(load), std::move(save));
+}
+
 Result<std::shared_ptr<Client>> Connections::Get(const config::ConnectionConfig& conn) {
   const std::string options = json::Serialize(conn.options);
   std::lock_guard<std::mutex> lock(mu_);
@@ -79,6 +94,10 @@ Result<std::shared_ptr<Client>> Connections::Get(const config::ConnectionConfig&
     return InvalidArgument(conn.path + ".type: unknown connection type '" + conn.type + "'");
   }
   SS_ASSIGN_OR_RETURN(std::shared_ptr<Client> client, c->make_client(conn, *rt_));
+  if (ApiEndpoint* ep = client->endpoint()) {
+    ep->set_stop(rt_->stop_flag());
+    ep->set_quota(QuotaOf(conn.name, ep->options().quota));
+  }
   slot = {options, client};
   return client;
 }

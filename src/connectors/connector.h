@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "connectors/common/client.h"
+#include "connectors/common/daily_quota.h"
 #include "connectors/common/intent_sink.h"
 #include "stagesync/config.h"
 #include "stagesync/runtime.h"
@@ -108,6 +109,8 @@ class Connections {
   std::vector<std::pair<std::string, std::shared_ptr<Client>>> All() const;
 
  private:
+  std::shared_ptr<DailyQuota> QuotaOf(const std::string& name, const QuotaOptions& q);
+
   Runtime* const rt_;
   mutable std::mutex mu_;
   std::map<std::string, std::pair<std::string, std::shared_ptr<Client>>> clients_;

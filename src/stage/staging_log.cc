@@ -5,6 +5,8 @@
 //   changes : P \0 seq(8 BE)  -> id
 //   meta    : "seq" \0 P -> seq(8) ; "wm" \0 P -> ms(8) ; "cur" \0 P \0 sink -> seq(8)
 //             "open" \0 P \0 id -> "" ; "fail" \0 P \0 id -> ""
+//             "run" \0 P \0 id(8 BE) -> JSON {started_ms, ended_ms, outcome, detail}
+//             "quota" \0 connection -> the daily quota's count (its own JSON)
 //   quarantine : P \0 stage \0 id -> JSON {error, payload | payload_b64, at_ms}
 #include <fcntl.h>
 #include <rocksdb/cache.h>
@@ -37,6 +39,7 @@ namespace {
 
 constexpr char kSep = '\0';
 constexpr uint8_t kFlagDeleted = 1;
+constexpr uint64_t kRunsKept = 1000;
 
 void PutBE64(uint64_t v, std::string* out) {
   char b[8];
@@ -394,6 +397,15 @@ class RocksStagingLog final : public StagingLog {
       std::string p = rest.substr(0, rest.find(kSep));
       if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
     }
+    // Pipelines the agent ran that have staged nothing yet (e.g. every run failed).
+    std::string rprefix("run");
+    rprefix.push_back(kSep);
+    for (it->Seek(rprefix); it->Valid() && it->key().starts_with(rprefix); it->Next()) {
+      std::string rest = it->key().ToString().substr(rprefix.size());
+      std::string p = rest.substr(0, rest.find(kSep));
+      if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
+    }
+    SS_RETURN_IF_ERROR(FromRocks(it->status(), "listing pipelines"));
     std::sort(out.begin(), out.end());
     return out;
   }
@@ -483,6 +495,73 @@ class RocksStagingLog final : public StagingLog {
     rocksdb::WriteBatch batch;
     batch.Put(meta_, MetaKey("st", pipeline, name, true), value);
     return Write(&batch, "writing state " + name);
+  }
+
+  Status AppendRun(const std::string& pipeline, RunRecord* run) override {
+    std::string detail = run->detail_json.empty() ? "{}" : run->detail_json;
+    auto parsed = json::Parse(detail);
+    if (!parsed.ok() || !parsed->is_object()) {
+      return InvalidArgument("run of " + pipeline + ": detail is not a JSON object");
+    }
+    std::string v = "{\"started_ms\":" + std::to_string(run->started_ms) +
+                    ",\"ended_ms\":" + std::to_string(run->ended_ms) + ",\"outcome\":";
+    json::AppendQuoted(run->outcome, &v);
+    v += ",\"detail\":" + json::Serialize(*parsed) + "}";
+    std::lock_guard<std::mutex> lock(write_mu_);
+    const std::string prefix = MetaKey("run", pipeline, "", true);
+    uint64_t last = 0;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta_));
+    it->SeekForPrev(RunKey(pipeline, UINT64_MAX));
+    if (it->Valid() && it->key().starts_with(prefix)) last = RunIdOf(it->key(), prefix);
+    SS_RETURN_IF_ERROR(FromRocks(it->status(), "reading run history"));
+    const uint64_t id = last + 1;
+    rocksdb::WriteBatch batch;
+    batch.Put(meta_, RunKey(pipeline, id), v);
+    // Bounded history: every run at or below id - 1000 goes (normally just one).
+    if (id > kRunsKept) {
+      for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+        if (RunIdOf(it->key(), prefix) > id - kRunsKept) break;
+        batch.Delete(meta_, it->key());
+      }
+      SS_RETURN_IF_ERROR(FromRocks(it->status(), "trimming run history"));
+    }
+    SS_RETURN_IF_ERROR(Write(&batch, "recording a run"));
+    run->id = static_cast<int64_t>(id);
+    return Status::Ok();
+  }
+
+  Result<std::vector<RunRecord>> Runs(const std::string& pipeline, size_t limit) override {
+    std::vector<RunRecord> out;
+    const std::string prefix = MetaKey("run", pipeline, "", true);
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta_));
+    for (it->SeekForPrev(RunKey(pipeline, UINT64_MAX));
+         it->Valid() && it->key().starts_with(prefix) && out.size() < limit; it->Prev()) {
+      RunRecord r;
+      r.id = static_cast<int64_t>(RunIdOf(it->key(), prefix));
+      auto v = json::Parse(it->value().ToString());
+      if (!v.ok()) return DataLoss("bad run record " + std::to_string(r.id) + " of " + pipeline);
+      if (auto* f = v->Find("started_ms")) f->AsInt64(&r.started_ms);
+      if (auto* f = v->Find("ended_ms")) f->AsInt64(&r.ended_ms);
+      if (auto* f = v->Find("outcome")) r.outcome = f->text();
+      if (auto* f = v->Find("detail")) r.detail_json = json::Serialize(*f);
+      out.push_back(std::move(r));
+    }
+    SS_RETURN_IF_ERROR(FromRocks(it->status(), "reading run history"));
+    return out;
+  }
+
+  Result<std::string> GetQuota(const std::string& connection) override {
+    std::string v;
+    auto s = db_->Get(rocksdb::ReadOptions(), meta_, MetaKey("quota", connection), &v);
+    if (s.IsNotFound()) return std::string();
+    if (!s.ok()) return FromRocks(s, "reading the daily quota of " + connection);
+    return v;
+  }
+
+  Status PutQuota(const std::string& connection, const std::string& value) override {
+    rocksdb::WriteBatch batch;
+    batch.Put(meta_, MetaKey("quota", connection), value);
+    return Write(&batch, "writing the daily quota of " + connection);
   }
 
   Status PutIntents(const std::string& pipeline, const std::string& sink,
@@ -587,6 +666,15 @@ class RocksStagingLog final : public StagingLog {
   uint64_t StoreSequence() override { return db_->GetLatestSequenceNumber(); }
 
  private:
+  static std::string RunKey(const std::string& p, uint64_t id) {
+    std::string k = MetaKey("run", p, "", true);
+    PutBE64(id, &k);
+    return k;
+  }
+  static uint64_t RunIdOf(const rocksdb::Slice& key, const std::string& prefix) {
+    return key.size() == prefix.size() + 8 ? GetBE64(key.data() + prefix.size()) : 0;
+  }
+
   static std::string SinkKey(std::string_view kind, const std::string& p, const std::string& sink,
                              const std::string& id) {
     std::string k = MetaKey(kind, p, sink, true);

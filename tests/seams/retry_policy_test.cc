@@ -3,6 +3,9 @@
 // FakeHttpClient behind a FaultyHttpClient and a fake clock, so no test sleeps.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "connectors/common/api_endpoint.h"
 #include "connectors/dingtalk/dingtalk_client.h"
 #include "testing/fake_clock.h"
@@ -217,6 +220,41 @@ TEST_F(ApiEndpointTest, AWaitBeyondTheBudgetGivesUpAtOnceInsteadOfSleeping) {
   auto r = Call(ep);
   EXPECT_EQ(r.status().code(), StatusCode::kResourceExhausted);
   EXPECT_EQ(http_.Sent().size(), 1u);
+  EXPECT_EQ(clock_.slept_micros(), 0);
+}
+
+TEST_F(ApiEndpointTest, AStopCutsABackoffShortWithinASliceAndNeverStartsAnotherAttempt) {
+  EndpointOptions o;
+  o.name = "dt";
+  o.qps = 0;
+  o.retry.base_ms = 5000;  // the first backoff alone is 2.5-5 s: longer than the bound below
+  o.retry.budget_ms = 600 * 1000;
+  ApiEndpoint ep(o, &http_, Clock::Real());  // real sleeps: the stop comes from another thread
+  std::atomic<bool> stop{false};
+  ep.set_stop(&stop);
+  for (int i = 0; i < 100; ++i) http_.Answer(502, "<html>bad gateway</html>");
+  Result<json::Value> r = Internal("not run");
+  std::thread call([&] { r = Call(ep); });
+  for (int i = 0; i < 2000 && http_.Sent().empty(); ++i) Clock::Real()->SleepForMicros(1000);
+  Clock::Real()->SleepForMicros(50 * 1000);  // well inside the first backoff
+  const int64_t asked_us = Clock::Real()->MonotonicMicros();
+  stop = true;
+  call.join();
+  const int64_t took_ms = (Clock::Real()->MonotonicMicros() - asked_us) / 1000;
+  EXPECT_LT(took_ms, 1000);
+  EXPECT_EQ(r.status().code(), StatusCode::kCancelled);
+  EXPECT_EQ(r.status().message(), "dt: stopping: call not retried");
+  EXPECT_EQ(http_.Sent().size(), 1u);
+}
+
+TEST_F(ApiEndpointTest, AStopAlreadyAskedForSendsNothing) {
+  auto ep = Endpoint();
+  std::atomic<bool> stop{true};
+  ep.set_stop(&stop);
+  http_.Answer(200, kOk);
+  auto r = Call(ep);
+  EXPECT_EQ(r.status().code(), StatusCode::kCancelled);
+  EXPECT_TRUE(http_.Sent().empty());
   EXPECT_EQ(clock_.slept_micros(), 0);
 }
 

@@ -3,6 +3,7 @@
 # tests/CMakeLists.txt. Fake clock, no network, no server: each test runs in milliseconds.
 add_executable(stagesync_seam_tests
   ${CMAKE_CURRENT_SOURCE_DIR}/seams/cursor_test.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/seams/daily_quota_test.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/seams/intent_protocol_test.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/seams/mysql_bookkeeping_test.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/seams/retry_policy_test.cc)

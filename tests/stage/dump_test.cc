@@ -126,5 +126,37 @@ TEST_F(DumpTest, VendorDataCannotDriveTheTerminal) {
   EXPECT_NE(jl.find(R"("name":"x\u009b31m\u007fy")"), std::string::npos) << jl;
 }
 
+TEST_F(DumpTest, RunsNewestFirstPerPipelineWithASummary) {
+  {
+    auto log = stage::StagingLog::Open(dir_.Sub("state"));
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    stage::RunRecord a{0, 1796082600000, 1796082661500, "ok",
+                       R"({"fetch":{"added":3,"changed":1},"apply":{"bi":{"rows":4}}})"};
+    stage::RunRecord b{0, 1796082700000, 1796082700300, "failed",
+                       R"({"error":"vendor said \u001b[2J no"})"};
+    stage::RunRecord c{0, 1796082800000, 1796082800000, "skipped", ""};
+    ASSERT_TRUE((*log)->AppendRun("p", &a).ok());
+    ASSERT_TRUE((*log)->AppendRun("p", &b).ok());
+    ASSERT_TRUE((*log)->AppendRun("q", &c).ok());  // a pipeline with nothing staged
+  }
+  int code = 0;
+  std::string out = Dump({"--runs"}, &code);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_EQ(out,
+            "p\t2\t2026-11-30T23:51:40.000Z\t2026-11-30T23:51:40.300Z\t0.3s\tfailed\t"
+            "error: vendor said \\x1b[2J no\n"
+            "p\t1\t2026-11-30T23:50:00.000Z\t2026-11-30T23:51:01.500Z\t61.5s\tok\t"
+            "fetch.added=3 fetch.changed=1 apply.bi.rows=4\n"
+            "q\t1\t2026-11-30T23:53:20.000Z\t2026-11-30T23:53:20.000Z\t0.0s\tskipped\t\n");
+  out = Dump({"--runs", "--pipeline", "p", "--limit", "1", "--format", "jsonl"}, &code);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_EQ(out, R"({"pipeline":"p","id":2,"started_ms":1796082700000,"ended_ms":1796082700300,)"
+                 R"("outcome":"failed","detail":{"error":"vendor said \u001b[2J no"}})"
+                 "\n");
+  ExpectNoControlBytes(Dump({"--runs"}));
+  Dump({"--runs", "--pending"}, &code);
+  EXPECT_EQ(code, 2);
+}
+
 }  // namespace
 }  // namespace stagesync

@@ -315,5 +315,112 @@ TEST_F(StagingLogTest, ARefusedSecondWriterTouchesNoFileAndTheDirIsPrivate) {
   }
 }
 
+RunRecord Run(int64_t started_ms, const std::string& outcome, const std::string& detail = "") {
+  RunRecord r;
+  r.started_ms = started_ms;
+  r.ended_ms = started_ms + 1500;
+  r.outcome = outcome;
+  r.detail_json = detail;
+  return r;
+}
+
+TEST_F(StagingLogTest, RunsGetIncreasingIdsPerPipelineAndReadNewestFirst) {
+  for (int i = 1; i <= 3; ++i) {
+    RunRecord r = Run(i * 1000, "ok", R"({"fetch":{"added":)" + std::to_string(i) + "}}");
+    ASSERT_TRUE(log_->AppendRun("p", &r).ok());
+    EXPECT_EQ(r.id, i);
+  }
+  RunRecord other = Run(5, "failed");
+  ASSERT_TRUE(log_->AppendRun("q", &other).ok());
+  EXPECT_EQ(other.id, 1);  // each pipeline counts on its own
+
+  auto runs = log_->Runs("p", 2);
+  ASSERT_TRUE(runs.ok()) << runs.status().ToString();
+  ASSERT_EQ(runs->size(), 2u);
+  EXPECT_EQ((*runs)[0].id, 3);
+  EXPECT_EQ((*runs)[0].started_ms, 3000);
+  EXPECT_EQ((*runs)[0].ended_ms, 4500);
+  EXPECT_EQ((*runs)[0].outcome, "ok");
+  EXPECT_EQ((*runs)[0].detail_json, R"({"fetch":{"added":3}})");
+  EXPECT_EQ((*runs)[1].id, 2);
+  auto q = log_->Runs("q", 10);
+  ASSERT_TRUE(q.ok());
+  ASSERT_EQ(q->size(), 1u);
+  EXPECT_EQ((*q)[0].outcome, "failed");
+  EXPECT_EQ((*q)[0].detail_json, "{}");
+  // A pipeline known only by its runs is still listed.
+  auto ps = log_->Pipelines();
+  ASSERT_TRUE(ps.ok());
+  EXPECT_EQ(*ps, (std::vector<std::string>{"p", "q"}));
+
+  RunRecord bad = Run(9, "ok", "[1,2]");
+  const uint64_t before = log_->StoreSequence();
+  EXPECT_EQ(log_->AppendRun("p", &bad).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(log_->StoreSequence(), before);
+}
+
+TEST_F(StagingLogTest, RunsSurviveReopenAndReadOnlyOpensReadThem) {
+  RunRecord a = Run(1000, "ok"), b = Run(2000, "partial", R"({"error":"x"})");
+  ASSERT_TRUE(log_->AppendRun("p", &a).ok());
+  ASSERT_TRUE(log_->AppendRun("p", &b).ok());
+  log_.reset();
+  {
+    StageOptions ro;
+    ro.read_only = true;
+    auto reader = StagingLog::Open(dir_.path(), ro);
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    auto runs = (*reader)->Runs("p", 10);
+    ASSERT_TRUE(runs.ok()) << runs.status().ToString();
+    ASSERT_EQ(runs->size(), 2u);
+    EXPECT_EQ((*runs)[0].outcome, "partial");
+    EXPECT_EQ((*runs)[0].detail_json, R"({"error":"x"})");
+    RunRecord c = Run(3000, "ok");
+    EXPECT_FALSE((*reader)->AppendRun("p", &c).ok());
+  }
+  auto log = StagingLog::Open(dir_.path());
+  ASSERT_TRUE(log.ok());
+  RunRecord c = Run(3000, "stopped");
+  ASSERT_TRUE((*log)->AppendRun("p", &c).ok());
+  EXPECT_EQ(c.id, 3);  // ids continue after reopen
+}
+
+TEST(StagingLogRunsTest, HistoryKeepsTheNewest1000) {
+  testing::TempDir dir;
+  StageOptions opts;
+  opts.sync = false;  // 1005 fsyncs would make this slow; trimming does not depend on them
+  auto log = StagingLog::Open(dir.path(), opts);
+  ASSERT_TRUE(log.ok());
+  for (int i = 1; i <= 1005; ++i) {
+    RunRecord r = Run(i, "ok");
+    ASSERT_TRUE((*log)->AppendRun("p", &r).ok());
+    ASSERT_EQ(r.id, i);
+  }
+  RunRecord other = Run(1, "ok");
+  ASSERT_TRUE((*log)->AppendRun("q", &other).ok());
+  auto runs = (*log)->Runs("p", 5000);
+  ASSERT_TRUE(runs.ok());
+  ASSERT_EQ(runs->size(), 1000u);
+  EXPECT_EQ(runs->front().id, 1005);
+  EXPECT_EQ(runs->back().id, 6);
+  EXPECT_EQ(runs->back().started_ms, 6);
+  EXPECT_EQ((*(*log)->Runs("q", 5000)).size(), 1u);  // another pipeline's history is untouched
+}
+
+TEST_F(StagingLogTest, QuotaCountsAreKeptPerConnectionAcrossReopen) {
+  EXPECT_EQ(*log_->GetQuota("dt"), "");
+  ASSERT_TRUE(log_->PutQuota("dt", R"({"day":"2026-12-01","used":7})").ok());
+  ASSERT_TRUE(log_->PutQuota("kd", R"({"day":"2026-12-01","used":1})").ok());
+  log_.reset();
+  StageOptions ro;
+  ro.read_only = true;
+  auto reader = StagingLog::Open(dir_.path(), ro);
+  ASSERT_TRUE(reader.ok());
+  EXPECT_EQ(*(*reader)->GetQuota("dt"), R"({"day":"2026-12-01","used":7})");
+  EXPECT_EQ(*(*reader)->GetQuota("kd"), R"({"day":"2026-12-01","used":1})");
+  auto ps = (*reader)->Pipelines();
+  ASSERT_TRUE(ps.ok());
+  EXPECT_EQ(*ps, std::vector<std::string>{"p"});  // a quota is no pipeline
+}
+
 }  // namespace
 }  // namespace stagesync::stage

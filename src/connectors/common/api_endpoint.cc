@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace stagesync::connectors {
@@ -16,6 +17,27 @@ ApiEndpoint::ApiEndpoint(EndpointOptions opts, HttpClient* http, Clock* clock)
 uint64_t ApiEndpoint::Rand() {
   std::lock_guard<std::mutex> lock(rand_mu_);
   return rand_();
+}
+
+Status ApiEndpoint::Pace() {
+  if (quota_ != nullptr) SS_RETURN_IF_ERROR(quota_->Take());
+  limiter_.Acquire();
+  return Status::Ok();
+}
+
+Status ApiEndpoint::Backoff(int64_t ms, const std::string& what) {
+  if (stop_ == nullptr) {
+    clock_->SleepForMicros(ms * 1000);
+    return Status::Ok();
+  }
+  // Slices short enough that a stop is noticed within 200 ms of being asked for.
+  constexpr int64_t kSliceMs = 200;
+  for (int64_t left = ms; left > 0; left -= kSliceMs) {
+    if (Stopping()) break;
+    clock_->SleepForMicros(std::min(left, kSliceMs) * 1000);
+  }
+  if (Stopping()) return Cancelled(opts_.name + ": stopping: " + what + " not retried");
+  return Status::Ok();
 }
 
 Result<json::Value> ParseBody(const HttpResponse& resp, const json::ParseOptions& opts) {
@@ -61,6 +83,8 @@ Result<json::Value> ApiEndpoint::Call(const std::function<Result<HttpRequest>()>
   int garbled = 0;
   Status last;
   for (;;) {
+    // Only between attempts: an attempt already sent is always finished.
+    if (Stopping()) return Cancelled(opts_.name + ": stopping: " + what + " not retried");
     if (last.code() == StatusCode::kUnauthenticated) {
       ++counters_.reauth;
       Status rs = reauth ? reauth() : last;
@@ -71,6 +95,11 @@ Result<json::Value> ApiEndpoint::Call(const std::function<Result<HttpRequest>()>
     }
     SS_ASSIGN_OR_RETURN(HttpRequest req, build());
     req.idempotent = idempotent;  // a create is never resent by the transport either
+    if (quota_ != nullptr) {
+      // Spent: the agent reschedules at the next quota day; waiting here would take hours.
+      Status taken = quota_->Take();
+      if (!taken.ok()) return taken.WithContext(what);
+    }
     limiter_.Acquire();
     ++counters_.requests;
     ++sends;
@@ -118,7 +147,7 @@ Result<json::Value> ApiEndpoint::Call(const std::function<Result<HttpRequest>()>
                                           static_cast<double>(elapsed_ms) / 1000));
     }
     ++counters_.retried;
-    clock_->SleepForMicros(wait_ms * 1000);
+    SS_RETURN_IF_ERROR(Backoff(wait_ms, what));
   }
 }
 

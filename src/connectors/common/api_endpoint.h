@@ -8,11 +8,13 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "connectors/common/daily_quota.h"
 #include "stagesync/clock.h"
 #include "stagesync/config.h"
 #include "stagesync/http.h"
@@ -28,6 +30,7 @@ struct EndpointOptions {
   std::string name;  // connection name, for errors and metrics
   double qps = 10;
   RetryPolicy retry;
+  QuotaOptions quota;  // Connections attaches a DailyQuota when quota.daily_quota > 0
   int max_reauth = 3;  // credential refreshes one call may do
 };
 
@@ -65,6 +68,9 @@ class ApiEndpoint {
   // `idempotent` is false (a create), a transport error, timeout or 5xx is NOT retried: it
   // comes back as Unavailable/DeadlineExceeded and the caller must find out what happened;
   // the flag also goes into HttpRequest::idempotent, so the transport never resends it either.
+  // Each attempt first takes one from the daily quota (if set): a spent quota returns its
+  // ResourceExhausted at once, unsent and not retried. Once the stop flag (if set) is up, no
+  // further attempt starts and no backoff sleeps: Cancelled comes back.
   Result<json::Value> Call(const std::function<Result<HttpRequest>()>& build,
                            const Classifier& classify, const std::function<Status()>& reauth,
                            const std::string& what, Delivery delivery);
@@ -75,8 +81,16 @@ class ApiEndpoint {
                 idempotent ? Delivery::kIdempotent : Delivery::kAtMostOnce);
   }
 
-  // Paces one request outside Call (e.g. a login).
-  void Pace() { limiter_.Acquire(); }
+  // Paces one request outside Call (e.g. a login) and takes it from the daily quota; the
+  // request must not be sent when this fails.
+  Status Pace();
+
+  // REQUIRES: called before the endpoint is shared (Connections does it when it builds the
+  // client). `stop` must outlive the endpoint; null: calls are never cut short.
+  void set_stop(const std::atomic<bool>* stop) { stop_ = stop; }
+  // null: no quota.
+  void set_quota(std::shared_ptr<DailyQuota> quota) { quota_ = std::move(quota); }
+  DailyQuota* quota() { return quota_.get(); }
   HttpClient* http() { return http_; }
   Clock* clock() { return clock_; }
   const EndpointCounters& counters() const { return counters_; }
@@ -84,6 +98,9 @@ class ApiEndpoint {
 
  private:
   uint64_t Rand();
+  bool Stopping() const { return stop_ != nullptr && stop_->load(); }
+  // Sleeps `ms` in slices that watch the stop flag; Cancelled when it goes up.
+  Status Backoff(int64_t ms, const std::string& what);
 
   const EndpointOptions opts_;
   HttpClient* const http_;
@@ -92,6 +109,8 @@ class ApiEndpoint {
   EndpointCounters counters_;
   std::mutex rand_mu_;
   std::mt19937_64 rand_;
+  const std::atomic<bool>* stop_ = nullptr;
+  std::shared_ptr<DailyQuota> quota_;
 };
 
 // The retry options every vendor connection takes (`retry_base_ms`, `retry_budget_s`,

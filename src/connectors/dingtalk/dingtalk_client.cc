@@ -64,6 +64,7 @@ const config::OptionTable<ClientOptions>& ClientOptionTable() {
           .Int("max_response_bytes", &O::max_response_bytes, 8 << 20, 1024, int64_t{1} << 30,
                "decoded body limit")
           .Include(RetryOptionTable(200), &O::retry)
+          .Include(QuotaOptionTable(), &O::quota)
           .Check([](const config::OptionReader& r, O* o) {
             // One SDK retries a throttled call after 0.5 s (doc/vendors/dingtalk.md): the
             // first backoff is [0.25, 0.5] s with the default base and doubles only while the
@@ -116,7 +117,8 @@ Result<json::Value> ClassifyAnswer(const HttpResponse& resp, bool token_call) {
 DingTalkClient::DingTalkClient(ClientOptions opts, HttpClient* http, Clock* clock)
     : opts_(std::move(opts)),
       clock_(clock),
-      endpoint_(EndpointOptions{opts_.base_url, opts_.qps, opts_.retry}, http, clock) {}
+      endpoint_(EndpointOptions{opts_.base_url, opts_.qps, opts_.retry, opts_.quota}, http, clock) {
+}
 
 Result<std::string> DingTalkClient::Token(bool force_refresh, const std::string& stale) {
   std::lock_guard<std::mutex> lock(token_mu_);

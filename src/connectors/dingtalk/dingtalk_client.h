@@ -30,6 +30,7 @@ struct ClientOptions {
   int timeout_ms = 0;
   size_t max_response_bytes = 0;
   RetryPolicy retry;
+  QuotaOptions quota;
 };
 
 // Defaults, ranges and help of ClientOptions.
@@ -58,8 +59,9 @@ class DingTalkClient final : public Client {
   // The cached access token; `force_refresh` fetches a new one unless another thread already
   // replaced `stale`. Also used by the v1.0 APIs (Yida), which take it in a header.
   Result<std::string> Token(bool force_refresh, const std::string& stale);
-  // Paces a call on this connection (shared with every user of the app's quota).
-  void Pace() { endpoint_.Pace(); }
+  // Paces a call on this connection (shared with every user of the app's quota) and takes it
+  // from the daily quota.
+  Status Pace() { return endpoint_.Pace(); }
   Status CheckLogin(const std::vector<const config::PipelineConfig*>& /*users*/) override {
     return Token(/*force_refresh=*/true, "").status();
   }

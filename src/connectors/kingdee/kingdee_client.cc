@@ -148,6 +148,7 @@ const config::OptionTable<ClientOptions>& ClientOptionTable() {
           .Int("max_response_bytes", &O::max_response_bytes, int64_t{64} << 20, 1024,
                int64_t{1} << 30, "decoded body limit (2000 rows x wide field lists)")
           .Include(RetryOptionTable(200), &O::retry)
+          .Include(QuotaOptionTable(), &O::quota)
           .Check([](const config::OptionReader& r, O* o) -> Status {
             // Accept the K3Cloud URL as users copy it from the browser (".../k3cloud").
             constexpr std::string_view kSuffix = "/k3cloud";
@@ -181,7 +182,7 @@ Result<ClientOptions> ReadClientOptions(const config::ConnectionConfig& conn) {
 
 KingdeeClient::KingdeeClient(ClientOptions opts, HttpClient* http, Clock* clock)
     : opts_(std::move(opts)),
-      endpoint_(EndpointOptions{opts_.name, opts_.qps, opts_.retry}, http, clock) {}
+      endpoint_(EndpointOptions{opts_.name, opts_.qps, opts_.retry, opts_.quota}, http, clock) {}
 
 std::string KingdeeClient::Url(std::string_view service) const {
   return fmt::format("{}/k3cloud/{}.common.kdsvc", opts_.base_url, service);

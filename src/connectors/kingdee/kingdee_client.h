@@ -39,6 +39,7 @@ struct ClientOptions {
   int timeout_ms = 0;
   size_t max_response_bytes = 0;
   RetryPolicy retry;
+  QuotaOptions quota;
 };
 
 const config::OptionTable<ClientOptions>& ClientOptionTable();

@@ -154,6 +154,7 @@ const config::OptionTable<ClientOptions>& ClientOptionTable() {
           .Int("max_response_bytes", &O::max_response_bytes, int64_t{32} << 20, 1024,
                int64_t{1} << 30, "decoded body limit")
           .Include(RetryOptionTable(1000), &O::retry)
+          .Include(QuotaOptionTable(), &O::quota)
           .Check([](const config::OptionReader& r, O* o) -> Status {
             SS_RETURN_IF_ERROR(CheckBaseUrl(r, &o->base_url));
             if (o->session.empty() && o->refresh_token.empty()) {
@@ -184,7 +185,7 @@ Result<ClientOptions> ReadClientOptions(const config::ConnectionConfig& conn) {
 KuaimaiClient::KuaimaiClient(ClientOptions opts, HttpClient* http, Clock* clock)
     : opts_(std::move(opts)),
       clock_(clock),
-      endpoint_(EndpointOptions{opts_.name, opts_.qps, opts_.retry}, http, clock) {
+      endpoint_(EndpointOptions{opts_.name, opts_.qps, opts_.retry, opts_.quota}, http, clock) {
   tokens_.access = opts_.session;
   tokens_.refresh = opts_.refresh_token;
 }

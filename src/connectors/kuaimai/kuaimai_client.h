@@ -40,6 +40,7 @@ struct ClientOptions {
   int timeout_ms = 0;
   size_t max_response_bytes = 0;
   RetryPolicy retry;  // throttling backs off from retry.throttle_base_ms
+  QuotaOptions quota;
 };
 
 // Defaults, ranges and help of ClientOptions.

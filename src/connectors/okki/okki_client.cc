@@ -88,6 +88,7 @@ const config::OptionTable<ClientOptions>& ClientOptionTable() {
           .Int("max_response_bytes", &O::max_response_bytes, int64_t{32} << 20, 1024,
                int64_t{1} << 30, "decoded body limit")
           .Include(RetryOptionTable(200), &O::retry)
+          .Include(QuotaOptionTable(), &O::quota)
           .Check([](const config::OptionReader& r, O* o) {
             o->retry.throttle_base_ms = o->retry.base_ms * 5;  // 429: back off harder
             return CheckBaseUrl(r, &o->base_url);
@@ -105,7 +106,7 @@ Result<ClientOptions> ReadClientOptions(const config::ConnectionConfig& conn) {
 OkkiClient::OkkiClient(ClientOptions opts, HttpClient* http, Clock* clock)
     : opts_(std::move(opts)),
       clock_(clock),
-      endpoint_(EndpointOptions{opts_.name, opts_.qps, opts_.retry, 1}, http, clock) {}
+      endpoint_(EndpointOptions{opts_.name, opts_.qps, opts_.retry, opts_.quota, 1}, http, clock) {}
 
 Result<std::string> OkkiClient::Token(bool force, const std::string& stale) {
   std::lock_guard<std::mutex> lock(token_mu_);

@@ -7,7 +7,7 @@ namespace stagesync::connectors::yida {
 namespace {
 
 Result<std::shared_ptr<Client>> MakeClient(const config::ConnectionConfig& c, Runtime& rt) {
-  return sink::yida::MakeYidaClient(c, rt.http(), rt.clock());
+  return sink::yida::MakeYidaClient(c, rt);
 }
 
 Result<std::unique_ptr<sink::Sink>> MakeSink(const Context& ctx, const config::SinkConfig& s,

@@ -33,6 +33,7 @@ struct ConnOptions {
   std::string app_secret;
   double qps = 0;
   RetryPolicy retry;
+  connectors::QuotaOptions quota;
 };
 
 Status ReadFields(const config::OptionReader& r, Options* o) {
@@ -86,6 +87,7 @@ const config::OptionTable<ConnOptions>& ConnTable() {
           .Required("app_secret", &O::app_secret, "DingTalk app secret; ${ENV}")
           .Num("qps", &O::qps, 10, config::kMinQps, config::kMaxQps, "requests per second")
           .Include(connectors::RetryOptionTable(200), &O::retry)
+          .Include(connectors::QuotaOptionTable(), &O::quota)
           .Check([](const config::OptionReader& r, O* o) -> Status {
             if (o->token_url.empty()) o->token_url = o->base_url;
             for (std::string* u : {&o->base_url, &o->token_url}) {
@@ -404,7 +406,9 @@ Status CheckYidaSink(const config::PipelineConfig& p, const config::SinkConfig& 
 Status CheckYidaConnection(const config::ConnectionConfig& c) { return ReadConn(c).status(); }
 
 Result<std::shared_ptr<connectors::Client>> MakeYidaClient(const config::ConnectionConfig& conn,
-                                                           HttpClient* http, Clock* clock) {
+                                                           Runtime& rt) {
+  HttpClient* http = rt.http();
+  Clock* clock = rt.clock();
   SS_ASSIGN_OR_RETURN(ConnOptions c, ReadConn(conn));
   // Tokens come from oapi gettoken with the app's key and secret: a dingtalk connection's.
   config::ConnectionConfig token_conn{conn.name + "#token", conn.type, json::Value::Object(),
@@ -419,8 +423,12 @@ Result<std::shared_ptr<connectors::Client>> MakeYidaClient(const config::Connect
   token_conn.options.Add("max_attempts", json::Value::Number(std::to_string(c.retry.max_attempts)));
   SS_ASSIGN_OR_RETURN(auto t, connectors::dingtalk::ReadClientOptions(token_conn));
   auto tokens = std::make_shared<connectors::dingtalk::DingTalkClient>(t, http, clock);
+  // Connections gives the v1.0 endpoint (endpoint()) the stop flag and the daily quota; the
+  // token endpoint is private to this client, so it gets the stop flag here. Its gettoken
+  // calls (the token is cached for two hours) are not counted in daily_quota.
+  tokens->endpoint()->set_stop(rt.stop_flag());
   auto api = std::make_unique<connectors::ApiEndpoint>(
-      connectors::EndpointOptions{conn.name, c.qps, c.retry}, http, clock);
+      connectors::EndpointOptions{conn.name, c.qps, c.retry, c.quota}, http, clock);
   return std::shared_ptr<connectors::Client>(
       std::make_shared<YidaClient>(std::move(c), std::move(tokens), std::move(api)));
 }

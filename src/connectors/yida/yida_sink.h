@@ -11,6 +11,7 @@
 #include "connectors/common/intent_sink.h"
 #include "stagesync/config.h"
 #include "stagesync/http.h"
+#include "stagesync/runtime.h"
 
 namespace stagesync::sink::yida {
 
@@ -18,9 +19,10 @@ const std::vector<config::OptionSpec>& SinkOptionTable();
 const std::vector<config::OptionSpec>& ConnectionOptionTable();
 
 Status CheckYidaConnection(const config::ConnectionConfig& c);
-// The connection's client: its v1.0 endpoint and the app's oapi token.
+// The connection's client: its v1.0 endpoint and the app's oapi token, both cut short by the
+// Runtime's stop flag.
 Result<std::shared_ptr<connectors::Client>> MakeYidaClient(const config::ConnectionConfig& c,
-                                                           HttpClient* http, Clock* clock);
+                                                           Runtime& rt);
 Status CheckYidaSink(const config::PipelineConfig& p, const config::SinkConfig& s);
 Result<transform::MappingSpec> YidaMapping(const config::PipelineConfig& p,
                                            const config::SinkConfig& s);
