@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -190,6 +191,9 @@ TEST_F(AgentProcessTest, SigtermDuringAMySqlApplyExitsZeroWithinGraceAndTheNextS
   const int64_t after = Count("payment_application_info");
   EXPECT_GE(after, seen);
   EXPECT_LT(after, total) << "SIGTERM did not stop the apply after its batch in flight";
+  std::printf("SIGTERM at %lld of %lld rows; %lld rows after the exit in %lld ms\n",
+              static_cast<long long>(seen), static_cast<long long>(total),
+              static_cast<long long>(after), static_cast<long long>(stopped.elapsed_ms));
 
   {
     stage::StageOptions ro;
@@ -283,11 +287,17 @@ TEST_F(AgentProcessTest, SigtermDuringAKingdeePushBatchExitsZeroAndNoBillIsDoubl
   ASSERT_TRUE(agent.WaitReady()) << Tail(log());
   ASSERT_TRUE(testing::WaitFor([&] { return !kd.PayBills().empty(); }, 40000, 5))
       << "nothing pushed: " << Tail(log());
+  // The next batch's push call (150 ms) is under way.
+  std::this_thread::sleep_for(std::chrono::milliseconds(60));
   ASSERT_LT(kd.PayBills().size(), approved) << "the push finished before it could be interrupted";
+  const int64_t pushes_at_term = kd.PushCount();
   const auto stopped = agent.Terminate(30000);
   EXPECT_EQ(stopped.code, 0) << Tail(log());
   EXPECT_LT(stopped.elapsed_ms, a.shutdown_grace_s * 1000) << Tail(log());
   EXPECT_LT(kd.PayBills().size(), approved) << "SIGTERM did not stop the push";
+  std::printf("SIGTERM during push call %lld: %zu of %zu bills, %lld calls; stopped in %lld ms\n",
+              static_cast<long long>(pushes_at_term + 1), kd.PayBills().size(), approved,
+              static_cast<long long>(kd.PushCount()), static_cast<long long>(stopped.elapsed_ms));
   {
     // The batch in flight finished: every intent it recorded is resolved.
     stage::StageOptions ro;
@@ -384,6 +394,11 @@ TEST_F(AgentProcessTest, SigkillLoopOfRunWithTwoPipelinesLosesAndDoublesNothing)
     RegisterBills(&kd);
     if (i % 3 == 0) kd.GenerateMaterials(10, 500 + i);
   }
+  std::printf(
+      "%d runs killed, %d of them at a crash point; %lld rows and %zu bills before the "
+      "clean sync\n",
+      killed, at_crash_point, static_cast<long long>(Count("payment_application_info")),
+      kd.PayBills().size());
   EXPECT_GE(killed, 20);
   EXPECT_GE(at_crash_point, 5);
 
@@ -462,6 +477,7 @@ TEST_F(AgentProcessTest, OneSourceDownDoesNotDelayAnotherPipeline) {
     EXPECT_NE(testing::TextOf(&*b, "state"), "failing") << json::Serialize(*b);
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+  std::printf("pipeline B started %zu runs in 6 s while A failed\n", b_starts.size());
   EXPECT_GE(b_starts.size(), 4u) << "pipeline B ran only " << b_starts.size() << " time(s) in 6 s";
   for (size_t i = 1; i < b_starts.size(); ++i) {
     EXPECT_LT(b_starts[i] - b_starts[i - 1], 2500) << "pipeline B's run " << i << " was late";
@@ -543,6 +559,8 @@ TEST_F(AgentProcessTest, KingdeeDownWhileTheMySqlSinkOfTheSamePipelineKeepsApply
   EXPECT_EQ(stopped.code, 0) << Tail(log());
   EXPECT_LT(stopped.elapsed_ms, a.shutdown_grace_s * 1000)
       << "the stuck Kingdee retries held the exit: " << Tail(log());
+  std::printf("SIGTERM with the Kingdee sink stuck: stopped in %lld ms\n",
+              static_cast<long long>(stopped.elapsed_ms));
   ExpectPaymentTableExact();
 }
 
