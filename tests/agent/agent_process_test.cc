@@ -547,12 +547,20 @@ TEST_F(AgentProcessTest, KingdeeDownWhileTheMySqlSinkOfTheSamePipelineKeepsApply
         [&] { return Count("payment_application_info") == expected_rows(); }, 5000, 20))
         << "round " << round << ": " << Tail(log());
   }
-  auto p = agent.Pipeline(kPayment);
+  // The MySQL sink catches up with staging (its cursor follows the commit by a moment) while
+  // the Kingdee sink is still stuck in its first batch.
+  std::optional<json::Value> p;
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        p = agent.Pipeline(kPayment);
+        return p && testing::IntOf(p->Find("pending"), "bi_mysql") == 0;
+      },
+      3000, 20))
+      << (p ? json::Serialize(*p) : "no answer");
   ASSERT_TRUE(p.has_value());
   EXPECT_EQ(testing::TextOf(testing::SinkOf(*p, "kingdee_paybill"), "state"), "running")
       << json::Serialize(*p);
   EXPECT_GT(testing::IntOf(p->Find("pending"), "kingdee_paybill"), 0) << json::Serialize(*p);
-  EXPECT_EQ(testing::IntOf(p->Find("pending"), "bi_mysql"), 0) << json::Serialize(*p);
   EXPECT_TRUE(kd.PayBills().empty());
 
   const auto stopped = agent.Terminate(30000);
