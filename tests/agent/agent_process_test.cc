@@ -572,6 +572,73 @@ TEST_F(AgentProcessTest, KingdeeDownWhileTheMySqlSinkOfTheSamePipelineKeepsApply
   ExpectPaymentTableExact();
 }
 
+// A slow MySQL batch (a trigger sleeps 100 ms per row, so a batch of 10 requests takes about
+// 2.5 s): SIGTERM waits for the batch in flight to commit rather than rolling it back; on the
+// next start a second signal ends the agent at once, mid-batch; then a clean sync writes every
+// row exactly once.
+TEST_F(AgentProcessTest, SigtermLetsTheSlowBatchInFlightCommitAndASecondSignalExitsAtOnce) {
+  auto s = db_.conn()->Execute(
+      "CREATE TRIGGER slow_insert BEFORE INSERT ON payment_application_info FOR EACH ROW SET "
+      "@slept = SLEEP(0.1)");
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  dt_.Generate(60, now_ - 5 * kDayMs, now_ - kHourMs, 97);
+  testing::PaymentPipelineOptions o;
+  o.batch_rows = 10;
+  testing::AgentSection a;
+  a.shutdown_grace_s = 20;
+  const std::string config = WriteConfig(testing::AgentConfig(
+      testing::PaymentConfigJson(dt_.base_url(), state(), db_.port(), db_.name(), o), "@every 1s",
+      a));
+  const int64_t total = static_cast<int64_t>(testing::ExpectedPaymentRows(dt_.Instances()).size());
+  // Right after a batch commits, the next one's write is under way (the server's process list
+  // shows the trigger sleeping inside it, before it commits) with ~2.5 s to go.
+  auto writing = [&] {
+    auto n =
+        db_.Scalar("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = '" + db_.name() +
+                   "' AND ID <> CONNECTION_ID() AND COMMAND = 'Query' AND STATE = 'User sleep'");
+    return n.ok() && *n != "0";
+  };
+  auto next_batch_just_started = [&] {
+    const int64_t committed = Count("payment_application_info");
+    return testing::WaitFor([&] { return Count("payment_application_info") > committed; }, 20000,
+                            5) &&
+           testing::WaitFor(writing, 1000, 5);
+  };
+
+  testing::AgentProcess agent;
+  ASSERT_TRUE(agent.Start(kBinary, config, log()));
+  ASSERT_TRUE(agent.WaitReady()) << Tail(log());
+  ASSERT_TRUE(next_batch_just_started()) << Tail(log());
+  const int64_t before = Count("payment_application_info");
+  const auto stopped = agent.Terminate(30000);
+  EXPECT_EQ(stopped.code, 0) << Tail(log());
+  EXPECT_LT(stopped.elapsed_ms, a.shutdown_grace_s * 1000) << Tail(log());
+  const int64_t committed = Count("payment_application_info");
+  EXPECT_GT(committed, before) << "the batch in flight at SIGTERM was not committed";
+  EXPECT_LT(committed, total);
+  std::printf("first SIGTERM: %lld rows committed before, %lld after the exit in %lld ms\n",
+              static_cast<long long>(before), static_cast<long long>(committed),
+              static_cast<long long>(stopped.elapsed_ms));
+
+  testing::AgentProcess again;
+  ASSERT_TRUE(again.Start(kBinary, config, log()));
+  ASSERT_TRUE(again.WaitReady()) << Tail(log());
+  ASSERT_TRUE(next_batch_just_started()) << Tail(log());
+  again.process().Signal(SIGTERM);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_FALSE(again.Exited()) << "the first signal did not wait for the batch in flight";
+  const auto second = again.Terminate(30000);  // the second signal
+  EXPECT_LT(second.elapsed_ms, 1000) << "a second signal must end the agent at once";
+  EXPECT_NE(second.code, 128 + SIGKILL) << Tail(log());
+  std::printf("second signal: exit %d after %lld ms\n", second.code,
+              static_cast<long long>(second.elapsed_ms));
+
+  ASSERT_TRUE(db_.conn()->Execute("DROP TRIGGER slow_insert").ok());
+  ASSERT_EQ(testing::Run({kBinary, "--config", config, "sync", kPayment}, {}, log()), 0)
+      << Tail(log());
+  ExpectPaymentTableExact();
+}
+
 // A one-shot command against a state dir the agent holds exits 75 at once and says which agent
 // (its pid) and what to ask it instead; once the agent is gone, the same command works.
 TEST_F(AgentProcessTest, OneShotSyncWhileTheAgentRunsSaysSoClearly) {
