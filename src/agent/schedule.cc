@@ -114,7 +114,7 @@ class FieldParser {
   }
 
   Status ParseItem(std::string_view item, uint64_t* bits) const {
-    if (item.empty()) return Error(item, "has an empty list item");
+    if (item.empty()) return Error(field_, "has an empty list item");
     size_t pos = 0;
     int lo, hi;
     if (item[0] == '*') {
