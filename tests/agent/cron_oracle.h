@@ -12,6 +12,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -76,6 +77,17 @@ class CronOracle {
   }
 
  private:
+  // Decimal digits, saturating (a step of 10^30 is a step larger than any field).
+  static long long Num(const std::string& digits) {
+    if (digits.empty()) throw std::invalid_argument("no digits");
+    long long v = 0;
+    for (char c : digits) {
+      if (c < '0' || c > '9') throw std::invalid_argument(digits);
+      v = std::min(v * 10 + (c - '0'), 1'000'000'000LL);
+    }
+    return v;
+  }
+
   static std::set<int> Expand(std::string f, int lo, int hi, const std::vector<std::string>& names,
                               int first_name) {
     for (auto& c : f) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -89,16 +101,16 @@ class CronOracle {
     for (std::string item; std::getline(items, item, ',');) {
       long long step = 1;
       size_t slash = item.find('/');
-      if (slash != std::string::npos) step = std::stoll(item.substr(slash + 1));
+      if (slash != std::string::npos) step = Num(item.substr(slash + 1));
       std::string base = item.substr(0, slash);
       long long a = lo, b = hi;
       size_t dash = base.find('-');
       if (base == "*") {
       } else if (dash != std::string::npos) {
-        a = std::stoll(base.substr(0, dash));
-        b = std::stoll(base.substr(dash + 1));
+        a = Num(base.substr(0, dash));
+        b = Num(base.substr(dash + 1));
       } else {
-        a = std::stoll(base);
+        a = Num(base);
         b = slash == std::string::npos ? a : hi;
       }
       for (long long v = a; v <= b; v += step) out.insert(static_cast<int>(v));
