@@ -119,6 +119,7 @@ TEST(ScheduleTest, FarTicksAreFoundWithoutScanning) {
   for (int i = 0; i < 2000; ++i) t = s.Next(t);
   EXPECT_GT(t, Utc(9000, 1, 1));
   EXPECT_EQ(s.Next(Schedule::kMaxTimeMs + 1), std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(Schedule().Next(0), std::numeric_limits<int64_t>::max());
   EXPECT_EQ(MustParse("0 0 1 1 *").Next(-1), 0);
   EXPECT_EQ(MustParse("0 0 1 1 *").Next(Utc(1969, 6, 1)), 0);
 }
