@@ -200,8 +200,9 @@ void ControlServer::InstallRoutes() {
   // only that it needs one. /healthz stays open for probes that hold no secrets.
   s.set_pre_routing_handler([this](const Request& req, Response& res) {
     if (!opts_.token.empty() && req.path != "/healthz") {
-      std::string_view given;
-      const bool has = BearerToken(req.get_header_value("Authorization"), &given);
+      const std::string header = req.get_header_value("Authorization");
+      std::string_view given;  // points into `header`
+      const bool has = BearerToken(header, &given);
       if (!has || !ConstantTimeEquals(given, opts_.token)) {
         res.set_header("WWW-Authenticate",
                        has ? "Bearer realm=\"stagesync\", error=\"invalid_token\""
