@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -163,6 +164,17 @@ TEST_F(CtlTest, ListenOverrideWinsOverTheConfig) {
   EXPECT_EQ(ReadAll(out), "run orders: started (run 7)\n");
   std::fclose(out);
   std::fclose(err);
+}
+
+TEST_F(CtlTest, IgnoresProxiesFromTheEnvironment) {
+  // A proxy cannot reach the agent's loopback: ctl must connect directly.
+  ::setenv("http_proxy", "http://127.0.0.1:1", 1);
+  ::setenv("ALL_PROXY", "http://127.0.0.1:1", 1);
+  const int rc = Ctl({"run", "orders"});
+  ::unsetenv("http_proxy");
+  ::unsetenv("ALL_PROXY");
+  EXPECT_EQ(rc, 0) << err_;
+  EXPECT_EQ(agent_.last_call(), "run orders");
 }
 
 TEST_F(CtlTest, BearerTokenFromTheConfig) {
