@@ -8,6 +8,7 @@
 #include <httplib.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -68,22 +69,11 @@ void SendResult(Response& res, const Result<std::string>& r) {
   }
 }
 
-bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-// The credentials of "Authorization: Bearer <token>" (RFC 6750 2.1), or nullopt-like false.
+// The credentials of "Authorization: Bearer <token>" (RFC 6750 2.1); false for another scheme.
 bool BearerToken(std::string_view header, std::string_view* token) {
   constexpr std::string_view kScheme = "bearer ";
   if (header.size() < kScheme.size() ||
-      !EqualsIgnoringCase(header.substr(0, kScheme.size()), kScheme)) {
+      ::strncasecmp(header.data(), kScheme.data(), kScheme.size()) != 0) {
     return false;
   }
   header.remove_prefix(kScheme.size());
@@ -131,8 +121,8 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
 }
 
 bool IsLoopbackHost(std::string_view host) {
-  if (EqualsIgnoringCase(host, "localhost")) return true;
   std::string h(host);
+  if (::strcasecmp(h.c_str(), "localhost") == 0) return true;
   in_addr v4{};
   if (inet_pton(AF_INET, h.c_str(), &v4) == 1) {
     return (ntohl(v4.s_addr) >> 24) == 127;

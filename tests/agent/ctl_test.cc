@@ -35,18 +35,21 @@ class CtlTest : public ::testing::Test {
   }
   void SetUp() override { StartAgent(""); }
 
-  // Runs `ctl args...` with cfg.agent.token = `token`; fills out_ / err_.
+  // Runs `ctl args...` against the server with cfg.agent.token = `token`; fills out_ / err_.
   int Ctl(std::vector<std::string> args, bool as_json = false, const std::string& token = "",
           const std::string& sink = "", const std::string& key = "") {
     config::Config cfg;
     cfg.agent.listen = server_->address();
     cfg.agent.token = token;
-    FILE* out = std::tmpfile();
-    FILE* err = std::tmpfile();
     CtlOptions opts;
     opts.as_json = as_json;
     opts.sink = sink;
     opts.key = key;
+    return CtlWith(cfg, std::move(args), opts);
+  }
+  int CtlWith(const config::Config& cfg, std::vector<std::string> args, CtlOptions opts) {
+    FILE* out = std::tmpfile();
+    FILE* err = std::tmpfile();
     opts.out = out;
     opts.err = err;
     opts.timeout_ms = 5000;
@@ -138,32 +141,19 @@ TEST_F(CtlTest, NoAgentAnswers) {
   server_->Stop();
   config::Config cfg;
   cfg.agent.listen = addr;
-  FILE* out = std::tmpfile();
-  FILE* err = std::tmpfile();
-  CtlOptions opts;
-  opts.out = out;
-  opts.err = err;
-  EXPECT_EQ(RunCtl(cfg, {"status"}, opts), 1);
-  EXPECT_EQ(ReadAll(err),
+  EXPECT_EQ(CtlWith(cfg, {"status"}, {}), 1);
+  EXPECT_EQ(err_,
             "stagesync: error: no agent answers at " + addr + " (is `stagesync run` running?)\n");
-  EXPECT_EQ(ReadAll(out), "");
-  std::fclose(out);
-  std::fclose(err);
+  EXPECT_EQ(out_, "");
 }
 
 TEST_F(CtlTest, ListenOverrideWinsOverTheConfig) {
   config::Config cfg;
   cfg.agent.listen = "127.0.0.1:1";  // nobody there
-  FILE* out = std::tmpfile();
-  FILE* err = std::tmpfile();
   CtlOptions opts;
   opts.listen = server_->address();
-  opts.out = out;
-  opts.err = err;
-  EXPECT_EQ(RunCtl(cfg, {"run", "orders"}, opts), 0) << ReadAll(err);
-  EXPECT_EQ(ReadAll(out), "run orders: started (run 7)\n");
-  std::fclose(out);
-  std::fclose(err);
+  EXPECT_EQ(CtlWith(cfg, {"run", "orders"}, opts), 0) << err_;
+  EXPECT_EQ(out_, "run orders: started (run 7)\n");
 }
 
 TEST_F(CtlTest, IgnoresProxiesFromTheEnvironment) {
