@@ -454,8 +454,8 @@ std::string Agent::PipelineJsonLocked(const PipelineState& st) {
   }
   return fmt::format(
       "{{\"name\":{},\"state\":\"{}\",\"schedule\":{},\"time_zone\":{},\"paused\":{},"
-      "\"last_run\":{{\"started_ms\":{},\"ended_ms\":{},\"outcome\":{}}},"
-      "\"last_success_ms\":{},\"next_run_ms\":{},\"failures\":{},\"backoff_until_ms\":{},"
+      "\"last_run\":{{\"started_ms\":{},\"finished_ms\":{},\"outcome\":{}}},"
+      "\"last_success_ms\":{},\"next_run\":{},\"backoff\":{{\"failures\":{},\"until_ms\":{}}},"
       "\"last_error\":{},\"waiting\":{},\"last_fetch\":{},\"sinks\":[{}]}}",
       json::Quote(st.name), StateName(st), str(st.p->schedule), json::Quote(st.p->time_zone),
       st.paused ? "true" : "false", ms(st.last_start_ms), ms(st.last_end_ms),
@@ -488,9 +488,9 @@ std::string Agent::PipelinesJson() {
       if (!st->removed) items.emplace_back(name, PipelineJsonLocked(*st));
     }
     agent = fmt::format(
-        "{{\"started_ms\":{},\"config\":{},\"stopping\":{},\"reloads\":{},\"reload_error\":{},"
-        "\"active_pipelines\":{},\"max_parallel_pipelines\":{}}}",
-        started_ms_, json::Quote(cfg_->file), stopping_ ? "true" : "false", reloads_,
+        "{{\"now_ms\":{},\"started_ms\":{},\"config\":{},\"stopping\":{},\"reloads\":{},"
+        "\"reload_error\":{},\"active_pipelines\":{},\"max_parallel_pipelines\":{}}}",
+        Now(), started_ms_, json::Quote(cfg_->file), stopping_ ? "true" : "false", reloads_,
         reload_error_.empty() ? "null" : json::Quote(reload_error_), ActivePipelinesLocked(),
         cfg_->agent.max_parallel_pipelines);
   }

@@ -235,12 +235,12 @@ TEST_F(AgentTest, AFailingFetchBacksOffVisiblyAndRecovers) {
   StartAgent(cfg);
   ASSERT_TRUE(WaitFor([&] {
     int64_t f = 0;
-    const json::Value* v = PipelineState("dingtalk-payment").Find("failures");
+    const json::Value* v = PipelineState("dingtalk-payment").Find("backoff")->Find("failures");
     return v != nullptr && v->AsInt64(&f) && f >= 2;
   }, 20000)) << Logged();
   json::Value st = PipelineState("dingtalk-payment");
   EXPECT_EQ(st.Find("state")->text(), "failing") << json::Serialize(st);
-  EXPECT_FALSE(st.Find("backoff_until_ms")->is_null()) << json::Serialize(st);
+  EXPECT_FALSE(st.Find("backoff")->Find("until_ms")->is_null()) << json::Serialize(st);
   EXPECT_NE(st.Find("last_error")->text().find("502"), std::string::npos) << json::Serialize(st);
   // Backoff 1 s, 2 s, 2 s...: over 4 s of failures at most ~4 runs, not one per poll.
   const size_t before = Runs().size();
@@ -251,7 +251,7 @@ TEST_F(AgentTest, AFailingFetchBacksOffVisiblyAndRecovers) {
   ASSERT_TRUE(WaitFor([&] { return !Runs().empty() && Runs()[0].outcome == "ok"; }, 20000))
       << Logged();
   st = PipelineState("dingtalk-payment");
-  EXPECT_EQ(st.Find("failures")->text(), "0");
+  EXPECT_EQ(st.Find("backoff")->Find("failures")->text(), "0");
   testing::ExpectOneBillPerApprovedRequest(dt_, kd_, dir_.Sub("state"));
 }
 
