@@ -1,4 +1,5 @@
-// Subprocess: fork/exec a stagesync binary with extra environment, wait for it or SIGKILL it.
+// Subprocess: fork/exec a stagesync binary with extra environment, wait for it, signal it or
+// SIGKILL it.
 // For crash tests; POSIX only.
 #pragma once
 
@@ -56,9 +57,12 @@ class Subprocess {
     *code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     return true;
   }
-  void Kill() {
-    if (pid_ > 0) ::kill(pid_, SIGKILL);
+  void Kill() { Signal(SIGKILL); }
+  // Sends `sig` (e.g. SIGTERM for a graceful stop) while the process has not been waited for.
+  void Signal(int sig) {
+    if (pid_ > 0) ::kill(pid_, sig);
   }
+  pid_t pid() const { return pid_; }  // -1 once waited for
   ~Subprocess() {
     if (pid_ > 0) {
       Kill();
