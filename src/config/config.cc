@@ -218,7 +218,8 @@ Result<Config> LoadString(std::string_view text, const std::string& base_dir, En
     Status dup = RejectDuplicateKeys(root, "");
     if (!dup.ok()) return InvalidArgument(dup.message().substr(1));  // drop the leading '.'
   }
-  SS_RETURN_IF_ERROR(CheckKeys(root, "", {"state_dir", "agent", "connections", "pipelines", "$comment"}));
+  SS_RETURN_IF_ERROR(
+      CheckKeys(root, "", {"state_dir", "agent", "connections", "pipelines", "$comment"}));
 
   Config cfg;
   const json::Value* sd = root.Find("state_dir");
