@@ -236,20 +236,22 @@ void Agent::Stop() {
 }
 
 void Agent::ReapThreadsLocked(bool all) {
+  std::vector<std::thread> finished;
   for (auto it = workers_.begin(); it != workers_.end();) {
     if (all || it->done->load()) {
-      std::thread t = std::move(it->thread);
+      finished.push_back(std::move(it->thread));
       it = workers_.erase(it);
-      if (t.joinable()) {
-        // Joining needs the lock released: the worker takes it to record its end.
-        mu_.unlock();
-        t.join();
-        mu_.lock();
-      }
     } else {
       ++it;
     }
   }
+  if (finished.empty()) return;
+  // Joining needs the lock released: a worker takes it to record its end.
+  mu_.unlock();
+  for (std::thread& t : finished) {
+    if (t.joinable()) t.join();
+  }
+  mu_.lock();
 }
 
 void Agent::StartRunLocked(const std::shared_ptr<PipelineState>& st, const std::string& trigger) {
@@ -297,7 +299,11 @@ std::string Agent::SinkTask(const std::shared_ptr<PipelineState>& st,
   }
   *ok = false;
   ss.failures++;
-  const int64_t wait = BackoffMs(ss.failures);
+  int64_t wait = BackoffMs(ss.failures);
+  if (connectors::IsDailyQuotaSpent(r.status())) {
+    // A spent quota comes back at midnight, not after a backoff.
+    if (auto until = QuotaSpentUntil(*cfg, s.connection)) wait = std::max(wait, *until - Now());
+  }
   ss.backoff_until_ms = Now() + wait;
   ss.last_error = r.status().message();
   Log(fmt::format("pipeline {}, sink {}: apply failed ({} in a row), retrying in {} s: {}", p->name,
@@ -349,7 +355,11 @@ void Agent::RunPipeline(std::shared_ptr<PipelineState> st,
       st->failures++;
       st->last_error = err;
       int64_t until = now + BackoffMs(st->failures);
-      if (auto q = QuotaSpentUntil(*cfg, p->source.connection)) until = std::max(until, *q);
+      if (auto q = QuotaSpentUntil(*cfg, p->source.connection)) {
+        until = std::max(until, *q);
+        st->waiting = fmt::format("daily_quota of connection {} spent; waiting until {}",
+                                  p->source.connection, IsoTime(*q));
+      }
       st->backoff_until_ms = until;
       st->due_ms = st->sched ? until : kNever;
       Log(fmt::format("pipeline {}: fetch failed ({} in a row), next try {}: {}", p->name,

@@ -257,6 +257,32 @@ TEST_F(AgentTest, AFailingFetchBacksOffVisiblyAndRecovers) {
   testing::ExpectOneBillPerApprovedRequest(dt_, kd_, dir_.Sub("state"));
 }
 
+TEST_F(AgentTest, ASpentDailyQuotaMakesThePipelineWaitUntilMidnightInItsZone) {
+  auto cfg = Config("@every 1s", [](json::Value* root) {
+    json::Value* dt = Member(Member(root, "connections"), "dingtalk");
+    SetMember(dt, "daily_quota", json::Value::Number("5"));  // a fetch needs ~35 requests
+    SetMember(dt, "quota_time_zone", json::Value::String("+08:00"));
+  });
+  StartAgent(cfg);
+  ASSERT_TRUE(WaitFor(
+      [&] { return PipelineState("dingtalk-payment").Find("state")->text() == "waiting"; }, 20000))
+      << Logged();
+  json::Value st = PipelineState("dingtalk-payment");
+  EXPECT_NE(st.Find("waiting")->text().find("daily_quota of connection dingtalk spent"),
+            std::string::npos)
+      << json::Serialize(st);
+  // Next run: the next midnight at +08:00 (16:00 UTC), not a backoff of seconds.
+  int64_t next = 0;
+  ASSERT_TRUE(st.Find("next_run")->AsInt64(&next)) << json::Serialize(st);
+  const int64_t now = Clock::Real()->NowMillis();
+  EXPECT_EQ((next + 8 * kHourMs) % kDayMs, 0) << next;
+  EXPECT_GT(next, now);
+  EXPECT_LE(next - now, kDayMs);
+  const size_t runs = Runs().size();
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  EXPECT_EQ(Runs().size(), runs) << "ran again with the quota spent";
+}
+
 TEST_F(AgentTest, PauseResumeRunNowAndRequeue) {
   StartAgent(Config("@every 1s"));
   ASSERT_TRUE(WaitFor([&] { return Runs().size() >= 1; }, 20000)) << Logged();
