@@ -210,11 +210,14 @@ TEST_F(AgentTest, AfterALongStopAPipelineCatchesUpOnceNotOncePerMissedTick) {
   ASSERT_EQ(runs.size(), 2u) << Logged();
   EXPECT_EQ(Trigger(runs[0]), "catch-up");
   EXPECT_EQ(runs[0].outcome, "ok") << runs[0].detail_json;
-  // The next tick comes an hour later, not before.
-  clock.Advance(30 * 60 * 1000000LL);
+  // The next tick is the next full hour (@every ticks are aligned to the epoch), not before.
+  int64_t next = 0;
+  ASSERT_TRUE(PipelineState("dingtalk-payment").Find("next_run")->AsInt64(&next));
+  EXPECT_EQ(next, (clock.NowMillis() / kHourMs + 1) * kHourMs);
+  clock.SetNowMillis(next - 1000);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   EXPECT_EQ(Runs().size(), 2u);
-  clock.Advance(31 * 60 * 1000000LL);
+  clock.SetNowMillis(next + 1000);
   ASSERT_TRUE(WaitFor([&] { return Runs().size() == 3; }, 20000)) << Logged();
   EXPECT_EQ(Trigger(Runs()[0]), "schedule");
 
