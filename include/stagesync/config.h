@@ -39,10 +39,16 @@ struct SinkConfig {
   std::string path;
 };
 
+// The largest `schedule_jitter_s` (a day).
+inline constexpr int64_t kMaxScheduleJitterS = 86400;
+
 struct PipelineConfig {
   std::string name;
   SourceConfig source;
-  std::string schedule;                   // cron "m h dom mon dow" or "@every 5m"
+  std::string schedule;  // cron "m h dom mon dow" or "@every 5m" (stagesync/schedule.h)
+  // Each tick runs this pipeline up to this many seconds late, by a fixed amount derived from
+  // its name (schedule::JitterMs), so pipelines sharing a connection do not start together.
+  // Default: 0. At most kMaxScheduleJitterS.
   int64_t schedule_jitter_s = 0;
   std::vector<std::string> hash_exclude;  // volatile top-level source fields
   std::string time_zone = "Asia/Shanghai";

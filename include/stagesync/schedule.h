@@ -22,6 +22,7 @@ namespace stagesync::schedule {
 
 class Schedule {
  public:
+  // A default-constructed Schedule has no ticks (Next returns INT64_MAX); use Parse.
   // `tz_offset_minutes` east of UTC (Asia/Shanghai = 480; see transform::TimeZoneOffsetMinutes).
   // `jitter_ms` (0..kMaxJitterMs) shifts every tick later by that much; callers get it from
   // JitterMs. A `tz_offset_minutes` of a day or more is refused.
@@ -52,7 +53,6 @@ class Schedule {
   const std::string& text() const { return text_; }
 
  private:
-  Schedule() = default;
   Status ParseCron(std::string_view text);
   // The first local day >= `day` (days since 1970-01-01 in the zone) whose date matches the
   // day-of-month, month and day-of-week fields; INT64_MAX when none within 400 years + a month

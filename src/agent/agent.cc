@@ -179,7 +179,11 @@ bool Agent::Run() {
         continue;  // stays due: starts when a slot frees, oldest due first
       }
       st->waiting.clear();
-      StartRunLocked(st, st->runs_started == 0 && st->last_success_ms ? "catch-up" : "schedule");
+      const char* trigger = st->runs_started > 0     ? "schedule"
+                            : st->last_success_ms    ? "catch-up"
+                            : st->last_start_ms == 0 ? "first run"
+                                                     : "schedule";
+      StartRunLocked(st, trigger);
     }
     // A sink backing off is retried on its own when its wait is over, without a fetch.
     for (auto& [name, st] : pipelines_) {
@@ -190,8 +194,8 @@ bool Agent::Run() {
           st->tasks++;
           st->runs_started++;
           auto done = std::make_shared<std::atomic<bool>>(false);
-          workers_.push_back({std::thread([this, st = st, cfg = st->cfg, p = st->p,
-                                           sink = sname, done, start = now] {
+          workers_.push_back({std::thread([this, st = st, cfg = st->cfg, p = st->p, sink = sname,
+                                           done, start = now] {
                                 RunPipeline(st, cfg, p, "retry sink " + sink, start);
                                 done->store(true);
                                 cv_.notify_all();
@@ -232,20 +236,22 @@ void Agent::Stop() {
 }
 
 void Agent::ReapThreadsLocked(bool all) {
+  std::vector<std::thread> finished;
   for (auto it = workers_.begin(); it != workers_.end();) {
     if (all || it->done->load()) {
-      std::thread t = std::move(it->thread);
+      finished.push_back(std::move(it->thread));
       it = workers_.erase(it);
-      if (t.joinable()) {
-        // Joining needs the lock released: the worker takes it to record its end.
-        mu_.unlock();
-        t.join();
-        mu_.lock();
-      }
     } else {
       ++it;
     }
   }
+  if (finished.empty()) return;
+  // Joining needs the lock released: a worker takes it to record its end.
+  mu_.unlock();
+  for (std::thread& t : finished) {
+    if (t.joinable()) t.join();
+  }
+  mu_.lock();
 }
 
 void Agent::StartRunLocked(const std::shared_ptr<PipelineState>& st, const std::string& trigger) {
@@ -255,13 +261,12 @@ void Agent::StartRunLocked(const std::shared_ptr<PipelineState>& st, const std::
   st->runs_started++;
   st->last_start_ms = start;
   auto done = std::make_shared<std::atomic<bool>>(false);
-  workers_.push_back(
-      {std::thread([this, st, cfg = st->cfg, p = st->p, trigger, start, done] {
-         RunPipeline(st, cfg, p, trigger, start);
-         done->store(true);
-         cv_.notify_all();
-       }),
-       done});
+  workers_.push_back({std::thread([this, st, cfg = st->cfg, p = st->p, trigger, start, done] {
+                        RunPipeline(st, cfg, p, trigger, start);
+                        done->store(true);
+                        cv_.notify_all();
+                      }),
+                      done});
 }
 
 std::string Agent::SinkTask(const std::shared_ptr<PipelineState>& st,
@@ -294,17 +299,21 @@ std::string Agent::SinkTask(const std::shared_ptr<PipelineState>& st,
   }
   *ok = false;
   ss.failures++;
-  const int64_t wait = BackoffMs(ss.failures);
+  int64_t wait = BackoffMs(ss.failures);
+  if (connectors::IsDailyQuotaSpent(r.status())) {
+    // A spent quota comes back at midnight, not after a backoff.
+    if (auto until = QuotaSpentUntil(*cfg, s.connection)) wait = std::max(wait, *until - Now());
+  }
   ss.backoff_until_ms = Now() + wait;
   ss.last_error = r.status().message();
-  Log(fmt::format("pipeline {}, sink {}: apply failed ({} in a row), retrying in {} s: {}",
-                  p->name, s.name, ss.failures, wait / 1000, ss.last_error));
+  Log(fmt::format("pipeline {}, sink {}: apply failed ({} in a row), retrying in {} s: {}", p->name,
+                  s.name, ss.failures, wait / 1000, ss.last_error));
   return ErrorJson(ss.last_error);
 }
 
 void Agent::RunPipeline(std::shared_ptr<PipelineState> st,
-                        std::shared_ptr<const config::Config> cfg,
-                        const config::PipelineConfig* p, std::string trigger, int64_t run_start) {
+                        std::shared_ptr<const config::Config> cfg, const config::PipelineConfig* p,
+                        std::string trigger, int64_t run_start) {
   const std::string kRetrySink = "retry sink ";
   const bool sink_only = trigger.rfind(kRetrySink, 0) == 0;
   bool fetch_ok = true;
@@ -329,8 +338,8 @@ void Agent::RunPipeline(std::shared_ptr<PipelineState> st,
       err = fr.status().message();
       fetch_json = "\"error\":" + json::Quote(err);
     }
-    fetch_json = fmt::format("{{\"started_ms\":{},\"ended_ms\":{},{}}}", fetch_start, Now(),
-                             fetch_json);
+    fetch_json =
+        fmt::format("{{\"started_ms\":{},\"ended_ms\":{},{}}}", fetch_start, Now(), fetch_json);
     std::lock_guard<std::mutex> lock(mu_);
     st->fetching = false;
     st->last_fetch = fetch_json;
@@ -346,7 +355,11 @@ void Agent::RunPipeline(std::shared_ptr<PipelineState> st,
       st->failures++;
       st->last_error = err;
       int64_t until = now + BackoffMs(st->failures);
-      if (auto q = QuotaSpentUntil(*cfg, p->source.connection)) until = std::max(until, *q);
+      if (auto q = QuotaSpentUntil(*cfg, p->source.connection)) {
+        until = std::max(until, *q);
+        st->waiting = fmt::format("daily_quota of connection {} spent; waiting until {}",
+                                  p->source.connection, IsoTime(*q));
+      }
       st->backoff_until_ms = until;
       st->due_ms = st->sched ? until : kNever;
       Log(fmt::format("pipeline {}: fetch failed ({} in a row), next try {}: {}", p->name,
@@ -370,9 +383,9 @@ void Agent::RunPipeline(std::shared_ptr<PipelineState> st,
       } else if (ss.running) {
         sink_json[s.name] = "{\"skipped\":\"still applying\"}";
       } else if (!sink_only && ss.backoff_until_ms > now) {
-        sink_json[s.name] = "{\"skipped\":" +
-                            json::Quote("backing off until " + IsoTime(ss.backoff_until_ms)) +
-                            "}";
+        sink_json[s.name] =
+            "{\"skipped\":" + json::Quote("backing off until " + IsoTime(ss.backoff_until_ms)) +
+            "}";
       } else {
         ss.running = true;
         st->tasks++;
@@ -439,7 +452,9 @@ std::string Agent::StateName(const PipelineState& st) const {
 }
 
 std::string Agent::PipelineJsonLocked(const PipelineState& st) {
-  auto ms = [](int64_t v) { return v <= 0 || v == kNever ? std::string("null") : std::to_string(v); };
+  auto ms = [](int64_t v) {
+    return v <= 0 || v == kNever ? std::string("null") : std::to_string(v);
+  };
   auto str = [](const std::string& v) { return v.empty() ? std::string("null") : json::Quote(v); };
   std::string sinks;
   for (const auto& s : st.p->sinks) {
@@ -448,20 +463,19 @@ std::string Agent::PipelineJsonLocked(const PipelineState& st) {
     sinks += fmt::format(
         "{}{{\"name\":{},\"state\":\"{}\",\"failures\":{},\"backoff_until_ms\":{},"
         "\"last_error\":{},\"last_apply\":{}}}",
-        sinks.empty() ? "" : ",", json::Quote(s.name), state, ss.failures,
-        ms(ss.backoff_until_ms), str(ss.last_error),
-        ss.last_summary.empty() ? "null" : ss.last_summary);
+        sinks.empty() ? "" : ",", json::Quote(s.name), state, ss.failures, ms(ss.backoff_until_ms),
+        str(ss.last_error), ss.last_summary.empty() ? "null" : ss.last_summary);
   }
   return fmt::format(
       "{{\"name\":{},\"state\":\"{}\",\"schedule\":{},\"time_zone\":{},\"paused\":{},"
-      "\"last_run\":{{\"started_ms\":{},\"ended_ms\":{},\"outcome\":{}}},"
-      "\"last_success_ms\":{},\"next_run_ms\":{},\"failures\":{},\"backoff_until_ms\":{},"
+      "\"last_run\":{{\"started_ms\":{},\"finished_ms\":{},\"outcome\":{}}},"
+      "\"last_success_ms\":{},\"next_run\":{},\"backoff\":{{\"failures\":{},\"until_ms\":{}}},"
       "\"last_error\":{},\"waiting\":{},\"last_fetch\":{},\"sinks\":[{}]}}",
       json::Quote(st.name), StateName(st), str(st.p->schedule), json::Quote(st.p->time_zone),
-      st.paused ? "true" : "false", ms(st.last_start_ms), ms(st.last_end_ms),
-      str(st.last_outcome), ms(st.last_success_ms.value_or(0)),
-      st.paused || st.fetching ? "null" : ms(st.due_ms), st.failures, ms(st.backoff_until_ms),
-      str(st.last_error), str(st.waiting), st.last_fetch.empty() ? "null" : st.last_fetch, sinks);
+      st.paused ? "true" : "false", ms(st.last_start_ms), ms(st.last_end_ms), str(st.last_outcome),
+      ms(st.last_success_ms.value_or(0)), st.paused || st.fetching ? "null" : ms(st.due_ms),
+      st.failures, ms(st.backoff_until_ms), str(st.last_error), str(st.waiting),
+      st.last_fetch.empty() ? "null" : st.last_fetch, sinks);
 }
 
 // Adds each sink's pending count (read from staging outside the agent's lock: it scans).
@@ -474,9 +488,8 @@ static std::string WithPending(std::string pipeline_json, stage::StagingLog* log
     pending += (pending.empty() ? "" : ",") + json::Quote(s.name) + ":" + std::to_string(s.pending);
   }
   pipeline_json.pop_back();  // the closing brace
-  return pipeline_json +
-         fmt::format(",\"records\":{},\"quarantined\":{},\"pending\":{{{}}}}}", sum->records,
-                     sum->quarantined, pending);
+  return pipeline_json + fmt::format(",\"records\":{},\"quarantined\":{},\"pending\":{{{}}}}}",
+                                     sum->records, sum->quarantined, pending);
 }
 
 std::string Agent::PipelinesJson() {
@@ -488,9 +501,9 @@ std::string Agent::PipelinesJson() {
       if (!st->removed) items.emplace_back(name, PipelineJsonLocked(*st));
     }
     agent = fmt::format(
-        "{{\"started_ms\":{},\"config\":{},\"stopping\":{},\"reloads\":{},\"reload_error\":{},"
-        "\"active_pipelines\":{},\"max_parallel_pipelines\":{}}}",
-        started_ms_, json::Quote(cfg_->file), stopping_ ? "true" : "false", reloads_,
+        "{{\"now_ms\":{},\"started_ms\":{},\"config\":{},\"stopping\":{},\"reloads\":{},"
+        "\"reload_error\":{},\"active_pipelines\":{},\"max_parallel_pipelines\":{}}}",
+        Now(), started_ms_, json::Quote(cfg_->file), stopping_ ? "true" : "false", reloads_,
         reload_error_.empty() ? "null" : json::Quote(reload_error_), ActivePipelinesLocked(),
         cfg_->agent.max_parallel_pipelines);
   }
@@ -515,9 +528,10 @@ Result<std::string> Agent::PipelineJson(const std::string& pipeline, int limit) 
   SS_ASSIGN_OR_RETURN(auto runs, log_->Runs(pipeline, static_cast<size_t>(std::max(limit, 0))));
   std::string list;
   for (const auto& r : runs) {
-    list += fmt::format("{}{{\"id\":{},\"started_ms\":{},\"ended_ms\":{},\"outcome\":{},\"detail\":{}}}",
-                        list.empty() ? "" : ",", r.id, r.started_ms, r.ended_ms,
-                        json::Quote(r.outcome), r.detail_json.empty() ? "null" : r.detail_json);
+    list += fmt::format(
+        "{}{{\"id\":{},\"started_ms\":{},\"ended_ms\":{},\"outcome\":{},\"detail\":{}}}",
+        list.empty() ? "" : ",", r.id, r.started_ms, r.ended_ms, json::Quote(r.outcome),
+        r.detail_json.empty() ? "null" : r.detail_json);
   }
   one.pop_back();
   return one + ",\"runs\":[" + list + "]}";
@@ -531,7 +545,8 @@ Result<std::string> Agent::RunNow(const std::string& pipeline) {
   }
   auto& st = it->second;
   if (stopping_) return FailedPrecondition("the agent is shutting down");
-  if (st->paused) return FailedPrecondition("pipeline " + pipeline + " is paused (resume it first)");
+  if (st->paused)
+    return FailedPrecondition("pipeline " + pipeline + " is paused (resume it first)");
   if (st->fetching) return std::string("{\"started\":false,\"reason\":\"already running\"}");
   StartRunLocked(st, "api");
   return fmt::format("{{\"started\":true,\"pipeline\":{}}}", json::Quote(pipeline));

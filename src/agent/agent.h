@@ -109,7 +109,7 @@ class Agent final : public AgentControl {
     int failures = 0;                        // consecutive failed fetches
     int64_t backoff_until_ms = 0;
     std::string last_error;
-    std::string waiting;  // why it is not running though due (a spent quota)
+    std::string waiting;     // why it is not running though due (a spent quota)
     std::string last_fetch;  // JSON summary
     int64_t runs_started = 0;
     std::map<std::string, SinkState> sinks;
@@ -127,8 +127,7 @@ class Agent final : public AgentControl {
                    const config::PipelineConfig* p, std::string trigger, int64_t run_start);
   std::string SinkTask(const std::shared_ptr<PipelineState>& st,
                        const std::shared_ptr<const config::Config>& cfg,
-                       const config::PipelineConfig* p, const config::SinkConfig& s,
-                       bool* ok);
+                       const config::PipelineConfig* p, const config::SinkConfig& s, bool* ok);
   // The time until which `conn` has spent its daily quota; nullopt when it has not.
   std::optional<int64_t> QuotaSpentUntil(const config::Config& cfg, const std::string& conn);
   std::string StateName(const PipelineState& st) const;

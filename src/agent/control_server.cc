@@ -8,6 +8,7 @@
 #include <httplib.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -68,22 +69,11 @@ void SendResult(Response& res, const Result<std::string>& r) {
   }
 }
 
-bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-// The credentials of "Authorization: Bearer <token>" (RFC 6750 2.1), or nullopt-like false.
+// The credentials of "Authorization: Bearer <token>" (RFC 6750 2.1); false for another scheme.
 bool BearerToken(std::string_view header, std::string_view* token) {
   constexpr std::string_view kScheme = "bearer ";
   if (header.size() < kScheme.size() ||
-      !EqualsIgnoringCase(header.substr(0, kScheme.size()), kScheme)) {
+      ::strncasecmp(header.data(), kScheme.data(), kScheme.size()) != 0) {
     return false;
   }
   header.remove_prefix(kScheme.size());
@@ -131,8 +121,8 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
 }
 
 bool IsLoopbackHost(std::string_view host) {
-  if (EqualsIgnoringCase(host, "localhost")) return true;
   std::string h(host);
+  if (::strcasecmp(h.c_str(), "localhost") == 0) return true;
   in_addr v4{};
   if (inet_pton(AF_INET, h.c_str(), &v4) == 1) {
     return (ntohl(v4.s_addr) >> 24) == 127;
@@ -200,8 +190,9 @@ void ControlServer::InstallRoutes() {
   // only that it needs one. /healthz stays open for probes that hold no secrets.
   s.set_pre_routing_handler([this](const Request& req, Response& res) {
     if (!opts_.token.empty() && req.path != "/healthz") {
-      std::string_view given;
-      const bool has = BearerToken(req.get_header_value("Authorization"), &given);
+      const std::string header = req.get_header_value("Authorization");
+      std::string_view given;  // points into `header`
+      const bool has = BearerToken(header, &given);
       if (!has || !ConstantTimeEquals(given, opts_.token)) {
         res.set_header("WWW-Authenticate",
                        has ? "Bearer realm=\"stagesync\", error=\"invalid_token\""

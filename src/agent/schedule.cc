@@ -114,7 +114,7 @@ class FieldParser {
   }
 
   Status ParseItem(std::string_view item, uint64_t* bits) const {
-    if (item.empty()) return Error(item, "has an empty list item");
+    if (item.empty()) return Error(field_, "has an empty list item");
     size_t pos = 0;
     int lo, hi;
     if (item[0] == '*') {
@@ -283,8 +283,9 @@ Status Schedule::ParseCron(std::string_view text) {
     }
     day_masks_[w0] = either ? (doms_ | by_dow) : (doms_ & by_dow);
   }
-  // The only way not to fire: no day of the month field is that long (dates in every other
-  // combination recur with every weekday within the 400-year cycle). NextMatchingDay proves it.
+  // Decided by a search over one whole 400-year cycle (see the top), not by reasoning; the only
+  // way not to fire is a day-of-month no chosen month has (a `*`-led day-of-month includes the
+  // 1st, and every date falls on every weekday within a cycle), hence the message.
   if (NextMatchingDay(0) == kNever) {
     return InvalidArgument("never fires: month field '" + std::string(fields[3]) +
                            "' has no day from day-of-month field '" + std::string(fields[2]) + "'");

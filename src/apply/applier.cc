@@ -84,8 +84,8 @@ Result<ApplySummary> Drain(const std::string& pipeline, const std::string& sink_
         if (r.seq > cursor) return true;  // pending in the change log
         if (opts.stop != nullptr && opts.stop->load()) {
           // The mapping hash is stored only after the last record: the next start re-applies.
-          inner = Cancelled(fmt::format("apply {}/{}: stopping during a re-apply", pipeline,
-                                        sink_name));
+          inner = Cancelled(
+              fmt::format("apply {}/{}: stopping during a re-apply", pipeline, sink_name));
           return false;
         }
         bytes += r.raw.size();

@@ -123,11 +123,9 @@ const json::Value* FirstOf(const json::Value& obj, std::initializer_list<std::st
   return nullptr;
 }
 
+// A string's or a number's text; "" for anything else (absent, null, bool, object).
 std::string TextOf(const json::Value* v) {
-  if (v == nullptr || v->is_null()) return "";
-  if (v->is_string() || v->is_number()) return v->text();
-  if (v->is_bool()) return v->bool_value() ? "true" : "false";
-  return json::Serialize(*v);
+  return v != nullptr && (v->is_string() || v->is_number()) ? v->text() : "";
 }
 
 // 42s, 5m, 2h5m, 3d4h.

@@ -15,8 +15,8 @@
 #include <thread>
 #include <vector>
 
-#include "cli/run.h"
 #include "cli/ctl.h"
+#include "cli/run.h"
 #include "connectors/connector.h"
 #include "stagesync/apply.h"
 #include "stagesync/config.h"

@@ -180,9 +180,10 @@ int RunAgent(std::shared_ptr<const config::Config> cfg, const std::string& liste
   if (!clean) {
     // Tasks still running (a vendor call that outlasts the grace): leave without waiting. What
     // they had not committed is redone on the next start.
-    LogLine(fmt::format("grace period of {} s over; exiting with work in flight (it resumes on "
-                        "the next start)",
-                        cfg->agent.shutdown_grace_s));
+    LogLine(
+        fmt::format("grace period of {} s over; exiting with work in flight (it resumes on "
+                    "the next start)",
+                    cfg->agent.shutdown_grace_s));
     std::fflush(stderr);
     ::_exit(0);
   }

@@ -1,12 +1,14 @@
 #include "stagesync/config.h"
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <sstream>
 
+#include "stagesync/civil_time.h"
 #include "stagesync/option_table.h"
+#include "stagesync/schedule.h"
 
 namespace stagesync::config {
 
@@ -160,40 +162,6 @@ json::Value OptionsWithout(const json::Value& obj, std::initializer_list<std::st
   return out;
 }
 
-Status CheckSchedule(const std::string& s, const std::string& path) {
-  if (s.rfind("@every ", 0) == 0) {
-    std::string d = s.substr(7);
-    if (d.empty()) return PathError(path, "'@every' needs a duration like 5m");
-    size_t pos = 0;
-    long n = 0;
-    try {
-      n = std::stol(d, &pos);
-    } catch (...) {
-      return PathError(path, "bad duration '" + d + "' (use e.g. 30s, 5m, 2h)");
-    }
-    std::string unit = d.substr(pos);
-    if (n <= 0 || (unit != "s" && unit != "m" && unit != "h")) {
-      return PathError(path, "bad duration '" + d + "' (use e.g. 30s, 5m, 2h)");
-    }
-    return Status::Ok();
-  }
-  std::istringstream in(s);
-  std::string field;
-  int fields = 0;
-  while (in >> field) {
-    ++fields;
-    for (char c : field) {
-      if (!(std::isdigit(static_cast<unsigned char>(c)) || c == '*' || c == '/' || c == ',' ||
-            c == '-'))
-        return PathError(path, "bad cron field '" + field + "'");
-    }
-  }
-  if (fields != 5) {
-    return PathError(path, "expected a 5-field cron expression (\"2 */2 * * *\") or \"@every 5m\"");
-  }
-  return Status::Ok();
-}
-
 }  // namespace
 
 const OptionTable<AgentConfig>& AgentOptionTable() {
@@ -250,7 +218,8 @@ Result<Config> LoadString(std::string_view text, const std::string& base_dir, En
     Status dup = RejectDuplicateKeys(root, "");
     if (!dup.ok()) return InvalidArgument(dup.message().substr(1));  // drop the leading '.'
   }
-  SS_RETURN_IF_ERROR(CheckKeys(root, "", {"state_dir", "agent", "connections", "pipelines", "$comment"}));
+  SS_RETURN_IF_ERROR(
+      CheckKeys(root, "", {"state_dir", "agent", "connections", "pipelines", "$comment"}));
 
   Config cfg;
   const json::Value* sd = root.Find("state_dir");
@@ -296,8 +265,8 @@ Result<Config> LoadString(std::string_view text, const std::string& base_dir, En
     if (!ValidName(name)) return PathError(path, "name must be 1-64 of [A-Za-z0-9_.-]");
     SS_RETURN_IF_ERROR(RequireType(&pv, json::Type::kObject, path));
     SS_RETURN_IF_ERROR(CheckKeys(pv, path,
-                                 {"source", "schedule", "hash_exclude", "time_zone", "sinks",
-                                  "lookups", "description", "$comment"}));
+                                 {"source", "schedule", "schedule_jitter_s", "hash_exclude",
+                                  "time_zone", "sinks", "lookups", "description", "$comment"}));
     PipelineConfig p;
     p.name = name;
     p.path = path;
@@ -316,14 +285,25 @@ Result<Config> LoadString(std::string_view text, const std::string& base_dir, En
     p.source.options = OptionsWithout(*src, {"connection"});
     SS_RETURN_IF_ERROR(ExpandEnv(&p.source.options, p.source.path, getenv_fn));
 
-    if (const json::Value* sch = pv.Find("schedule")) {
-      SS_RETURN_IF_ERROR(RequireType(sch, json::Type::kString, path + ".schedule"));
-      p.schedule = sch->text();
-      SS_RETURN_IF_ERROR(CheckSchedule(p.schedule, path + ".schedule"));
-    }
     if (const json::Value* tz = pv.Find("time_zone")) {
       SS_RETURN_IF_ERROR(RequireType(tz, json::Type::kString, path + ".time_zone"));
       p.time_zone = tz->text();
+    }
+    auto tz_minutes = TimeZoneOffsetMinutes(p.time_zone);
+    if (!tz_minutes.ok()) return PathError(path + ".time_zone", tz_minutes.status().message());
+    if (const json::Value* jit = pv.Find("schedule_jitter_s")) {
+      if (!jit->is_number() || !jit->AsInt64(&p.schedule_jitter_s) || p.schedule_jitter_s < 0 ||
+          p.schedule_jitter_s > kMaxScheduleJitterS) {
+        return PathError(path + ".schedule_jitter_s",
+                         "must be an integer from 0 to " + std::to_string(kMaxScheduleJitterS));
+      }
+    }
+    if (const json::Value* sch = pv.Find("schedule")) {
+      SS_RETURN_IF_ERROR(RequireType(sch, json::Type::kString, path + ".schedule"));
+      p.schedule = sch->text();
+      // The jitter does not change which expressions are valid: checked without it.
+      auto sched = schedule::Schedule::Parse(p.schedule, *tz_minutes);
+      if (!sched.ok()) return PathError(path + ".schedule", sched.status().message());
     }
     if (const json::Value* he = pv.Find("hash_exclude")) {
       SS_RETURN_IF_ERROR(RequireType(he, json::Type::kArray, path + ".hash_exclude"));

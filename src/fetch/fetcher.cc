@@ -78,8 +78,8 @@ class StagingPageSink final : public source::PageSink {
     if (opts_.on_page) opts_.on_page(*summary_);
     if (opts_.stop != nullptr && opts_.stop->load()) {
       summary_->stopped = true;
-      return Cancelled(fmt::format("fetch {}: stopping after page {} (committed)", p_.name,
-                                   summary_->pages));
+      return Cancelled(
+          fmt::format("fetch {}: stopping after page {} (committed)", p_.name, summary_->pages));
     }
     return Status::Ok();
   }

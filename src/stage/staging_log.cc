@@ -389,21 +389,16 @@ class RocksStagingLog final : public StagingLog {
       out.push_back(it->key().ToString().substr(prefix.size()));
     }
     SS_RETURN_IF_ERROR(FromRocks(it->status(), "listing pipelines"));
-    // Pipelines that have sinks but no records yet.
-    std::string cprefix("cur");
-    cprefix.push_back(kSep);
-    for (it->Seek(cprefix); it->Valid() && it->key().starts_with(cprefix); it->Next()) {
-      std::string rest = it->key().ToString().substr(cprefix.size());
-      std::string p = rest.substr(0, rest.find(kSep));
-      if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
-    }
-    // Pipelines the agent ran that have staged nothing yet (e.g. every run failed).
-    std::string rprefix("run");
-    rprefix.push_back(kSep);
-    for (it->Seek(rprefix); it->Valid() && it->key().starts_with(rprefix); it->Next()) {
-      std::string rest = it->key().ToString().substr(rprefix.size());
-      std::string p = rest.substr(0, rest.find(kSep));
-      if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
+    // Pipelines that have sinks but no records yet, or that the agent ran without staging
+    // anything (e.g. every run failed).
+    for (std::string_view kind : {"cur", "run"}) {
+      std::string kprefix(kind);
+      kprefix.push_back(kSep);
+      for (it->Seek(kprefix); it->Valid() && it->key().starts_with(kprefix); it->Next()) {
+        std::string rest = it->key().ToString().substr(kprefix.size());
+        std::string p = rest.substr(0, rest.find(kSep));
+        if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
+      }
     }
     SS_RETURN_IF_ERROR(FromRocks(it->status(), "listing pipelines"));
     std::sort(out.begin(), out.end());

@@ -3,6 +3,8 @@
 // catches up once after a long stop, backs a failing pipeline off visibly and recovers,
 // pause/resume/run/requeue, reload (added, dropped and refused configs), and 24 simulated hours
 // of schedules on a fast clock with flat memory.
+#include "agent/agent.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -12,7 +14,6 @@
 #include <set>
 #include <thread>
 
-#include "agent/agent.h"
 #include "emulators/dingtalk_emulator.h"
 #include "emulators/kingdee_emulator.h"
 #include "stagesync/json.h"
@@ -40,9 +41,7 @@ class FastClock final : public Clock {
         mono0_(Clock::Real()->MonotonicMicros()) {}
   int64_t NowMicros() override { return wall0_ + Elapsed() * factor_; }
   int64_t MonotonicMicros() override { return mono0_ + Elapsed() * factor_; }
-  void SleepForMicros(int64_t micros) override {
-    Clock::Real()->SleepForMicros(micros / factor_);
-  }
+  void SleepForMicros(int64_t micros) override { Clock::Real()->SleepForMicros(micros / factor_); }
 
  private:
   int64_t Elapsed() { return Clock::Real()->MonotonicMicros() - mono0_; }
@@ -84,8 +83,8 @@ class AgentTest : public ::testing::Test {
   }
 
   // Seed 001 against the emulators with `schedule`, edited further by `edit`.
-  std::shared_ptr<const config::Config> Config(
-      const std::string& schedule, const std::function<void(json::Value*)>& edit = {}) {
+  std::shared_ptr<const config::Config> Config(const std::string& schedule,
+                                               const std::function<void(json::Value*)>& edit = {}) {
     auto root = json::Parse(
         testing::KingdeePushConfigJson(dt_.base_url(), kd_.base_url(), dir_.Sub("state")));
     EXPECT_TRUE(root.ok());
@@ -211,11 +210,14 @@ TEST_F(AgentTest, AfterALongStopAPipelineCatchesUpOnceNotOncePerMissedTick) {
   ASSERT_EQ(runs.size(), 2u) << Logged();
   EXPECT_EQ(Trigger(runs[0]), "catch-up");
   EXPECT_EQ(runs[0].outcome, "ok") << runs[0].detail_json;
-  // The next tick comes an hour later, not before.
-  clock.Advance(30 * 60 * 1000000LL);
+  // The next tick is the next full hour (@every ticks are aligned to the epoch), not before.
+  int64_t next = 0;
+  ASSERT_TRUE(PipelineState("dingtalk-payment").Find("next_run")->AsInt64(&next));
+  EXPECT_EQ(next, (clock.NowMillis() / kHourMs + 1) * kHourMs);
+  clock.SetNowMillis(next - 1000);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   EXPECT_EQ(Runs().size(), 2u);
-  clock.Advance(31 * 60 * 1000000LL);
+  clock.SetNowMillis(next + 1000);
   ASSERT_TRUE(WaitFor([&] { return Runs().size() == 3; }, 20000)) << Logged();
   EXPECT_EQ(Trigger(Runs()[0]), "schedule");
 
@@ -233,14 +235,17 @@ TEST_F(AgentTest, AFailingFetchBacksOffVisiblyAndRecovers) {
               json::Value::Number("0"));
   });
   StartAgent(cfg);
-  ASSERT_TRUE(WaitFor([&] {
-    int64_t f = 0;
-    const json::Value* v = PipelineState("dingtalk-payment").Find("failures");
-    return v != nullptr && v->AsInt64(&f) && f >= 2;
-  }, 20000)) << Logged();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        int64_t f = 0;
+        const json::Value* v = PipelineState("dingtalk-payment").Find("backoff")->Find("failures");
+        return v != nullptr && v->AsInt64(&f) && f >= 2;
+      },
+      20000))
+      << Logged();
   json::Value st = PipelineState("dingtalk-payment");
   EXPECT_EQ(st.Find("state")->text(), "failing") << json::Serialize(st);
-  EXPECT_FALSE(st.Find("backoff_until_ms")->is_null()) << json::Serialize(st);
+  EXPECT_FALSE(st.Find("backoff")->Find("until_ms")->is_null()) << json::Serialize(st);
   EXPECT_NE(st.Find("last_error")->text().find("502"), std::string::npos) << json::Serialize(st);
   // Backoff 1 s, 2 s, 2 s...: over 4 s of failures at most ~4 runs, not one per poll.
   const size_t before = Runs().size();
@@ -251,17 +256,42 @@ TEST_F(AgentTest, AFailingFetchBacksOffVisiblyAndRecovers) {
   ASSERT_TRUE(WaitFor([&] { return !Runs().empty() && Runs()[0].outcome == "ok"; }, 20000))
       << Logged();
   st = PipelineState("dingtalk-payment");
-  EXPECT_EQ(st.Find("failures")->text(), "0");
+  EXPECT_EQ(st.Find("backoff")->Find("failures")->text(), "0");
   testing::ExpectOneBillPerApprovedRequest(dt_, kd_, dir_.Sub("state"));
+}
+
+TEST_F(AgentTest, ASpentDailyQuotaMakesThePipelineWaitUntilMidnightInItsZone) {
+  auto cfg = Config("@every 1s", [](json::Value* root) {
+    json::Value* dt = Member(Member(root, "connections"), "dingtalk");
+    SetMember(dt, "daily_quota", json::Value::Number("5"));  // a fetch needs ~35 requests
+    SetMember(dt, "quota_time_zone", json::Value::String("+08:00"));
+  });
+  StartAgent(cfg);
+  ASSERT_TRUE(WaitFor(
+      [&] { return PipelineState("dingtalk-payment").Find("state")->text() == "waiting"; }, 20000))
+      << Logged();
+  json::Value st = PipelineState("dingtalk-payment");
+  EXPECT_NE(st.Find("waiting")->text().find("daily_quota of connection dingtalk spent"),
+            std::string::npos)
+      << json::Serialize(st);
+  // Next run: the next midnight at +08:00 (16:00 UTC), not a backoff of seconds.
+  int64_t next = 0;
+  ASSERT_TRUE(st.Find("next_run")->AsInt64(&next)) << json::Serialize(st);
+  const int64_t now = Clock::Real()->NowMillis();
+  EXPECT_EQ((next + 8 * kHourMs) % kDayMs, 0) << next;
+  EXPECT_GT(next, now);
+  EXPECT_LE(next - now, kDayMs);
+  const size_t runs = Runs().size();
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  EXPECT_EQ(Runs().size(), runs) << "ran again with the quota spent";
 }
 
 TEST_F(AgentTest, PauseResumeRunNowAndRequeue) {
   StartAgent(Config("@every 1s"));
   ASSERT_TRUE(WaitFor([&] { return Runs().size() >= 1; }, 20000)) << Logged();
   ASSERT_TRUE(agent_->Pause("dingtalk-payment").ok());
-  ASSERT_TRUE(WaitFor([&] { return PipelineState("dingtalk-payment").Find("state")->text() ==
-                                   "paused"; },
-                      20000));
+  ASSERT_TRUE(WaitFor(
+      [&] { return PipelineState("dingtalk-payment").Find("state")->text() == "paused"; }, 20000));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // an in-flight run ends
   const size_t paused_at = Runs().size();
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
@@ -272,9 +302,8 @@ TEST_F(AgentTest, PauseResumeRunNowAndRequeue) {
 
   // Run now on an hourly schedule: exactly one extra run.
   ASSERT_TRUE(agent_->Reload(Config("@every 1h")).ok());
-  ASSERT_TRUE(WaitFor([&] { return PipelineState("dingtalk-payment").Find("state")->text() ==
-                                   "idle"; },
-                      20000));
+  ASSERT_TRUE(WaitFor(
+      [&] { return PipelineState("dingtalk-payment").Find("state")->text() == "idle"; }, 20000));
   const size_t n = Runs().size();
   auto started = agent_->RunNow("dingtalk-payment");
   ASSERT_TRUE(started.ok());
@@ -283,8 +312,7 @@ TEST_F(AgentTest, PauseResumeRunNowAndRequeue) {
   EXPECT_EQ(Trigger(Runs()[0]), "api");
 
   EXPECT_EQ(agent_->RunNow("nope").status().code(), StatusCode::kNotFound);
-  EXPECT_EQ(agent_->Requeue("dingtalk-payment", "nope", "").status().code(),
-            StatusCode::kNotFound);
+  EXPECT_EQ(agent_->Requeue("dingtalk-payment", "nope", "").status().code(), StatusCode::kNotFound);
   auto requeued = agent_->Requeue("dingtalk-payment", "", "");
   ASSERT_TRUE(requeued.ok());
   EXPECT_EQ(*requeued, "{\"requeued\":0}");
@@ -310,8 +338,7 @@ TEST_F(AgentTest, ReloadAddsAndDropsPipelinesAndRefusesABrokenConfig) {
   EXPECT_NE(s.message().find("batch_rowz"), std::string::npos) << s.ToString();
   auto all = json::Parse(agent_->PipelinesJson());
   ASSERT_TRUE(all.ok());
-  EXPECT_NE(all->Find("agent")->Find("reload_error")->text().find("batch_rowz"),
-            std::string::npos);
+  EXPECT_NE(all->Find("agent")->Find("reload_error")->text().find("batch_rowz"), std::string::npos);
   EXPECT_EQ(all->Find("pipelines")->items().size(), 1u);
 
   // Valid: the payment pipeline renamed (one added, one dropped); it selects nothing new.
@@ -358,10 +385,10 @@ TEST_F(AgentTest, TwentyFourSimulatedHoursOfSchedulesKeepMemoryFlat) {
   const size_t quarter = Runs("quarter-hourly").size();
   StopAgent();
   EXPECT_TRUE(clean_);
-  std::printf("{\"bench\":\"agent_24h_fast_clock\",\"runs_every_10m\":%zu,\"runs_quarter_hourly\":"
-              "%zu,\"rss_kib_at_4h\":%lld,\"rss_kib_at_24h\":%lld}\n",
-              every10, quarter, static_cast<long long>(rss_warm),
-              static_cast<long long>(rss_end));
+  std::printf(
+      "{\"bench\":\"agent_24h_fast_clock\",\"runs_every_10m\":%zu,\"runs_quarter_hourly\":"
+      "%zu,\"rss_kib_at_4h\":%lld,\"rss_kib_at_24h\":%lld}\n",
+      every10, quarter, static_cast<long long>(rss_warm), static_cast<long long>(rss_end));
   // 144 and 96 ticks in a day; a run of real HTTP may swallow a tick or two.
   EXPECT_GE(every10, 120u);
   EXPECT_LE(every10, 146u);

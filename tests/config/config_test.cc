@@ -65,6 +65,20 @@ TEST(ConfigTest, LoadsPipelinesSinksAndExpandsEnv) {
   EXPECT_TRUE(connectors::CheckSource(*cfg, *p).ok());
 }
 
+TEST(ConfigTest, ScheduleJitterAndZone) {
+  Env()["DT_SECRET"] = "s3cret";
+  auto cfg = Load(Replace(kGood, R"("schedule": "2 */2 * * *")",
+                          R"("schedule": "*/5 8-20 * * MON-FRI", "schedule_jitter_s": 90,
+                              "time_zone": "+05:30")"));
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  EXPECT_EQ(cfg->pipelines[0].schedule, "*/5 8-20 * * MON-FRI");
+  EXPECT_EQ(cfg->pipelines[0].schedule_jitter_s, 90);
+  EXPECT_EQ(cfg->pipelines[0].time_zone, "+05:30");
+  cfg = Load(kGood);
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  EXPECT_EQ(cfg->pipelines[0].schedule_jitter_s, 0);
+}
+
 struct BadCase {
   std::string from, to, expected;
 };
@@ -74,7 +88,23 @@ TEST(ConfigTest, ErrorsNameTheJsonPath) {
   const BadCase cases[] = {
       {R"("state_dir": "state",)", "", "state_dir: missing"},
       {R"("schedule": "2 */2 * * *")", R"("schedule": "every day")",
-       "pipelines.dingtalk-payment.schedule: bad cron field"},
+       "pipelines.dingtalk-payment.schedule: expected 5 cron fields"},
+      {R"("schedule": "2 */2 * * *")", R"("schedule": "2 25 * * *")",
+       "pipelines.dingtalk-payment.schedule: hour field '25': out of range 0-23"},
+      {R"("schedule": "2 */2 * * *")", R"("schedule": "0 0 30 2 *")",
+       "pipelines.dingtalk-payment.schedule: never fires"},
+      {R"("schedule": "2 */2 * * *")", R"("schedule": "2 */2 * * *", "time_zone": "Mars/Base")",
+       "pipelines.dingtalk-payment.time_zone: unsupported time zone 'Mars/Base'"},
+      {R"("schedule": "2 */2 * * *")", R"("time_zone": "CET")",
+       "pipelines.dingtalk-payment.time_zone: unsupported time zone 'CET'"},
+      {R"("schedule": "2 */2 * * *")", R"("schedule": "2 */2 * * *", "schedule_jitter_s": -1)",
+       "pipelines.dingtalk-payment.schedule_jitter_s: must be an integer from 0 to 86400"},
+      {R"("schedule": "2 */2 * * *")", R"("schedule": "@hourly", "schedule_jitter_s": 86401)",
+       "pipelines.dingtalk-payment.schedule_jitter_s: must be an integer from 0 to 86400"},
+      {R"("schedule": "2 */2 * * *")", R"("schedule": "@hourly", "schedule_jitter_s": 1.5)",
+       "pipelines.dingtalk-payment.schedule_jitter_s: must be an integer from 0 to 86400"},
+      {R"("schedule": "2 */2 * * *")", R"("schedule": "@hourly", "schedule_jitter_s": "60")",
+       "pipelines.dingtalk-payment.schedule_jitter_s: must be an integer from 0 to 86400"},
       {R"("connection": "dingtalk")", R"("connection": "nope")",
        "pipelines.dingtalk-payment.source.connection: no connection named 'nope'"},
       {R"("${DT_SECRET}")", R"("${MISSING_VAR}")",

@@ -1,4 +1,4 @@
-// Every example config in conf/ loads, and each pipeline's source and sinks either check
+// Every example config in conf/ (the production one's `agent` section too) loads, and each pipeline's source and sinks either check
 // clean or are reported as not built yet (never a config error). Keeps the examples honest.
 #include <gtest/gtest.h>
 
@@ -18,7 +18,8 @@ namespace {
 
 TEST(SeedConfigsTest, EveryExampleLoadsAndChecks) {
   int files = 0;
-  std::vector<std::string> paths = {STAGESYNC_SOURCE_DIR "/conf/demo.json"};
+  std::vector<std::string> paths = {STAGESYNC_SOURCE_DIR "/conf/demo.json",
+                                    STAGESYNC_SOURCE_DIR "/conf/stagesync.example.json"};
   for (const auto& e : std::filesystem::directory_iterator(STAGESYNC_SOURCE_DIR "/conf/seeds")) {
     paths.push_back(e.path().string());
   }
@@ -39,7 +40,7 @@ TEST(SeedConfigsTest, EveryExampleLoadsAndChecks) {
       }
     }
   }
-  EXPECT_EQ(files, 5);  // demo + the four seed files (000 and 001 share one)
+  EXPECT_EQ(files, 6);  // demo, the production example, the four seed files (000+001 share one)
 }
 
 }  // namespace

@@ -315,7 +315,7 @@ TEST_F(StagingLogTest, ARefusedSecondWriterTouchesNoFileAndTheDirIsPrivate) {
   }
 }
 
-RunRecord Run(int64_t started_ms, const std::string& outcome, const std::string& detail = "") {
+RunRecord MakeRun(int64_t started_ms, const std::string& outcome, const std::string& detail = "") {
   RunRecord r;
   r.started_ms = started_ms;
   r.ended_ms = started_ms + 1500;
@@ -326,11 +326,11 @@ RunRecord Run(int64_t started_ms, const std::string& outcome, const std::string&
 
 TEST_F(StagingLogTest, RunsGetIncreasingIdsPerPipelineAndReadNewestFirst) {
   for (int i = 1; i <= 3; ++i) {
-    RunRecord r = Run(i * 1000, "ok", R"({"fetch":{"added":)" + std::to_string(i) + "}}");
+    RunRecord r = MakeRun(i * 1000, "ok", R"({"fetch":{"added":)" + std::to_string(i) + "}}");
     ASSERT_TRUE(log_->AppendRun("p", &r).ok());
     EXPECT_EQ(r.id, i);
   }
-  RunRecord other = Run(5, "failed");
+  RunRecord other = MakeRun(5, "failed");
   ASSERT_TRUE(log_->AppendRun("q", &other).ok());
   EXPECT_EQ(other.id, 1);  // each pipeline counts on its own
 
@@ -353,14 +353,14 @@ TEST_F(StagingLogTest, RunsGetIncreasingIdsPerPipelineAndReadNewestFirst) {
   ASSERT_TRUE(ps.ok());
   EXPECT_EQ(*ps, (std::vector<std::string>{"p", "q"}));
 
-  RunRecord bad = Run(9, "ok", "[1,2]");
+  RunRecord bad = MakeRun(9, "ok", "[1,2]");
   const uint64_t before = log_->StoreSequence();
   EXPECT_EQ(log_->AppendRun("p", &bad).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(log_->StoreSequence(), before);
 }
 
 TEST_F(StagingLogTest, RunsSurviveReopenAndReadOnlyOpensReadThem) {
-  RunRecord a = Run(1000, "ok"), b = Run(2000, "partial", R"({"error":"x"})");
+  RunRecord a = MakeRun(1000, "ok"), b = MakeRun(2000, "partial", R"({"error":"x"})");
   ASSERT_TRUE(log_->AppendRun("p", &a).ok());
   ASSERT_TRUE(log_->AppendRun("p", &b).ok());
   log_.reset();
@@ -374,12 +374,12 @@ TEST_F(StagingLogTest, RunsSurviveReopenAndReadOnlyOpensReadThem) {
     ASSERT_EQ(runs->size(), 2u);
     EXPECT_EQ((*runs)[0].outcome, "partial");
     EXPECT_EQ((*runs)[0].detail_json, R"({"error":"x"})");
-    RunRecord c = Run(3000, "ok");
+    RunRecord c = MakeRun(3000, "ok");
     EXPECT_FALSE((*reader)->AppendRun("p", &c).ok());
   }
   auto log = StagingLog::Open(dir_.path());
   ASSERT_TRUE(log.ok());
-  RunRecord c = Run(3000, "stopped");
+  RunRecord c = MakeRun(3000, "stopped");
   ASSERT_TRUE((*log)->AppendRun("p", &c).ok());
   EXPECT_EQ(c.id, 3);  // ids continue after reopen
 }
@@ -391,11 +391,11 @@ TEST(StagingLogRunsTest, HistoryKeepsTheNewest1000) {
   auto log = StagingLog::Open(dir.path(), opts);
   ASSERT_TRUE(log.ok());
   for (int i = 1; i <= 1005; ++i) {
-    RunRecord r = Run(i, "ok");
+    RunRecord r = MakeRun(i, "ok");
     ASSERT_TRUE((*log)->AppendRun("p", &r).ok());
     ASSERT_EQ(r.id, i);
   }
-  RunRecord other = Run(1, "ok");
+  RunRecord other = MakeRun(1, "ok");
   ASSERT_TRUE((*log)->AppendRun("q", &other).ok());
   auto runs = (*log)->Runs("p", 5000);
   ASSERT_TRUE(runs.ok());

@@ -18,11 +18,18 @@
 
 namespace stagesync::testing {
 
+// The first line of a file (a one-line output).
 inline std::string ReadFileTrimmed(const std::string& path) {
   std::ifstream in(path);
   std::string s;
   std::getline(in, s);
   return s;
+}
+
+// A whole file (a log).
+inline std::string ReadWholeFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 inline std::string MariaDbServerScript() { return STAGESYNC_SOURCE_DIR "/tests/mariadb/server"; }
