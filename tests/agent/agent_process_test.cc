@@ -148,6 +148,30 @@ class AgentProcessTest : public ::testing::Test {
     EXPECT_EQ(testing::TextOf(&*v, "config"), config);
   }
 
+  // Makes every MySQL batch slow: a trigger sleeps 100 ms per row, so a batch of 10 requests
+  // (~25 rows) takes about 2.5 s.
+  void SlowDownInserts() {
+    auto s = db_.conn()->Execute(
+        "CREATE TRIGGER slow_insert BEFORE INSERT ON payment_application_info FOR EACH ROW SET "
+        "@slept = SLEEP(0.1)");
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+  // Waits for a batch to commit and the next one to start writing (the server's process list
+  // shows the trigger sleeping inside it before it commits): that batch has ~2.5 s to go.
+  bool NextBatchJustStarted() {
+    const int64_t committed = Count("payment_application_info");
+    auto writing = [&] {
+      auto n = db_.Scalar("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = '" +
+                          db_.name() +
+                          "' AND ID <> CONNECTION_ID() AND COMMAND = 'Query' AND STATE = "
+                          "'User sleep'");
+      return n.ok() && *n != "0";
+    };
+    return testing::WaitFor([&] { return Count("payment_application_info") > committed; }, 20000,
+                            5) &&
+           testing::WaitFor(writing, 1000, 5);
+  }
+
   testing::TestDatabase db_;
   emulators::DingTalkEmulator dt_;
   testing::TempDir dir_;
@@ -573,15 +597,11 @@ TEST_F(AgentProcessTest, KingdeeDownWhileTheMySqlSinkOfTheSamePipelineKeepsApply
   ExpectPaymentTableExact();
 }
 
-// A slow MySQL batch (a trigger sleeps 100 ms per row, so a batch of 10 requests takes about
-// 2.5 s): SIGTERM waits for the batch in flight to commit rather than rolling it back; on the
-// next start a second signal ends the agent at once, mid-batch; then a clean sync writes every
-// row exactly once.
+// A slow MySQL batch (SlowDownInserts): SIGTERM waits for the batch in flight to commit rather than
+// rolling it back; on the next start a second signal ends the agent at once, mid-batch; then a
+// clean sync writes every row exactly once.
 TEST_F(AgentProcessTest, SigtermLetsTheSlowBatchInFlightCommitAndASecondSignalExitsAtOnce) {
-  auto s = db_.conn()->Execute(
-      "CREATE TRIGGER slow_insert BEFORE INSERT ON payment_application_info FOR EACH ROW SET "
-      "@slept = SLEEP(0.1)");
-  ASSERT_TRUE(s.ok()) << s.ToString();
+  SlowDownInserts();
   dt_.Generate(60, now_ - 5 * kDayMs, now_ - kHourMs, 97);
   testing::PaymentPipelineOptions o;
   o.batch_rows = 10;
@@ -591,25 +611,10 @@ TEST_F(AgentProcessTest, SigtermLetsTheSlowBatchInFlightCommitAndASecondSignalEx
       testing::PaymentConfigJson(dt_.base_url(), state(), db_.port(), db_.name(), o), "@every 1s",
       a));
   const int64_t total = static_cast<int64_t>(testing::ExpectedPaymentRows(dt_.Instances()).size());
-  // Right after a batch commits, the next one's write is under way (the server's process list
-  // shows the trigger sleeping inside it, before it commits) with ~2.5 s to go.
-  auto writing = [&] {
-    auto n =
-        db_.Scalar("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = '" + db_.name() +
-                   "' AND ID <> CONNECTION_ID() AND COMMAND = 'Query' AND STATE = 'User sleep'");
-    return n.ok() && *n != "0";
-  };
-  auto next_batch_just_started = [&] {
-    const int64_t committed = Count("payment_application_info");
-    return testing::WaitFor([&] { return Count("payment_application_info") > committed; }, 20000,
-                            5) &&
-           testing::WaitFor(writing, 1000, 5);
-  };
-
   testing::AgentProcess agent;
   ASSERT_TRUE(agent.Start(kBinary, config, log()));
   ASSERT_TRUE(agent.WaitReady()) << Tail(log());
-  ASSERT_TRUE(next_batch_just_started()) << Tail(log());
+  ASSERT_TRUE(NextBatchJustStarted()) << Tail(log());
   const int64_t before = Count("payment_application_info");
   const auto stopped = agent.Terminate(30000);
   EXPECT_EQ(stopped.code, 0) << Tail(log());
@@ -624,7 +629,7 @@ TEST_F(AgentProcessTest, SigtermLetsTheSlowBatchInFlightCommitAndASecondSignalEx
   testing::AgentProcess again;
   ASSERT_TRUE(again.Start(kBinary, config, log()));
   ASSERT_TRUE(again.WaitReady()) << Tail(log());
-  ASSERT_TRUE(next_batch_just_started()) << Tail(log());
+  ASSERT_TRUE(NextBatchJustStarted()) << Tail(log());
   again.process().Signal(SIGTERM);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_FALSE(again.Exited()) << "the first signal did not wait for the batch in flight";
@@ -633,6 +638,37 @@ TEST_F(AgentProcessTest, SigtermLetsTheSlowBatchInFlightCommitAndASecondSignalEx
   EXPECT_NE(second.code, 128 + SIGKILL) << Tail(log());
   std::printf("second signal: exit %d after %lld ms\n", second.code,
               static_cast<long long>(second.elapsed_ms));
+
+  ASSERT_TRUE(db_.conn()->Execute("DROP TRIGGER slow_insert").ok());
+  ASSERT_EQ(testing::Run({kBinary, "--config", config, "sync", kPayment}, {}, log()), 0)
+      << Tail(log());
+  ExpectPaymentTableExact();
+}
+
+// A batch that outlasts shutdown_grace_s (1 s, the batch takes ~2.5 s): the agent still exits 0,
+// at the end of the grace period, its STAGESYNC_AGENT file removed; the batch it left is rolled
+// back by the server and redone by the next sync, each row written once.
+TEST_F(AgentProcessTest, ABatchOutlastingTheGraceEndsTheAgentAtTheGraceAndIsRedoneOnce) {
+  SlowDownInserts();
+  dt_.Generate(30, now_ - 5 * kDayMs, now_ - kHourMs, 98);
+  testing::PaymentPipelineOptions o;
+  o.batch_rows = 10;
+  testing::AgentSection a;
+  a.shutdown_grace_s = 1;
+  const std::string config = WriteConfig(testing::AgentConfig(
+      testing::PaymentConfigJson(dt_.base_url(), state(), db_.port(), db_.name(), o), "@every 1s",
+      a));
+  testing::AgentProcess agent;
+  ASSERT_TRUE(agent.Start(kBinary, config, log()));
+  ASSERT_TRUE(agent.WaitReady()) << Tail(log());
+  ASSERT_TRUE(NextBatchJustStarted()) << Tail(log());
+  const auto stopped = agent.Terminate(30000);
+  EXPECT_EQ(stopped.code, 0) << Tail(log());
+  EXPECT_GE(stopped.elapsed_ms, 900) << "it did not wait for the batch in flight: " << Tail(log());
+  EXPECT_LT(stopped.elapsed_ms, 2000) << "it outstayed its grace period: " << Tail(log());
+  EXPECT_FALSE(std::filesystem::exists(state() + "/STAGESYNC_AGENT"));
+  std::printf("grace of 1 s over: exit %d after %lld ms\n", stopped.code,
+              static_cast<long long>(stopped.elapsed_ms));
 
   ASSERT_TRUE(db_.conn()->Execute("DROP TRIGGER slow_insert").ok());
   ASSERT_EQ(testing::Run({kBinary, "--config", config, "sync", kPayment}, {}, log()), 0)
