@@ -886,9 +886,9 @@ DirContents Inspect(const std::string& dir) {
   for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
     const std::string name = e.path().filename().string();
     if (name == kIdentityFile || name == kLockFile || name == "STAGESYNC_AGENT" || name == "LOCK" ||
-        name == "IDENTITY" ||
-        name == "MANIFEST-000001" || name == std::string(kIdentityFile) + ".tmp" ||
-        name.rfind("LOG", 0) == 0 || name.rfind("OPTIONS-", 0) == 0 || name.ends_with(".dbtmp")) {
+        name == "IDENTITY" || name == "MANIFEST-000001" ||
+        name == std::string(kIdentityFile) + ".tmp" || name.rfind("LOG", 0) == 0 ||
+        name.rfind("OPTIONS-", 0) == 0 || name.ends_with(".dbtmp")) {
       continue;
     }
     const bool data = name.ends_with(".sst") || name.ends_with(".log") || name.ends_with(".blob") ||

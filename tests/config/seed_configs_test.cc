@@ -1,5 +1,6 @@
-// Every example config in conf/ (the production one's `agent` section too) loads, and each pipeline's source and sinks either check
-// clean or are reported as not built yet (never a config error). Keeps the examples honest.
+// Every example config in conf/ (the production one's `agent` section too) loads, and each
+// pipeline's source and sinks either check clean or are reported as not built yet (never a config
+// error). Keeps the examples honest.
 #include <gtest/gtest.h>
 
 #include <filesystem>
