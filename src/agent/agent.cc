@@ -37,19 +37,6 @@ std::string ErrorJson(const std::string& message) {
   return "{\"error\":" + json::Quote(message) + "}";
 }
 
-// Every source and sink of every pipeline, as the one-shot commands check them.
-Status Validate(const config::Config& cfg) {
-  for (const auto& p : cfg.pipelines) {
-    Status s = connectors::CheckSource(cfg, p);
-    if (!s.ok() && s.code() != StatusCode::kFailedPrecondition) return s;
-    for (const auto& sink : p.sinks) {
-      Status ss = connectors::CheckSink(cfg, p, sink);
-      if (!ss.ok() && ss.code() != StatusCode::kFailedPrecondition) return ss;
-    }
-  }
-  return Status::Ok();
-}
-
 }  // namespace
 
 Agent::Agent(std::shared_ptr<const config::Config> cfg, std::unique_ptr<stage::StagingLog> log,
@@ -626,7 +613,7 @@ Status Agent::Reload(std::shared_ptr<const config::Config> cfg) {
   if (cfg->state_dir != cfg_->state_dir) {
     return fail(FailedPrecondition("state_dir: cannot change while the agent runs (restart it)"));
   }
-  if (Status v = Validate(*cfg); !v.ok()) return fail(v);
+  if (Status v = connectors::CheckAll(*cfg); !v.ok()) return fail(v);
   std::lock_guard<std::mutex> lock(mu_);
   if (cfg->agent.listen != cfg_->agent.listen || cfg->agent.token != cfg_->agent.token) {
     Log("reload: agent.listen and agent.token take effect on the next start");

@@ -127,21 +127,6 @@ Result<std::unique_ptr<stage::StagingLog>> OpenStaging(const std::string& dir, b
   }
 }
 
-// Every pipeline's source and every sink (options, mappings, connections), before any work:
-// a broken second sink must fail the command before the fetch or the first sink runs.
-// FailedPrecondition (a warning) does not stop a command.
-Status ValidateAll(const config::Config& cfg) {
-  for (const auto& p : cfg.pipelines) {
-    Status s = connectors::CheckSource(cfg, p);
-    if (!s.ok() && s.code() != StatusCode::kFailedPrecondition) return s;
-    for (const auto& sink : p.sinks) {
-      Status ss = connectors::CheckSink(cfg, p, sink);
-      if (!ss.ok() && ss.code() != StatusCode::kFailedPrecondition) return ss;
-    }
-  }
-  return Status::Ok();
-}
-
 // `check --connect`: logs in once to every vendor connection a pipeline uses and reports
 // each as ok or failed with the cause (errors never carry secrets). Returns the failures.
 int CheckConnections(const config::Config& cfg, bool as_json, Runtime& rt) {
@@ -517,7 +502,7 @@ int main(int argc, char** argv) {
     ctl.key = key;
     return cli::RunCtl(*cfg, std::vector<std::string>(args.begin() + 1, args.end()), ctl);
   }
-  if (Status valid = ValidateAll(*cfg); !valid.ok()) return FailConfig(valid);
+  if (Status valid = connectors::CheckAll(*cfg); !valid.ok()) return FailConfig(valid);
   if (cmd == "run" && args.size() == 1) {
     return cli::RunAgent(std::make_shared<const config::Config>(std::move(cfg).value()), listen);
   }

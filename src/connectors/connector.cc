@@ -148,6 +148,18 @@ Status CheckSink(const config::Config& cfg, const config::PipelineConfig& p,
   return t->check_target(Context{cfg, p, *conn, *rt}, s);
 }
 
+Status CheckAll(const config::Config& cfg) {
+  for (const auto& p : cfg.pipelines) {
+    Status s = CheckSource(cfg, p);
+    if (!s.ok() && s.code() != StatusCode::kFailedPrecondition) return s;
+    for (const auto& sink : p.sinks) {
+      Status ss = CheckSink(cfg, p, sink);
+      if (!ss.ok() && ss.code() != StatusCode::kFailedPrecondition) return ss;
+    }
+  }
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<sink::Sink>> MakeSink(const config::Config& cfg,
                                              const config::PipelineConfig& p,
                                              const config::SinkConfig& s, Runtime& rt,

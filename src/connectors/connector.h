@@ -128,6 +128,10 @@ Result<std::unique_ptr<sink::Sink>> MakeSink(const config::Config& cfg,
                                              const config::PipelineConfig& p,
                                              const config::SinkConfig& s, Runtime& rt,
                                              stage::StagingLog* log);
+// Every pipeline's source and every sink (options, mappings, connections), before any work: a
+// broken second sink fails a command (or a reload) before the fetch or the first sink runs.
+// FailedPrecondition (a warning) does not count as broken.
+Status CheckAll(const config::Config& cfg);
 // FailedPrecondition for sinks without a mapping.
 Result<transform::MappingSpec> SinkMapping(const config::PipelineConfig& p,
                                            const config::SinkConfig& s);
