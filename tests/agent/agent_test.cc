@@ -22,6 +22,17 @@
 #include "testing/kingdee_pipeline.h"
 #include "testing/temp_dir.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define STAGESYNC_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define STAGESYNC_UNDER_ASAN 1
+#endif
+#endif
+#ifndef STAGESYNC_UNDER_ASAN
+#define STAGESYNC_UNDER_ASAN 0
+#endif
+
 namespace stagesync {
 namespace {
 
@@ -394,7 +405,9 @@ TEST_F(AgentTest, TwentyFourSimulatedHoursOfSchedulesKeepMemoryFlat) {
   EXPECT_LE(every10, 146u);
   EXPECT_GE(quarter, 80u);
   EXPECT_LE(quarter, 98u);
-#if !defined(__SANITIZE_ADDRESS__)
+  // ASan's quarantine and shadow memory keep freed blocks resident, so RSS is only measured in
+  // the plain build; the ASan build's LeakSanitizer checks that nothing is leaked.
+#if !STAGESYNC_UNDER_ASAN
   EXPECT_LT(rss_end - rss_warm, 16 * 1024) << "RSS grew from " << rss_warm << " KiB";
 #endif
 }

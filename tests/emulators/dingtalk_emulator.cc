@@ -1504,9 +1504,11 @@ Reply DingTalkEmulator::YidaSearchLocked(const httplib::Request& req) {
     if (!status.empty() && rec.status != status) continue;
     if (rec.lagged && now < rec.create_ms + yida_search_lag_ms_) continue;
     bool match = true;
-    for (const auto& [key, value] : wanted) {
+    for (const auto& want : wanted) {
+      const auto& [key, value] = want;
+      // (A lambda may not capture a structured binding before C++20 in clang 14.)
       auto it = std::find_if(rec.fields.begin(), rec.fields.end(),
-                             [&](const auto& kv) { return kv.first == key; });
+                             [&](const auto& kv) { return kv.first == want.first; });
       if (it == rec.fields.end()) {
         match = false;
       } else if (yida_search_contains_ && value.starts_with('"')) {
