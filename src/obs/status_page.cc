@@ -192,14 +192,14 @@ const std::vector<Value>& Items(const Value* v) {
 std::string Span(int64_t ms, Lang lang) {
   const int64_t s = std::max<int64_t>(ms, 0) / 1000;
   const bool zh = lang == Lang::kZh;
-  if (s < 60) return fmt::format(zh ? "{}秒" : "{} s", s);
-  if (s < 3600) return fmt::format(zh ? "{}分钟" : "{} min", s / 60);
+  if (s < 60) return fmt::format(fmt::runtime(zh ? "{}秒" : "{} s"), s);
+  if (s < 3600) return fmt::format(fmt::runtime(zh ? "{}分钟" : "{} min"), s / 60);
   if (s < 86400) {
-    return s % 3600 / 60 == 0 ? fmt::format(zh ? "{}小时" : "{} h", s / 3600)
-                              : fmt::format(zh ? "{}小时{}分" : "{} h {} min", s / 3600,
+    return s % 3600 / 60 == 0 ? fmt::format(fmt::runtime(zh ? "{}小时" : "{} h"), s / 3600)
+                              : fmt::format(fmt::runtime(zh ? "{}小时{}分" : "{} h {} min"), s / 3600,
                                             s % 3600 / 60);
   }
-  return fmt::format(zh ? "{}天{}小时" : "{} d {} h", s / 86400, s % 86400 / 3600);
+  return fmt::format(fmt::runtime(zh ? "{}天{}小时" : "{} d {} h"), s / 86400, s % 86400 / 3600);
 }
 std::string Ago(int64_t at_ms, const PageContext& ctx) {
   const int64_t d = ctx.now_ms - at_ms;
@@ -296,9 +296,9 @@ std::string DriftLines(const Value& p, Lang lang) {
   std::string out;
   for (const Value& d : Items(p.Find("drift"))) {
     out += "<div class=\"drift\">" + Label(kDrift, lang) + ": " +
-           fmt::format(lang == Lang::kZh ? "目标 {} 的映射引用 <code>{}</code> 从记录 {} 起取不到值（连续 {} 条）"
+           fmt::format(fmt::runtime(lang == Lang::kZh ? "目标 {} 的映射引用 <code>{}</code> 从记录 {} 起取不到值（连续 {} 条）"
                                          : "sink {}: reference <code>{}</code> resolves to nothing "
-                                           "since record {} ({} in a row)",
+                                           "since record {} ({} in a row)"),
                        E(Shown(&d, "sink")), E(Shown(&d, "reference")),
                        E(Shown(&d, "first_missing_key")), E(Shown(&d, "missing_streak"))) +
            "</div>";
