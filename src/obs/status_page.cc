@@ -196,8 +196,8 @@ std::string Span(int64_t ms, Lang lang) {
   if (s < 3600) return fmt::format(fmt::runtime(zh ? "{}分钟" : "{} min"), s / 60);
   if (s < 86400) {
     return s % 3600 / 60 == 0 ? fmt::format(fmt::runtime(zh ? "{}小时" : "{} h"), s / 3600)
-                              : fmt::format(fmt::runtime(zh ? "{}小时{}分" : "{} h {} min"), s / 3600,
-                                            s % 3600 / 60);
+                              : fmt::format(fmt::runtime(zh ? "{}小时{}分" : "{} h {} min"),
+                                            s / 3600, s % 3600 / 60);
   }
   return fmt::format(fmt::runtime(zh ? "{}天{}小时" : "{} d {} h"), s / 86400, s % 86400 / 3600);
 }
@@ -245,7 +245,8 @@ std::string Truncate(std::string_view s, size_t max) {
 
 std::string StateBadge(const std::string& state, Lang lang) {
   const L* l = Lookup(kStates, std::size(kStates), state);
-  if (l == nullptr) return "<span class=\"badge s-other\">" + E(state.empty() ? kDash : state) + "</span>";
+  if (l == nullptr)
+    return "<span class=\"badge s-other\">" + E(state.empty() ? kDash : state) + "</span>";
   return "<span class=\"badge s-" + E(state) + "\">" + Label(*l, lang) + "</span>";
 }
 std::string RowClass(const std::string& state) {
@@ -296,11 +297,14 @@ std::string DriftLines(const Value& p, Lang lang) {
   std::string out;
   for (const Value& d : Items(p.Find("drift"))) {
     out += "<div class=\"drift\">" + Label(kDrift, lang) + ": " +
-           fmt::format(fmt::runtime(lang == Lang::kZh ? "目标 {} 的映射引用 <code>{}</code> 从记录 {} 起取不到值（连续 {} 条）"
-                                         : "sink {}: reference <code>{}</code> resolves to nothing "
-                                           "since record {} ({} in a row)"),
-                       E(Shown(&d, "sink")), E(Shown(&d, "reference")),
-                       E(Shown(&d, "first_missing_key")), E(Shown(&d, "missing_streak"))) +
+           fmt::format(
+               fmt::runtime(
+                   lang == Lang::kZh
+                       ? "目标 {} 的映射引用 <code>{}</code> 从记录 {} 起取不到值（连续 {} 条）"
+                       : "sink {}: reference <code>{}</code> resolves to nothing "
+                         "since record {} ({} in a row)"),
+               E(Shown(&d, "sink")), E(Shown(&d, "reference")), E(Shown(&d, "first_missing_key")),
+               E(Shown(&d, "missing_streak"))) +
            "</div>";
   }
   return out;
@@ -319,11 +323,10 @@ std::string QuarantineErrors(const PipelineFacts& f, size_t max, const PageConte
 }
 
 std::string ConnectionsTable(const Value& agent, Lang lang) {
-  std::string out = "<table class=\"connections\">" +
-                    Th({kConnection, kRequestsPerMin, kRequests, kThrottled, kErrors,
-                        kQuotaRemaining},
-                       lang) +
-                    "<tbody>";
+  std::string out =
+      "<table class=\"connections\">" +
+      Th({kConnection, kRequestsPerMin, kRequests, kThrottled, kErrors, kQuotaRemaining}, lang) +
+      "<tbody>";
   const Value* list = agent.Find("connections");
   if (list == nullptr || !list->is_array()) {
     // The agent does not count requests (yet): say so rather than show zeros.
@@ -380,10 +383,9 @@ std::string PipelineRow(const Value& p, const PipelineFacts* f, const PageContex
                           OutcomeText(Str(&p, {"last_run", "outcome"}), lang)
                     : std::string(kDash);
   const auto next = Int(&p, {"next_run"});
-  out += "</td><td>" +
-         (next ? "<time title=\"" + E(WallTime(*next, off)) + "\">" + E(Until(*next, ctx)) +
-                     "</time>"
-               : std::string(kDash));
+  out += "</td><td>" + (next ? "<time title=\"" + E(WallTime(*next, off)) + "\">" +
+                                   E(Until(*next, ctx)) + "</time>"
+                             : std::string(kDash));
   out += "</td><td>" + Freshness(p, f, ctx, off) + "</td><td>" + PendingList(p) + "</td>";
   const auto quarantined = Int(&p, {"quarantined"});
   out += "<td class=\"num quarantined\">" + Num(quarantined, "bad") + "</td>";
@@ -393,8 +395,8 @@ std::string PipelineRow(const Value& p, const PipelineFacts* f, const PageContex
   // A second line for what needs a reader's attention: errors, drift, the newest quarantined.
   std::string detail;
   if (const std::string err = Str(&p, {"last_error"}); !err.empty()) {
-    detail += "<div class=\"bad\">" + Label(kLastError, lang) + ": " + E(Truncate(err, 400)) +
-              "</div>";
+    detail +=
+        "<div class=\"bad\">" + Label(kLastError, lang) + ": " + E(Truncate(err, 400)) + "</div>";
   }
   for (const Value& s : Items(p.Find("sinks"))) {
     if (const std::string err = Str(&s, {"last_error"}); !err.empty()) {
@@ -407,8 +409,8 @@ std::string PipelineRow(const Value& p, const PipelineFacts* f, const PageContex
   }
   detail += DriftLines(p, lang);
   if (f != nullptr && !f->quarantine.empty()) {
-    detail += "<div>" + Label(kNewestErrors, lang) + QuarantineErrors(*f, ctx.overview_errors, ctx, off) +
-              "</div>";
+    detail += "<div>" + Label(kNewestErrors, lang) +
+              QuarantineErrors(*f, ctx.overview_errors, ctx, off) + "</div>";
   }
   if (!detail.empty()) {
     out += "<tr class=\"detail " + RowClass(state) + "\" data-detail-of=\"" + E(name) +
@@ -487,11 +489,11 @@ std::string RenderOverview(const Value& agent, const std::map<std::string, Pipel
     out += "<div class=\"banner warn\">" + Label(kStopping, lang) + "</div>";
   }
 
-  out += "<h2>" + Label(kPipelines, lang) + "</h2><table class=\"pipelines\">" +
-         Th({kPipeline, kState, kLastRun, kNextRun, kFreshness, kPending, kQuarantined,
-             kOpenIntents},
-            lang) +
-         "<tbody>\n";
+  out +=
+      "<h2>" + Label(kPipelines, lang) + "</h2><table class=\"pipelines\">" +
+      Th({kPipeline, kState, kLastRun, kNextRun, kFreshness, kPending, kQuarantined, kOpenIntents},
+         lang) +
+      "<tbody>\n";
   if (pipelines.empty()) {
     out += "<tr><td colspan=\"8\" class=\"muted\">" + Label(kNone, lang) + "</td></tr>";
   }
@@ -522,13 +524,12 @@ std::string RenderPipeline(const Value& p, const PipelineFacts& f, const PageCon
   out += row(kSchedule, E(Str(&p, {"schedule"}).empty() ? kDash : Str(&p, {"schedule"})));
   out += row(kTimeZone, E(Str(&p, {"time_zone"}).empty() ? kDash : Str(&p, {"time_zone"})));
   const auto last_start = Int(&p, {"last_run", "started_ms"});
-  out += row(kLastRun, last_start ? E(WallTime(*last_start, off)) + " (" +
-                                        TimeAgo(last_start, ctx, off) + ") " +
-                                        OutcomeText(Str(&p, {"last_run", "outcome"}), lang)
-                                  : std::string(kDash));
+  out += row(kLastRun, last_start
+                           ? E(WallTime(*last_start, off)) + " (" + TimeAgo(last_start, ctx, off) +
+                                 ") " + OutcomeText(Str(&p, {"last_run", "outcome"}), lang)
+                           : std::string(kDash));
   const auto next = Int(&p, {"next_run"});
-  out += row(kNextRun,
-             next ? E(WallTime(*next, off)) + " (" + E(Until(*next, ctx)) + ")" : kDash);
+  out += row(kNextRun, next ? E(WallTime(*next, off)) + " (" + E(Until(*next, ctx)) + ")" : kDash);
   out += row(kFreshness, Freshness(p, &f, ctx, off));
   out += row(kRecords, Num(Int(&p, {"records"})));
   out += row(kQuarantined, "<span class=\"quarantined\">" + Num(f.quarantined, "bad") + "</span>");
@@ -556,16 +557,14 @@ std::string RenderPipeline(const Value& p, const PipelineFacts& f, const PageCon
     const auto intents = f.open_intents.find(sink);
     std::string last_apply = kDash;
     if (const Value* la = s.Find("last_apply"); la != nullptr && la->is_object()) {
-      last_apply = fmt::format("{} {} · {} {}", E(Shown(la, "applied")),
-                               lang == Lang::kZh ? "条已写入" : "applied",
-                               E(Shown(la, "quarantined")),
-                               lang == Lang::kZh ? "条隔离" : "quarantined");
+      last_apply = fmt::format(
+          "{} {} · {} {}", E(Shown(la, "applied")), lang == Lang::kZh ? "条已写入" : "applied",
+          E(Shown(la, "quarantined")), lang == Lang::kZh ? "条隔离" : "quarantined");
     }
     out += "<tr data-sink=\"" + E(sink) + "\"><td>" + E(sink) + "</td><td>" +
            StateBadge(Str(&s, {"state"}), lang) + "</td><td class=\"num pending\">" +
            Num(Int(pending, {sink}), "warn") + "</td><td class=\"num\">" +
-           (intents == f.open_intents.end() ? std::string(kDash)
-                                            : Num(intents->second, "warn")) +
+           (intents == f.open_intents.end() ? std::string(kDash) : Num(intents->second, "warn")) +
            "</td><td>" + last_apply + "</td><td class=\"num\">" +
            Num(Int(&s, {"failures"}), "bad") + "</td><td class=\"bad\">" +
            E(Truncate(Str(&s, {"last_error"}), 400)) + "</td></tr>";
@@ -574,8 +573,7 @@ std::string RenderPipeline(const Value& p, const PipelineFacts& f, const PageCon
 
   // Run history, newest first.
   out += "<h2>" + Label(kRuns, lang) + "</h2><table class=\"runs\">" +
-         Th({kRunId, kStarted, kDuration, kOutcome, kTrigger, kFetch, kSinks}, lang) +
-         "<tbody>";
+         Th({kRunId, kStarted, kDuration, kOutcome, kTrigger, kFetch, kSinks}, lang) + "<tbody>";
   const auto& runs = Items(p.Find("runs"));
   if (runs.empty()) {
     out += "<tr><td colspan=\"7\" class=\"muted\">" + Label(kNone, lang) + "</td></tr>";
@@ -601,11 +599,11 @@ std::string RenderPipeline(const Value& p, const PipelineFacts& f, const PageCon
         } else if (const std::string skip = Str(&v, {"skipped"}); !skip.empty()) {
           what = "<span class=\"muted\">" + E(skip) + "</span>";
         } else {
-          what = E(Shown(&v, "applied")) + " applied" +
-                 (Int(&v, {"quarantined"}).value_or(0) > 0
-                      ? " · <span class=\"bad\">" + E(Shown(&v, "quarantined")) +
-                            " quarantined</span>"
-                      : "");
+          what =
+              E(Shown(&v, "applied")) + " applied" +
+              (Int(&v, {"quarantined"}).value_or(0) > 0
+                   ? " · <span class=\"bad\">" + E(Shown(&v, "quarantined")) + " quarantined</span>"
+                   : "");
         }
         sinks += std::string(sinks.empty() ? "" : "<br>") + E(sink) + ": " + what;
       }
@@ -613,9 +611,9 @@ std::string RenderPipeline(const Value& p, const PipelineFacts& f, const PageCon
     out += "<tr><td class=\"num\">" + E(Shown(&r, "id")) + "</td><td>" +
            (started ? "<time>" + E(WallTime(*started, off)) + "</time>" : std::string(kDash)) +
            "</td><td class=\"num\">" +
-           (started && ended ? E(fmt::format("{:.1f} s", static_cast<double>(*ended - *started) /
-                                                             1000.0))
-                             : std::string(kDash)) +
+           (started && ended
+                ? E(fmt::format("{:.1f} s", static_cast<double>(*ended - *started) / 1000.0))
+                : std::string(kDash)) +
            "</td><td>" + OutcomeText(Str(&r, {"outcome"}), lang) + "</td><td>" +
            E(Str(detail, {"trigger"}).empty() ? kDash : Str(detail, {"trigger"})) + "</td><td>" +
            fetch + "</td><td>" + (sinks.empty() ? kDash : sinks) + "</td></tr>";
@@ -626,11 +624,11 @@ std::string RenderPipeline(const Value& p, const PipelineFacts& f, const PageCon
   out += "<h2>" + Label(kQuarantineList, lang) + " <span class=\"quarantined\">" +
          Num(f.quarantined, "bad") + "</span></h2>";
   if (f.quarantined > static_cast<int64_t>(f.quarantine.size())) {
-    out += "<p class=\"muted\">" + std::to_string(f.quarantined) + " " + Label(kMore, lang) +
-           " (" + std::to_string(f.quarantine.size()) + ")</p>";
+    out += "<p class=\"muted\">" + std::to_string(f.quarantined) + " " + Label(kMore, lang) + " (" +
+           std::to_string(f.quarantine.size()) + ")</p>";
   }
-  out += "<table class=\"quarantine\">" +
-         Th({kTime, kStage, kRecordId, kError, kPayload}, lang) + "<tbody>";
+  out += "<table class=\"quarantine\">" + Th({kTime, kStage, kRecordId, kError, kPayload}, lang) +
+         "<tbody>";
   if (f.quarantine.empty()) {
     out += "<tr><td colspan=\"5\" class=\"muted\">" + Label(kNone, lang) + "</td></tr>";
   }

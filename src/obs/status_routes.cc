@@ -43,10 +43,10 @@ Result<PipelineFacts> ReadFacts(stage::StagingLog* staging, const std::string& p
   SS_ASSIGN_OR_RETURN(auto q, staging->Quarantined(pipeline));
   f.quarantined = static_cast<int64_t>(q.size());
   // Newest first; among equal times the key order staging gave, so the page does not shuffle.
-  std::stable_sort(q.begin(), q.end(), [](const stage::QuarantineEntry& a,
-                                          const stage::QuarantineEntry& b) {
-    return a.at_ms > b.at_ms;
-  });
+  std::stable_sort(q.begin(), q.end(),
+                   [](const stage::QuarantineEntry& a, const stage::QuarantineEntry& b) {
+                     return a.at_ms > b.at_ms;
+                   });
   for (size_t i = 0; i < q.size() && i < keep; ++i) {
     f.quarantine.push_back(QuarantineItem{std::move(q[i].stage), std::move(q[i].source_id),
                                           std::move(q[i].error), std::move(q[i].payload),
@@ -61,8 +61,8 @@ void InstallStatusPage(httplib::Server* http, agent::AgentControl* control,
     const PageContext ctx = Context(opts);
     auto parsed = json::Parse(control->PipelinesJson());
     if (!parsed.ok()) {
-      return SendPage(res, 500, RenderError("agent state unreadable: " +
-                                                parsed.status().message(), ctx));
+      return SendPage(res, 500,
+                      RenderError("agent state unreadable: " + parsed.status().message(), ctx));
     }
     std::map<std::string, PipelineFacts> facts;
     if (const json::Value* list = parsed->Find("pipelines"); list != nullptr) {
@@ -90,8 +90,8 @@ void InstallStatusPage(httplib::Server* http, agent::AgentControl* control,
     }
     auto parsed = json::Parse(*one);
     if (!parsed.ok()) {
-      return SendPage(res, 500, RenderError("agent state unreadable: " +
-                                                parsed.status().message(), ctx));
+      return SendPage(res, 500,
+                      RenderError("agent state unreadable: " + parsed.status().message(), ctx));
     }
     auto facts = ReadFacts(staging, name, opts.quarantine);
     if (!facts.ok()) {

@@ -1,7 +1,8 @@
 # The status page: renderers, escaping, agent.lang and staging facts (unit), and the real agent
 # read by headless Chromium (integration; needs the MariaDB fixture and /usr/bin/chromium, and
 # keeps its screenshots in build/test-artifacts/).
-add_executable(stagesync_obs_page_tests ${CMAKE_CURRENT_SOURCE_DIR}/obs/status_page_test.cc)
+add_executable(stagesync_obs_page_tests ${CMAKE_CURRENT_SOURCE_DIR}/obs/status_page_test.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/obs/status_routes_test.cc)
 target_include_directories(stagesync_obs_page_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(stagesync_obs_page_tests PRIVATE stagesync_obs_page stagesync_config
   GTest::gtest_main)

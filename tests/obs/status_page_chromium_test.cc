@@ -89,8 +89,7 @@ class StatusPageChromiumTest : public ::testing::Test {
     ASSERT_TRUE(db_.Source(STAGESYNC_SOURCE_DIR "/conf/sql/payment_application_info.sql").ok());
     for (const char* t : {"payment_copy", "payment_down"}) {
       ASSERT_TRUE(db_.conn()
-                      ->Execute(std::string("CREATE TABLE ") + t +
-                                " LIKE payment_application_info")
+                      ->Execute(std::string("CREATE TABLE ") + t + " LIKE payment_application_info")
                       .ok());
     }
     ASSERT_TRUE(dt_.Start(0));
@@ -106,9 +105,9 @@ class StatusPageChromiumTest : public ::testing::Test {
         testing::PaymentConfigJson(dt_.base_url(), dir_.Sub("state"), db_.port(), db_.name(), o));
     json::Value* conns = testing::Member(&root, "connections");
     json::Value down = *testing::Member(conns, "dingtalk");
-    testing::SetMember(&down, "base_url",
-                       json::Value::String("http://127.0.0.1:" +
-                                           std::to_string(testing::FreeLoopbackPort())));
+    testing::SetMember(
+        &down, "base_url",
+        json::Value::String("http://127.0.0.1:" + std::to_string(testing::FreeLoopbackPort())));
     testing::SetMember(&down, "retry_budget_s", json::Value::Number("1"));
     testing::SetMember(conns, "dingtalk_down", std::move(down));
 

@@ -43,8 +43,8 @@ std::string RowOf(const std::string& html, const std::string& pipeline) {
 // Two pipelines in the agent's JSON shape: one failing with a vendor error carrying markup, one
 // idle with pending changes. `extra_agent` / `extra_pipeline` add members other parts report.
 std::string AgentJson(const std::string& extra_agent = "", const std::string& extra_pipeline = "") {
-  return R"({"agent":{"now_ms":)" + std::to_string(kNow) +
-         R"(,"started_ms":)" + std::to_string(kNow - 7200000) +
+  return R"({"agent":{"now_ms":)" + std::to_string(kNow) + R"(,"started_ms":)" +
+         std::to_string(kNow - 7200000) +
          R"(,"config":"/etc/stagesync/config.json","stopping":false,"reloads":0,"reload_error":null},
     "pipelines":[
      {"name":"dingtalk-payment","state":"failing","schedule":"@every 5m","time_zone":"Asia/Shanghai",
@@ -75,9 +75,9 @@ std::map<std::string, PipelineFacts> Facts() {
   f.watermark_ms = kNow - 240000;
   f.open_intents = {{"bi_mysql", 0}, {"kd_push", 2}};
   f.quarantined = 3;
-  f.quarantine.push_back(
-      {"bi_mysql", "PI-" + kScript, "rule regex: '" + kScript + "' does not match",
-       R"({"payee":")" + kScript + R"("})", kNow - 60000});
+  f.quarantine.push_back({"bi_mysql", "PI-" + kScript,
+                          "rule regex: '" + kScript + "' does not match",
+                          R"({"payee":")" + kScript + R"("})", kNow - 60000});
   return {{"dingtalk-payment", f}};
 }
 
@@ -99,7 +99,9 @@ TEST(HtmlEscapeTest, EscapesEveryCharacterThatCanStartMarkupOrEndAnAttribute) {
 TEST(HtmlEscapeTest, KeepsUtf8AndReplacesControlCharacters) {
   EXPECT_EQ(HtmlEscape("付款申请 – ok"), "付款申请 – ok");
   EXPECT_EQ(HtmlEscape("a\tb\nc"), "a\tb\nc");
-  EXPECT_EQ(HtmlEscape(std::string("a\0b\x1b", 4)), "a\xEF\xBF\xBD" "b\xEF\xBF\xBD");
+  EXPECT_EQ(HtmlEscape(std::string("a\0b\x1b", 4)),
+            "a\xEF\xBF\xBD"
+            "b\xEF\xBF\xBD");
 }
 
 TEST(LangTest, ParsesTheThreeChoicesAndNamesTheKeyOtherwise) {
@@ -112,8 +114,7 @@ TEST(LangTest, ParsesTheThreeChoicesAndNamesTheKeyOtherwise) {
 }
 
 TEST(LangTest, ConfigKeyDefaultsToBothAndRejectsOtherValuesNamingItsPath) {
-  const std::string base =
-      R"({"state_dir": "/tmp/state", "connections": {}, "pipelines": {})";
+  const std::string base = R"({"state_dir": "/tmp/state", "connections": {}, "pipelines": {})";
   auto def = config::LoadString(base + "}", "/tmp");
   ASSERT_TRUE(def.ok()) << def.status().ToString();
   EXPECT_EQ(def->agent.lang, "both");
@@ -123,8 +124,7 @@ TEST(LangTest, ConfigKeyDefaultsToBothAndRejectsOtherValuesNamingItsPath) {
   auto bad = config::LoadString(base + R"(, "agent": {"lang": "fr"}})", "/tmp");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(bad.status().message().find("agent.lang"), std::string::npos)
-      << bad.status().message();
+  EXPECT_NE(bad.status().message().find("agent.lang"), std::string::npos) << bad.status().message();
 }
 
 TEST(StatusPageTest, OverviewIsOneSelfContainedAutoRefreshingUtf8Page) {
@@ -166,8 +166,7 @@ TEST(StatusPageTest, OverviewShowsStatePendingQuarantineIntentsAndTimes) {
   EXPECT_NE(dt.find("last success <time title=\"2025-12-02 09:50:00 +08:00\">10 min ago"),
             std::string::npos)
       << dt;
-  EXPECT_NE(dt.find("data-sink=\"bi_mysql\">bi_mysql: <b class=\"warn\">7</b>"),
-            std::string::npos)
+  EXPECT_NE(dt.find("data-sink=\"bi_mysql\">bi_mysql: <b class=\"warn\">7</b>"), std::string::npos)
       << dt;
   EXPECT_NE(dt.find("class=\"num quarantined\"><span class=\"bad\">3</span>"), std::string::npos)
       << dt;
@@ -177,8 +176,7 @@ TEST(StatusPageTest, OverviewShowsStatePendingQuarantineIntentsAndTimes) {
   const std::string kd = RowOf(html, "kingdee-material");
   ASSERT_FALSE(kd.empty());
   EXPECT_NE(kd.find("class=\"badge s-idle\">idle<"), std::string::npos) << kd;
-  EXPECT_NE(kd.find("data-sink=\"kd_push\">kd_push: <b class=\"warn\">12</b>"),
-            std::string::npos)
+  EXPECT_NE(kd.find("data-sink=\"kd_push\">kd_push: <b class=\"warn\">12</b>"), std::string::npos)
       << kd;
   EXPECT_NE(kd.find("class=\"num quarantined\">0<"), std::string::npos) << kd;
   // No staging facts for it: its watermark and intents are unknown, not zero.
@@ -192,13 +190,12 @@ TEST(StatusPageTest, ConnectionsAreShownWhenTheAgentReportsThemAndADashOtherwise
   ASSERT_NE(table, std::string::npos);
   EXPECT_NE(absent.find("<tr class=\"absent\"><td>-</td>", table), std::string::npos);
 
-  const std::string html = RenderOverview(
-      Parse(AgentJson(R"(,"connections":[
+  const std::string html = RenderOverview(Parse(AgentJson(R"(,"connections":[
         {"name":"dingtalk","requests":1200,"throttled":4,"errors":0,"requests_per_min":37.5,
          "quota_remaining":null},
         {"name":"kingdee<x>","requests":10,"throttled":0,"errors":2,"requests_per_min":1,
          "quota_remaining":9990}])")),
-      Facts(), Ctx(Lang::kEn));
+                                          Facts(), Ctx(Lang::kEn));
   const size_t at = html.find("data-connection=\"dingtalk\"");
   ASSERT_NE(at, std::string::npos) << html;
   const std::string row = html.substr(at, html.find("</tr>", at) - at);
@@ -253,13 +250,15 @@ TEST(StatusPageTest, PipelinePageListsRunsSinksAndTheQuarantineEscaped) {
     "sinks":[{"name":"bi_mysql","state":"idle","failures":0,"last_error":null,
               "last_apply":{"applied":11,"quarantined":1}}],
     "records":12,"quarantined":1,"pending":{"bi_mysql":0},
-    "runs":[{"id":2,"started_ms":)" + std::to_string(kNow - 60000) +
-                          R"(,"ended_ms":)" + std::to_string(kNow - 58000) +
+    "runs":[{"id":2,"started_ms":)" +
+                          std::to_string(kNow - 60000) + R"(,"ended_ms":)" +
+                          std::to_string(kNow - 58000) +
                           R"(,"outcome":"ok","detail":{"trigger":"api",
                "fetch":{"result":{"fetched":12,"new":0,"changed":1,"failed":0}},
                "sinks":{"bi_mysql":{"applied":11,"quarantined":1}}}},
-            {"id":1,"started_ms":)" + std::to_string(kNow - 3600000) +
-                          R"(,"ended_ms":)" + std::to_string(kNow - 3590000) +
+            {"id":1,"started_ms":)" +
+                          std::to_string(kNow - 3600000) + R"(,"ended_ms":)" +
+                          std::to_string(kNow - 3590000) +
                           R"(,"outcome":"failed","detail":{"trigger":"schedule",
                "fetch":{"error":"HTTP 502 <html>"},"sinks":{}}}]})";
   PipelineFacts f = Facts()["dingtalk-payment"];
@@ -287,10 +286,10 @@ TEST(StatusPageTest, PipelinePageListsRunsSinksAndTheQuarantineEscaped) {
   EXPECT_NE(html.find("<tr data-sink=\"bi_mysql\">"), std::string::npos);
   const size_t q = html.find("<table class=\"quarantine\">");
   ASSERT_NE(q, std::string::npos);
-  EXPECT_NE(html.find("<pre class=\"payload\">{&quot;payee&quot;:&quot;" + kScriptEscaped +
-                          "&quot;}</pre>",
-                      q),
-            std::string::npos)
+  EXPECT_NE(
+      html.find(
+          "<pre class=\"payload\">{&quot;payee&quot;:&quot;" + kScriptEscaped + "&quot;}</pre>", q),
+      std::string::npos)
       << html.substr(q);
   EXPECT_NE(html.find("3 in all; the newest shown (1)"), std::string::npos);
 }
