@@ -102,7 +102,8 @@ h2{font-size:16px;margin:18px 0 8px}
 table{border-collapse:collapse;width:100%;background:#fff;border:1px solid #d0d7de}
 th,td{padding:6px 10px;border-bottom:1px solid #d8dee4;text-align:left;vertical-align:top}
 th{background:#eaeef2;font-weight:600;font-size:13px;white-space:nowrap}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.num{font-variant-numeric:tabular-nums}
+time,td a.name,.pending{white-space:nowrap}
 .en{color:#57606a;font-weight:normal;margin-left:.3em;font-size:.92em}
 .badge{display:inline-block;padding:2px 9px;border-radius:10px;color:#fff;font-weight:600;font-size:12px;white-space:nowrap}
 .badge .en{color:#fff;opacity:.85}
@@ -388,7 +389,12 @@ std::string PipelineRow(const Value& p, const PipelineFacts* f, const PageContex
                              : std::string(kDash));
   out += "</td><td>" + Freshness(p, f, ctx, off) + "</td><td>" + PendingList(p) + "</td>";
   const auto quarantined = Int(&p, {"quarantined"});
-  out += "<td class=\"num quarantined\">" + Num(quarantined, "bad") + "</td>";
+  out += "<td class=\"num quarantined\">" +
+         (quarantined && *quarantined > 0
+              ? "<a class=\"bad\" href=\"/pipelines/" + E(name) + "#quarantine\">" +
+                    std::to_string(*quarantined) + "</a>"
+              : Num(quarantined)) +
+         "</td>";
   out += "<td class=\"num intents\">" + (f ? Num(OpenIntents(f), "warn") : std::string(kDash)) +
          "</td></tr>\n";
 
@@ -621,7 +627,7 @@ std::string RenderPipeline(const Value& p, const PipelineFacts& f, const PageCon
   out += "</tbody></table>\n";
 
   // Quarantine list.
-  out += "<h2>" + Label(kQuarantineList, lang) + " <span class=\"quarantined\">" +
+  out += "<h2 id=\"quarantine\">" + Label(kQuarantineList, lang) + " <span class=\"quarantined\">" +
          Num(f.quarantined, "bad") + "</span></h2>";
   if (f.quarantined > static_cast<int64_t>(f.quarantine.size())) {
     out += "<p class=\"muted\">" + std::to_string(f.quarantined) + " " + Label(kMore, lang) + " (" +

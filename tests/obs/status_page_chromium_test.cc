@@ -125,7 +125,11 @@ class StatusPageChromiumTest : public ::testing::Test {
     testing::SetMember(pipelines, "payment-copy", variant("payment_copy", "dingtalk"));
     testing::SetMember(pipelines, "payment-down", variant("payment_down", "dingtalk_down"));
     const std::string path = dir_.Sub("config.json");
-    std::ofstream(path) << testing::AgentConfig(json::Serialize(root), "@every 1h");
+    // A long backoff keeps payment-down failing (not retrying) while the browser reads the page.
+    testing::AgentSection a;
+    a.backoff_base_s = 600;
+    a.backoff_max_s = 600;
+    std::ofstream(path) << testing::AgentConfig(json::Serialize(root), "@every 1h", a);
     return path;
   }
 

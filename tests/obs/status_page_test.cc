@@ -174,7 +174,9 @@ TEST(StatusPageTest, OverviewShowsStatePendingQuarantineIntentsAndTimes) {
       << dt;
   EXPECT_NE(dt.find("data-sink=\"bi_mysql\">bi_mysql: <b class=\"warn\">7</b>"), std::string::npos)
       << dt;
-  EXPECT_NE(dt.find("class=\"num quarantined\"><span class=\"bad\">3</span>"), std::string::npos)
+  EXPECT_NE(dt.find("class=\"num quarantined\"><a class=\"bad\" "
+                    "href=\"/pipelines/dingtalk-payment#quarantine\">3</a>"),
+            std::string::npos)
       << dt;
   EXPECT_NE(dt.find("class=\"num intents\"><span class=\"warn\">2</span>"), std::string::npos)
       << dt;
