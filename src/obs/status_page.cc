@@ -124,6 +124,7 @@ ul.errors{margin:2px 0;padding-left:1.2em}
 code,pre{font-family:ui-monospace,"Noto Sans Mono CJK SC",monospace;font-size:12px}
 pre{white-space:pre-wrap;word-break:break-all;margin:0;max-height:9em;overflow:auto}
 .banner{background:#ffebe9;border:1px solid #ff8182;padding:8px 12px;margin:12px 0;border-radius:6px}
+td.qerror{min-width:24em}
 table.kv{width:auto;min-width:50%}table.kv th{text-align:left;width:12em}
 )";
 
@@ -175,6 +176,11 @@ std::optional<int64_t> Int(const Value* v, std::initializer_list<std::string_vie
 std::string Str(const Value* v, std::initializer_list<std::string_view> path) {
   const Value* x = At(v, path);
   return x != nullptr && (x->is_string() || x->is_number()) ? x->text() : "";
+}
+// A string member only ("skipped" is a reason in a run's detail but a count in a summary).
+std::string Text(const Value* v, std::string_view key) {
+  const Value* x = v == nullptr ? nullptr : v->Find(key);
+  return x != nullptr && x->is_string() ? x->text() : "";
 }
 // A number or string as shown ("-" when absent or null).
 std::string Shown(const Value* v, std::string_view key) {
@@ -602,7 +608,7 @@ std::string RenderPipeline(const Value& p, const PipelineFacts& f, const PageCon
         std::string what;
         if (const std::string err = Str(&v, {"error"}); !err.empty()) {
           what = "<span class=\"bad\">" + E(Truncate(err, 200)) + "</span>";
-        } else if (const std::string skip = Str(&v, {"skipped"}); !skip.empty()) {
+        } else if (const std::string skip = Text(&v, "skipped"); !skip.empty()) {
           what = "<span class=\"muted\">" + E(skip) + "</span>";
         } else {
           what =

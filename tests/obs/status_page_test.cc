@@ -263,7 +263,7 @@ TEST(StatusPageTest, PipelinePageListsRunsSinksAndTheQuarantineEscaped) {
                           std::to_string(kNow - 58000) +
                           R"(,"outcome":"ok","detail":{"trigger":"api",
                "fetch":{"result":{"fetched":12,"new":0,"changed":1,"failed":0}},
-               "sinks":{"bi_mysql":{"applied":11,"quarantined":1}}}},
+               "sinks":{"bi_mysql":{"applied":11,"skipped":0,"quarantined":1}}}},
             {"id":1,"started_ms":)" +
                           std::to_string(kNow - 3600000) + R"(,"ended_ms":)" +
                           std::to_string(kNow - 3590000) +
