@@ -103,7 +103,7 @@ table{border-collapse:collapse;width:100%;background:#fff;border:1px solid #d0d7
 th,td{padding:6px 10px;border-bottom:1px solid #d8dee4;text-align:left;vertical-align:top}
 th{background:#eaeef2;font-weight:600;font-size:13px;white-space:nowrap}
 td.num{font-variant-numeric:tabular-nums}
-time,td a.name,.pending{white-space:nowrap}
+time,td a.name,.pending,td.fresh{white-space:nowrap}
 .en{color:#57606a;font-weight:normal;margin-left:.3em;font-size:.92em}
 .badge{display:inline-block;padding:2px 9px;border-radius:10px;color:#fff;font-weight:600;font-size:12px;white-space:nowrap}
 .badge .en{color:#fff;opacity:.85}
@@ -393,7 +393,8 @@ std::string PipelineRow(const Value& p, const PipelineFacts* f, const PageContex
   out += "</td><td>" + (next ? "<time title=\"" + E(WallTime(*next, off)) + "\">" +
                                    E(Until(*next, ctx)) + "</time>"
                              : std::string(kDash));
-  out += "</td><td>" + Freshness(p, f, ctx, off) + "</td><td>" + PendingList(p) + "</td>";
+  out += "</td><td class=\"fresh\">" + Freshness(p, f, ctx, off) + "</td><td>" + PendingList(p) +
+         "</td>";
   const auto quarantined = Int(&p, {"quarantined"});
   out += "<td class=\"num quarantined\">" +
          (quarantined && *quarantined > 0
