@@ -648,6 +648,8 @@ Status Agent::Reload(std::shared_ptr<const config::Config> cfg) {
   for (auto& [name, st] : pipelines_) {
     if (!names.count(name) && !st->removed) {
       st->removed = true;  // in-flight work finishes; nothing new starts
+      // A pipeline added back later starts without drift history.
+      drift_.ForgetPipeline(name);
       ++removed;
     }
   }
