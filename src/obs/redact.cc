@@ -138,8 +138,9 @@ struct Span {
 }  // namespace
 
 struct Redactor::Secrets {
-  std::set<std::string> raw;        // as registered (for secret_count and rebuilds)
-  std::vector<std::string> values;  // every form, longest first
+  std::set<std::string> raw;                          // as registered
+  std::set<std::string> forms;                        // every form of every raw value
+  std::vector<std::string> values;                    // every form, longest first
   std::array<std::vector<uint32_t>, 256> by_first{};  // indexes into values
 };
 
@@ -167,11 +168,9 @@ void Redactor::AddSecret(std::string_view value) {
   auto next = std::make_shared<Secrets>();
   next->raw = secrets_->raw;
   next->raw.insert(std::string(value));
-  std::set<std::string> forms;
-  for (const auto& s : next->raw) {
-    for (auto& f : FormsOf(s)) forms.insert(std::move(f));
-  }
-  next->values.assign(forms.begin(), forms.end());
+  next->forms = secrets_->forms;
+  for (auto& f : FormsOf(value)) next->forms.insert(std::move(f));
+  next->values.assign(next->forms.begin(), next->forms.end());
   std::stable_sort(next->values.begin(), next->values.end(),
                    [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
   for (uint32_t i = 0; i < next->values.size(); ++i) {
@@ -199,6 +198,12 @@ std::string Redactor::Redact(std::string_view text) const {
     t['\\'] = true;  // an escaped JSON member name
     return t;
   }();
+  // Token names by first letter: a position is checked against these few only.
+  static const std::array<std::vector<std::string_view>, 256> kTokensByFirst = [] {
+    std::array<std::vector<std::string_view>, 256> t{};
+    for (auto n : kTokenNames) t[static_cast<unsigned char>(n[0])].push_back(n);
+    return t;
+  }();
   std::vector<Span> spans;
   const size_t n = text.size();
   for (size_t i = 0; i < n; ++i) {
@@ -217,7 +222,8 @@ std::string Redactor::Redact(std::string_view text) const {
       const bool escaped = c == '\\';
       if (escaped && (i + 1 >= n || text[i + 1] != '"')) continue;
       const size_t name_at = i + (escaped ? 2 : 1);
-      for (auto name : kTokenNames) {
+      if (name_at >= n) continue;
+      for (auto name : kTokensByFirst[Lower(text[name_at])]) {
         if (!StartsWithNoCase(text, name_at, name)) continue;
         size_t p = name_at + name.size();
         if (escaped) {
@@ -264,7 +270,7 @@ std::string Redactor::Redact(std::string_view text) const {
       break;
     }
     if (matched) continue;
-    for (auto name : kTokenNames) {
+    for (auto name : kTokensByFirst[lc]) {
       if (!StartsWithNoCase(text, i, name)) continue;
       size_t p = i + name.size();
       if (p >= n || text[p] != '=') continue;
