@@ -314,7 +314,7 @@ bool IsSecretFieldName(std::string_view name) {
   std::string lower;
   for (char c : name) lower.push_back(static_cast<char>(Lower(c)));
   for (std::string_view k :
-       {"secret", "password", "passwd", "token", "credential", "private_key", "sign_key"}) {
+       {"secret", "password", "passwd", "token", "session", "credential", "private_key", "sign_key"}) {
     if (lower.find(k) != std::string::npos) return true;
   }
   return false;

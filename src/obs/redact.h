@@ -55,7 +55,8 @@ class Redactor {
 std::string Redact(std::string_view text);
 
 // Whether a config field of this name holds a secret (its ${ENV} value is registered): names
-// containing secret, password, passwd, token, credential, private_key, sign_key.
+// containing secret, password, passwd, token, session (Kuaimai's access token),
+// credential, private_key, sign_key.
 bool IsSecretFieldName(std::string_view name);
 
 }  // namespace stagesync::obs
