@@ -130,6 +130,8 @@ std::vector<std::string> FormsOf(std::string_view v) {
   return forms;
 }
 
+constexpr size_t kMinBearerToken = 8;
+
 struct Span {
   size_t begin;
   size_t end;
@@ -287,7 +289,8 @@ std::string Redactor::Redact(std::string_view text) const {
       while (p < n && text[p] == ' ') ++p;
       size_t end = p;
       while (end < n && IsTokenChar(text[end])) ++end;
-      if (end > p) spans.push_back({p, end});
+      // Real tokens are long; prose such as "bearer token required" is left readable.
+      if (end - p >= kMinBearerToken) spans.push_back({p, end});
     }
   }
   if (spans.empty()) return std::string(text);
@@ -313,8 +316,8 @@ std::string Redact(std::string_view text) { return Redactor::Global().Redact(tex
 bool IsSecretFieldName(std::string_view name) {
   std::string lower;
   for (char c : name) lower.push_back(static_cast<char>(Lower(c)));
-  for (std::string_view k :
-       {"secret", "password", "passwd", "token", "session", "credential", "private_key", "sign_key"}) {
+  for (std::string_view k : {"secret", "password", "passwd", "token", "session", "credential",
+                             "private_key", "sign_key"}) {
     if (lower.find(k) != std::string::npos) return true;
   }
   return false;

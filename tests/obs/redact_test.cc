@@ -71,6 +71,9 @@ TEST_F(RedactTest, AuthorizationAndCookieHeaderValues) {
   EXPECT_EQ(r_.Redact("{\"h\":\"Authorization: Basic dXNlcjpwdw==\\r\\nX: 1\"}"),
             "{\"h\":\"Authorization: ***\\r\\nX: 1\"}");
   EXPECT_EQ(r_.Redact("sent Bearer eyJhbGciOi.J9x_y when asked"), "sent Bearer *** when asked");
+  // Prose about a bearer token stays readable (the control API says this to a client).
+  EXPECT_EQ(r_.Redact("{\"error\":\"bearer token required\"}"),
+            "{\"error\":\"bearer token required\"}");
 }
 
 TEST_F(RedactTest, TokensInQueryStrings) {
