@@ -146,6 +146,7 @@ class RedactionProcessTest : public ::testing::Test {
   std::unique_ptr<emulators::DingTalkEmulator> dt_;
   std::unique_ptr<emulators::KingdeeEmulator> kd_;
   testing::TempDir dir_;
+  testing::TempDir record_dir_;  // not searched: holds a record with a pasted secret
   std::string config_;
 };
 
@@ -169,6 +170,29 @@ TEST_F(RedactionProcessTest, NoSecretInAnyOutputLogAnswerOrStateFile) {
     }
   }
   Run("dump-key", {kDump, "--state", state, "--pipeline", kPipeline, "--key", first_id_});
+  // `map --file`: a record (the first one, as staged) whose bill number is a pasted secret and a
+  // token; the rows printed must not show them. The file lives outside the searched dir.
+  {
+    Run("dump-key-jsonl", {kDump, "--state", state, "--pipeline", kPipeline, "--key", first_id_,
+                           "--format", "jsonl"});
+    auto dumped = json::Parse(ReadAll(dir_.Sub("out/dump-key-jsonl")));
+    ASSERT_TRUE(dumped.ok() && dumped->Find("record") != nullptr)
+        << ReadAll(dir_.Sub("out/dump-key-jsonl"));
+    std::string raw = json::Serialize(*dumped->Find("record"));
+    const std::string payee = dt_->Instances().front().bill_number;
+    const size_t at = raw.find(payee);
+    ASSERT_NE(at, std::string::npos) << raw;
+    raw.replace(at, payee.size(),
+                "pasted " + secrets_["SS_T_DINGTALK_SECRET"] + " access_token=" + echoed_token_);
+    std::ofstream(record_dir_.Sub("record.json"), std::ios::trunc) << raw;
+    const int map_rc =
+        Stagesync("map-file", {"map", kPipeline, "--file", record_dir_.Sub("record.json")});
+    EXPECT_EQ(map_rc, 0);
+    EXPECT_NE(ReadAll(dir_.Sub("out/map-file")).find("pasted *** access_token=***"),
+              std::string::npos)
+        << ReadAll(dir_.Sub("out/map-file"))
+        << "\nmap --key said: " << ReadAll(dir_.Sub("out/map"));
+  }
 
   // The agent, with JSON logs, a few runs, every route asked.
   const int port = testing::FreeLoopbackPort();
