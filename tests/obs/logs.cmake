@@ -22,3 +22,13 @@ target_link_libraries(stagesync_obs_redaction_process_tests PRIVATE stagesync_en
 add_dependencies(stagesync_obs_redaction_process_tests stagesync stagesync-dump)
 gtest_discover_tests(stagesync_obs_redaction_process_tests PROPERTIES LABELS integration
   DISCOVERY_TIMEOUT 60)
+
+# The control API's post-routing redaction (FakeAgent, loopback HTTP, compression asked for).
+add_executable(stagesync_obs_control_redaction_tests
+  ${CMAKE_CURRENT_SOURCE_DIR}/obs/control_redaction_test.cc)
+target_include_directories(stagesync_obs_control_redaction_tests PRIVATE
+  ${CMAKE_CURRENT_SOURCE_DIR})
+target_link_libraries(stagesync_obs_control_redaction_tests PRIVATE stagesync_control stagesync_env
+  PkgConfig::HTTPLIB GTest::gtest_main)
+gtest_discover_tests(stagesync_obs_control_redaction_tests PROPERTIES LABELS unit
+  DISCOVERY_TIMEOUT 60)
