@@ -105,8 +105,34 @@ std::string JsonEscaped(std::string_view s) {
   return q.substr(1, q.size() - 2);
 }
 
+std::string HtmlEscaped(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out.push_back(c);
+    }
+  }
+  return out;
+}
+
 // The forms a secret takes in text we emit: raw, inside a JSON string (once or twice quoted,
-// with `/` escaped or not) and URL-encoded (either hex case, `+` or %20 for a space).
+// with `/` escaped or not), HTML-escaped and URL-encoded (either hex case, `+` or %20 for a space).
 std::vector<std::string> FormsOf(std::string_view v) {
   std::vector<std::string> forms{std::string(v)};
   std::string esc = JsonEscaped(v);
@@ -120,6 +146,9 @@ std::vector<std::string> FormsOf(std::string_view v) {
       slash.push_back(c);
   }
   forms.push_back(slash);
+  // As an HTML page shows it (the status page escapes & < > " ').
+  forms.push_back(HtmlEscaped(v));
+  forms.push_back(HtmlEscaped(esc));
   for (const char* hex : {"0123456789ABCDEF", "0123456789abcdef"}) {
     for (bool plus : {false, true}) {
       std::string enc;

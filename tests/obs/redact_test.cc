@@ -57,6 +57,9 @@ TEST_F(RedactTest, SecretWithQuoteAndSlashIsRedactedInItsEscapedForms) {
   // URL-encoded, either hex case.
   EXPECT_EQ(r_.Redact("appsecret2=p%22a%2Fs%5Cs-9Xy&x=1"), "appsecret2=***&x=1");
   EXPECT_EQ(r_.Redact("v=p%22a%2fs%5cs-9Xy"), "v=***");
+  // HTML-escaped, as a page shows it (raw and JSON-escaped text).
+  EXPECT_EQ(r_.Redact("<td>p&quot;a/s\\s-9Xy</td>"), "<td>***</td>");
+  EXPECT_EQ(r_.Redact("<td>p\\&quot;a/s\\\\s-9Xy</td>"), "<td>***</td>");
   // The redacted JSON still parses.
   EXPECT_TRUE(json::Parse(r_.Redact("{\"e\":" + once + "}")).ok());
 }

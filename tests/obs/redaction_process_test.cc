@@ -274,6 +274,9 @@ TEST_F(RedactionProcessTest, NoSecretInAnyOutputLogAnswerOrStateFile) {
     needles[name] = value;
     const std::string quoted = json::Quote(value);
     needles[name + " (JSON)"] = quoted.substr(1, quoted.size() - 2);
+    std::string html;
+    for (char c : value) html += c == '"' ? std::string("&quot;") : std::string(1, c);
+    needles[name + " (HTML)"] = html;
   }
   needles["echoed KDSVCSessionId"] = echoed_session_;
   needles["echoed access_token"] = echoed_token_;
