@@ -229,6 +229,18 @@ TEST_F(RedactionProcessTest, NoSecretInAnyOutputLogAnswerOrStateFile) {
       },
       15000, 100))
       << ReadAll(agent_log);
+  std::map<std::string, int> status_of;
+  // Every route, asked while the quarantine still holds the echoed errors and again after the
+  // ctl commands.
+  auto get_all = [&] {
+    for (const std::string& path : std::vector<std::string>{
+             "/", "/metrics", "/healthz", "/readyz", "/api/pipelines",
+             "/api/pipelines/" + kPipeline + "?limit=1000", "/api/pipelines/nope", "/no/such/route",
+             "/pipelines/" + kPipeline, "/pipeline/" + kPipeline}) {
+      status_of[path] = get(path, auth);
+    }
+  };
+  get_all();
   const std::string ctl_listen = "--listen";
   Stagesync("ctl-status", {ctl_listen, addr, "ctl", "status"});
   Stagesync("ctl-status-p", {ctl_listen, addr, "--json", "ctl", "status", kPipeline});
@@ -238,12 +250,11 @@ TEST_F(RedactionProcessTest, NoSecretInAnyOutputLogAnswerOrStateFile) {
   Stagesync("ctl-requeue", {ctl_listen, addr, "ctl", "requeue", kPipeline});
   // The one-shot commands meet the running agent (exit 75 naming it).
   Stagesync("fetch-busy", {"fetch", kPipeline});
-  for (const std::string& path : std::vector<std::string>{
-           "/", "/metrics", "/healthz", "/readyz", "/api/pipelines",
-           "/api/pipelines/" + kPipeline + "?limit=1000", "/api/pipelines/nope", "/no/such/route",
-           "/pipelines/" + kPipeline, "/pipeline/" + kPipeline}) {
-    get(path, auth);
-  }
+  get_all();
+  // The status page and /metrics come from other parts of issue 12: 404 is accepted, but a
+  // page that exists is searched like everything else.
+  EXPECT_TRUE(status_of["/"] == 200 || status_of["/"] == 404) << status_of["/"];
+  EXPECT_TRUE(status_of["/metrics"] == 200 || status_of["/metrics"] == 404);
   for (const char* action : {"run", "pause", "resume", "requeue"}) {
     const std::string path = "/api/pipelines/" + kPipeline + "/" + action;
     auto res = cli.Post(path.c_str(), auth, "", "application/json");
@@ -301,6 +312,9 @@ TEST_F(RedactionProcessTest, NoSecretInAnyOutputLogAnswerOrStateFile) {
   for (const auto& f : echoed_in) where += f + " ";
   std::printf("echoed error (redacted) found in: %s\n", where.c_str());
   EXPECT_TRUE(echoed_in.count("dump-quarantine-after")) << where;
+  if (status_of["/pipelines/" + kPipeline] == 200) {  // its quarantine list shows the error
+    EXPECT_TRUE(echoed_in.count("api-answers")) << where;
+  }
   // ... redacted before it was written: RocksDB's own files hold the redacted text.
   EXPECT_TRUE(std::any_of(echoed_in.begin(), echoed_in.end(), [](const std::string& f) {
     return f.ends_with(".sst") || f.ends_with(".log");
