@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "obs/log.h"
 #include "stagesync/json.h"
 #include "stagesync/stage.h"
 
@@ -243,6 +244,9 @@ void PrintSinkEntry(bool jsonl, bool outcome, const std::string& p, const std::s
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Staging already holds redacted errors; this also keeps token-like values in raw vendor
+  // payloads (a session id echoed in a record) off the terminal.
+  stagesync::obs::RedactStandardStreams();
   std::string state, format = "text", pipeline, key, sink_filter;
   bool pending = false, quarantine = false, outcomes = false, intents = false, runs = false;
   size_t limit = 1000;

@@ -12,6 +12,7 @@
 #include "connectors/common/api_endpoint.h"
 #include "connectors/common/client.h"
 #include "connectors/connector.h"
+#include "obs/redact.h"
 #include "stagesync/apply.h"
 #include "stagesync/fetch.h"
 #include "stagesync/json.h"
@@ -22,6 +23,8 @@ namespace stagesync::agent {
 namespace {
 
 constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
+constexpr obs::LogLevel kWarning = obs::LogLevel::kWarning;
+constexpr obs::LogLevel kError = obs::LogLevel::kError;
 
 std::string IsoTime(int64_t ms) {
   if (ms <= 0 || ms == kNever) return "-";
@@ -56,7 +59,7 @@ Agent::Agent(std::shared_ptr<const config::Config> cfg, std::unique_ptr<stage::S
   for (const auto& p : cfg_->pipelines) {
     auto st = std::make_shared<PipelineState>();
     Status s = InitPipeline(cfg_, p, st.get());
-    if (!s.ok()) Log("pipeline " + p.name + ": " + s.message());
+    if (!s.ok()) Log("pipeline " + p.name + ": " + s.message(), obs::For(p.name), kError);
     pipelines_[p.name] = std::move(st);
   }
 }
@@ -68,7 +71,13 @@ Agent::~Agent() {
   ReapThreadsLocked(true);
 }
 
-void Agent::Log(const std::string& line) { opts_.log(line); }
+void Agent::Log(const std::string& line, const obs::LogFields& fields, obs::LogLevel level) {
+  if (opts_.log_event) {
+    opts_.log_event(level, line, fields);
+  } else {
+    opts_.log(obs::Redact(line));
+  }
+}
 
 int64_t Agent::Now() { return clock_->NowMillis(); }
 
@@ -97,6 +106,7 @@ Status Agent::InitPipeline(const std::shared_ptr<const config::Config>& cfg,
     auto runs = log_->Runs(p.name, 1000);
     if (runs.ok()) {
       for (const stage::RunRecord& r : *runs) {
+        st->last_run_id = std::max(st->last_run_id, r.id);
         if (st->last_start_ms == 0) {
           st->last_start_ms = r.started_ms;
           st->last_end_ms = r.ended_ms;
@@ -155,7 +165,7 @@ bool Agent::Run() {
       if (auto until = QuotaSpentUntil(*st->cfg, st->p->source.connection)) {
         std::string why = fmt::format("daily_quota of connection {} spent; waiting until {}",
                                       st->p->source.connection, IsoTime(*until));
-        if (st->waiting != why) Log("pipeline " + st->name + ": " + why);
+        if (st->waiting != why) Log("pipeline " + st->name + ": " + why, obs::For(st->name));
         st->waiting = why;
         st->due_ms = std::max(*until, now + 1000);
         continue;
@@ -182,8 +192,8 @@ bool Agent::Run() {
           st->runs_started++;
           auto done = std::make_shared<std::atomic<bool>>(false);
           workers_.push_back({std::thread([this, st = st, cfg = st->cfg, p = st->p, sink = sname,
-                                           done, start = now] {
-                                RunPipeline(st, cfg, p, "retry sink " + sink, start);
+                                           done, start = now, id = ++st->last_run_id] {
+                                RunPipeline(st, cfg, p, "retry sink " + sink, start, id);
                                 done->store(true);
                                 cv_.notify_all();
                               }),
@@ -248,8 +258,10 @@ void Agent::StartRunLocked(const std::shared_ptr<PipelineState>& st, const std::
   st->runs_started++;
   st->last_start_ms = start;
   auto done = std::make_shared<std::atomic<bool>>(false);
-  workers_.push_back({std::thread([this, st, cfg = st->cfg, p = st->p, trigger, start, done] {
-                        RunPipeline(st, cfg, p, trigger, start);
+  // The run's id is reserved now so every line of the run carries it (AppendRun keeps it).
+  const int64_t id = ++st->last_run_id;
+  workers_.push_back({std::thread([this, st, cfg = st->cfg, p = st->p, trigger, start, done, id] {
+                        RunPipeline(st, cfg, p, trigger, start, id);
                         done->store(true);
                         cv_.notify_all();
                       }),
@@ -259,11 +271,12 @@ void Agent::StartRunLocked(const std::shared_ptr<PipelineState>& st, const std::
 std::string Agent::SinkTask(const std::shared_ptr<PipelineState>& st,
                             const std::shared_ptr<const config::Config>& cfg,
                             const config::PipelineConfig* p, const config::SinkConfig& s,
-                            bool* ok) {
+                            int64_t run_id, bool* ok) {
+  const obs::LogFields fields = obs::For(p->name, s.name, run_id);
   apply::ApplyOptions ao;
   ao.stop = &stop_tasks_;
-  ao.on_notice = [this, p, &s](const std::string& m) {
-    Log("pipeline " + p->name + ", sink " + s.name + ": " + m);
+  ao.on_notice = [this, p, &s, &fields](const std::string& m) {
+    Log("pipeline " + p->name + ", sink " + s.name + ": " + m, fields, obs::LogLevel::kNotice);
   };
   ao.on_applied = obs::DriftFeed(&drift_, *p, s, [this] { return Now(); });
   auto r = apply::RunApply(*cfg, *p, s, log_.get(), *rt_, ao);
@@ -281,7 +294,8 @@ std::string Agent::SinkTask(const std::shared_ptr<PipelineState>& st,
     ss.last_summary = apply::SummaryJson(*r);
     if (r->quarantined > 0) {
       Log(fmt::format("pipeline {}, sink {}: {} record(s) quarantined", p->name, s.name,
-                      r->quarantined));
+                      r->quarantined),
+          fields, kWarning);
     }
     return ss.last_summary;
   }
@@ -295,24 +309,28 @@ std::string Agent::SinkTask(const std::shared_ptr<PipelineState>& st,
   ss.backoff_until_ms = Now() + wait;
   ss.last_error = r.status().message();
   Log(fmt::format("pipeline {}, sink {}: apply failed ({} in a row), retrying in {} s: {}", p->name,
-                  s.name, ss.failures, wait / 1000, ss.last_error));
+                  s.name, ss.failures, wait / 1000, ss.last_error),
+      fields, kError);
   return ErrorJson(ss.last_error);
 }
 
 void Agent::RunPipeline(std::shared_ptr<PipelineState> st,
                         std::shared_ptr<const config::Config> cfg, const config::PipelineConfig* p,
-                        std::string trigger, int64_t run_start) {
+                        std::string trigger, int64_t run_start, int64_t run_id) {
+  const obs::LogFields fields = obs::For(p->name, "", run_id);
   const std::string kRetrySink = "retry sink ";
   const bool sink_only = trigger.rfind(kRetrySink, 0) == 0;
   bool fetch_ok = true;
   bool stopped = false;
   std::string fetch_json = "null";
   if (!sink_only) {
-    Log(fmt::format("pipeline {}: run started ({})", p->name, trigger));
+    Log(fmt::format("pipeline {}: run started ({})", p->name, trigger), fields);
     fetch::FetchOptions fo;
     fo.stop = &stop_tasks_;
-    fo.on_failure = [this, p](const stage::FetchFailure& f) {
-      Log("pipeline " + p->name + ": quarantined: " + f.error);
+    fo.on_failure = [this, p, &fields](const stage::FetchFailure& f) {
+      obs::LogFields with_id = fields;
+      with_id.extra.emplace_back("source_id", f.source_id);
+      Log("pipeline " + p->name + ": quarantined: " + f.error, with_id, kWarning);
     };
     const int64_t fetch_start = Now();
     auto fr = fetch::RunFetch(*cfg, *p, log_.get(), *rt_, fo);
@@ -351,7 +369,8 @@ void Agent::RunPipeline(std::shared_ptr<PipelineState> st,
       st->backoff_until_ms = until;
       st->due_ms = st->sched ? until : kNever;
       Log(fmt::format("pipeline {}: fetch failed ({} in a row), next try {}: {}", p->name,
-                      st->failures, IsoTime(until), err));
+                      st->failures, IsoTime(until), err),
+          fields, kError);
     }
     cv_.notify_all();
   }
@@ -387,7 +406,7 @@ void Agent::RunPipeline(std::shared_ptr<PipelineState> st,
   for (size_t i = 0; i < started.size(); ++i) {
     threads.emplace_back([&, i] {
       bool ok = false;
-      results[i] = SinkTask(st, cfg, p, *started[i], &ok);
+      results[i] = SinkTask(st, cfg, p, *started[i], run_id, &ok);
       oks[i] = ok;
     });
   }
@@ -400,6 +419,7 @@ void Agent::RunPipeline(std::shared_ptr<PipelineState> st,
   stopped = stopped || stop_tasks_;
 
   stage::RunRecord run;
+  run.id = run_id;
   run.started_ms = run_start;
   run.ended_ms = Now();
   run.outcome = stopped ? "stopped" : !fetch_ok ? "failed" : !sinks_ok ? "partial" : "ok";
@@ -412,15 +432,24 @@ void Agent::RunPipeline(std::shared_ptr<PipelineState> st,
                     ",\"sinks\":{" + sinks_text + "}}";
   if (!(sink_only && stopped)) {
     Status s = log_->AppendRun(p->name, &run);
-    if (!s.ok()) Log("pipeline " + p->name + ": run history not written: " + s.message());
+    if (!s.ok()) {
+      Log("pipeline " + p->name + ": run history not written: " + s.message(), fields, kError);
+    }
   }
   std::lock_guard<std::mutex> lock(mu_);
   st->tasks--;
   if (!sink_only) {
     st->last_end_ms = run.ended_ms;
     st->last_outcome = run.outcome;
+    obs::LogFields done = fields;
+    done.run_id = run.id;
+    done.extra.emplace_back("outcome", run.outcome);
     Log(fmt::format("pipeline {}: run {} {} in {:.1f} s", p->name, run.id, run.outcome,
-                    static_cast<double>(run.ended_ms - run_start) / 1000.0));
+                    static_cast<double>(run.ended_ms - run_start) / 1000.0),
+        done,
+        run.outcome == "failed"    ? kError
+        : run.outcome == "partial" ? kWarning
+                                   : obs::LogLevel::kInfo);
   }
   cv_.notify_all();
 }
@@ -548,7 +577,7 @@ Result<std::string> Agent::Pause(const std::string& pipeline) {
   if (it == pipelines_.end() || it->second->removed) {
     return NotFound("no pipeline named '" + pipeline + "'");
   }
-  if (!it->second->paused) Log("pipeline " + pipeline + ": paused");
+  if (!it->second->paused) Log("pipeline " + pipeline + ": paused", obs::For(pipeline));
   it->second->paused = true;
   return PipelineJsonLocked(*it->second);
 }
@@ -559,7 +588,7 @@ Result<std::string> Agent::Resume(const std::string& pipeline) {
   if (it == pipelines_.end() || it->second->removed) {
     return NotFound("no pipeline named '" + pipeline + "'");
   }
-  if (it->second->paused) Log("pipeline " + pipeline + ": resumed");
+  if (it->second->paused) Log("pipeline " + pipeline + ": resumed", obs::For(pipeline));
   it->second->paused = false;
   cv_.notify_all();
   return PipelineJsonLocked(*it->second);
@@ -586,7 +615,8 @@ Result<std::string> Agent::Requeue(const std::string& pipeline, const std::strin
       cv_.notify_all();
     }
   }
-  Log(fmt::format("pipeline {}: {} quarantined record(s) requeued", pipeline, n));
+  Log(fmt::format("pipeline {}: {} quarantined record(s) requeued", pipeline, n),
+      obs::For(pipeline, sink));
   return fmt::format("{{\"requeued\":{}}}", n);
 }
 
@@ -605,7 +635,7 @@ bool Agent::Ready(std::string* why) {
 void Agent::ReloadFailed(const Status& why) {
   std::lock_guard<std::mutex> lock(mu_);
   reload_error_ = why.message();
-  Log("reload refused, the running config stays: " + why.message());
+  Log("reload refused, the running config stays: " + why.message(), {}, kError);
 }
 
 Status Agent::Reload(std::shared_ptr<const config::Config> cfg) {
@@ -631,7 +661,7 @@ Status Agent::Reload(std::shared_ptr<const config::Config> cfg) {
       if (it != pipelines_.end()) st = it->second;  // removed, tasks still running: revived
       st->removed = false;
       Status s = InitPipeline(cfg, p, st.get());
-      if (!s.ok()) Log("pipeline " + p.name + ": " + s.message());
+      if (!s.ok()) Log("pipeline " + p.name + ": " + s.message(), obs::For(p.name), kError);
       pipelines_[p.name] = st;
       ++added;
       continue;
@@ -641,7 +671,7 @@ Status Agent::Reload(std::shared_ptr<const config::Config> cfg) {
                                st.p->schedule_jitter_s == p.schedule_jitter_s;
     const int64_t due = st.due_ms;
     Status s = InitPipeline(cfg, p, &st);
-    if (!s.ok()) Log("pipeline " + p.name + ": " + s.message());
+    if (!s.ok()) Log("pipeline " + p.name + ": " + s.message(), obs::For(p.name), kError);
     if (same_schedule) st.due_ms = due;  // an unchanged schedule keeps its next run
     ++changed;
   }

@@ -30,6 +30,7 @@
 
 #include "agent/control.h"
 #include "obs/drift.h"
+#include "obs/log.h"
 #include "stagesync/config.h"
 #include "stagesync/runtime.h"
 #include "stagesync/schedule.h"
@@ -43,6 +44,9 @@ struct AgentOptions {
   Clock* clock = nullptr;
   // One line per event (run started/finished, backoff, reload). Default: stderr.
   std::function<void(const std::string&)> log;
+  // The same events with what they concern (pipeline, sink, run id) and a level; when set it
+  // is used instead of `log` (`stagesync run` passes obs::Log).
+  std::function<void(obs::LogLevel, const std::string&, const obs::LogFields&)> log_event;
   // How often the scheduler looks at the clock when nothing wakes it (real time).
   int64_t poll_ms = 100;
 };
@@ -115,10 +119,12 @@ class Agent final : public AgentControl {
     std::string waiting;     // why it is not running though due (a spent quota)
     std::string last_fetch;  // JSON summary
     int64_t runs_started = 0;
+    int64_t last_run_id = 0;  // the newest id in the run history or reserved by a started run
     std::map<std::string, SinkState> sinks;
   };
 
-  void Log(const std::string& line);
+  void Log(const std::string& line, const obs::LogFields& fields = {},
+           obs::LogLevel level = obs::LogLevel::kInfo);
   int64_t Now();
   int64_t BackoffMs(int failures) const;
   // Builds a pipeline's state from the config (schedule, catch-up from the run history).
@@ -127,10 +133,12 @@ class Agent final : public AgentControl {
   // Starts a run of `st` (mu_ held) on a new thread.
   void StartRunLocked(const std::shared_ptr<PipelineState>& st, const std::string& trigger);
   void RunPipeline(std::shared_ptr<PipelineState> st, std::shared_ptr<const config::Config> cfg,
-                   const config::PipelineConfig* p, std::string trigger, int64_t run_start);
+                   const config::PipelineConfig* p, std::string trigger, int64_t run_start,
+                   int64_t run_id);
   std::string SinkTask(const std::shared_ptr<PipelineState>& st,
                        const std::shared_ptr<const config::Config>& cfg,
-                       const config::PipelineConfig* p, const config::SinkConfig& s, bool* ok);
+                       const config::PipelineConfig* p, const config::SinkConfig& s, int64_t run_id,
+                       bool* ok);
   // The time until which `conn` has spent its daily quota; nullopt when it has not.
   std::optional<int64_t> QuotaSpentUntil(const config::Config& cfg, const std::string& conn);
   std::string StateName(const PipelineState& st) const;

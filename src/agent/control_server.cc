@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "obs/redact.h"
 #include "stagesync/json.h"
 
 namespace stagesync::agent {
@@ -189,6 +190,10 @@ void ControlServer::InstallRoutes() {
   // Auth before anything else (routing, reading a body): a client without the token learns
   // only that it needs one. /healthz stays open for probes that hold no secrets.
   s.set_pre_routing_handler([this](const Request& req, Response& res) {
+    // Answers are redacted after routing (below), but httplib compresses a body before the
+    // post-routing handler sees it: never compress (answers are small; the API is local).
+    // `req` is httplib's own mutable request, handed over as const.
+    const_cast<Request&>(req).headers.erase("Accept-Encoding");
     if (!opts_.token.empty() && req.path != "/healthz") {
       const std::string header = req.get_header_value("Authorization");
       std::string_view given;  // points into `header`
@@ -246,6 +251,18 @@ void ControlServer::InstallRoutes() {
     } catch (...) {
     }
     SendError(res, 500, what);
+  });
+
+  // Every answer, including routes other modules add through http(), leaves redacted: no
+  // configured secret, token or session id reaches a client. (A streamed content-provider body
+  // is not seen here; routes must set_content.)
+  s.set_post_routing_handler([](const Request&, Response& res) {
+    if (res.body.empty() || res.has_header("Content-Encoding")) return;
+    std::string clean = obs::Redact(res.body);
+    if (clean.size() == res.body.size() && clean == res.body) return;
+    res.body = std::move(clean);
+    res.headers.erase("Content-Length");
+    res.set_header("Content-Length", std::to_string(res.body.size()));
   });
 
   s.Get("/healthz", [](const Request&, Response& res) { res.set_content("ok\n", "text/plain"); });

@@ -18,6 +18,7 @@
 #include "cli/ctl.h"
 #include "cli/run.h"
 #include "connectors/connector.h"
+#include "obs/log.h"
 #include "stagesync/apply.h"
 #include "stagesync/config.h"
 #include "stagesync/fetch.h"
@@ -39,7 +40,8 @@ constexpr int kExitInUse = 75;  // EX_TEMPFAIL: the state dir is in use; try aga
 
 void Usage(FILE* out) {
   std::fputs(
-      "usage: stagesync --config FILE [--json] [--listen ADDR] COMMAND [ARGS]\n"
+      "usage: stagesync --config FILE [--json] [--listen ADDR] [--log-format text|json] COMMAND\n"
+      "       [ARGS]\n"
       "       stagesync --help-config   every connector's options (type, default, help)\n"
       "\n"
       "commands:\n"
@@ -67,6 +69,7 @@ void Usage(FILE* out) {
       "\n"
       "options:\n"
       "  --listen ADDR      the agent's control address (HOST:PORT); default: agent.listen\n"
+      "  --log-format F     text (default) or json: one JSON object per log line\n"
       "  --wait [SECONDS]   when another stagesync process holds the state dir, wait for it\n"
       "                     (up to SECONDS; no limit without a value) instead of exiting 75\n"
       "\n"
@@ -92,17 +95,28 @@ std::string Printable(const std::string& m) {
   return out;
 }
 
+// A message for the operator on stderr: "stagesync: <level>: <msg>", or a JSON log line with
+// --log-format json (the stream is redacted either way).
+void Say(obs::LogLevel level, const std::string& msg, const std::string& pipeline = "") {
+  if (obs::CurrentLogFormat() == obs::LogFormat::kJson) {
+    obs::Log(level, msg, obs::For(pipeline));
+  } else {
+    std::fprintf(stderr, "stagesync: %s: %s\n", std::string(obs::LevelName(level)).c_str(),
+                 Printable(msg).c_str());
+  }
+}
+
 // A failure while reading or validating the config or the command line: InvalidArgument is the
 // user's to fix (exit 2), anything else (an unreadable file, a target down) is a runtime failure.
 int FailConfig(const Status& s) {
-  std::fprintf(stderr, "stagesync: error: %s\n", Printable(s.message()).c_str());
+  Say(obs::LogLevel::kError, s.message());
   return s.code() == StatusCode::kInvalidArgument ? kExitUsage : kExitRuntime;
 }
 
 // A failure while doing the work. A bad vendor page or record is InvalidArgument too, but it is
 // not a config error: every failure here exits 1, except a busy state dir (75).
 int Fail(const Status& s) {
-  std::fprintf(stderr, "stagesync: error: %s\n", Printable(s.message()).c_str());
+  Say(obs::LogLevel::kError, s.message());
   return s.code() == StatusCode::kAlreadyExists ? kExitInUse : kExitRuntime;
 }
 
@@ -275,8 +289,8 @@ int Fetch(const config::Config& cfg, const config::PipelineConfig* p, stage::Sta
                    static_cast<long long>(s.changed));
     };
   }
-  opts.on_failure = [](const stage::FetchFailure& f) {
-    std::fprintf(stderr, "stagesync: warning: quarantined: %s\n", f.error.c_str());
+  opts.on_failure = [&name](const stage::FetchFailure& f) {
+    Say(obs::LogLevel::kWarning, "quarantined: " + f.error, name);
   };
   auto summary = fetch::RunFetch(cfg, *p, log, rt, opts);
   if (progress) std::fputs("\r\033[K", stderr);
@@ -425,6 +439,8 @@ int Requeue(const config::Config& cfg, const config::PipelineConfig* p, stage::S
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Everything printed from here on (results, errors, vendor messages) is redacted.
+  obs::RedactStandardStreams();
   std::string config_file, only_sink, key, file, listen;
   bool as_json = false;
   bool connect = false;
@@ -447,6 +463,14 @@ int main(int argc, char** argv) {
       listen = argv[++i];
     } else if (a.rfind("--listen=", 0) == 0) {
       listen = a.substr(9);
+    } else if (a == "--log-format" || a.rfind("--log-format=", 0) == 0) {
+      std::string v = a.size() > 12 ? a.substr(13) : (i + 1 < argc ? argv[++i] : "");
+      auto format = obs::ParseLogFormat(v);
+      if (!format.ok()) {
+        std::fprintf(stderr, "stagesync: %s\n", format.status().message().c_str());
+        return kExitUsage;
+      }
+      obs::SetLogFormat(*format);
     } else if (a == "--json") {
       as_json = true;
     } else if (a == "--connect") {
@@ -528,9 +552,7 @@ int main(int argc, char** argv) {
       return Fail(log.status());
     }
     RuntimeOptions ro;
-    ro.notice = [](const std::string& m) {
-      std::fprintf(stderr, "stagesync: notice: %s\n", Printable(m).c_str());
-    };
+    ro.notice = [&p](const std::string& m) { Say(obs::LogLevel::kNotice, m, p->name); };
     Runtime rt(std::move(ro));
     rt.set_staging(log->get());  // daily quota counts live there; rt dies first
     if (cmd == "fetch") return Fetch(*cfg, p, log->get(), rt, as_json);

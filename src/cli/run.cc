@@ -20,6 +20,7 @@
 #include "agent/control_server.h"
 #include "agent/sd_notify.h"
 #include "connectors/connector.h"
+#include "obs/log.h"
 #include "obs/status_routes.h"
 #include "stagesync/json.h"
 #include "stagesync/runtime.h"
@@ -31,17 +32,9 @@ namespace {
 
 constexpr const char* kAgentFile = "STAGESYNC_AGENT";
 
-// One log line: UTC time, then the event (journald and files both read it).
-void LogLine(const std::string& line) {
-  const auto now = std::chrono::system_clock::now();
-  std::time_t t = std::chrono::system_clock::to_time_t(now);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char ts[32];
-  std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  std::string clean;
-  for (char c : line) clean.push_back(static_cast<unsigned char>(c) < 0x20 ? ' ' : c);
-  std::fprintf(stderr, "%s stagesync: %s\n", ts, clean.c_str());
+// One log line per event, in the --log-format chosen (journald and files both read it).
+void LogLine(const std::string& line, obs::LogLevel level = obs::LogLevel::kInfo) {
+  obs::Log(level, line);
 }
 
 // Written once the control API listens; removed on a clean exit. A stale one (after a kill)
@@ -90,16 +83,18 @@ int RunAgent(std::shared_ptr<const config::Config> cfg, const std::string& liste
     std::string hint = log.status().code() == StatusCode::kAlreadyExists
                            ? RunningAgentHint(cfg->state_dir, cfg->file, "status")
                            : "";
-    LogLine("error: " + (hint.empty() ? log.status().message() : hint));
+    LogLine(hint.empty() ? log.status().message() : hint, obs::LogLevel::kError);
     return log.status().code() == StatusCode::kAlreadyExists ? 75 : 1;
   }
   const std::string state_dir = cfg->state_dir;
   RuntimeOptions ro;
-  ro.notice = [](const std::string& m) { LogLine("notice: " + m); };
+  ro.notice = [](const std::string& m) { LogLine(m, obs::LogLevel::kNotice); };
   Runtime rt(std::move(ro));
   rt.set_staging(log->get());
   agent::AgentOptions ao;
-  ao.log = LogLine;
+  ao.log_event = [](obs::LogLevel level, const std::string& m, const obs::LogFields& f) {
+    obs::Log(level, m, f);
+  };
   agent::Agent agent(cfg, std::move(log).value(), &rt, ao);
 
   agent::ControlOptions co;
@@ -110,7 +105,7 @@ int RunAgent(std::shared_ptr<const config::Config> cfg, const std::string& liste
   if (auto lang = obs::ParseLang(cfg->agent.lang); lang.ok()) page.lang = *lang;  // checked at load
   obs::InstallStatusPage(&server.http(), &agent, agent.staging(), page);
   if (Status s = server.Start(); !s.ok()) {
-    LogLine("error: " + s.message());
+    LogLine(s.message(), obs::LogLevel::kError);
     return s.code() == StatusCode::kInvalidArgument ? 2 : 1;
   }
   WriteAgentFile(state_dir, server.address(), cfg->file);

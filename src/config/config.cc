@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "obs/redact.h"
 #include "stagesync/civil_time.h"
 #include "stagesync/option_table.h"
 #include "stagesync/schedule.h"
@@ -61,7 +62,13 @@ Status ExpandEnv(json::Value* v, const std::string& path, EnvLookup getenv_fn) {
   switch (v->type()) {
     case json::Type::kString: {
       const std::string& s = v->text();
-      if (s.find("${") == std::string::npos) return Status::Ok();
+      // A secret field's value (from ${ENV} or, against advice, literal) is registered with
+      // the Redactor, which keeps it out of every log line, error, answer and stored entry.
+      const bool secret = obs::IsSecretFieldName(path.substr(path.find_last_of('.') + 1));
+      if (s.find("${") == std::string::npos) {
+        if (secret) obs::Redactor::Global().AddSecret(s);
+        return Status::Ok();
+      }
       std::string out;
       size_t i = 0;
       while (i < s.size()) {
@@ -92,9 +99,11 @@ Status ExpandEnv(json::Value* v, const std::string& path, EnvLookup getenv_fn) {
         if (val == nullptr) {
           return PathError(path, "environment variable " + name + " is not set");
         }
+        if (secret) obs::Redactor::Global().AddSecret(val);
         out.append(val);
         i = close + 1;
       }
+      if (secret) obs::Redactor::Global().AddSecret(out);
       *v = json::Value::String(std::move(out));
       return Status::Ok();
     }

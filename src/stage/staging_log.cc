@@ -30,6 +30,7 @@
 #include <mutex>
 #include <random>
 
+#include "obs/redact.h"
 #include "stagesync/json.h"
 #include "stagesync/stage.h"
 
@@ -493,7 +494,8 @@ class RocksStagingLog final : public StagingLog {
   }
 
   Status AppendRun(const std::string& pipeline, RunRecord* run) override {
-    std::string detail = run->detail_json.empty() ? "{}" : run->detail_json;
+    // Run details carry vendor errors: no secret or session id is stored.
+    std::string detail = run->detail_json.empty() ? "{}" : obs::Redact(run->detail_json);
     auto parsed = json::Parse(detail);
     if (!parsed.ok() || !parsed->is_object()) {
       return InvalidArgument("run of " + pipeline + ": detail is not a JSON object");
@@ -509,7 +511,15 @@ class RocksStagingLog final : public StagingLog {
     it->SeekForPrev(RunKey(pipeline, UINT64_MAX));
     if (it->Valid() && it->key().starts_with(prefix)) last = RunIdOf(it->key(), prefix);
     SS_RETURN_IF_ERROR(FromRocks(it->status(), "reading run history"));
-    const uint64_t id = last + 1;
+    uint64_t id = last + 1;
+    if (run->id > 0 && static_cast<uint64_t>(run->id) != id) {
+      // An id the agent reserved at the run's start (its log lines carry it) is kept while it
+      // is free: runs of one pipeline may finish out of order.
+      std::string existing;
+      rocksdb::Status got = db_->Get(rocksdb::ReadOptions(), meta_,
+                                     RunKey(pipeline, static_cast<uint64_t>(run->id)), &existing);
+      if (got.IsNotFound()) id = static_cast<uint64_t>(run->id);
+    }
     rocksdb::WriteBatch batch;
     batch.Put(meta_, RunKey(pipeline, id), v);
     // Bounded history: every run at or below id - 1000 goes (normally just one).
@@ -692,13 +702,14 @@ class RocksStagingLog final : public StagingLog {
   }
 
   static std::string QuarantineValue(const FetchFailure& f, int64_t now_ms) {
+    // Vendor errors and payloads may echo a token, a signature or a session id.
     std::string q = "{\"error\":";
-    json::AppendQuoted(f.error, &q);
+    json::AppendQuoted(obs::Redact(f.error), &q);
     // A payload that is not UTF-8 (an unreadable vendor record) would make the value unreadable
     // JSON: its exact bytes are kept in base64 instead.
     if (IsUtf8(f.payload)) {
       q += ",\"payload\":";
-      json::AppendQuoted(f.payload, &q);
+      json::AppendQuoted(obs::Redact(f.payload), &q);
     } else {
       q += ",\"payload_b64\":\"" + Base64Encode(f.payload) + "\"";
     }
