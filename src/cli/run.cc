@@ -20,6 +20,7 @@
 #include "agent/control_server.h"
 #include "agent/sd_notify.h"
 #include "connectors/connector.h"
+#include "obs/metrics.h"
 #include "stagesync/json.h"
 #include "stagesync/runtime.h"
 #include "stagesync/stage.h"
@@ -95,8 +96,11 @@ int RunAgent(std::shared_ptr<const config::Config> cfg, const std::string& liste
   const std::string state_dir = cfg->state_dir;
   RuntimeOptions ro;
   ro.notice = [](const std::string& m) { LogLine("notice: " + m); };
+  obs::Metrics metrics;  // before the Runtime: its clients report to it until they are gone
   Runtime rt(std::move(ro));
   rt.set_staging(log->get());
+  rt.set_telemetry(&metrics);
+  metrics.AttachState(&rt, log->get());
   agent::AgentOptions ao;
   ao.log = LogLine;
   agent::Agent agent(cfg, std::move(log).value(), &rt, ao);
@@ -105,6 +109,7 @@ int RunAgent(std::shared_ptr<const config::Config> cfg, const std::string& liste
   co.listen = listen_override.empty() ? cfg->agent.listen : listen_override;
   co.token = cfg->agent.token;
   agent::ControlServer server(&agent, co);
+  obs::ServeMetrics(server.http(), &metrics);
   if (Status s = server.Start(); !s.ok()) {
     LogLine("error: " + s.message());
     return s.code() == StatusCode::kInvalidArgument ? 2 : 1;
