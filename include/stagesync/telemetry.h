@@ -34,7 +34,8 @@ class Telemetry {
                              std::string_view /*outcome*/, double /*seconds*/) {}
   // Time a request waited for the connection's rate limiter.
   virtual void RateLimitWait(std::string_view /*connection*/, double /*seconds*/) {}
-  // A token or session was (re)acquired because the vendor refused the old one.
+  // A client got a new token or session: a login or a refresh (on expiry or refusal), the
+  // first one included.
   virtual void TokenRenewal(std::string_view /*connection*/) {}
   // Records a fetch staged, by outcome: new | changed | unchanged | failed.
   virtual void RecordsFetched(std::string_view /*pipeline*/, std::string_view /*outcome*/,

@@ -164,6 +164,18 @@ TEST_F(MetricsProcessTest, PrometheusScrapesFetchedAndPendingFromTheRealAgent) {
                                   {"outcome", "ok"}})
                 .value_or(0),
             n);
+  // One token, fetched once by the DingTalk client.
+  EXPECT_EQ(
+      testing::SampleValue(scrape, "stagesync_token_renewals_total", {{"connection", "dingtalk"}}),
+      1);
+  double requests = 0;
+  for (const char* path :
+       {"/gettoken", "/topapi/processinstance/listids", "/topapi/processinstance/get"}) {
+    requests +=
+        testing::SampleValue(scrape, "stagesync_vendor_requests_total",
+                             {{"connection", "dingtalk"}, {"endpoint", path}, {"outcome", "ok"}})
+            .value_or(0);
+  }
   EXPECT_EQ(scrape.find(kToken), std::string::npos);
   EXPECT_EQ(scrape.find("demo-secret"), std::string::npos);
   EXPECT_EQ(scrape.find("access_token"), std::string::npos);
@@ -179,7 +191,7 @@ TEST_F(MetricsProcessTest, PrometheusScrapesFetchedAndPendingFromTheRealAgent) {
   for (const auto& c : conns->items()) {
     if (testing::TextOf(&c, "name") != "dingtalk") continue;
     found = true;
-    EXPECT_GE(testing::IntOf(&c, "requests"), static_cast<int64_t>(n)) << pipelines;
+    EXPECT_EQ(testing::IntOf(&c, "requests"), static_cast<int64_t>(requests)) << pipelines;
     EXPECT_EQ(testing::IntOf(&c, "throttled"), 0) << pipelines;
     EXPECT_EQ(testing::IntOf(&c, "errors"), 0) << pipelines;
     ASSERT_NE(c.Find("requests_per_min"), nullptr);

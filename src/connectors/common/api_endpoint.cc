@@ -121,7 +121,6 @@ Result<json::Value> ApiEndpoint::Call(const std::function<Result<HttpRequest>()>
     if (Stopping()) return Cancelled(opts_.name + ": stopping: " + what + " not retried");
     if (last.code() == StatusCode::kUnauthenticated) {
       ++counters_.reauth;
-      telemetry_->TokenRenewal(connection_);
       Status rs = reauth ? reauth() : last;
       if (!rs.ok()) {
         ++counters_.failed;

@@ -95,6 +95,8 @@ class ApiEndpoint {
     telemetry_ = t;
     connection_ = std::move(connection);
   }
+  // The client got a new token or session (a login or a refresh, the first one included).
+  void CountRenewal() { telemetry_->TokenRenewal(connection_); }
   // null: no quota.
   void set_quota(std::shared_ptr<DailyQuota> quota) { quota_ = std::move(quota); }
   DailyQuota* quota() { return quota_.get(); }
