@@ -109,6 +109,7 @@ int RunAgent(std::shared_ptr<const config::Config> cfg, const std::string& liste
   co.listen = listen_override.empty() ? cfg->agent.listen : listen_override;
   co.token = cfg->agent.token;
   agent::ControlServer server(&agent, co);
+  metrics.AttachAgent(&agent);
   obs::ServeMetrics(server.http(), &metrics);
   if (Status s = server.Start(); !s.ok()) {
     LogLine("error: " + s.message());

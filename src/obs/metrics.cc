@@ -18,6 +18,7 @@
 #include <iterator>
 #include <sstream>
 
+#include "agent/control.h"
 #include "connectors/common/api_endpoint.h"
 #include "connectors/common/client.h"
 #include "connectors/connector.h"
@@ -105,6 +106,50 @@ void AddProcessMetrics(Registry& r) {
     GaugeFamily(r, "process_open_fds", "Number of open file descriptors.")
         .Add({})
         .Set(static_cast<double>(std::max<int64_t>(n - 1, 0)));  // less opendir's own
+  }
+}
+
+// Each pipeline's state as one series per possible state (1 for the current one), so alert
+// rules can say `stagesync_pipeline_state{state="failing"} == 1`; consecutive failures of the
+// fetch and of each sink.
+void AddAgentState(const std::string& pipelines_json, Registry& r) {
+  auto v = json::Parse(pipelines_json);
+  const json::Value* list = v.ok() ? v->Find("pipelines") : nullptr;
+  if (list == nullptr) return;
+  auto& state = GaugeFamily(r, "stagesync_pipeline_state",
+                            "1 for the pipeline's current state (idle, running, failing, paused, "
+                            "waiting), 0 for the others.");
+  auto& paused = GaugeFamily(r, "stagesync_pipeline_paused", "1 while the pipeline is paused.");
+  auto& fetch_failures = GaugeFamily(r, "stagesync_pipeline_consecutive_failures",
+                                     "Failed fetches in a row (0 after a success).");
+  auto& sink_failures = GaugeFamily(r, "stagesync_sink_consecutive_failures",
+                                    "Failed applies of the sink in a row (0 after a success).");
+  auto text = [](const json::Value* o, const char* key) {
+    const json::Value* x = o != nullptr ? o->Find(key) : nullptr;
+    return x != nullptr ? x->text() : std::string();
+  };
+  auto number = [](const json::Value* o, const char* key) {
+    const json::Value* x = o != nullptr ? o->Find(key) : nullptr;
+    int64_t n = 0;
+    return x != nullptr && x->AsInt64(&n) ? static_cast<double>(n) : 0.0;
+  };
+  for (const json::Value& p : list->items()) {
+    const std::string name = text(&p, "name");
+    if (name.empty()) continue;
+    const std::string current = text(&p, "state");
+    for (const char* s : {"idle", "running", "failing", "paused", "waiting"}) {
+      state.Add({{"pipeline", name}, {"state", s}}).Set(current == s ? 1 : 0);
+    }
+    const json::Value* is_paused = p.Find("paused");
+    paused.Add({{"pipeline", name}})
+        .Set(is_paused != nullptr && is_paused->is_bool() && is_paused->bool_value() ? 1 : 0);
+    fetch_failures.Add({{"pipeline", name}}).Set(number(p.Find("backoff"), "failures"));
+    if (const json::Value* sinks = p.Find("sinks")) {
+      for (const json::Value& s : sinks->items()) {
+        sink_failures.Add({{"pipeline", name}, {"sink", text(&s, "name")}})
+            .Set(number(&s, "failures"));
+      }
+    }
   }
 }
 
@@ -352,6 +397,7 @@ std::string Metrics::Scrape() {
       quota.Add({{"connection", c.name}}).Set(static_cast<double>(*c.quota_remaining));
     }
   }
+  if (agent_ != nullptr) AddAgentState(agent_->PipelinesJson(), state);
   AddProcessMetrics(state);
 
   std::vector<prometheus::MetricFamily> families = f_->reg.Collect();

@@ -27,6 +27,10 @@ namespace stagesync::stage {
 class StagingLog;
 }  // namespace stagesync::stage
 
+namespace stagesync::agent {
+class AgentControl;
+}  // namespace stagesync::agent
+
 namespace stagesync::obs {
 
 // The exposition format's content type (Prometheus text format 0.0.4).
@@ -43,6 +47,10 @@ class Metrics final : public Telemetry {
   // quotas) and the staging log. Either may be null (those gauges are then left out). Both
   // must outlive every Scrape. REQUIRES: called before the first Scrape (not thread-safe with it).
   void AttachState(Runtime* rt, stage::StagingLog* log);
+  // The agent whose pipelines JSON (AgentControl::PipelinesJson) gives each pipeline's state
+  // (idle, running, failing, paused, waiting) and consecutive failures; null: left out. Same
+  // REQUIRES as AttachState.
+  void AttachAgent(agent::AgentControl* agent) { agent_ = agent; }
 
   // Telemetry.
   void VendorRequest(std::string_view connection, std::string_view endpoint,
@@ -80,6 +88,7 @@ class Metrics final : public Telemetry {
   std::unique_ptr<Families> f_;
   Runtime* rt_ = nullptr;
   stage::StagingLog* log_ = nullptr;
+  agent::AgentControl* agent_ = nullptr;
   std::mutex conn_mu_;
   std::map<std::string, ConnectionCounts, std::less<>> conns_;
 };

@@ -154,6 +154,20 @@ TEST_F(MetricsProcessTest, PrometheusScrapesFetchedAndPendingFromTheRealAgent) {
       0);
   EXPECT_TRUE(testing::SampleValue(scrape, "stagesync_last_success_timestamp_seconds",
                                    {{"pipeline", kPipeline}}));
+  // The agent's view: the pipeline is failing (its sink), the fetch is not.
+  EXPECT_EQ(testing::SampleValue(scrape, "stagesync_pipeline_state",
+                                 {{"pipeline", kPipeline}, {"state", "failing"}}),
+            1);
+  EXPECT_EQ(testing::SampleValue(scrape, "stagesync_pipeline_state",
+                                 {{"pipeline", kPipeline}, {"state", "idle"}}),
+            0);
+  EXPECT_EQ(testing::SampleValue(scrape, "stagesync_pipeline_paused", {{"pipeline", kPipeline}}),
+            0);
+  EXPECT_EQ(testing::SampleValue(scrape, "stagesync_pipeline_consecutive_failures",
+                                 {{"pipeline", kPipeline}}),
+            0);
+  EXPECT_GE(
+      testing::SampleValue(scrape, "stagesync_sink_consecutive_failures", at_sink).value_or(0), 1);
   EXPECT_FALSE(
       testing::SampleValue(scrape, "stagesync_sink_last_success_timestamp_seconds", at_sink))
       << "the sink never succeeded";
@@ -253,6 +267,20 @@ TEST_F(MetricsProcessTest, PrometheusScrapesFetchedAndPendingFromTheRealAgent) {
       << Query(applied_q).value_or(-1);
   // The second fetch found nothing new: the counter did not move.
   EXPECT_EQ(Query(fetched_q), n);
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        return Query("stagesync_pipeline_state{pipeline=\"" + kPipeline + "\",state=\"idle\"}") ==
+               1;
+      },
+      10000, 200));
+  scrape = Scrape();
+  EXPECT_EQ(testing::SampleValue(scrape, "stagesync_sink_consecutive_failures", at_sink), 0);
+  EXPECT_GT(testing::SampleValue(scrape, "stagesync_sink_last_success_timestamp_seconds", at_sink)
+                .value_or(0),
+            static_cast<double>(now / 1000 - 60));
+  EXPECT_EQ(testing::SampleValue(scrape, "stagesync_runs_total",
+                                 {{"pipeline", kPipeline}, {"outcome", "ok"}}),
+            1);
 
   prom.Signal(SIGTERM);
   if (!testing::WaitFor(
