@@ -115,6 +115,10 @@ TEST_F(MetricsProcessTest, PrometheusScrapesFetchedAndPendingFromTheRealAgent) {
       testing::PaymentConfigJson(dt_.base_url(), dir_.Sub("state"), db_.port(), db_.name()),
       "@every 1h"));
   testing::SetMember(testing::Member(&cfg, "agent"), "token", json::Value::String(kToken));
+  // A daily quota, so quota_remaining has something to say: each request sent takes one.
+  constexpr int64_t kQuota = 100000;
+  testing::SetMember(testing::Member(testing::Member(&cfg, "connections"), "dingtalk"),
+                     "daily_quota", json::Value::Number(std::to_string(kQuota)));
   const std::string config = dir_.Sub("config.json");
   std::ofstream(config) << json::Serialize(cfg);
   const std::string log = dir_.Sub("agent.log");
@@ -190,6 +194,8 @@ TEST_F(MetricsProcessTest, PrometheusScrapesFetchedAndPendingFromTheRealAgent) {
                              {{"connection", "dingtalk"}, {"endpoint", path}, {"outcome", "ok"}})
             .value_or(0);
   }
+  EXPECT_EQ(testing::SampleValue(scrape, "stagesync_quota_remaining", {{"connection", "dingtalk"}}),
+            static_cast<double>(kQuota) - requests);
   EXPECT_EQ(scrape.find(kToken), std::string::npos);
   EXPECT_EQ(scrape.find("demo-secret"), std::string::npos);
   EXPECT_EQ(scrape.find("access_token"), std::string::npos);
@@ -208,8 +214,9 @@ TEST_F(MetricsProcessTest, PrometheusScrapesFetchedAndPendingFromTheRealAgent) {
     EXPECT_EQ(testing::IntOf(&c, "requests"), static_cast<int64_t>(requests)) << pipelines;
     EXPECT_EQ(testing::IntOf(&c, "throttled"), 0) << pipelines;
     EXPECT_EQ(testing::IntOf(&c, "errors"), 0) << pipelines;
-    ASSERT_NE(c.Find("requests_per_min"), nullptr);
-    ASSERT_NE(c.Find("quota_remaining"), nullptr);
+    // Every request was sent within the last minute (the run took a second or so).
+    EXPECT_EQ(testing::IntOf(&c, "requests_per_min"), static_cast<int64_t>(requests)) << pipelines;
+    EXPECT_EQ(testing::IntOf(&c, "quota_remaining"), kQuota - static_cast<int64_t>(requests));
   }
   EXPECT_TRUE(found) << pipelines;
 
