@@ -16,6 +16,7 @@
 #include "stagesync/http.h"
 #include "stagesync/sql.h"
 #include "stagesync/status.h"
+#include "stagesync/telemetry.h"
 
 namespace stagesync {
 
@@ -65,6 +66,12 @@ class Runtime {
   void set_staging(stage::StagingLog* log) { staging_ = log; }
   stage::StagingLog* staging() const { return staging_; }
 
+  // Where the engine reports events for metrics (stagesync/telemetry.h); never null (the
+  // default counts nothing). Set before the first client is built (clients keep the pointer);
+  // `t` must outlive the Runtime's clients. Null restores the default.
+  void set_telemetry(Telemetry* t) { telemetry_ = t != nullptr ? t : Telemetry::Null(); }
+  Telemetry* telemetry() const { return telemetry_; }
+
  private:
   Clock* clock_;
   std::unique_ptr<HttpClient> own_http_;
@@ -74,6 +81,7 @@ class Runtime {
   std::unique_ptr<connectors::Connections> connections_;
   std::atomic<bool> stop_{false};
   stage::StagingLog* staging_ = nullptr;
+  Telemetry* telemetry_ = Telemetry::Null();
 };
 
 }  // namespace stagesync

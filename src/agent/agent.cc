@@ -280,6 +280,11 @@ std::string Agent::SinkTask(const std::shared_ptr<PipelineState>& st,
   };
   ao.on_applied = obs::DriftFeed(&drift_, *p, s, [this] { return Now(); });
   auto r = apply::RunApply(*cfg, *p, s, log_.get(), *rt_, ao);
+  {
+    int64_t missing = 0;  // the drift gauge follows the tracker after every apply
+    for (const auto& d : drift_.Active(p->name)) missing += d.sink == s.name ? 1 : 0;
+    rt_->telemetry()->Drift(p->name, s.name, missing);
+  }
   std::lock_guard<std::mutex> lock(mu_);
   SinkState& ss = st->sinks[s.name];
   ss.running = false;
@@ -292,6 +297,7 @@ std::string Agent::SinkTask(const std::shared_ptr<PipelineState>& st,
     ss.last_error.clear();
     if (!r.ok()) return "{\"stopped\":true}";
     ss.last_summary = apply::SummaryJson(*r);
+    rt_->telemetry()->SinkSuccess(p->name, s.name, Now() / 1000);
     if (r->quarantined > 0) {
       Log(fmt::format("pipeline {}, sink {}: {} record(s) quarantined", p->name, s.name,
                       r->quarantined),
@@ -355,6 +361,7 @@ void Agent::RunPipeline(std::shared_ptr<PipelineState> st,
       st->backoff_until_ms = 0;
       st->last_error.clear();
       st->last_success_ms = run_start;
+      rt_->telemetry()->PipelineSuccess(p->name, run_start / 1000);
       // A run that outlasted its interval is followed at once by one more, never overlapped.
       st->due_ms = st->sched ? st->sched->Next(run_start) : kNever;
     } else if (!stopped) {
@@ -444,6 +451,8 @@ void Agent::RunPipeline(std::shared_ptr<PipelineState> st,
     obs::LogFields done = fields;
     done.run_id = run.id;
     done.extra.emplace_back("outcome", run.outcome);
+    rt_->telemetry()->RunFinished(p->name, static_cast<double>(run.ended_ms - run_start) / 1000.0,
+                                  run.outcome);
     Log(fmt::format("pipeline {}: run {} {} in {:.1f} s", p->name, run.id, run.outcome,
                     static_cast<double>(run.ended_ms - run_start) / 1000.0),
         done,
@@ -530,7 +539,16 @@ std::string Agent::PipelinesJson() {
   for (size_t i = 0; i < items.size(); ++i) {
     out += (i ? "," : "") + WithPending(std::move(items[i].second), log_.get(), items[i].first);
   }
-  return out + "]}";
+  // Each vendor connection's requests, from the telemetry (the status page shows them).
+  std::string conns;
+  for (const ConnectionStats& c : rt_->telemetry()->Connections()) {
+    conns += fmt::format(
+        "{}{{\"name\":{},\"requests\":{},\"throttled\":{},\"errors\":{},"
+        "\"requests_per_min\":{},\"quota_remaining\":{}}}",
+        conns.empty() ? "" : ",", json::Quote(c.name), c.requests, c.throttled, c.errors,
+        c.requests_per_min, c.quota_remaining ? std::to_string(*c.quota_remaining) : "null");
+  }
+  return out + "],\"connections\":[" + conns + "]}";
 }
 
 Result<std::string> Agent::PipelineJson(const std::string& pipeline, int limit) {

@@ -160,6 +160,21 @@ Result<ApplySummary> RunApply(const config::Config& cfg, const config::PipelineC
   SS_ASSIGN_OR_RETURN(auto sink, connectors::MakeSink(cfg, pipeline, sink_cfg, rt, log));
   ApplyOptions o = opts;
   if (!o.on_notice) o.on_notice = rt.notice();
+  // Reports each batch's counts to the telemetry (on_batch sees running totals).
+  o.on_batch = [tel = rt.telemetry(), &pipeline, &sink_cfg, prev = ApplySummary(),
+                user = opts.on_batch](const ApplySummary& s) mutable {
+    tel->Applied(pipeline.name, sink_cfg.name, s.applied - prev.applied, s.rows - prev.rows);
+    if (s.quarantined > prev.quarantined) {
+      tel->QuarantineEvent(pipeline.name, sink_cfg.name, s.quarantined - prev.quarantined);
+    }
+    for (const auto& [rule, n] : s.rule_failures) {
+      auto it = prev.rule_failures.find(rule);
+      const int64_t before = it == prev.rule_failures.end() ? 0 : it->second;
+      if (n > before) tel->RuleFailure(pipeline.name, rule, n - before);
+    }
+    prev = s;
+    if (user) user(s);
+  };
   return Drain(pipeline.name, sink_cfg.name, sink.get(), log, rt.clock(), o);
 }
 

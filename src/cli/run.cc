@@ -21,6 +21,7 @@
 #include "agent/sd_notify.h"
 #include "connectors/connector.h"
 #include "obs/log.h"
+#include "obs/metrics.h"
 #include "obs/status_routes.h"
 #include "stagesync/json.h"
 #include "stagesync/runtime.h"
@@ -89,8 +90,11 @@ int RunAgent(std::shared_ptr<const config::Config> cfg, const std::string& liste
   const std::string state_dir = cfg->state_dir;
   RuntimeOptions ro;
   ro.notice = [](const std::string& m) { LogLine(m, obs::LogLevel::kNotice); };
+  obs::Metrics metrics;  // before the Runtime: its clients report to it until they are gone
   Runtime rt(std::move(ro));
   rt.set_staging(log->get());
+  rt.set_telemetry(&metrics);
+  metrics.AttachState(&rt, log->get());
   agent::AgentOptions ao;
   ao.log_event = [](obs::LogLevel level, const std::string& m, const obs::LogFields& f) {
     obs::Log(level, m, f);
@@ -104,6 +108,8 @@ int RunAgent(std::shared_ptr<const config::Config> cfg, const std::string& liste
   obs::StatusPageOptions page;
   if (auto lang = obs::ParseLang(cfg->agent.lang); lang.ok()) page.lang = *lang;  // checked at load
   obs::InstallStatusPage(&server.http(), &agent, agent.staging(), page);
+  metrics.AttachAgent(&agent);
+  obs::ServeMetrics(server.http(), &metrics);
   if (Status s = server.Start(); !s.ok()) {
     LogLine(s.message(), obs::LogLevel::kError);
     return s.code() == StatusCode::kInvalidArgument ? 2 : 1;

@@ -96,6 +96,7 @@ Result<std::shared_ptr<Client>> Connections::Get(const config::ConnectionConfig&
   SS_ASSIGN_OR_RETURN(std::shared_ptr<Client> client, c->make_client(conn, *rt_));
   if (ApiEndpoint* ep = client->endpoint()) {
     ep->set_stop(rt_->stop_flag());
+    ep->set_telemetry(rt_->telemetry(), conn.name);
     ep->set_quota(QuotaOf(conn.name, ep->options().quota));
   }
   slot = {options, client};

@@ -161,7 +161,20 @@ Result<FetchSummary> RunFetch(const config::Config& cfg, const config::PipelineC
   SS_ASSIGN_OR_RETURN(state.open_ids, log->OpenIds(pipeline.name));
   SS_ASSIGN_OR_RETURN(state.failed_ids, log->FailedIds(pipeline.name));
   summary.watermark_ms = state.watermark_ms;
-  StagingPageSink sink(pipeline, log, rt.clock(), &summary, opts);
+  // Reports each page's counts to the telemetry as it commits (on_page sees running totals).
+  FetchOptions o = opts;
+  o.on_page = [tel = rt.telemetry(), &pipeline, prev = FetchSummary(),
+               user = opts.on_page](const FetchSummary& s) mutable {
+    tel->RecordsFetched(pipeline.name, "new", s.added - prev.added);
+    tel->RecordsFetched(pipeline.name, "changed", s.changed - prev.changed);
+    tel->RecordsFetched(pipeline.name, "unchanged", s.unchanged - prev.unchanged);
+    tel->RecordsFetched(pipeline.name, "failed", s.failed - prev.failed);
+    if (s.failed > prev.failed)
+      tel->QuarantineEvent(pipeline.name, "fetch", s.failed - prev.failed);
+    prev = s;
+    if (user) user(s);
+  };
+  StagingPageSink sink(pipeline, log, rt.clock(), &summary, o);
   auto* scan = dynamic_cast<source::CompleteScanSource*>(src.get());
   if (scan != nullptr && scan->SweepEnabled()) sink.TrackIds();
   Status s = src->Fetch(state, &sink);

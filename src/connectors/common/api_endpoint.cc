@@ -7,6 +7,38 @@
 
 namespace stagesync::connectors {
 
+namespace {
+
+// The URL's path, the `endpoint` label of request metrics: no host, no query (tokens and
+// record ids travel there, never in the label).
+std::string_view EndpointPath(std::string_view url) {
+  if (size_t scheme = url.find("://"); scheme != url.npos) {
+    url.remove_prefix(scheme + 3);
+    size_t slash = url.find('/');
+    url = slash == url.npos ? std::string_view("/") : url.substr(slash);
+  }
+  return url.substr(0, url.find_first_of("?#"));
+}
+
+// The `outcome` label of one attempt (telemetry.h).
+std::string_view AttemptOutcome(const Status& s, Delivery delivery) {
+  switch (s.code()) {
+    case StatusCode::kOk:
+      return "ok";
+    case StatusCode::kResourceExhausted:
+      return "throttled";
+    case StatusCode::kDeadlineExceeded:
+      return delivery == Delivery::kAtMostOnce ? "unknown" : "timeout";
+    case StatusCode::kUnavailable:
+    case StatusCode::kBadReply:
+      return delivery == Delivery::kAtMostOnce ? "unknown" : "error";
+    default:
+      return "error";
+  }
+}
+
+}  // namespace
+
 ApiEndpoint::ApiEndpoint(EndpointOptions opts, HttpClient* http, Clock* clock)
     : opts_(std::move(opts)),
       http_(http),
@@ -21,7 +53,9 @@ uint64_t ApiEndpoint::Rand() {
 
 Status ApiEndpoint::Pace() {
   if (quota_ != nullptr) SS_RETURN_IF_ERROR(quota_->Take());
+  const int64_t wait_from = clock_->MonotonicMicros();
   limiter_.Acquire();
+  telemetry_->RateLimitWait(connection_, (clock_->MonotonicMicros() - wait_from) / 1e6);
   return Status::Ok();
 }
 
@@ -100,11 +134,17 @@ Result<json::Value> ApiEndpoint::Call(const std::function<Result<HttpRequest>()>
       Status taken = quota_->Take();
       if (!taken.ok()) return taken.WithContext(what);
     }
+    const int64_t wait_from = clock_->MonotonicMicros();
     limiter_.Acquire();
+    const int64_t sent_at = clock_->MonotonicMicros();
+    telemetry_->RateLimitWait(connection_, (sent_at - wait_from) / 1e6);
     ++counters_.requests;
     ++sends;
     auto resp = http_->Send(req);
     Result<json::Value> res = resp.ok() ? classify(*resp) : Result<json::Value>(resp.status());
+    telemetry_->VendorRequest(connection_, EndpointPath(req.url),
+                              AttemptOutcome(res.status(), delivery),
+                              (clock_->MonotonicMicros() - sent_at) / 1e6);
     if (res.ok()) {
       ++counters_.ok;
       return res;

@@ -23,6 +23,7 @@
 #include "stagesync/rate_limiter.h"
 #include "stagesync/retry.h"
 #include "stagesync/status.h"
+#include "stagesync/telemetry.h"
 
 namespace stagesync::connectors {
 
@@ -88,6 +89,14 @@ class ApiEndpoint {
   // REQUIRES: called before the endpoint is shared (Connections does it when it builds the
   // client). `stop` must outlive the endpoint; null: calls are never cut short.
   void set_stop(const std::atomic<bool>* stop) { stop_ = stop; }
+  // Where each request, limiter wait and credential refresh is reported, labelled with the
+  // connection's name. REQUIRES: called before the endpoint is shared; `t` outlives it.
+  void set_telemetry(Telemetry* t, std::string connection) {
+    telemetry_ = t;
+    connection_ = std::move(connection);
+  }
+  // The client got a new token or session (a login or a refresh, the first one included).
+  void CountRenewal() { telemetry_->TokenRenewal(connection_); }
   // null: no quota.
   void set_quota(std::shared_ptr<DailyQuota> quota) { quota_ = std::move(quota); }
   DailyQuota* quota() { return quota_.get(); }
@@ -111,6 +120,8 @@ class ApiEndpoint {
   std::mt19937_64 rand_;
   const std::atomic<bool>* stop_ = nullptr;
   std::shared_ptr<DailyQuota> quota_;
+  Telemetry* telemetry_ = Telemetry::Null();
+  std::string connection_;
 };
 
 // The retry options every vendor connection takes (`retry_base_ms`, `retry_budget_s`,

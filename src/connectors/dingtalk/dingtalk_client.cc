@@ -147,6 +147,7 @@ Result<std::string> DingTalkClient::Token(bool force_refresh, const std::string&
     ttl = 7200;
   }
   token_ = tok->text();
+  endpoint_.CountRenewal();
   // Refresh five minutes early (or at half-life for short test TTLs), counted from the
   // answer: the call itself may have waited out a throttle.
   int64_t early = std::min<int64_t>(300, ttl / 2);

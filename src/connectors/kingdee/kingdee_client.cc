@@ -266,6 +266,7 @@ Status KingdeeClient::Login(const std::string& stale) {
   // A session id alone (no cookies) still identifies the session.
   cookie_ = cookie.empty() ? "kdservice-sessionid=" + session_header : cookie;
   session_header_ = session_header;
+  endpoint_.CountRenewal();
   return Status::Ok();
 }
 

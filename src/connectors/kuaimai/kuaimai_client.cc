@@ -297,6 +297,7 @@ Status KuaimaiClient::Refresh(const std::string& stale_access) {
   if (fresh.access.empty() || fresh.refresh.empty()) {
     return FailedPrecondition(what + ": the reply carries no accessToken/refreshToken");
   }
+  endpoint_.CountRenewal();
   const int64_t now = clock_->NowMillis();
   int64_t expire = 0;
   if (const json::Value* e = src.Find("expireTime"); e != nullptr && e->AsInt64(&expire)) {

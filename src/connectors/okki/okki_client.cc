@@ -164,6 +164,7 @@ Result<std::string> OkkiClient::Token(bool force, const std::string& stale) {
     if (e->AsInt64(&x) && x > 0) ttl = x;
   }
   token_ = StringAt(&v, "access_token");
+  endpoint_.CountRenewal();
   // Renew five minutes early (or at half-life for short lifetimes): re-requesting does not
   // extend a token [V:O1], so a fresh one must be asked for before the old one dies.
   token_renew_ms_ = now + (ttl - std::min<int64_t>(300, ttl / 2)) * 1000;
