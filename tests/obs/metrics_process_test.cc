@@ -221,7 +221,7 @@ TEST_F(MetricsProcessTest, PrometheusScrapesFetchedAndPendingFromTheRealAgent) {
   EXPECT_TRUE(found) << pipelines;
 
   // promtool: the exposition parses and has no lint finding.
-  const std::string kept = STAGESYNC_BINARY_DIR "/obs-metrics-scrape.txt";
+  const std::string kept = dir_.Sub("scrape-before-apply.txt");
   std::ofstream(kept) << scrape;
   const std::string lint = dir_.Sub("promtool.out");
   const int rc = std::system(
@@ -288,6 +288,19 @@ TEST_F(MetricsProcessTest, PrometheusScrapesFetchedAndPendingFromTheRealAgent) {
   EXPECT_EQ(testing::SampleValue(scrape, "stagesync_runs_total",
                                  {{"pipeline", kPipeline}, {"outcome", "ok"}}),
             1);
+
+  // After a fetch and an apply: the scrape kept for the docs, and the metric table of
+  // doc/monitoring.md (which the alert rules and the dashboard are checked against) names
+  // exactly what this agent exports.
+  const std::string kept_after = STAGESYNC_BINARY_DIR "/obs-metrics-scrape.txt";
+  std::ofstream(kept_after) << scrape;
+  const std::string doc_check = dir_.Sub("check_monitoring.out");
+  const int doc_rc = std::system(
+      (std::string("python3 " STAGESYNC_SOURCE_DIR
+                   "/tests/obs/check_monitoring.py --root " STAGESYNC_SOURCE_DIR " --scrape ") +
+       kept_after + " > " + doc_check + " 2>&1")
+          .c_str());
+  EXPECT_EQ(doc_rc, 0) << ReadAll(doc_check);
 
   prom.Signal(SIGTERM);
   if (!testing::WaitFor(
