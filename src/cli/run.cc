@@ -20,6 +20,7 @@
 #include "agent/control_server.h"
 #include "agent/sd_notify.h"
 #include "connectors/connector.h"
+#include "obs/alerts.h"
 #include "stagesync/json.h"
 #include "stagesync/runtime.h"
 #include "stagesync/stage.h"
@@ -113,6 +114,23 @@ int RunAgent(std::shared_ptr<const config::Config> cfg, const std::string& liste
   LogLine(fmt::format("agent started: {} pipeline(s), control API at http://{}",
                       cfg->pipelines.size(), server.address()));
 
+  // Alerts (doc/alerts.md): delivered over the Runtime's HTTP client on their own thread.
+  std::unique_ptr<obs::AlertDelivery> alert_delivery;
+  std::unique_ptr<obs::Alerter> alerter;
+  if (cfg->alerts.enabled()) {
+    obs::AlertDeliveryOptions dopt;
+    dopt.dingtalk_webhook = cfg->alerts.dingtalk_webhook;
+    dopt.dingtalk_secret = cfg->alerts.dingtalk_secret;
+    dopt.webhook_url = cfg->alerts.webhook_url;
+    dopt.http = rt.http();
+    dopt.log = LogLine;
+    alert_delivery = std::make_unique<obs::AlertDelivery>(std::move(dopt));
+    alert_delivery->Start();
+    alerter = std::make_unique<obs::Alerter>(cfg->alerts, &agent, agent.staging(),
+                                             alert_delivery.get(), obs::AlerterOptions{{}, LogLine});
+    alerter->Start();
+  }
+
   agent::SystemdNotifier notifier;
   notifier.Ready();
   notifier.Status(agent.StatusLine());
@@ -167,6 +185,8 @@ int RunAgent(std::shared_ptr<const config::Config> cfg, const std::string& liste
   });
 
   const bool clean = agent.Run();
+  if (alerter) alerter->Stop();
+  if (alert_delivery) alert_delivery->Stop();
   server.Stop();
   std::remove((state_dir + "/" + kAgentFile).c_str());
   {
