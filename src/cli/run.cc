@@ -126,7 +126,12 @@ int RunAgent(std::shared_ptr<const config::Config> cfg, const std::string& liste
     dopt.log = LogLine;
     alert_delivery = std::make_unique<obs::AlertDelivery>(std::move(dopt));
     alert_delivery->Start();
-    alerter = std::make_unique<obs::Alerter>(cfg->alerts, &agent, agent.staging(),
+    config::AlertsConfig rules = cfg->alerts;
+    // The default link names the configured listener; --listen overrides where it really is.
+    if (rules.status_page_url == "http://" + cfg->agent.listen + "/") {
+      rules.status_page_url = "http://" + server.address() + "/";
+    }
+    alerter = std::make_unique<obs::Alerter>(std::move(rules), &agent, agent.staging(),
                                              alert_delivery.get(), obs::AlerterOptions{{}, LogLine});
     alerter->Start();
   }

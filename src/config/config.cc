@@ -238,8 +238,12 @@ const OptionTable<AlertsConfig>& AlertsOptionTable() {
                   [](const OptionReader& r, A* a) {
                     return ReadChannel(r, "webhook", {{"url", &a->webhook_url}}, "url");
                   })
-          .Str("status_page_url", &A::status_page_url, "http://<agent.listen>/",
-               "the status page linked from every message")
+          .Custom("status_page_url", OptionType::kString, false, "http://<agent.listen>/",
+                  "the status page linked from every message",
+                  [](const OptionReader& r, A* a) {
+                    a->status_page_url = r.String("status_page_url", "");
+                    return Status::Ok();
+                  })
           .Int("failed_runs", &A::failed_runs, 3, 0, 1000,
                "alert after this many consecutive failed runs; 0 = off")
           .Custom("freshness_s", OptionType::kAny, false, "0",
@@ -337,8 +341,7 @@ Result<Config> LoadString(std::string_view text, const std::string& base_dir, En
     SS_RETURN_IF_ERROR(ExpandEnv(&expanded, "alerts", getenv_fn));
     SS_ASSIGN_OR_RETURN(cfg.alerts, AlertsOptionTable().Read(expanded, "alerts"));
   }
-  if (cfg.alerts.status_page_url.empty() || cfg.alerts.status_page_url[0] == '<' ||
-      cfg.alerts.status_page_url == "http://<agent.listen>/") {
+  if (cfg.alerts.status_page_url.empty()) {
     cfg.alerts.status_page_url = "http://" + cfg.agent.listen + "/";
   }
 
