@@ -69,7 +69,9 @@ std::string DingTalkMarkdownJson(const AlertMessage& m) {
   text += fmt::format("- **pipeline**: {}\n", MdEscape(m.pipeline.empty() ? "-" : m.pipeline));
   text += fmt::format("- **condition**: {}\n", MdEscape(m.condition));
   text += fmt::format("- **status**: {}\n", m.status);
-  for (const auto& [k, v] : m.values) text += fmt::format("- {}: {}\n", k, MdEscape(Plain(v)));
+  for (const auto& [k, v] : m.values) {
+    text += fmt::format("- {}: {}\n", MdEscape(k), MdEscape(Plain(v)));
+  }
   text += fmt::format("\n{}\n", MdEscape(m.summary));
   if (!m.status_page.empty()) text += fmt::format("\n[status page]({})\n", m.status_page);
   return fmt::format(R"({{"msgtype":"markdown","markdown":{{"title":{},"text":{}}}}})",

@@ -136,8 +136,10 @@ bool RobotEmulator::Start(int port) {
     port_ = port;
   }
   thread_ = std::thread([this] { server_->listen_after_bind(); });
-  server_->wait_until_ready();
-  return true;
+  for (int i = 0; i < 500 && !server_->is_running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return server_->is_running();
 }
 
 void RobotEmulator::Stop() {
