@@ -80,9 +80,9 @@ struct AlertsConfig {
   int64_t freshness_s = 0;       // last successful run older than this; 0 = off
   std::map<std::string, int64_t> freshness_s_per_pipeline;  // overrides freshness_s
   bool quarantine_grew = true;
-  int64_t intent_open_s = 600;  // an intent open longer than this; 0 = off
-  bool quota = true;            // a connection's daily quota spent
-  bool drift = true;            // a mapping reference stopped resolving
+  int64_t intent_open_s = 600;   // an intent open longer than this; 0 = off
+  bool quota = true;             // a connection's daily quota spent
+  bool drift = true;             // a mapping reference stopped resolving
   int64_t min_interval_s = 600;  // per pipeline+condition, between two firing messages
   int64_t max_per_hour = 30;     // all messages of the agent
   int64_t check_interval_s = 5;  // how often conditions are evaluated

@@ -131,8 +131,9 @@ int RunAgent(std::shared_ptr<const config::Config> cfg, const std::string& liste
     if (rules.status_page_url == "http://" + cfg->agent.listen + "/") {
       rules.status_page_url = "http://" + server.address() + "/";
     }
-    alerter = std::make_unique<obs::Alerter>(std::move(rules), &agent, agent.staging(),
-                                             alert_delivery.get(), obs::AlerterOptions{{}, LogLine});
+    alerter =
+        std::make_unique<obs::Alerter>(std::move(rules), &agent, agent.staging(),
+                                       alert_delivery.get(), obs::AlerterOptions{{}, LogLine});
     alerter->Start();
   }
 

@@ -227,10 +227,10 @@ const OptionTable<AlertsConfig>& AlertsOptionTable() {
                   "DingTalk custom robot: {\"webhook\": URL with access_token, \"secret\": SEC... "
                   "signing secret} (both from ${ENV})",
                   [](const OptionReader& r, A* a) {
-                    return ReadChannel(r, "dingtalk_robot",
-                                       {{"webhook", &a->dingtalk_webhook},
-                                        {"secret", &a->dingtalk_secret}},
-                                       "webhook");
+                    return ReadChannel(
+                        r, "dingtalk_robot",
+                        {{"webhook", &a->dingtalk_webhook}, {"secret", &a->dingtalk_secret}},
+                        "webhook");
                   })
           .Custom("webhook", OptionType::kObject, false, "none",
                   "generic JSON webhook: {\"url\": URL}, POSTed "
@@ -314,8 +314,8 @@ Result<Config> LoadString(std::string_view text, const std::string& base_dir, En
     Status dup = RejectDuplicateKeys(root, "");
     if (!dup.ok()) return InvalidArgument(dup.message().substr(1));  // drop the leading '.'
   }
-  SS_RETURN_IF_ERROR(
-      CheckKeys(root, "", {"state_dir", "agent", "alerts", "connections", "pipelines", "$comment"}));
+  SS_RETURN_IF_ERROR(CheckKeys(
+      root, "", {"state_dir", "agent", "alerts", "connections", "pipelines", "$comment"}));
 
   Config cfg;
   const json::Value* sd = root.Find("state_dir");

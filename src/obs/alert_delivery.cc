@@ -19,8 +19,8 @@ constexpr const char* kWebhook = "webhook";
 
 std::string Base64(const unsigned char* data, size_t n) {
   std::string out(4 * ((n + 2) / 3), '\0');
-  const int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data,
-                                  static_cast<int>(n));
+  const int len =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(n));
   out.resize(static_cast<size_t>(std::max(len, 0)));
   return out;
 }
@@ -201,7 +201,8 @@ bool AlertDelivery::Deliver(const std::string& channel, const AlertMessage& m) {
 std::string AlertDelivery::Clean(std::string s) const {
   auto cut = [&](const std::string& secret) {
     if (secret.size() < 4) return;
-    for (size_t at; (at = s.find(secret)) != std::string::npos;) s.replace(at, secret.size(), "***");
+    for (size_t at; (at = s.find(secret)) != std::string::npos;)
+      s.replace(at, secret.size(), "***");
   };
   cut(opts_.dingtalk_secret);
   cut(opts_.dingtalk_webhook);
@@ -218,9 +219,9 @@ Status AlertDelivery::AttemptDingTalk(const AlertMessage& m) {
   req.url = opts_.dingtalk_webhook;
   if (!opts_.dingtalk_secret.empty()) {
     const int64_t ts = Clock::Real()->NowMillis();
-    req.url += fmt::format("{}timestamp={}&sign={}",
-                           req.url.find('?') == std::string::npos ? "?" : "&", ts,
-                           DingTalkSign(ts, opts_.dingtalk_secret));
+    req.url +=
+        fmt::format("{}timestamp={}&sign={}", req.url.find('?') == std::string::npos ? "?" : "&",
+                    ts, DingTalkSign(ts, opts_.dingtalk_secret));
   }
   req.headers = {{"Content-Type", "application/json; charset=utf-8"}};
   req.body = DingTalkMarkdownJson(m);

@@ -119,7 +119,8 @@ Alerter::State& Alerter::Load(const std::string& pipeline, const std::string& ke
 void Alerter::Save(const std::string& pipeline, const std::string& key, const State& st) {
   if (log_ == nullptr) return;
   Status s = log_->PutState(pipeline, "alert:" + key, st.ToJson());
-  if (!s.ok()) Log("alerts: cannot store the state of " + pipeline + " " + key + ": " + s.message());
+  if (!s.ok())
+    Log("alerts: cannot store the state of " + pipeline + " " + key + ": " + s.message());
 }
 
 bool Alerter::TakeHourSlot(int64_t now_ms) {
@@ -184,7 +185,8 @@ Status Alerter::EvaluateOnce() {
   auto parsed = json::Parse(control_->PipelinesJson());
   if (!parsed.ok()) return parsed.status().WithContext("alerts: agent state");
   const json::Value* list = parsed->Find("pipelines");
-  if (list == nullptr || !list->is_array()) return BadReply("alerts: agent state without pipelines");
+  if (list == nullptr || !list->is_array())
+    return BadReply("alerts: agent state without pipelines");
   const int64_t started_ms = IntAt(parsed->Find("agent"), "started_ms");
   Status first_error;
 
@@ -234,9 +236,9 @@ Status Alerter::EvaluateOnce() {
       const int64_t age_s = std::max<int64_t>(0, (now - last) / 1000);
       Finding f;
       f.active = age_s > fresh_s;
-      f.summary = f.active ? fmt::format("last successful run {} s ago (threshold {} s)", age_s,
-                                         fresh_s)
-                           : fmt::format("fresh again: last successful run {} s ago", age_s);
+      f.summary = f.active
+                      ? fmt::format("last successful run {} s ago (threshold {} s)", age_s, fresh_s)
+                      : fmt::format("fresh again: last successful run {} s ago", age_s);
       f.values = {{"age_s", Num(age_s)}, {"threshold_s", Num(fresh_s)}};
       Apply(name, "freshness", "freshness", f, now);
     }
@@ -285,10 +287,11 @@ Status Alerter::EvaluateOnce() {
       const int64_t age_s = oldest_ms > 0 ? (now - oldest_ms) / 1000 : 0;
       Finding f;
       f.active = open > 0;
-      f.summary = f.active ? fmt::format("{} intent(s) open longer than {} s; the oldest ({} s, "
-                                         "sink {}, record {}) may have created a duplicate or "
-                                         "nothing: run `stagesync resolve`",
-                                         open, cfg_.intent_open_s, age_s, oldest_sink, oldest_id)
+      f.summary = f.active ? fmt::format(
+                                 "{} intent(s) open longer than {} s; the oldest ({} s, "
+                                 "sink {}, record {}) may have created a duplicate or "
+                                 "nothing: run `stagesync resolve`",
+                                 open, cfg_.intent_open_s, age_s, oldest_sink, oldest_id)
                            : "no intent open too long";
       f.values = {{"open_too_long", Num(open)},
                   {"oldest_age_s", Num(age_s)},
@@ -353,10 +356,10 @@ Status Alerter::EvaluateOnce() {
           f.active = false;
           f.summary = "mapping reference resolves again: " + rest;
           const size_t colon = rest.find(':');
-          f.values = {{"sink", json::Quote(rest.substr(0, colon))},
-                      {"reference", json::Quote(colon == std::string::npos
-                                                    ? std::string()
-                                                    : rest.substr(colon + 1))}};
+          f.values = {
+              {"sink", json::Quote(rest.substr(0, colon))},
+              {"reference",
+               json::Quote(colon == std::string::npos ? std::string() : rest.substr(colon + 1))}};
           Apply(name, key, "drift", f, now);
         }
         if (Load(name, key).active) still.insert(key);

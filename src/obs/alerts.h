@@ -11,6 +11,7 @@
 // Thread-safe: Start/Stop from one thread; EvaluateOnce is serialized internally.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -18,7 +19,6 @@
 #include <mutex>
 #include <string>
 #include <thread>
-#include <condition_variable>
 
 #include "agent/control.h"
 #include "obs/alert_delivery.h"

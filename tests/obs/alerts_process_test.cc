@@ -51,8 +51,8 @@ class AlertsProcessTest : public ::testing::Test {
 
   // The payment pipeline every second, its source failing fast, alerting after 2 failed runs.
   std::string Config() {
-    json::Value root = *json::Parse(testing::PaymentConfigJson(dt_.base_url(), dir_.Sub("state"),
-                                                               db_.port(), db_.name()));
+    json::Value root = *json::Parse(
+        testing::PaymentConfigJson(dt_.base_url(), dir_.Sub("state"), db_.port(), db_.name()));
     json::Value* dingtalk = testing::Member(testing::Member(&root, "connections"), "dingtalk");
     testing::SetMember(dingtalk, "retry_budget_s", json::Value::Number("1"));
     root = *json::Parse(testing::AgentConfig(json::Serialize(root), "@every 1s"));

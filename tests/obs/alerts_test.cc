@@ -3,6 +3,8 @@
 // start and clear, a flapping pipeline held to min_interval_s, dedup across a restart through
 // staging, a wrong secret or a robot that is down or hangs seen as counted delivery failures that
 // never block the caller, drift naming the reference, and the `alerts` config section.
+#include "obs/alerts.h"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -11,7 +13,6 @@
 #include <thread>
 
 #include "obs/alert_delivery.h"
-#include "obs/alerts.h"
 #include "obs/robot_emulator.h"
 #include "stagesync/config.h"
 #include "stagesync/json.h"
@@ -46,15 +47,16 @@ class ScriptedAgent : public agent::AgentControl {
  public:
   void Set(int failures, int64_t quarantined = 0, const std::string& drift = "") {
     std::lock_guard<std::mutex> lock(mu_);
-    json_ = "{\"agent\":{\"now_ms\":1,\"started_ms\":1},\"pipelines\":[{\"name\":\"orders\","
-            "\"state\":\"" +
-            std::string(failures > 0 ? "failing" : "idle") +
-            "\",\"backoff\":{\"failures\":" + std::to_string(failures) +
-            ",\"until_ms\":null},\"last_error\":" +
-            (failures > 0 ? "\"okki: HTTP 502 from /v1/orders\"" : "null") +
-            ",\"waiting\":null,\"sinks\":[{\"name\":\"crm\",\"failures\":0}],\"quarantined\":" +
-            std::to_string(quarantined) + ",\"pending\":{\"crm\":0}" +
-            (drift.empty() ? "" : ",\"drift\":" + drift) + "}]}";
+    json_ =
+        "{\"agent\":{\"now_ms\":1,\"started_ms\":1},\"pipelines\":[{\"name\":\"orders\","
+        "\"state\":\"" +
+        std::string(failures > 0 ? "failing" : "idle") +
+        "\",\"backoff\":{\"failures\":" + std::to_string(failures) +
+        ",\"until_ms\":null},\"last_error\":" +
+        (failures > 0 ? "\"okki: HTTP 502 from /v1/orders\"" : "null") +
+        ",\"waiting\":null,\"sinks\":[{\"name\":\"crm\",\"failures\":0}],\"quarantined\":" +
+        std::to_string(quarantined) + ",\"pending\":{\"crm\":0}" +
+        (drift.empty() ? "" : ",\"drift\":" + drift) + "}]}";
   }
   std::string PipelinesJson() override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -64,8 +66,7 @@ class ScriptedAgent : public agent::AgentControl {
   Result<std::string> RunNow(const std::string&) override { return NotFound("-"); }
   Result<std::string> Pause(const std::string&) override { return NotFound("-"); }
   Result<std::string> Resume(const std::string&) override { return NotFound("-"); }
-  Result<std::string> Requeue(const std::string&, const std::string&,
-                              const std::string&) override {
+  Result<std::string> Requeue(const std::string&, const std::string&, const std::string&) override {
     return NotFound("-");
   }
   bool Ready(std::string*) override { return true; }
@@ -300,8 +301,7 @@ TEST_F(AlertsTest, ARobotThatHangsOrIsDownNeverBlocksTheCallerAndFailuresAreCoun
   EXPECT_LE(queued, 9);  // the queue, and perhaps one already taken by the thread
   EXPECT_EQ(delivery.counts().dropped, 50 - queued);
   // The first message's two attempts time out.
-  ASSERT_TRUE(WaitFor([&] { return delivery.counts("dingtalk_robot").failed >= 1; },
-                               5000));
+  ASSERT_TRUE(WaitFor([&] { return delivery.counts("dingtalk_robot").failed >= 1; }, 5000));
   EXPECT_EQ(delivery.counts("dingtalk_robot").sent, 0);
 
   // Down: connection refused and HTTP 500 are failures too, counted, and then it recovers.

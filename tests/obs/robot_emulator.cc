@@ -76,52 +76,51 @@ bool RobotEmulator::Start(int port) {
     }
     return false;
   };
-  server_->Post("/robot/send", [this, hang_or_fail](const httplib::Request& req,
-                                                    httplib::Response& res) {
-    if (hang_or_fail(res)) return;
-    std::lock_guard<std::mutex> lock(mu_);
-    targets_.push_back(req.target);
-    auto reply = [&](int64_t code, const std::string& msg) {
-      answered_[code]++;
-      res.set_content(Answer(code, msg), "application/json");
-    };
-    if (req.get_param_value("access_token") != token_) {
-      return reply(300001, "token is not exist");
-    }
-    if (!secret_.empty()) {
-      const std::string ts = req.get_param_value("timestamp");
-      const std::string sign = req.get_param_value("sign");  // URL-decoded by httplib
-      int64_t t = 0;
-      try {
-        t = std::stoll(ts);
-      } catch (...) {
-        t = 0;
-      }
-      if (t <= 0 || std::llabs(NowMs() - t) > 3600 * 1000) {
-        return reply(310000, "invalid timestamp");
-      }
-      if (sign.empty() || sign != ExpectedSign(ts, secret_)) {
-        return reply(310000, "sign not match, more: [https://ding-doc.dingtalk.com/doc]");
-      }
-    }
-    auto body = json::Parse(req.body);
-    const json::Value* type = body.ok() ? body->Find("msgtype") : nullptr;
-    const json::Value* md = body.ok() ? body->Find("markdown") : nullptr;
-    if (type == nullptr || type->text() != "markdown" || md == nullptr ||
-        md->Find("title") == nullptr || md->Find("text") == nullptr) {
-      return reply(40035, "missing parameter markdown.title or markdown.text");
-    }
-    const int64_t now = NowMs();
-    int in_minute = 0;
-    for (const auto& m : accepted_) in_minute += now - m.at_ms < 60000;
-    if (in_minute >= per_minute_) {
-      return reply(130101, "send too fast, exceed 20 times per minute");
-    }
-    accepted_.push_back({now, md->Find("title")->text(), md->Find("text")->text()});
-    reply(0, "ok");
-  });
-  server_->Post("/hook", [this, hang_or_fail](const httplib::Request& req,
-                                              httplib::Response& res) {
+  server_->Post(
+      "/robot/send", [this, hang_or_fail](const httplib::Request& req, httplib::Response& res) {
+        if (hang_or_fail(res)) return;
+        std::lock_guard<std::mutex> lock(mu_);
+        targets_.push_back(req.target);
+        auto reply = [&](int64_t code, const std::string& msg) {
+          answered_[code]++;
+          res.set_content(Answer(code, msg), "application/json");
+        };
+        if (req.get_param_value("access_token") != token_) {
+          return reply(300001, "token is not exist");
+        }
+        if (!secret_.empty()) {
+          const std::string ts = req.get_param_value("timestamp");
+          const std::string sign = req.get_param_value("sign");  // URL-decoded by httplib
+          int64_t t = 0;
+          try {
+            t = std::stoll(ts);
+          } catch (...) {
+            t = 0;
+          }
+          if (t <= 0 || std::llabs(NowMs() - t) > 3600 * 1000) {
+            return reply(310000, "invalid timestamp");
+          }
+          if (sign.empty() || sign != ExpectedSign(ts, secret_)) {
+            return reply(310000, "sign not match, more: [https://ding-doc.dingtalk.com/doc]");
+          }
+        }
+        auto body = json::Parse(req.body);
+        const json::Value* type = body.ok() ? body->Find("msgtype") : nullptr;
+        const json::Value* md = body.ok() ? body->Find("markdown") : nullptr;
+        if (type == nullptr || type->text() != "markdown" || md == nullptr ||
+            md->Find("title") == nullptr || md->Find("text") == nullptr) {
+          return reply(40035, "missing parameter markdown.title or markdown.text");
+        }
+        const int64_t now = NowMs();
+        int in_minute = 0;
+        for (const auto& m : accepted_) in_minute += now - m.at_ms < 60000;
+        if (in_minute >= per_minute_) {
+          return reply(130101, "send too fast, exceed 20 times per minute");
+        }
+        accepted_.push_back({now, md->Find("title")->text(), md->Find("text")->text()});
+        reply(0, "ok");
+      });
+  server_->Post("/hook", [this, hang_or_fail](const httplib::Request& req, httplib::Response& res) {
     if (hang_or_fail(res)) return;
     std::lock_guard<std::mutex> lock(mu_);
     targets_.push_back(req.target);
