@@ -134,6 +134,36 @@ TEST_F(AlertsTest, SignIsBase64OfHmacSha256OfTimestampAndSecretUrlEncoded) {
             "jcUpW0QmtKduN03n4JqQ0PBosVjqnM8gU7fIIvsDmCM%3D");
 }
 
+// The emulator holds the robot's contract: a right signature of a timestamp over an hour old,
+// or a wrong token, is refused like the real robot refuses it.
+TEST_F(AlertsTest, RobotEmulatorRefusesAStaleTimestampAndAnUnknownToken) {
+  auto post = [&](const std::string& url) {
+    HttpRequest req;
+    req.method = "POST";
+    req.url = url;
+    req.headers = {{"Content-Type", "application/json"}};
+    req.body = R"({"msgtype":"markdown","markdown":{"title":"t","text":"x"}})";
+    auto r = http_->Send(req);
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? json::Serialize(*json::Parse(r->body)) : std::string();
+  };
+  const int64_t stale = Clock::Real()->NowMillis() - 2 * 3600 * 1000;
+  EXPECT_NE(post(robot_.webhook_url() + "&timestamp=" + std::to_string(stale) +
+                 "&sign=" + DingTalkSign(stale, kSecret))
+                .find("310000"),
+            std::string::npos);
+  const int64_t now = Clock::Real()->NowMillis();
+  EXPECT_NE(post(robot_.webhook_url() + "x&timestamp=" + std::to_string(now) +
+                 "&sign=" + DingTalkSign(now, kSecret))
+                .find("300001"),
+            std::string::npos);
+  EXPECT_NE(post(robot_.webhook_url() + "&timestamp=" + std::to_string(now) +
+                 "&sign=" + DingTalkSign(now, kSecret))
+                .find("\"errcode\":0"),
+            std::string::npos);
+  EXPECT_EQ(robot_.Accepted().size(), 1u);
+}
+
 TEST_F(AlertsTest, FailingPipelineSendsOneAlertAndItsRecoveryOneResolution) {
   auto staging = OpenStaging();
   AlertDelivery delivery(Delivery());
