@@ -181,9 +181,12 @@ bool AlertDelivery::Deliver(const std::string& channel, const AlertMessage& m) {
     }
     const bool last = attempt >= opts_.max_attempts || !s.IsRetryable() || stop_;
     if (opts_.log) {
+      // Outside the lock: a slow log sink must not hold up Enqueue.
+      lock.unlock();
       opts_.log(fmt::format("alert {} {} {}: {} attempt {} failed: {}{}", m.status, m.pipeline,
                             m.condition, channel, attempt, Clean(s.message()),
                             last ? " (giving up)" : ""));
+      lock.lock();
     }
     if (last) {
       counts_[channel].failed++;
