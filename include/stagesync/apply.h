@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "stagesync/config.h"
 #include "stagesync/runtime.h"
@@ -41,6 +42,10 @@ struct ApplyOptions {
   std::function<void(const std::string& message)> on_notice;
   // Checked between batches: once true, the drain ends after the batch being written commits.
   const std::atomic<bool>* stop = nullptr;
+  // Told, on the applier thread, with the records of each change-log batch once it committed
+  // (in sequence order, deleted ones included), e.g. for drift detection (src/obs/drift.h).
+  // Not told about a mapping change's re-apply of old records. Default: none.
+  std::function<void(const std::vector<stage::StagedRecord>&)> on_applied;
 };
 
 Result<ApplySummary> RunApply(const config::Config& cfg, const config::PipelineConfig& pipeline,

@@ -66,6 +66,7 @@ struct AgentConfig {
   int64_t shutdown_grace_s = 30;          // SIGTERM: in-flight batches get this long
   int64_t backoff_base_s = 30;            // a failing pipeline or sink retries after base,
   int64_t backoff_max_s = 1800;           // 2 x base, ... up to max
+  std::string lang = "both";              // status page labels: "zh", "en" or "both"
   std::string path = "agent";
 };
 

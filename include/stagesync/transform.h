@@ -58,6 +58,17 @@ struct MapVerdict {
   std::string rule;       // "required:col", "type:col", ... when a rule rejected it
 };
 
+// One mapping reference evaluated while mapping a record, for drift detection (src/obs/drift.h).
+// `reference` is the reference as written, without its filters: "{{form:实际付款金额}}",
+// "{{用途}}", "{originator_userid}". `resolved` is false when the record had nothing there
+// (absent or JSON null) every time the reference was evaluated for it (a flattened record
+// evaluates a form reference once per row). Variables (CURRENT_TIME, ...) and {_row} are not
+// references to the record and are not listed.
+struct RefUse {
+  std::string reference;
+  bool resolved = false;
+};
+
 class Template;
 
 class Mapping {
@@ -82,8 +93,10 @@ class Mapping {
   // none with FlattenEmpty::kNoRows). A record the `where`
   // expression rejects yields no rows and verdict->filtered. InvalidArgument naming the
   // column (and the rule, in verdict->rule) when a value cannot be converted or breaks a rule.
+  // `refs`, when given, is filled with every reference evaluated for the record (once each, in
+  // first-evaluation order), also when mapping fails part-way; nothing is collected otherwise.
   Status Map(const json::Value& record, std::vector<MappedRow>* out, MapVerdict* verdict = nullptr,
-             const Variables* vars = nullptr) const;
+             const Variables* vars = nullptr, std::vector<RefUse>* refs = nullptr) const;
 
   // For `check`: the scoped label references ({{row:X}}, {{form:X}}) of a flattening mapping
   // whose label X exists at both levels of `record` (a form component or record key, and a

@@ -265,6 +265,7 @@ std::string Agent::SinkTask(const std::shared_ptr<PipelineState>& st,
   ao.on_notice = [this, p, &s](const std::string& m) {
     Log("pipeline " + p->name + ", sink " + s.name + ": " + m);
   };
+  ao.on_applied = obs::DriftFeed(&drift_, *p, s, [this] { return Now(); });
   auto r = apply::RunApply(*cfg, *p, s, log_.get(), *rt_, ao);
   std::lock_guard<std::mutex> lock(mu_);
   SinkState& ss = st->sinks[s.name];
@@ -453,7 +454,7 @@ std::string Agent::PipelineJsonLocked(const PipelineState& st) {
         sinks.empty() ? "" : ",", json::Quote(s.name), state, ss.failures, ms(ss.backoff_until_ms),
         str(ss.last_error), ss.last_summary.empty() ? "null" : ss.last_summary);
   }
-  return fmt::format(
+  std::string json = fmt::format(
       "{{\"name\":{},\"state\":\"{}\",\"schedule\":{},\"time_zone\":{},\"paused\":{},"
       "\"last_run\":{{\"started_ms\":{},\"finished_ms\":{},\"outcome\":{}}},"
       "\"last_success_ms\":{},\"next_run\":{},\"backoff\":{{\"failures\":{},\"until_ms\":{}}},"
@@ -463,6 +464,8 @@ std::string Agent::PipelineJsonLocked(const PipelineState& st) {
       ms(st.last_success_ms.value_or(0)), st.paused || st.fetching ? "null" : ms(st.due_ms),
       st.failures, ms(st.backoff_until_ms), str(st.last_error), str(st.waiting),
       st.last_fetch.empty() ? "null" : st.last_fetch, sinks);
+  json.pop_back();  // the closing brace
+  return json + ",\"drift\":" + drift_.Json(st.name) + "}";
 }
 
 // Adds each sink's pending count (read from staging outside the agent's lock: it scans).
@@ -645,6 +648,8 @@ Status Agent::Reload(std::shared_ptr<const config::Config> cfg) {
   for (auto& [name, st] : pipelines_) {
     if (!names.count(name) && !st->removed) {
       st->removed = true;  // in-flight work finishes; nothing new starts
+      // A pipeline added back later starts without drift history.
+      drift_.ForgetPipeline(name);
       ++removed;
     }
   }

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "agent/control.h"
+#include "obs/drift.h"
 #include "stagesync/config.h"
 #include "stagesync/runtime.h"
 #include "stagesync/schedule.h"
@@ -73,6 +74,8 @@ class Agent final : public AgentControl {
   int64_t LoopAliveMicros() const { return loop_at_us_.load(); }
   // A reload that could not be read: the old config stays and the API shows why.
   void ReloadFailed(const Status& why);
+  // References of each sink's mapping that stopped resolving (fed by every apply).
+  const obs::DriftTracker& drift() const { return drift_; }
 
   // AgentControl.
   std::string PipelinesJson() override;
@@ -140,6 +143,7 @@ class Agent final : public AgentControl {
   Runtime* const rt_;
   AgentOptions opts_;
   Clock* clock_;
+  obs::DriftTracker drift_;  // before the workers that feed it, so it outlives them
 
   std::atomic<bool> stopping_{false};
   std::atomic<bool> stop_tasks_{false};  // given to fetches and applies

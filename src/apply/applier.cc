@@ -142,6 +142,7 @@ Result<ApplySummary> Drain(const std::string& pipeline, const std::string& sink_
     cursor = cur.max_seq;
     sum.changes += cur.changes;
     add(st);
+    if (opts.on_applied) opts.on_applied(cur.records);
     if (!following.ok()) return following.status();
     cur = std::move(following).value();
     if (opts.stop != nullptr && opts.stop->load() && cur.changes > 0) {

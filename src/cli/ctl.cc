@@ -215,6 +215,23 @@ void PrintTable(FILE* out, const std::vector<std::vector<std::string>>& rows) {
   }
 }
 
+// One line per mapping reference in drift (the agent's "drift" arrays, doc/drift.md): a column
+// going silently NULL is easy to miss in a table.
+void PrintDrift(FILE* out, const std::vector<const json::Value*>& pipelines, int64_t now_ms) {
+  for (const json::Value* p : pipelines) {
+    const json::Value* drift = p->Find("drift");
+    if (drift == nullptr || !drift->is_array()) continue;
+    for (const json::Value& d : drift->items()) {
+      const int64_t since = IntOr(d.Find("first_missing_ms"), -1);
+      std::fprintf(out, "drift: %s/%s %s missing in %s records in a row since %s%s\n",
+                   TextOf(p->Find("name")).c_str(), TextOf(d.Find("sink")).c_str(),
+                   TextOf(d.Find("reference")).c_str(), TextOf(d.Find("missing_streak")).c_str(),
+                   TextOf(d.Find("first_missing_key")).c_str(),
+                   since >= 0 ? (" (" + Span(now_ms - since) + " ago)").c_str() : "");
+    }
+  }
+}
+
 int ShowStatus(const Call& c, const std::string& pipeline) {
   HttpResponse resp;
   int rc = kExitOk;
@@ -248,6 +265,7 @@ int ShowStatus(const Call& c, const std::string& pipeline) {
                     NextRun(*p, now_ms), Backoff(*p, now_ms), Pending(*p)});
   }
   PrintTable(c.opts.out, rows);
+  PrintDrift(c.opts.out, pipelines, now_ms);
   if (const json::Value* runs = doc->Find("runs"); runs != nullptr && runs->is_array()) {
     std::fprintf(c.opts.out, "\nrecent runs:\n");
     for (const json::Value& r : runs->items()) {

@@ -21,6 +21,7 @@
 #include "agent/sd_notify.h"
 #include "connectors/connector.h"
 #include "obs/alerts.h"
+#include "obs/status_routes.h"
 #include "stagesync/json.h"
 #include "stagesync/runtime.h"
 #include "stagesync/stage.h"
@@ -106,6 +107,9 @@ int RunAgent(std::shared_ptr<const config::Config> cfg, const std::string& liste
   co.listen = listen_override.empty() ? cfg->agent.listen : listen_override;
   co.token = cfg->agent.token;
   agent::ControlServer server(&agent, co);
+  obs::StatusPageOptions page;
+  if (auto lang = obs::ParseLang(cfg->agent.lang); lang.ok()) page.lang = *lang;  // checked at load
+  obs::InstallStatusPage(&server.http(), &agent, agent.staging(), page);
   if (Status s = server.Start(); !s.ok()) {
     LogLine("error: " + s.message());
     return s.code() == StatusCode::kInvalidArgument ? 2 : 1;

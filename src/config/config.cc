@@ -179,6 +179,8 @@ const OptionTable<AgentConfig>& AgentOptionTable() {
           .Int("backoff_base_s", &A::backoff_base_s, 30, 1, 86400,
                "first wait after a failed run or sink (doubles per failure)")
           .Int("backoff_max_s", &A::backoff_max_s, 1800, 1, 86400, "longest wait after failures")
+          .OneOf("lang", &A::lang, "both", {"zh", "en", "both"},
+                 "labels of the status page at /: Chinese, English or both")
           .Check([](const OptionReader& r, A* a) -> Status {
             if (a->backoff_max_s < a->backoff_base_s) {
               return InvalidArgument(r.PathOf("backoff_max_s") + ": must be >= backoff_base_s");

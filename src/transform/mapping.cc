@@ -359,8 +359,9 @@ Result<Mapping> Mapping::Compile(const MappingSpec& spec) {
 }
 
 Status Mapping::Map(const json::Value& record, std::vector<MappedRow>* out, MapVerdict* verdict,
-                    const Variables* vars) const {
+                    const Variables* vars, std::vector<RefUse>* refs) const {
   internal::Context ctx;
+  ctx.ref_uses = refs;
   ctx.record = &record;
   ctx.tz_minutes = impl_->tz_minutes;
   ctx.variables = vars;

@@ -524,11 +524,15 @@ const json::Value* Walk(const json::Value* v, const std::vector<Part::Seg>& path
   return v;
 }
 
-static Val Resolve(const Part& p, const Context& ctx) {
+// *not_record: the value came from a variable or {_row}, not from the record.
+static Val Resolve(const Part& p, const Context& ctx, bool* not_record) {
   if (p.kind == Part::kLabel) {
     if (ctx.variables != nullptr && p.scope == Part::kUnscoped) {
       auto it = ctx.variables->find(p.text);
-      if (it != ctx.variables->end()) return Val::Str(it->second);
+      if (it != ctx.variables->end()) {
+        *not_record = true;
+        return Val::Str(it->second);
+      }
     }
     // One level only, never the other as a fallback: a row's missing cell must not become the
     // form's component of the same name. Kingdee rows are keyed by their FieldKeys
@@ -551,11 +555,15 @@ static Val Resolve(const Part& p, const Context& ctx) {
     return Val::Null();
   }
   if (p.path.size() == 1 && p.path[0].key == "_row") {
+    *not_record = true;
     return Val::Str(std::to_string(ctx.row_index));
   }
   if (p.path.size() == 1 && ctx.variables != nullptr) {
     auto it = ctx.variables->find(p.path[0].key);
-    if (it != ctx.variables->end()) return Val::Str(it->second);
+    if (it != ctx.variables->end()) {
+      *not_record = true;
+      return Val::Str(it->second);
+    }
   }
   if (ctx.row != nullptr && ctx.row->is_object() && !p.path.empty() && p.path[0].index < 0 &&
       ctx.row->Find(p.path[0].key) != nullptr) {
@@ -564,8 +572,31 @@ static Val Resolve(const Part& p, const Context& ctx) {
   return FromJson(Walk(ctx.record, p.path, 0));
 }
 
+// Notes one evaluation of `p` for drift detection: a reference resolves for a record when any
+// of its evaluations found a value (a form reference is evaluated once per flattened row).
+static void NoteRefUse(const Part& p, bool resolved, std::vector<RefUse>* uses) {
+  std::string name;
+  if (p.kind == Part::kLabel) {
+    name = "{{";
+    if (p.scope == Part::kForm) name += "form:";
+    if (p.scope == Part::kRow) name += "row:";
+    name += p.text + "}}";
+  } else {
+    name = "{" + p.text + "}";
+  }
+  for (RefUse& u : *uses) {
+    if (u.reference == name) {
+      u.resolved = u.resolved || resolved;
+      return;
+    }
+  }
+  uses->push_back(RefUse{std::move(name), resolved});
+}
+
 Status ResolveFiltered(const Part& p, const Context& ctx, Val* out) {
-  *out = Resolve(p, ctx);
+  bool not_record = false;
+  *out = Resolve(p, ctx, &not_record);
+  if (ctx.ref_uses != nullptr && !not_record) NoteRefUse(p, !out->null, ctx.ref_uses);
   std::string err;
   for (const auto& f : p.filters) {
     if (!ApplyFilter(f, ctx.tz_minutes, out, &err)) return InvalidArgument(err);

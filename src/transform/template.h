@@ -15,6 +15,10 @@
 #include "stagesync/json.h"
 #include "stagesync/status.h"
 
+namespace stagesync::transform {
+struct RefUse;  // stagesync/transform.h
+}  // namespace stagesync::transform
+
 namespace stagesync::transform::internal {
 
 // A value during evaluation: NULL or text (numbers are text in their source form).
@@ -91,6 +95,8 @@ struct Context {
   const std::map<std::string, std::string>* variables = nullptr;            // LAST_SYNC_TIME, ...
   const LookupTables* lookups = nullptr;
   int tz_minutes = 480;
+  // When set, every reference resolved is noted here (drift detection); null costs nothing.
+  std::vector<RefUse>* ref_uses = nullptr;
 };
 
 // Parses a template; "_function EXPR" compiles an expression. Errors name `path` and the

@@ -446,6 +446,7 @@ DingTalkInstance DingTalkEmulator::MakeInstanceLocked(int64_t create_ms, int64_t
 }
 
 void DingTalkEmulator::InsertLocked(DingTalkInstance inst) {
+  inst.renamed_labels = label_renames_;
   by_time_.emplace(inst.create_time_ms, inst.id);
   business_ids_.insert(inst.business_id);
   ++bill_numbers_[inst.bill_number];
@@ -587,6 +588,19 @@ bool DingTalkEmulator::SetBillNumber(const std::string& id, const std::string& n
   return true;
 }
 
+void DingTalkEmulator::RenameFormLabel(const std::string& from, const std::string& to) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string original = from;
+  for (const auto& [orig, now] : label_renames_) {
+    if (now == from) original = orig;
+  }
+  if (to == original) {
+    label_renames_.erase(original);
+  } else {
+    label_renames_[original] = to;
+  }
+}
+
 std::vector<DingTalkInstance> DingTalkEmulator::Instances() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<DingTalkInstance> out;
@@ -629,9 +643,13 @@ std::string DingTalkEmulator::InstanceJsonLocked(const DingTalkInstance& in,
 
   if (key("form_component_values")) {
     w.BeginArray();
-    auto component = [&w](std::string_view name, std::string_view id, std::string_view type,
-                          std::string_view value) {
+    auto component = [&w, &in](std::string_view name, std::string_view id, std::string_view type,
+                               std::string_view value) {
       w.BeginObject();
+      if (auto renamed = in.renamed_labels.find(std::string(name));
+          renamed != in.renamed_labels.end()) {
+        name = renamed->second;
+      }
       if (!name.empty()) w.Field("name", name);
       w.Field("id", id).Field("component_type", type).Field("value", value);
     };

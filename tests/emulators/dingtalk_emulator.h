@@ -68,6 +68,9 @@ struct DingTalkInstance {
   // 单据编号: the Kingdee CN_PAYAPPLY bill number, "FKSQ" + 6 digits, unique unless set otherwise
   // through SetBillNumber. Drawn from its own generator, so every other field is unchanged by it.
   std::string bill_number;
+  // Form labels this instance carries under another name (original name -> name), set when it
+  // is created from the renames made so far (RenameFormLabel).
+  std::map<std::string, std::string> renamed_labels;
 };
 
 // One Yida process instance as stored by the emulator.
@@ -142,6 +145,12 @@ class DingTalkEmulator : public Emulator {
   std::string InstanceJson(const std::string& id) const;  // "" if unknown
   // Sets the 单据编号 value (any string, duplicates and "" included); bumps version.
   bool SetBillNumber(const std::string& id, const std::string& number);
+  // An admin renames a field of the approval form: instances created from now on carry `to`
+  // as the component's `name` in form_component_values, where `from` was (component id, type
+  // and value unchanged); existing instances keep the name they were submitted with, as DingTalk
+  // snapshots the form with each instance (a MODIFY re-submission is a new instance). `from` is
+  // the label's original or current name; renaming back to the original undoes it.
+  void RenameFormLabel(const std::string& from, const std::string& to);
 
   // The clock (AdvanceClockMs) drives token expiry, the listids default end_time, the 365-day
   // rule and the finish_time set by Complete.
@@ -293,7 +302,8 @@ class DingTalkEmulator : public Emulator {
   std::mt19937_64 data_rng_;
   std::mt19937_64 noise_rng_;  // tokens and request ids; never affects instance data
   std::mt19937_64 bill_rng_;   // 单据编号 only, so adding it left every other field unchanged
-  std::map<std::string, int> bill_numbers_;  // value -> how many instances carry it
+  std::map<std::string, int> bill_numbers_;           // value -> how many instances carry it
+  std::map<std::string, std::string> label_renames_;  // original form label -> current name
 
   std::string token_;
   int64_t token_issued_ms_ = 0;
