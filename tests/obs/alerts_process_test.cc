@@ -74,6 +74,27 @@ class AlertsProcessTest : public ::testing::Test {
   int64_t ExpectedRows() {
     return static_cast<int64_t>(testing::ExpectedPaymentRows(dt_.Instances()).size());
   }
+  // Requests the payment sink applied (its ledger).
+  int64_t Applied() {
+    auto n = db_.Scalar("SELECT COUNT(*) FROM stagesync_ledger WHERE pipeline = '" + kPayment +
+                        "' AND sink = 'bi_mysql'");
+    return n.ok() && *n != "NULL" ? std::stoll(*n) : -1;
+  }
+  // The robot's messages whose title has `tag` and `condition`, markdown escapes removed.
+  std::vector<std::string> Texts(const std::string& tag, const std::string& condition) {
+    std::vector<std::string> out;
+    for (const auto& m : robot_.Accepted()) {
+      if (m.title.find(tag) == std::string::npos || m.title.find(condition) == std::string::npos) {
+        continue;
+      }
+      std::string t;
+      for (char c : m.text) {
+        if (c != '\\') t += c;
+      }
+      out.push_back(t);
+    }
+    return out;
+  }
   void ExpectNoSecretIn(const std::string& path) {
     const std::string text = ReadAll(path);
     EXPECT_EQ(text.find(kSecret), std::string::npos) << "the robot's secret is in " << path;
@@ -153,6 +174,36 @@ TEST_F(AlertsProcessTest, AHangingRobotNeverHoldsBackTheSyncAndItsFailuresAreLog
   EXPECT_EQ(stopped.code, 0) << Tail(log());
   EXPECT_LT(stopped.elapsed_ms, 8000) << Tail(log());
   ExpectNoSecretIn(log());
+}
+
+// Issue 12: the DingTalk form's admin renames a label mid-run; the alert names the reference
+// and the first request without it, and renaming it back resolves the alert.
+TEST_F(AlertsProcessTest, ARenamedFormLabelSendsADriftAlertNamingItAndItsRecordThenResolves) {
+  testing::AgentProcess agent;
+  ASSERT_TRUE(agent.Start(kBinary, Config(), log(), Env()));
+  ASSERT_TRUE(agent.WaitReady()) << Tail(log());
+  const int64_t initial = static_cast<int64_t>(dt_.Instances().size());
+  ASSERT_TRUE(testing::WaitFor([&] { return Applied() == initial; }, 20000, 50)) << Tail(log());
+
+  dt_.RenameFormLabel("实际付款金额", "实付金额");
+  const std::string first = dt_.AddInstance(Clock::Real()->NowMillis() - 30000);
+  for (int k = 0; k < 5; ++k) dt_.AddInstance(Clock::Real()->NowMillis() - 20000 + k * 1000);
+  ASSERT_TRUE(testing::WaitFor([&] { return Applied() == initial + 6; }, 15000, 50)) << Tail(log());
+  ASSERT_TRUE(testing::WaitFor([&] { return !Texts("FIRING", "drift").empty(); }, 10000, 50))
+      << Tail(log());
+  const std::string text = Texts("FIRING", "drift")[0];
+  EXPECT_NE(text.find("{{form:实际付款金额}}"), std::string::npos) << text;
+  EXPECT_NE(text.find(first), std::string::npos) << text;
+  EXPECT_NE(text.find("bi_mysql"), std::string::npos) << text;
+
+  dt_.RenameFormLabel("实付金额", "实际付款金额");
+  dt_.AddInstance(Clock::Real()->NowMillis() - 10000);
+  ASSERT_TRUE(testing::WaitFor([&] { return !Texts("RESOLVED", "drift").empty(); }, 15000, 50))
+      << Tail(log());
+  EXPECT_NE(Texts("RESOLVED", "drift")[0].find("{{form:实际付款金额}}"), std::string::npos);
+  EXPECT_EQ(Texts("FIRING", "drift").size(), 1u);
+  EXPECT_EQ(robot_.Answered(310000), 0);
+  EXPECT_EQ(agent.Terminate(15000).code, 0) << Tail(log());
 }
 
 }  // namespace
