@@ -70,9 +70,31 @@ struct AgentConfig {
   std::string path = "agent";
 };
 
+// The `alerts` section: messages the agent itself sends to a DingTalk robot and/or a JSON
+// webhook when a condition starts and when it clears (see doc/alerts.md). No channel: off.
+struct AlertsConfig {
+  std::string dingtalk_webhook;  // dingtalk_robot.webhook (with access_token), from ${ENV}
+  std::string dingtalk_secret;   // dingtalk_robot.secret (SEC...), from ${ENV}; "" = unsigned
+  std::string webhook_url;       // webhook.url
+  std::string status_page_url;   // linked from messages. Default: http://<agent.listen>/
+  int64_t failed_runs = 3;       // N consecutive failed runs; 0 = off
+  int64_t freshness_s = 0;       // last successful run older than this; 0 = off
+  std::map<std::string, int64_t> freshness_s_per_pipeline;  // overrides freshness_s
+  bool quarantine_grew = true;
+  int64_t intent_open_s = 600;   // an intent open longer than this; 0 = off
+  bool quota = true;             // a connection's daily quota spent
+  bool drift = true;             // a mapping reference stopped resolving
+  int64_t min_interval_s = 600;  // per pipeline+condition, between two firing messages
+  int64_t max_per_hour = 30;     // all messages of the agent
+  int64_t check_interval_s = 5;  // how often conditions are evaluated
+  bool enabled() const { return !dingtalk_webhook.empty() || !webhook_url.empty(); }
+  std::string path = "alerts";
+};
+
 struct Config {
   std::string file;
   AgentConfig agent;
+  AlertsConfig alerts;
   std::string state_dir;  // absolute, or relative to the config file's folder
   std::map<std::string, ConnectionConfig> connections;
   std::vector<PipelineConfig> pipelines;

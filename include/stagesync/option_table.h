@@ -149,5 +149,7 @@ class OptionTable {
 
 // The config's `agent` section (for `--help-config` and the loader).
 const OptionTable<AgentConfig>& AgentOptionTable();
+// The `alerts` section (doc/alerts.md).
+const OptionTable<AlertsConfig>& AlertsOptionTable();
 
 }  // namespace stagesync::config

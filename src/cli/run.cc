@@ -20,6 +20,7 @@
 #include "agent/control_server.h"
 #include "agent/sd_notify.h"
 #include "connectors/connector.h"
+#include "obs/alerts.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
 #include "obs/status_routes.h"
@@ -118,6 +119,32 @@ int RunAgent(std::shared_ptr<const config::Config> cfg, const std::string& liste
   LogLine(fmt::format("agent started: {} pipeline(s), control API at http://{}",
                       cfg->pipelines.size(), server.address()));
 
+  // Alerts (doc/alerts.md): delivered over the Runtime's HTTP client on their own thread.
+  std::unique_ptr<obs::AlertDelivery> alert_delivery;
+  std::unique_ptr<obs::Alerter> alerter;
+  if (cfg->alerts.enabled()) {
+    obs::AlertDeliveryOptions dopt;
+    dopt.dingtalk_webhook = cfg->alerts.dingtalk_webhook;
+    dopt.dingtalk_secret = cfg->alerts.dingtalk_secret;
+    dopt.webhook_url = cfg->alerts.webhook_url;
+    dopt.http = rt.http();
+    dopt.log = [](const std::string& m) { LogLine(m, obs::LogLevel::kWarning); };
+    dopt.on_delivery = [&metrics](const std::string& channel, bool ok) {
+      metrics.AlertSent(channel, ok);
+    };
+    alert_delivery = std::make_unique<obs::AlertDelivery>(std::move(dopt));
+    alert_delivery->Start();
+    config::AlertsConfig rules = cfg->alerts;
+    // The default link names the configured listener; --listen overrides where it really is.
+    if (rules.status_page_url == "http://" + cfg->agent.listen + "/") {
+      rules.status_page_url = "http://" + server.address() + "/";
+    }
+    alerter = std::make_unique<obs::Alerter>(
+        std::move(rules), &agent, agent.staging(), alert_delivery.get(),
+        obs::AlerterOptions{{}, [](const std::string& m) { LogLine(m); }});
+    alerter->Start();
+  }
+
   agent::SystemdNotifier notifier;
   notifier.Ready();
   notifier.Status(agent.StatusLine());
@@ -172,6 +199,8 @@ int RunAgent(std::shared_ptr<const config::Config> cfg, const std::string& liste
   });
 
   const bool clean = agent.Run();
+  if (alerter) alerter->Stop();
+  if (alert_delivery) alert_delivery->Stop();
   server.Stop();
   std::remove((state_dir + "/" + kAgentFile).c_str());
   {

@@ -202,6 +202,102 @@ const OptionTable<AgentConfig>& AgentOptionTable() {
   return table;
 }
 
+// A channel object ({"webhook": ..., "secret": ...}) read into `fields` (key -> member);
+// the URL keys must be http(s).
+static Status ReadChannel(const OptionReader& r, std::string_view name,
+                          std::initializer_list<std::pair<std::string_view, std::string*>> fields,
+                          std::string_view url_key) {
+  const json::Value* v = r.Get(name);
+  if (v == nullptr) return Status::Ok();
+  const std::string path = r.PathOf(name);
+  SS_RETURN_IF_ERROR(RequireType(v, json::Type::kObject, path));
+  for (const auto& m : v->members()) {
+    bool known = false;
+    for (const auto& f : fields) known = known || m.first == f.first;
+    if (!known) return PathError(path + "." + m.first, "unknown key");
+    SS_RETURN_IF_ERROR(RequireType(&m.second, json::Type::kString, path + "." + m.first));
+  }
+  for (const auto& [key, out] : fields) {
+    if (const json::Value* f = v->Find(key)) *out = f->text();
+  }
+  const json::Value* url = v->Find(url_key);
+  if (url == nullptr || url->text().empty()) {
+    return PathError(path + "." + std::string(url_key), "missing");
+  }
+  if (url->text().rfind("http://", 0) != 0 && url->text().rfind("https://", 0) != 0) {
+    return PathError(path + "." + std::string(url_key), "must be an http(s) URL");
+  }
+  return Status::Ok();
+}
+
+const OptionTable<AlertsConfig>& AlertsOptionTable() {
+  using A = AlertsConfig;
+  static const OptionTable<A> table =
+      OptionTable<A>()
+          .Custom("dingtalk_robot", OptionType::kObject, false, "none",
+                  "DingTalk custom robot: {\"webhook\": URL with access_token, \"secret\": SEC... "
+                  "signing secret} (both from ${ENV})",
+                  [](const OptionReader& r, A* a) {
+                    return ReadChannel(
+                        r, "dingtalk_robot",
+                        {{"webhook", &a->dingtalk_webhook}, {"secret", &a->dingtalk_secret}},
+                        "webhook");
+                  })
+          .Custom("webhook", OptionType::kObject, false, "none",
+                  "generic JSON webhook: {\"url\": URL}, POSTed "
+                  "{status, pipeline, condition, summary, values, status_page}",
+                  [](const OptionReader& r, A* a) {
+                    return ReadChannel(r, "webhook", {{"url", &a->webhook_url}}, "url");
+                  })
+          .Custom("status_page_url", OptionType::kString, false, "http://<agent.listen>/",
+                  "the status page linked from every message",
+                  [](const OptionReader& r, A* a) {
+                    a->status_page_url = r.String("status_page_url", "");
+                    return Status::Ok();
+                  })
+          .Int("failed_runs", &A::failed_runs, 3, 0, 1000,
+               "alert after this many consecutive failed runs; 0 = off")
+          .Custom("freshness_s", OptionType::kAny, false, "0",
+                  "alert when a pipeline's last successful run is older than this (s): a number "
+                  "for every pipeline or {\"*\": N, \"PIPELINE\": M}; 0 = off",
+                  [](const OptionReader& r, A* a) -> Status {
+                    const json::Value* v = r.Get("freshness_s");
+                    if (v == nullptr) return Status::Ok();
+                    auto one = [&](const json::Value& x, const std::string& path,
+                                   int64_t* out) -> Status {
+                      if (!x.AsInt64(out) || *out < 0 || *out > 365 * 86400) {
+                        return PathError(path, "must be an integer in [0, 31536000]");
+                      }
+                      return Status::Ok();
+                    };
+                    if (!v->is_object()) return one(*v, r.PathOf("freshness_s"), &a->freshness_s);
+                    for (const auto& [k, x] : v->members()) {
+                      const std::string path = r.PathOf("freshness_s") + "." + k;
+                      int64_t n = 0;
+                      SS_RETURN_IF_ERROR(one(x, path, &n));
+                      if (k == "*") {
+                        a->freshness_s = n;
+                      } else {
+                        a->freshness_s_per_pipeline[k] = n;
+                      }
+                    }
+                    return Status::Ok();
+                  })
+          .Flag("quarantine_grew", &A::quarantine_grew, true,
+                "alert when a pipeline's quarantine grows")
+          .Int("intent_open_s", &A::intent_open_s, 600, 0, 30 * 86400,
+               "alert when an HTTP sink's intent stays open longer than this (s); 0 = off")
+          .Flag("quota", &A::quota, true, "alert while a connection's daily quota is spent")
+          .Flag("drift", &A::drift, true, "alert when a mapping reference stops resolving")
+          .Int("min_interval_s", &A::min_interval_s, 600, 0, 7 * 86400,
+               "least time between two firing messages of one pipeline and condition")
+          .Int("max_per_hour", &A::max_per_hour, 30, 1, 10000,
+               "most messages the agent sends in any hour (beyond: held back, counted)")
+          .Int("check_interval_s", &A::check_interval_s, 5, 1, 3600,
+               "how often the conditions are evaluated");
+  return table;
+}
+
 const PipelineConfig* Config::FindPipeline(std::string_view name) const {
   for (const auto& p : pipelines) {
     if (p.name == name) return &p;
@@ -229,8 +325,8 @@ Result<Config> LoadString(std::string_view text, const std::string& base_dir, En
     Status dup = RejectDuplicateKeys(root, "");
     if (!dup.ok()) return InvalidArgument(dup.message().substr(1));  // drop the leading '.'
   }
-  SS_RETURN_IF_ERROR(
-      CheckKeys(root, "", {"state_dir", "agent", "connections", "pipelines", "$comment"}));
+  SS_RETURN_IF_ERROR(CheckKeys(
+      root, "", {"state_dir", "agent", "alerts", "connections", "pipelines", "$comment"}));
 
   Config cfg;
   const json::Value* sd = root.Find("state_dir");
@@ -249,6 +345,15 @@ Result<Config> LoadString(std::string_view text, const std::string& base_dir, En
     json::Value expanded = *av;
     SS_RETURN_IF_ERROR(ExpandEnv(&expanded, "agent", getenv_fn));
     SS_ASSIGN_OR_RETURN(cfg.agent, AgentOptionTable().Read(expanded, "agent"));
+  }
+  if (const json::Value* al = root.Find("alerts")) {
+    SS_RETURN_IF_ERROR(RequireType(al, json::Type::kObject, "alerts"));
+    json::Value expanded = *al;
+    SS_RETURN_IF_ERROR(ExpandEnv(&expanded, "alerts", getenv_fn));
+    SS_ASSIGN_OR_RETURN(cfg.alerts, AlertsOptionTable().Read(expanded, "alerts"));
+  }
+  if (cfg.alerts.status_page_url.empty()) {
+    cfg.alerts.status_page_url = "http://" + cfg.agent.listen + "/";
   }
 
   const json::Value* conns = root.Find("connections");

@@ -204,6 +204,10 @@ std::string HelpConfig() {
   table("agent", []() -> const std::vector<config::OptionSpec>& {
     return config::AgentOptionTable().specs();
   });
+  out += "\nalerts: messages the agent sends when a condition starts and clears (doc/alerts.md)\n";
+  table("alerts", []() -> const std::vector<config::OptionSpec>& {
+    return config::AlertsOptionTable().specs();
+  });
   for (const Connector* c : Registry()) {
     out += fmt::format("\n{}: {}\n", c->type, c->about);
     table(fmt::format("connections.NAME (\"type\": \"{}\")", c->type), c->connection_options);
