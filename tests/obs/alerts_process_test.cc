@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "emulators/dingtalk_emulator.h"
+#include "obs/metrics_scrape.h"
 #include "obs/robot_emulator.h"
 #include "stagesync/clock.h"
 #include "stagesync/json.h"
@@ -139,6 +140,13 @@ TEST_F(AlertsProcessTest, FailingPipelineSendsExactlyOneAlertAndItsRecoveryOneRe
   // Every request the robot saw was signed right.
   EXPECT_EQ(robot_.Answered(310000), 0);
   EXPECT_EQ(robot_.Answered(0), 2);
+  // Both deliveries are counted for Prometheus (stagesync_alerts_sent_total).
+  std::string scrape;
+  ASSERT_EQ(agent.GetStatus("/metrics", &scrape), 200);
+  EXPECT_EQ(testing::SampleValue(scrape, "stagesync_alerts_sent_total",
+                                 {{"channel", "dingtalk_robot"}, {"outcome", "ok"}}),
+            2)
+      << scrape;
 
   const auto stopped = agent.Terminate(30000);
   EXPECT_EQ(stopped.code, 0) << Tail(log());
