@@ -105,32 +105,6 @@ std::string JsonEscaped(std::string_view s) {
   return q.substr(1, q.size() - 2);
 }
 
-std::string HtmlEscaped(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out.push_back(c);
-    }
-  }
-  return out;
-}
-
 // The forms a secret takes in text we emit: raw, inside a JSON string (once or twice quoted,
 // with `/` escaped or not), HTML-escaped and URL-encoded (either hex case, `+` or %20 for a space).
 std::vector<std::string> FormsOf(std::string_view v) {
@@ -147,8 +121,8 @@ std::vector<std::string> FormsOf(std::string_view v) {
   }
   forms.push_back(slash);
   // As an HTML page shows it (the status page escapes & < > " ').
-  forms.push_back(HtmlEscaped(v));
-  forms.push_back(HtmlEscaped(esc));
+  forms.push_back(HtmlEscape(v));
+  forms.push_back(HtmlEscape(esc));
   for (const char* hex : {"0123456789ABCDEF", "0123456789abcdef"}) {
     for (bool plus : {false, true}) {
       std::string enc;
@@ -167,6 +141,37 @@ struct Span {
 };
 
 }  // namespace
+
+std::string HtmlEscape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + s.size() / 8);
+  for (char c : s) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        if ((static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n') || c == '\x7f') {
+          out += "\xEF\xBF\xBD";  // U+FFFD
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  return out;
+}
 
 struct Redactor::Secrets {
   std::set<std::string> raw;                          // as registered

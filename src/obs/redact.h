@@ -54,6 +54,11 @@ class Redactor {
 // Redactor::Global().Redact(text).
 std::string Redact(std::string_view text);
 
+// & < > " ' as character references: the result is inert both as element text and inside a
+// quoted attribute value. Bytes >= 0x80 pass through (the page is UTF-8); NUL and the other C0
+// controls but tab and newline become U+FFFD, which HTML would otherwise reject or misparse.
+std::string HtmlEscape(std::string_view s);
+
 // Whether a config field of this name holds a secret (its ${ENV} value is registered): names
 // containing secret, password, passwd, token, session (Kuaimai's access token),
 // credential, private_key, sign_key.

@@ -128,8 +128,6 @@ td.qerror{min-width:24em}
 table.kv{width:auto;min-width:50%}table.kv th{text-align:left;width:12em}
 )";
 
-bool IsC0(unsigned char c) { return c < 0x20 && c != '\t' && c != '\n'; }
-
 std::string E(std::string_view s) { return HtmlEscape(s); }
 
 std::string Label(const L& l, Lang lang) {
@@ -439,37 +437,6 @@ Result<Lang> ParseLang(std::string_view text) {
   if (text == "en") return Lang::kEn;
   if (text == "both") return Lang::kBoth;
   return InvalidArgument("agent.lang: must be zh, en or both (got '" + std::string(text) + "')");
-}
-
-std::string HtmlEscape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + s.size() / 8);
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        if (IsC0(static_cast<unsigned char>(c)) || c == '\x7f') {
-          out += "\xEF\xBF\xBD";  // U+FFFD
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  return out;
 }
 
 std::string RenderOverview(const Value& agent, const std::map<std::string, PipelineFacts>& facts,

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "obs/redact.h"
 #include "stagesync/json.h"
 #include "stagesync/status.h"
 
@@ -25,10 +26,8 @@ enum class Lang { kZh, kEn, kBoth };
 // "zh" | "en" | "both"; InvalidArgument naming agent.lang otherwise.
 Result<Lang> ParseLang(std::string_view text);
 
-// & < > " ' as character references: the result is inert both as element text and inside a
-// quoted attribute value. Bytes >= 0x80 pass through (the page is UTF-8); NUL and the other C0
-// controls but tab and newline become U+FFFD, which HTML would otherwise reject or misparse.
-std::string HtmlEscape(std::string_view s);
+// HtmlEscape (obs/redact.h) escapes every value the pages show: the redactor knows a secret's
+// escaped form only because it is the same function.
 
 // One quarantined record, as staging keeps it.
 struct QuarantineItem {
