@@ -118,6 +118,11 @@ Status Agent::InitPipeline(const std::shared_ptr<const config::Config>& cfg,
         }
       }
     }
+    // Metrics know the last success from before this process too (a stale-pipeline alert
+    // must fire for a pipeline failing since the restart).
+    if (st->last_success_ms) {
+      rt_->telemetry()->PipelineSuccess(p.name, *st->last_success_ms / 1000);
+    }
   }
   const int64_t now = Now();
   if (p.schedule.empty()) {

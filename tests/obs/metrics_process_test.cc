@@ -310,8 +310,35 @@ TEST_F(MetricsProcessTest, PrometheusScrapesFetchedAndPendingFromTheRealAgent) {
           },
           10000))
     prom.Kill();
+  const auto last_ok = testing::SampleValue(scrape, "stagesync_last_success_timestamp_seconds",
+                                            {{"pipeline", kPipeline}});
+  ASSERT_TRUE(last_ok);
   agent.Signal(SIGTERM);
   EXPECT_EQ(agent.Wait(), 0) << Tail(log);
+
+  // Restarted, the agent reads its last success from the run history before running anything
+  // (the schedule is hourly): without it, StagesyncPipelineStale could never fire for a
+  // pipeline that has failed ever since a restart.
+  testing::Subprocess again;
+  ASSERT_TRUE(again.Start(
+      {kBinary, "--config", config, "run", "--listen", "127.0.0.1:" + std::to_string(agent_port_)},
+      {}, dir_.Sub("agent2.log")));
+  ASSERT_TRUE(testing::WaitFor([&] { return Ask("GET", "/healthz") == 200; }, 15000))
+      << Tail(dir_.Sub("agent2.log"));
+  scrape = Scrape();
+  EXPECT_EQ(testing::SampleValue(scrape, "stagesync_runs_total",
+                                 {{"pipeline", kPipeline}, {"outcome", "ok"}}),
+            std::nullopt)
+      << "a run started after the restart; the check below would prove nothing";
+  // At or after the last success the first process saw (the history also holds the sink-only
+  // retry runs that follow it), never in the future.
+  const auto restarted = testing::SampleValue(scrape, "stagesync_last_success_timestamp_seconds",
+                                              {{"pipeline", kPipeline}});
+  ASSERT_TRUE(restarted) << scrape;
+  EXPECT_GE(*restarted, *last_ok);
+  EXPECT_LE(*restarted, static_cast<double>(Clock::Real()->NowMillis() / 1000));
+  again.Signal(SIGTERM);
+  EXPECT_EQ(again.Wait(), 0) << Tail(dir_.Sub("agent2.log"));
 }
 
 }  // namespace
