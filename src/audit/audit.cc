@@ -1,0 +1,493 @@
+#include "audit/audit.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <memory>
+#include <set>
+
+#include "connectors/mysql/mysql_sink.h"
+#include "stagesync/json.h"
+#include "stagesync/sql.h"
+#include "stagesync/stage.h"
+#include "stagesync/transform.h"
+
+namespace stagesync::audit {
+namespace {
+
+using Cell = std::optional<std::string>;
+using Row = std::vector<Cell>;
+
+constexpr size_t kTextFindings = 20;
+
+bool IsNumericType(const std::string& t) {
+  static const std::set<std::string> kNum = {"tinyint", "smallint", "mediumint", "int",
+                                             "integer", "bigint",   "decimal",   "numeric",
+                                             "float",   "double",   "real",      "bit"};
+  return kNum.contains(t);
+}
+
+bool IsTimeType(const std::string& t) {
+  return t == "date" || t == "datetime" || t == "timestamp" || t == "time";
+}
+
+// An exact decimal in one spelling: no leading '+' or zeros, no trailing fraction zeros, "-0"
+// is "0". Anything not a plain decimal is returned as it is.
+std::string NormalNumber(const std::string& s) {
+  std::string v = s;
+  bool neg = false;
+  if (!v.empty() && (v[0] == '-' || v[0] == '+')) {
+    neg = v[0] == '-';
+    v.erase(0, 1);
+  }
+  if (v.empty()) return s;
+  size_t dot = v.find('.');
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i != dot && (v[i] < '0' || v[i] > '9')) return s;
+  }
+  std::string ip = v.substr(0, dot);
+  std::string fp = dot == std::string::npos ? "" : v.substr(dot + 1);
+  ip.erase(0, std::min(ip.find_first_not_of('0'), ip.size()));
+  while (!fp.empty() && fp.back() == '0') fp.pop_back();
+  if (ip.empty()) ip = "0";
+  std::string out = ip + (fp.empty() ? "" : "." + fp);
+  if (neg && out != "0") out = "-" + out;
+  return out;
+}
+
+// A datetime as the server prints it: 'T' becomes ' ', a zero fraction and a 'Z' go, so
+// "2024-05-01T08:00:00.000" equals the DATETIME column's "2024-05-01 08:00:00".
+std::string NormalTime(const std::string& s, const std::string& type) {
+  std::string v = s;
+  if (v.size() > 10 && v[10] == 'T') v[10] = ' ';
+  if (!v.empty() && v.back() == 'Z') v.pop_back();
+  if (size_t dot = v.find('.'); dot != std::string::npos && dot >= 19) {
+    if (v.find_first_not_of('0', dot + 1) == std::string::npos) v.erase(dot);
+  }
+  // A date written into a DATETIME column reads back at midnight.
+  if (type != "date" && v.size() == 10) v += " 00:00:00";
+  if (type == "date" && v.size() > 10) v.erase(10);
+  return v;
+}
+
+// Whether the value the sink writes (`mapped`) is the value the column holds (`target`).
+bool SameValue(const Cell& mapped, const Cell& target, const std::string& type) {
+  if (!mapped || !target) return !mapped && !target;
+  if (*mapped == *target) return true;
+  if (IsNumericType(type)) {
+    std::string m = *mapped;
+    // Booleans go into TINYINT(1) as 1 / 0.
+    if (m == "true") m = "1";
+    if (m == "false") m = "0";
+    return NormalNumber(m) == NormalNumber(*target);
+  }
+  if (IsTimeType(type)) return NormalTime(*mapped, type) == NormalTime(*target, type);
+  if (type == "char") {
+    // CHAR columns drop trailing spaces.
+    std::string m = *mapped;
+    while (!m.empty() && m.back() == ' ') m.pop_back();
+    return m == *target;
+  }
+  return false;
+}
+
+std::string Show(const Cell& c) { return c ? *c : "NULL"; }
+
+// The target table as the audit reads it.
+struct Table {
+  std::string name;
+  std::vector<std::string> columns;  // the mapping's, in its order
+  std::vector<std::string> types;    // DATA_TYPE per column
+  size_t id = 0;                     // index of the id column
+  std::vector<size_t> key;           // columns naming a row within a record (primary key)
+};
+
+Result<Table> DescribeTable(SqlConnection* conn, const std::string& table,
+                            const std::vector<std::string>& columns, const std::string& id_column,
+                            const std::string& path) {
+  SS_RETURN_IF_ERROR(sink::mysql::CheckTable(conn, table, columns, path));
+  Table t;
+  t.name = table;
+  t.columns = columns;
+  SS_ASSIGN_OR_RETURN(SqlResult types,
+                      conn->Query("SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS "
+                                  "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = " +
+                                  conn->Quote(table)));
+  std::map<std::string, std::string> type_of;
+  for (const auto& r : types.rows) type_of[r[0].value_or("")] = r[1].value_or("");
+  SS_ASSIGN_OR_RETURN(SqlResult pk, conn->Query("SELECT COLUMN_NAME FROM "
+                                                "information_schema.KEY_COLUMN_USAGE WHERE "
+                                                "TABLE_SCHEMA = DATABASE() AND TABLE_NAME = " +
+                                                conn->Quote(table) +
+                                                " AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY "
+                                                "ORDINAL_POSITION"));
+  std::set<std::string> pk_cols;
+  for (const auto& r : pk.rows) pk_cols.insert(r[0].value_or(""));
+  for (size_t i = 0; i < columns.size(); ++i) {
+    t.types.push_back(type_of[columns[i]]);
+    if (columns[i] == id_column) t.id = i;
+    if (pk_cols.contains(columns[i]) && columns[i] != id_column) t.key.push_back(i);
+  }
+  return t;
+}
+
+// Reads the target's rows in source-id order (the staging key order: bytes), a page of ids
+// at a time, inside the caller's snapshot transaction.
+class TargetCursor {
+ public:
+  TargetCursor(SqlConnection* conn, const Table& t, std::string only_key, size_t page)
+      : conn_(conn), t_(t), only_(std::move(only_key)), page_(page) {
+    for (const auto& c : t_.columns) {
+      if (!select_.empty()) select_ += ",";
+      select_ += QuoteIdentifier(c);
+    }
+    // utf8mb4_bin orders by code point, which is the order of the UTF-8 bytes.
+    k_ = "CAST(" + QuoteIdentifier(t_.columns[t_.id]) + " AS CHAR CHARACTER SET utf8mb4) COLLATE "
+         "utf8mb4_bin";
+  }
+
+  // The next id's rows; false at the end.
+  Result<bool> Next(std::string* id, std::vector<Row>* rows) {
+    if (pos_ >= ids_.size()) {
+      SS_RETURN_IF_ERROR(Fill());
+      if (ids_.empty()) return false;
+    }
+    *id = ids_[pos_];
+    *rows = std::move(rows_[ids_[pos_]]);
+    ++pos_;
+    return true;
+  }
+
+ private:
+  Status Fill() {
+    ids_.clear();
+    rows_.clear();
+    pos_ = 0;
+    if (done_) return Status::Ok();
+    std::string where = only_.empty() ? "" : " WHERE " + k_ + " = " + conn_->Quote(only_);
+    if (only_.empty() && started_) where = " WHERE " + k_ + " > " + conn_->Quote(last_);
+    SS_ASSIGN_OR_RETURN(
+        SqlResult ids,
+        conn_->Query(fmt::format("SELECT DISTINCT {0} AS k FROM {1}{2} ORDER BY k LIMIT {3}", k_,
+                                 QuoteIdentifier(t_.name), where, page_)));
+    if (ids.rows.size() < page_ || !only_.empty()) done_ = true;
+    if (ids.rows.empty()) return Status::Ok();
+    const std::string first = ids.rows.front()[0].value_or("");
+    last_ = ids.rows.back()[0].value_or("");
+    started_ = true;
+    SS_ASSIGN_OR_RETURN(
+        SqlResult rows,
+        conn_->Query(fmt::format("SELECT {0}, {1} AS k FROM {2} WHERE {1} BETWEEN {3} AND {4}",
+                                 select_, k_, QuoteIdentifier(t_.name), conn_->Quote(first),
+                                 conn_->Quote(last_))));
+    for (auto& r : ids.rows) ids_.push_back(r[0].value_or(""));
+    for (auto& r : rows.rows) {
+      std::string k = r.back().value_or("");
+      r.pop_back();
+      rows_[k].push_back(std::move(r));
+    }
+    return Status::Ok();
+  }
+
+  SqlConnection* conn_;
+  const Table& t_;
+  std::string only_;
+  size_t page_;
+  std::string select_, k_, last_;
+  bool started_ = false, done_ = false;
+  std::vector<std::string> ids_;
+  std::map<std::string, std::vector<Row>> rows_;
+  size_t pos_ = 0;
+};
+
+class SinkAudit {
+ public:
+  SinkAudit(const Table& t, SinkReport* rep, std::vector<Finding>* out)
+      : t_(t), rep_(rep), out_(out) {}
+
+  void Add(std::string cls, const std::string& key, std::string row, std::string detail,
+           std::vector<ColumnDiff> cols = {}) {
+    ++rep_->counts[cls];
+    if (cls == "ok" || cls == "pending") return;
+    out_->push_back({rep_->pipeline, rep_->sink, std::move(cls), key, std::move(row),
+                     std::move(detail), std::move(cols)});
+  }
+
+  std::string RowKey(const Row& r) const {
+    std::string k;
+    for (size_t i : t_.key) {
+      k += (k.empty() ? "" : ",") + t_.columns[i] + "=" + Show(r[i]);
+    }
+    return k;
+  }
+
+  // Rows with no staged record behind them.
+  void Extra(const std::string& id, const std::vector<Row>& rows, const std::string& why) {
+    for (const auto& r : rows) Add("extra", id, RowKey(r), why);
+  }
+
+  // A record whose target rows should be `want`.
+  void Compare(const std::string& id, const std::vector<transform::MappedRow>& want,
+               const std::vector<Row>& have) {
+    if (want.empty()) {
+      if (have.empty()) {
+        Add("ok", id, "", "");
+      } else {
+        Extra(id, have, "the sink writes no row for this record now");
+      }
+      return;
+    }
+    if (have.empty()) {
+      Add("missing", id, "", fmt::format("no row in {} for this applied record", t_.name));
+      return;
+    }
+    std::map<std::string, const Row*> by_key;
+    for (const auto& r : have) by_key[RowKey(r)] = &r;
+    bool clean = true;
+    for (const auto& m : want) {
+      const std::string rk = RowKey(m.cells);
+      auto it = by_key.find(rk);
+      if (it == by_key.end()) {
+        Add("missing", id, rk,
+            want.size() > 1 || !rk.empty()
+                ? fmt::format("flattened row {} is not in {}", rk, t_.name)
+                : fmt::format("no row in {}", t_.name));
+        clean = false;
+        continue;
+      }
+      std::vector<ColumnDiff> diffs;
+      for (size_t c = 0; c < t_.columns.size(); ++c) {
+        if (!SameValue(m.cells[c], (*it->second)[c], t_.types[c])) {
+          diffs.push_back({t_.columns[c], m.cells[c], (*it->second)[c]});
+        }
+      }
+      by_key.erase(it);
+      if (!diffs.empty()) {
+        std::string detail;
+        for (const auto& d : diffs) {
+          detail += fmt::format("{}{}: mapped {} vs target {}", detail.empty() ? "" : "; ",
+                                d.column, Show(d.mapped), Show(d.target));
+        }
+        Add("drifted", id, rk, detail, std::move(diffs));
+        clean = false;
+      }
+    }
+    for (const auto& [rk, r] : by_key) {
+      Add("extra", id, rk, "flattened row the staged record does not map to");
+      clean = false;
+    }
+    if (clean) Add("ok", id, "", "");
+  }
+
+ private:
+  const Table& t_;
+  SinkReport* rep_;
+  std::vector<Finding>* out_;
+};
+
+Status AuditMySqlSink(const config::Config& cfg, const config::PipelineConfig& p,
+                      const config::SinkConfig& s, stage::StagingLog* log,
+                      const AuditOptions& opts, SinkReport* rep, std::vector<Finding>* out) {
+  const config::ConnectionConfig* cc = cfg.FindConnection(s.connection);
+  if (cc == nullptr) return NotFound(s.path + ": unknown connection '" + s.connection + "'");
+  SS_ASSIGN_OR_RETURN(SqlOptions sql, sink::mysql::ReadConnectionOptions(*cc));
+  SS_ASSIGN_OR_RETURN(sink::mysql::MySqlSinkOptions so, sink::mysql::ReadSinkOptions(p, s));
+  SS_ASSIGN_OR_RETURN(transform::Mapping mapping, transform::Mapping::Compile(so.mapping));
+  rep->table = so.table;
+  auto conn = ConnectMySql(sql);
+  if (!conn.ok()) {
+    return conn.status().WithContext(fmt::format(
+        "pipeline {}, sink {}: cannot reach MySQL at {}", p.name, s.name,
+        sql.socket.empty() ? fmt::format("{}:{}", sql.host, sql.port) : sql.socket));
+  }
+  SqlConnection* db = conn->get();
+  SS_ASSIGN_OR_RETURN(Table t,
+                      DescribeTable(db, so.table, mapping.columns(), so.id_column, s.path));
+  // One snapshot for the whole table: rows the agent commits meanwhile are not seen, and
+  // their staged versions are past the cursor read before, so they count as pending.
+  SS_RETURN_IF_ERROR(db->Execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"));
+  SS_RETURN_IF_ERROR(db->Execute("START TRANSACTION WITH CONSISTENT SNAPSHOT"));
+
+  SS_ASSIGN_OR_RETURN(uint64_t cursor, log->Cursor(p.name, s.name));
+  std::set<std::string> quarantined;
+  SS_ASSIGN_OR_RETURN(auto q, log->Quarantined(p.name));
+  for (const auto& e : q) {
+    if (e.stage == s.name) quarantined.insert(e.source_id);
+  }
+  // Mapped as the sink maps them; CURRENT_TIME is the audit's now, as it is the batch's time.
+  const transform::Variables vars = {
+      {"CURRENT_TIME", std::to_string(Clock::Real()->NowMicros() / 1000000)}};
+
+  SinkAudit audit(t, rep, out);
+  TargetCursor target(db, t, opts.key, opts.page_ids);
+  std::string tid;
+  std::vector<Row> trows;
+  SS_ASSIGN_OR_RETURN(bool have_t, target.Next(&tid, &trows));
+  // The merge runs inside the staging scan (key order), pulling target ids as it goes: one
+  // staged record and one page of target ids in memory.
+  auto handle = [&](const stage::StagedRecord& rec) -> Status {
+    while (have_t && tid < rec.source_id) {
+      audit.Extra(tid, trows, "no staged record has this id");
+      SS_ASSIGN_OR_RETURN(have_t, target.Next(&tid, &trows));
+    }
+    std::vector<Row> mine;
+    if (have_t && tid == rec.source_id) {
+      mine = std::move(trows);
+      SS_ASSIGN_OR_RETURN(have_t, target.Next(&tid, &trows));
+    }
+    if (quarantined.contains(rec.source_id)) {
+      audit.Add("quarantined", rec.source_id, "", "parked by the sink (stagesync-dump --quarantine)");
+    } else if (rec.seq > cursor) {
+      audit.Add("pending", rec.source_id, "", "changed in staging, not applied yet");
+    } else if (rec.deleted) {
+      audit.Compare(rec.source_id, {}, mine);
+    } else {
+      std::vector<transform::MappedRow> want;
+      transform::MapVerdict verdict;
+      auto v = json::Parse(rec.raw);
+      Status ms = v.ok() ? mapping.Map(*v, &want, &verdict, &vars) : v.status();
+      if (!ms.ok()) {
+        audit.Add("drifted", rec.source_id, "",
+                  "the current mapping cannot map this applied record: " + ms.message());
+      } else if (verdict.filtered && so.on_unmatched == "keep") {
+        audit.Add("ok", rec.source_id, "", "");  // its old rows may stay
+      } else {
+        audit.Compare(rec.source_id, want, mine);
+      }
+    }
+    return Status::Ok();
+  };
+  if (!opts.key.empty()) {
+    SS_ASSIGN_OR_RETURN(auto one, log->Get(p.name, opts.key));
+    if (one) SS_RETURN_IF_ERROR(handle(*one));
+  } else {
+    Status failed;
+    SS_RETURN_IF_ERROR(log->ScanRecords(p.name, [&](const stage::StagedRecord& rec) {
+      failed = handle(rec);
+      return failed.ok();
+    }));
+    SS_RETURN_IF_ERROR(failed);
+  }
+  while (have_t) {
+    audit.Extra(tid, trows, "no staged record has this id");
+    SS_ASSIGN_OR_RETURN(have_t, target.Next(&tid, &trows));
+  }
+  (void)db->Execute("ROLLBACK");
+  rep->audited = true;
+  return Status::Ok();
+}
+
+std::string CellJson(const Cell& c) { return c ? json::Quote(*c) : "null"; }
+
+}  // namespace
+
+bool AuditReport::discrepancies() const { return !findings.empty(); }
+
+Result<AuditReport> Run(const config::Config& cfg, const AuditOptions& opts) {
+  std::vector<const config::PipelineConfig*> pipelines;
+  for (const auto& p : cfg.pipelines) {
+    if (opts.pipeline.empty() || p.name == opts.pipeline) pipelines.push_back(&p);
+  }
+  if (pipelines.empty()) {
+    std::string names;
+    for (const auto& p : cfg.pipelines) names += (names.empty() ? "" : ", ") + p.name;
+    return NotFound(fmt::format("unknown pipeline '{}' (the config has: {})", opts.pipeline,
+                                names.empty() ? "none" : names));
+  }
+  if (!opts.sink.empty()) {
+    bool found = false;
+    for (const auto* p : pipelines) {
+      for (const auto& s : p->sinks) found = found || s.name == opts.sink;
+    }
+    if (!found) return NotFound(fmt::format("unknown sink '{}'", opts.sink));
+  }
+  stage::StageOptions so;
+  so.read_only = true;
+  auto log = stage::StagingLog::Open(cfg.state_dir, so);
+  if (!log.ok()) {
+    return log.status().WithContext("cannot open the staging log in " + cfg.state_dir +
+                                    " read-only");
+  }
+  AuditReport report;
+  for (const auto* p : pipelines) {
+    for (const auto& s : p->sinks) {
+      if (!opts.sink.empty() && s.name != opts.sink) continue;
+      SinkReport rep;
+      rep.pipeline = p->name;
+      rep.sink = s.name;
+      rep.type = s.type;
+      if (s.type == "mysql") {
+        SS_RETURN_IF_ERROR(
+            AuditMySqlSink(cfg, *p, s, log->get(), opts, &rep, &report.findings));
+      }
+      report.sinks.push_back(std::move(rep));
+    }
+  }
+  return report;
+}
+
+std::string FormatText(const AuditReport& r) {
+  static const char* kClasses[] = {"ok",    "missing", "drifted",
+                                   "extra", "pending", "quarantined"};
+  std::string out;
+  for (const auto& s : r.sinks) {
+    if (!s.audited) {
+      out += fmt::format("{} / {} ({}): not audited yet (only MySQL sinks are audited so far)\n",
+                         s.pipeline, s.sink, s.type);
+      continue;
+    }
+    out += fmt::format("{} / {} (mysql table {}):", s.pipeline, s.sink, s.table);
+    for (const char* c : kClasses) {
+      auto it = s.counts.find(c);
+      out += fmt::format(" {} {}", c, it == s.counts.end() ? 0 : it->second);
+    }
+    out += "\n";
+  }
+  for (size_t i = 0; i < r.findings.size() && i < kTextFindings; ++i) {
+    const auto& f = r.findings[i];
+    out += fmt::format("{} {}/{} {}{}: {}\n", f.cls, f.pipeline, f.sink, json::Quote(f.key),
+                       f.row.empty() ? "" : " [" + f.row + "]", f.detail);
+  }
+  if (r.findings.size() > kTextFindings) {
+    out += fmt::format("... and {} more (--format json lists every one)\n",
+                       r.findings.size() - kTextFindings);
+  }
+  bool partial = false;
+  for (const auto& s : r.sinks) partial = partial || !s.audited;
+  out += r.discrepancies() ? fmt::format("discrepancies: {}\n", r.findings.size())
+         : partial         ? "no discrepancies in the audited sinks; some sinks were not audited\n"
+                           : "clean\n";
+  return out;
+}
+
+std::string FormatJsonLines(const AuditReport& r) {
+  std::string out;
+  for (const auto& f : r.findings) {
+    std::string cols;
+    for (const auto& c : f.columns) {
+      cols += fmt::format("{}{{\"column\":{},\"mapped\":{},\"target\":{}}}", cols.empty() ? "" : ",",
+                          json::Quote(c.column), CellJson(c.mapped), CellJson(c.target));
+    }
+    out += fmt::format(
+        "{{\"pipeline\":{},\"sink\":{},\"class\":{},\"key\":{},\"row\":{},\"detail\":{},"
+        "\"columns\":[{}]}}\n",
+        json::Quote(f.pipeline), json::Quote(f.sink), json::Quote(f.cls), json::Quote(f.key),
+        json::Quote(f.row), json::Quote(f.detail), cols);
+  }
+  std::string sinks;
+  for (const auto& s : r.sinks) {
+    std::string counts;
+    for (const auto& [k, v] : s.counts) {
+      counts += fmt::format("{}{}:{}", counts.empty() ? "" : ",", json::Quote(k), v);
+    }
+    sinks += fmt::format(
+        "{}{{\"pipeline\":{},\"sink\":{},\"type\":{},\"audited\":{},\"table\":{},\"counts\":{{{}}}}}",
+        sinks.empty() ? "" : ",", json::Quote(s.pipeline), json::Quote(s.sink), json::Quote(s.type),
+        s.audited ? "true" : "false", json::Quote(s.table), counts);
+  }
+  out += fmt::format("{{\"summary\":{{\"findings\":{},\"sinks\":[{}]}}}}\n", r.findings.size(),
+                     sinks);
+  return out;
+}
+
+}  // namespace stagesync::audit

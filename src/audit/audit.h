@@ -1,0 +1,68 @@
+// Audit (issue 13, first slice): compares what each MySQL sink's target holds with what the
+// staged records map to under the sink's current mapping, read-only. Staging is opened
+// read-only (works beside a running agent); each target is read in one consistent-snapshot
+// transaction. Staged records and target rows are merged in source-id order, a page of ids
+// at a time, so memory stays bounded by the page, not the table.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "stagesync/config.h"
+#include "stagesync/status.h"
+
+namespace stagesync::audit {
+
+struct AuditOptions {
+  std::string pipeline;         // "" = every pipeline
+  std::string sink;             // "" = every sink
+  std::string format = "text";  // text | json
+  std::string key;              // "" = every record; else one source id
+  size_t page_ids = 500;        // target ids read per query
+};
+
+struct ColumnDiff {
+  std::string column;
+  std::optional<std::string> mapped;  // nullopt = NULL
+  std::optional<std::string> target;
+};
+
+// Classes: ok, missing, drifted, extra, pending, quarantined.
+struct Finding {
+  std::string pipeline;
+  std::string sink;
+  std::string cls;
+  std::string key;     // the source id
+  std::string row;     // a flattened child row's key columns ("" for the record as a whole)
+  std::string detail;  // one line for a person
+  std::vector<ColumnDiff> columns;
+};
+
+struct SinkReport {
+  std::string pipeline;
+  std::string sink;
+  std::string type;
+  bool audited = false;  // false: not audited yet (HTTP sinks)
+  std::string table;
+  std::map<std::string, int64_t> counts;  // class -> records (or child rows for extra/missing)
+};
+
+struct AuditReport {
+  std::vector<SinkReport> sinks;
+  std::vector<Finding> findings;  // every non-ok, non-pending finding
+  bool discrepancies() const;
+};
+
+// Runs the audit. Errors (exit 2 of the tool) name what could not be audited: an unknown
+// pipeline or sink, a missing or unreadable staging dir, an unreachable target.
+Result<AuditReport> Run(const config::Config& cfg, const AuditOptions& opts);
+
+// The text summary (counts per class per sink, the first 20 findings).
+std::string FormatText(const AuditReport& r);
+// JSON lines: one finding each, then {"summary":...}.
+std::string FormatJsonLines(const AuditReport& r);
+
+}  // namespace stagesync::audit
