@@ -142,7 +142,8 @@ class TargetCursor {
       select_ += QuoteIdentifier(c);
     }
     // utf8mb4_bin orders by code point, which is the order of the UTF-8 bytes.
-    k_ = "CAST(" + QuoteIdentifier(t_.columns[t_.id]) + " AS CHAR CHARACTER SET utf8mb4) COLLATE "
+    k_ = "CAST(" + QuoteIdentifier(t_.columns[t_.id]) +
+         " AS CHAR CHARACTER SET utf8mb4) COLLATE "
          "utf8mb4_bin";
   }
 
@@ -286,8 +287,8 @@ class SinkAudit {
 };
 
 Status AuditMySqlSink(const config::Config& cfg, const config::PipelineConfig& p,
-                      const config::SinkConfig& s, stage::StagingLog* log,
-                      const AuditOptions& opts, SinkReport* rep, std::vector<Finding>* out) {
+                      const config::SinkConfig& s, stage::StagingLog* log, const AuditOptions& opts,
+                      SinkReport* rep, std::vector<Finding>* out) {
   const config::ConnectionConfig* cc = cfg.FindConnection(s.connection);
   if (cc == nullptr) return NotFound(s.path + ": unknown connection '" + s.connection + "'");
   SS_ASSIGN_OR_RETURN(SqlOptions sql, sink::mysql::ReadConnectionOptions(*cc));
@@ -296,9 +297,9 @@ Status AuditMySqlSink(const config::Config& cfg, const config::PipelineConfig& p
   rep->table = so.table;
   auto conn = ConnectMySql(sql);
   if (!conn.ok()) {
-    return conn.status().WithContext(fmt::format(
-        "pipeline {}, sink {}: cannot reach MySQL at {}", p.name, s.name,
-        sql.socket.empty() ? fmt::format("{}:{}", sql.host, sql.port) : sql.socket));
+    return conn.status().WithContext(
+        fmt::format("pipeline {}, sink {}: cannot reach MySQL at {}", p.name, s.name,
+                    sql.socket.empty() ? fmt::format("{}:{}", sql.host, sql.port) : sql.socket));
   }
   SqlConnection* db = conn->get();
   SS_ASSIGN_OR_RETURN(Table t,
@@ -336,7 +337,8 @@ Status AuditMySqlSink(const config::Config& cfg, const config::PipelineConfig& p
       SS_ASSIGN_OR_RETURN(have_t, target.Next(&tid, &trows));
     }
     if (quarantined.contains(rec.source_id)) {
-      audit.Add("quarantined", rec.source_id, "", "parked by the sink (stagesync-dump --quarantine)");
+      audit.Add("quarantined", rec.source_id, "",
+                "parked by the sink (stagesync-dump --quarantine)");
     } else if (rec.seq > cursor) {
       audit.Add("pending", rec.source_id, "", "changed in staging, not applied yet");
     } else if (rec.deleted) {
@@ -417,8 +419,7 @@ Result<AuditReport> Run(const config::Config& cfg, const AuditOptions& opts) {
       rep.sink = s.name;
       rep.type = s.type;
       if (s.type == "mysql") {
-        SS_RETURN_IF_ERROR(
-            AuditMySqlSink(cfg, *p, s, log->get(), opts, &rep, &report.findings));
+        SS_RETURN_IF_ERROR(AuditMySqlSink(cfg, *p, s, log->get(), opts, &rep, &report.findings));
       }
       report.sinks.push_back(std::move(rep));
     }
@@ -427,8 +428,7 @@ Result<AuditReport> Run(const config::Config& cfg, const AuditOptions& opts) {
 }
 
 std::string FormatText(const AuditReport& r) {
-  static const char* kClasses[] = {"ok",    "missing", "drifted",
-                                   "extra", "pending", "quarantined"};
+  static const char* kClasses[] = {"ok", "missing", "drifted", "extra", "pending", "quarantined"};
   std::string out;
   for (const auto& s : r.sinks) {
     if (!s.audited) {
@@ -465,8 +465,9 @@ std::string FormatJsonLines(const AuditReport& r) {
   for (const auto& f : r.findings) {
     std::string cols;
     for (const auto& c : f.columns) {
-      cols += fmt::format("{}{{\"column\":{},\"mapped\":{},\"target\":{}}}", cols.empty() ? "" : ",",
-                          json::Quote(c.column), CellJson(c.mapped), CellJson(c.target));
+      cols +=
+          fmt::format("{}{{\"column\":{},\"mapped\":{},\"target\":{}}}", cols.empty() ? "" : ",",
+                      json::Quote(c.column), CellJson(c.mapped), CellJson(c.target));
     }
     out += fmt::format(
         "{{\"pipeline\":{},\"sink\":{},\"class\":{},\"key\":{},\"row\":{},\"detail\":{},"
@@ -481,12 +482,13 @@ std::string FormatJsonLines(const AuditReport& r) {
       counts += fmt::format("{}{}:{}", counts.empty() ? "" : ",", json::Quote(k), v);
     }
     sinks += fmt::format(
-        "{}{{\"pipeline\":{},\"sink\":{},\"type\":{},\"audited\":{},\"table\":{},\"counts\":{{{}}}}}",
+        "{}{{\"pipeline\":{},\"sink\":{},\"type\":{},\"audited\":{},\"table\":{},\"counts\":{{{}}}}"
+        "}",
         sinks.empty() ? "" : ",", json::Quote(s.pipeline), json::Quote(s.sink), json::Quote(s.type),
         s.audited ? "true" : "false", json::Quote(s.table), counts);
   }
-  out += fmt::format("{{\"summary\":{{\"findings\":{},\"sinks\":[{}]}}}}\n", r.findings.size(),
-                     sinks);
+  out +=
+      fmt::format("{{\"summary\":{{\"findings\":{},\"sinks\":[{}]}}}}\n", r.findings.size(), sinks);
   return out;
 }
 

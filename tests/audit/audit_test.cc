@@ -1,0 +1,284 @@
+// stagesync-audit against real parts: seeds 000 (DingTalk payments, 费用明细 flattened), 002
+// (Kuaimai after-sales, items flattened) and 004 (Kingdee materials) synced by the real fetcher
+// and MySQL sink into the MariaDB fixture, then audited; then the target is tampered with
+// behind the sink's back and each change must be found and named. The tool binary runs beside
+// this process, which holds the staging dir open read-write as a running agent would.
+#include "audit/audit.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "emulators/dingtalk_emulator.h"
+#include "emulators/kingdee_emulator.h"
+#include "emulators/kuaimai_emulator.h"
+#include "testing/mariadb.h"
+#include "testing/payment_pipeline.h"
+#include "testing/pipeline_test.h"
+#include "testing/seed_config.h"
+#include "testing/subprocess.h"
+
+namespace stagesync {
+namespace {
+
+using testing::Num;
+
+class AuditTest : public testing::PipelineTest<> {
+ protected:
+  void SetUp() override { ASSERT_TRUE(db_.ok()) << "no MariaDB: is the mariadb fixture running?"; }
+
+  void LoadJson(const std::string& json) {
+    json_ = json;
+    PipelineTest::Load(json);
+  }
+
+  testing::SeedEdits Edits(const std::string& vendor, const std::string& url,
+                           const std::string& mysql_connection) {
+    auto e = testing::EmulatorSeedEdits(vendor, url, dir_.Sub("state"), {{"qps", Num(500)}});
+    e.mysql_connection = mysql_connection;
+    e.mysql_port = db_.port();
+    e.mysql_database = db_.name();
+    return e;
+  }
+
+  audit::AuditReport Audit(const audit::AuditOptions& o = {}) {
+    auto r = audit::Run(cfg_, o);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? std::move(r).value() : audit::AuditReport{};
+  }
+
+  std::string Q(const std::string& sql) {
+    auto v = db_.Scalar(sql);
+    EXPECT_TRUE(v.ok()) << sql << ": " << v.status().ToString();
+    return v.ok() ? *v : "";
+  }
+
+  void Exec(const std::string& sql) {
+    Status s = db_.conn()->Execute(sql);
+    ASSERT_TRUE(s.ok()) << sql << ": " << s.ToString();
+  }
+
+  // Runs the stagesync-audit binary on `json` written to a file; returns its exit code and
+  // puts its stdout and stderr in *out.
+  int RunTool(const std::string& json, const std::vector<std::string>& args, std::string* out) {
+    const std::string conf = dir_.Sub("audit.json");
+    const std::string log = dir_.Sub("audit.log");
+    std::ofstream(conf) << json;
+    std::remove(log.c_str());
+    std::vector<std::string> argv = {STAGESYNC_AUDIT_BIN, "--config", conf};
+    argv.insert(argv.end(), args.begin(), args.end());
+    const int code = testing::Run(argv, {}, log);
+    std::ifstream in(log);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    *out = ss.str();
+    return code;
+  }
+
+  static const audit::Finding* Find(const audit::AuditReport& r, const std::string& cls,
+                                    const std::string& key) {
+    for (const auto& f : r.findings) {
+      if (f.cls == cls && f.key == key) return &f;
+    }
+    return nullptr;
+  }
+
+  static int64_t Count(const audit::AuditReport& r, const std::string& cls) {
+    int64_t n = 0;
+    for (const auto& s : r.sinks) {
+      auto it = s.counts.find(cls);
+      if (it != s.counts.end()) n += it->second;
+    }
+    return n;
+  }
+
+  testing::TestDatabase db_;
+  std::string json_;
+};
+
+// Seed 004: clean, pending, then a drifted column, a deleted row and an extra row; the binary
+// agrees (exit 0 then 1, JSON lines naming each).
+TEST_F(AuditTest, Seed004CleanThenPendingThenEachTamperingFoundAndNamed) {
+  ASSERT_TRUE(db_.Source(STAGESYNC_SOURCE_DIR "/conf/sql/wk_wodtop_product.sql").ok());
+  emulators::KingdeeEmulator emu;
+  ASSERT_TRUE(emu.Start(0));
+  emu.GenerateMaterials(200, 40);
+  LoadJson(testing::SeedConfigJson("004-kingdee-material.json",
+                                   Edits("kingdee", emu.base_url(), "crm")));
+  auto s = Sync();
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  const int64_t rows = std::stoll(Q("SELECT COUNT(*) FROM wk_wodtop_product"));
+  ASSERT_GT(rows, 50);
+
+  auto clean = Audit();
+  EXPECT_FALSE(clean.discrepancies());
+  ASSERT_EQ(clean.sinks.size(), 1u);
+  EXPECT_TRUE(clean.sinks[0].audited);
+  EXPECT_EQ(Count(clean, "ok"), rows);
+  std::string out;
+  EXPECT_EQ(RunTool(json_, {}, &out), 0) << out;
+  EXPECT_NE(out.find("ok " + std::to_string(rows)), std::string::npos) << out;
+
+  // Staged but not applied: pending, counted apart, still exit 0.
+  std::vector<int64_t> ids;
+  for (const auto& m : emu.Materials()) {
+    if (m.use_org == "T00" && m.document_status == "C" && m.forbid_status == "A") {
+      ids.push_back(m.master_id);
+    }
+  }
+  ASSERT_GT(ids.size(), 20u);
+  ASSERT_TRUE(emu.UpdateMaterial(ids[3], "改过的名字"));
+  ASSERT_TRUE(Fetch().ok());
+  auto pending = Audit();
+  EXPECT_FALSE(pending.discrepancies());
+  EXPECT_EQ(Count(pending, "pending"), 1);
+  EXPECT_EQ(Count(pending, "ok"), rows - 1);
+  EXPECT_EQ(RunTool(json_, {}, &out), 0) << out;
+  ASSERT_TRUE(Apply().ok());
+
+  // Behind the sink's back.
+  const std::string drifted = std::to_string(ids[5]);
+  const std::string name =
+      Q("SELECT product_name FROM wk_wodtop_product WHERE data_id = " + drifted);
+  Exec("UPDATE wk_wodtop_product SET product_name = '篡改' WHERE data_id = " + drifted);
+  const std::string gone = std::to_string(ids[9]);
+  Exec("DELETE FROM wk_wodtop_product WHERE data_id = " + gone);
+  Exec(
+      "INSERT INTO wk_wodtop_product (data_id, product_number, product_name) VALUES (999999999, "
+      "'X-1', 'nobody staged me')");
+
+  auto bad = Audit();
+  EXPECT_TRUE(bad.discrepancies());
+  EXPECT_EQ(bad.findings.size(), 3u);
+  const audit::Finding* d = Find(bad, "drifted", drifted);
+  ASSERT_NE(d, nullptr);
+  ASSERT_EQ(d->columns.size(), 1u);
+  EXPECT_EQ(d->columns[0].column, "product_name");
+  EXPECT_EQ(d->columns[0].mapped, name);
+  EXPECT_EQ(d->columns[0].target, "篡改");
+  EXPECT_NE(Find(bad, "missing", gone), nullptr);
+  EXPECT_NE(Find(bad, "extra", "999999999"), nullptr);
+  EXPECT_EQ(Count(bad, "ok"), rows - 2);
+
+  EXPECT_EQ(RunTool(json_, {"--format", "json"}, &out), 1) << out;
+  EXPECT_NE(out.find(R"("class":"drifted","key":")" + drifted), std::string::npos) << out;
+  EXPECT_NE(out.find(R"({"column":"product_name","mapped":)" + json::Quote(name) +
+                     R"(,"target":"篡改"})"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find(R"("class":"missing","key":")" + gone), std::string::npos) << out;
+  EXPECT_NE(out.find(R"("class":"extra","key":"999999999")"), std::string::npos) << out;
+  EXPECT_NE(out.find(R"({"summary":{"findings":3,)"), std::string::npos) << out;
+
+  // --key: one record only.
+  audit::AuditOptions one;
+  one.key = drifted;
+  auto single = Audit(one);
+  ASSERT_EQ(single.findings.size(), 1u);
+  EXPECT_EQ(single.findings[0].cls, "drifted");
+}
+
+// Seed 002: clean; a flattened item row removed is a missing child row, one added is extra.
+TEST_F(AuditTest, Seed002CleanThenARemovedAndAnAddedItemRowAreFound) {
+  ASSERT_TRUE(db_.Source(STAGESYNC_SOURCE_DIR "/conf/sql/aftersale_list_query.sql").ok());
+  emulators::KuaimaiEmulator emu;
+  ASSERT_TRUE(emu.Start(0));
+  const int64_t now = Clock::Real()->NowMillis();
+  emu.Generate(80, now - 5 * kDayMs, now - kHourMs, 41);
+  auto e = Edits("kuaimai", emu.base_url(), "bi");
+  e.source = {{"initial_lookback_days", Num(6)}, {"lag_s", Num(0)}};
+  LoadJson(testing::SeedConfigJson("002-kuaimai-aftersale.json", e));
+  auto s = Sync();
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ASSERT_EQ(s->applied, 80);
+
+  auto clean = Audit();
+  EXPECT_FALSE(clean.discrepancies()) << audit::FormatText(clean);
+  EXPECT_EQ(Count(clean, "ok"), 80);
+
+  const std::string id =
+      Q("SELECT id FROM aftersale_list_query GROUP BY id HAVING COUNT(*) >= 2 ORDER BY id LIMIT 1");
+  ASSERT_FALSE(id.empty());
+  Exec("DELETE FROM aftersale_list_query WHERE id = " + id + " AND item_index = 2");
+  const std::string other = Q("SELECT MAX(id) FROM aftersale_list_query");
+  // A copy of one of its item rows under an index no item has.
+  Exec("CREATE TEMPORARY TABLE copied AS SELECT * FROM aftersale_list_query WHERE id = " + other +
+       " ORDER BY item_index LIMIT 1");
+  Exec("UPDATE copied SET item_index = 77");
+  Exec("INSERT INTO aftersale_list_query SELECT * FROM copied");
+
+  auto bad = Audit();
+  const audit::Finding* m = Find(bad, "missing", id);
+  ASSERT_NE(m, nullptr) << audit::FormatText(bad);
+  EXPECT_EQ(m->row, "item_index=2");
+  const audit::Finding* x = Find(bad, "extra", other);
+  ASSERT_NE(x, nullptr) << audit::FormatText(bad);
+  EXPECT_EQ(x->row, "item_index=77");
+  std::string out;
+  EXPECT_EQ(RunTool(json_, {}, &out), 1) << out;
+  EXPECT_NE(out.find("missing kuaimai-aftersale"), std::string::npos) << out;
+}
+
+// Seed 000: clean; a money column edited in one flattened detail row is drifted, naming the
+// column and both values.
+TEST_F(AuditTest, Seed000CleanThenAnEditedAmountIsDrifted) {
+  ASSERT_TRUE(db_.Source(STAGESYNC_SOURCE_DIR "/conf/sql/payment_application_info.sql").ok());
+  emulators::DingTalkEmulator emu;
+  ASSERT_TRUE(emu.Start(0));
+  emu.Generate(40, NowMs() - 10 * kDayMs, NowMs() - kHourMs, 22);
+  LoadJson(testing::PaymentConfigJson(emu.base_url(), dir_.Sub("state"), db_.port(), db_.name()));
+  auto s = Sync();
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  auto clean = Audit();
+  EXPECT_FALSE(clean.discrepancies()) << audit::FormatText(clean);
+  EXPECT_GT(Count(clean, "ok"), 10);
+
+  const std::string id =
+      Q("SELECT bfn_id FROM payment_application_info GROUP BY bfn_id HAVING COUNT(*) >= 2 ORDER BY "
+        "bfn_id LIMIT 1");
+  ASSERT_FALSE(id.empty());
+  const std::string where = " WHERE bfn_id = '" + id + "' AND detail_index = 2";
+  const std::string amount = Q("SELECT amount FROM payment_application_info" + where);
+  Exec("UPDATE payment_application_info SET amount = 123456.78" + where);
+  auto bad = Audit();
+  ASSERT_EQ(bad.findings.size(), 1u) << audit::FormatText(bad);
+  const auto& f = bad.findings[0];
+  EXPECT_EQ(f.cls, "drifted");
+  EXPECT_EQ(f.key, id);
+  EXPECT_EQ(f.row, "detail_index=2");
+  ASSERT_EQ(f.columns.size(), 1u);
+  EXPECT_EQ(f.columns[0].column, "amount");
+  EXPECT_EQ(f.columns[0].mapped, amount);
+  EXPECT_EQ(f.columns[0].target, "123456.78");
+}
+
+// Bad input: exit 2 and a message naming what could not be audited.
+TEST_F(AuditTest, UnknownPipelineUnreachableMySqlAndMissingStagingExitTwo) {
+  ASSERT_TRUE(db_.Source(STAGESYNC_SOURCE_DIR "/conf/sql/wk_wodtop_product.sql").ok());
+  emulators::KingdeeEmulator emu;
+  ASSERT_TRUE(emu.Start(0));
+  emu.GenerateMaterials(20, 40);
+  LoadJson(testing::SeedConfigJson("004-kingdee-material.json",
+                                   Edits("kingdee", emu.base_url(), "crm")));
+  ASSERT_TRUE(Sync().ok());
+  std::string out;
+  EXPECT_EQ(RunTool(json_, {"--pipeline", "no-such"}, &out), 2) << out;
+  EXPECT_NE(out.find("unknown pipeline 'no-such' (the config has: kingdee-material)"),
+            std::string::npos)
+      << out;
+
+  auto e = Edits("kingdee", emu.base_url(), "crm");
+  e.mysql_port = 1;  // nothing listens there
+  EXPECT_EQ(RunTool(testing::SeedConfigJson("004-kingdee-material.json", e), {}, &out), 2) << out;
+  EXPECT_NE(out.find("sink crm_mysql: cannot reach MySQL at 127.0.0.1:1"), std::string::npos)
+      << out;
+
+  e = Edits("kingdee", emu.base_url(), "crm");
+  e.state_dir = dir_.Sub("nothing-here");
+  EXPECT_EQ(RunTool(testing::SeedConfigJson("004-kingdee-material.json", e), {}, &out), 2) << out;
+  EXPECT_NE(out.find("cannot open the staging log in " + e.state_dir), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace stagesync
