@@ -280,5 +280,24 @@ TEST_F(AuditTest, UnknownPipelineUnreachableMySqlAndMissingStagingExitTwo) {
   EXPECT_NE(out.find("cannot open the staging log in " + e.state_dir), std::string::npos) << out;
 }
 
+// Seed 000-001: the Kingdee Push sink is an HTTP sink, not audited by this slice: the report
+// says so and never calls the run clean.
+TEST_F(AuditTest, HttpSinksAreReportedAsNotAuditedYetNeverAsClean) {
+  ASSERT_TRUE(db_.Source(STAGESYNC_SOURCE_DIR "/conf/sql/payment_application_info.sql").ok());
+  LoadJson(testing::SeedConfigJson("000-001-dingtalk-payment.json",
+                                   Edits("kingdee", "http://127.0.0.1:1", "bi")));
+  auto r = Audit();
+  ASSERT_EQ(r.sinks.size(), 2u);
+  int audited = 0;
+  for (const auto& s : r.sinks) audited += s.audited;
+  EXPECT_EQ(audited, 1);
+  std::string out;
+  EXPECT_EQ(RunTool(json_, {}, &out), 0) << out;
+  EXPECT_NE(out.find("(kingdee_push): not audited yet"), std::string::npos) << out;
+  EXPECT_EQ(out.find("clean"), std::string::npos) << out;
+  EXPECT_EQ(RunTool(json_, {"--format", "json"}, &out), 0) << out;
+  EXPECT_NE(out.find(R"("type":"kingdee_push","audited":false)"), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace stagesync
