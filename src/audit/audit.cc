@@ -286,9 +286,62 @@ class SinkAudit {
   std::vector<Finding>* out_;
 };
 
+// The sink's ledger rows (source id -> content hash, mapping hash) in source-id order: the
+// ledger's key is VARBINARY, so ORDER BY is the bytes' order, the staging key order.
+class LedgerCursor {
+ public:
+  LedgerCursor(SqlConnection* conn, const std::string& pipeline, const std::string& sink,
+               bool exists)
+      : conn_(conn),
+        key_(" WHERE pipeline = " + conn->Quote(pipeline) + " AND sink = " + conn->Quote(sink)),
+        done_(!exists) {}
+
+  struct Entry {
+    std::string hash, mapping;
+  };
+
+  // The entry for `id`; ids must come in increasing order.
+  Result<std::optional<Entry>> At(const std::string& id) {
+    for (;;) {
+      while (pos_ < page_.size() && page_[pos_].first < id) ++pos_;
+      if (pos_ < page_.size()) {
+        if (page_[pos_].first == id) return std::optional<Entry>(page_[pos_].second);
+        return std::optional<Entry>();
+      }
+      if (done_) return std::optional<Entry>();
+      SS_RETURN_IF_ERROR(Fill());
+    }
+  }
+
+ private:
+  static constexpr size_t kPage = 1000;
+
+  Status Fill() {
+    std::string where = key_;
+    if (!page_.empty()) where += " AND source_id > " + conn_->Quote(page_.back().first);
+    SS_ASSIGN_OR_RETURN(
+        SqlResult r, conn_->Query(fmt::format("SELECT source_id, content_hash, mapping_hash FROM "
+                                              "stagesync_ledger{} ORDER BY source_id LIMIT {}",
+                                              where, kPage)));
+    page_.clear();
+    pos_ = 0;
+    for (auto& row : r.rows) {
+      page_.push_back({row[0].value_or(""), {row[1].value_or(""), row[2].value_or("")}});
+    }
+    if (page_.size() < kPage) done_ = true;
+    return Status::Ok();
+  }
+
+  SqlConnection* conn_;
+  std::string key_;
+  bool done_;
+  std::vector<std::pair<std::string, Entry>> page_;
+  size_t pos_ = 0;
+};
+
 Status AuditMySqlSink(const config::Config& cfg, const config::PipelineConfig& p,
-                      const config::SinkConfig& s, stage::StagingLog* log, const AuditOptions& opts,
-                      SinkReport* rep, std::vector<Finding>* out) {
+                      const config::SinkConfig& s, const AuditOptions& opts, SinkReport* rep,
+                      std::vector<Finding>* out) {
   const config::ConnectionConfig* cc = cfg.FindConnection(s.connection);
   if (cc == nullptr) return NotFound(s.path + ": unknown connection '" + s.connection + "'");
   SS_ASSIGN_OR_RETURN(SqlOptions sql, sink::mysql::ReadConnectionOptions(*cc));
@@ -304,12 +357,40 @@ Status AuditMySqlSink(const config::Config& cfg, const config::PipelineConfig& p
   SqlConnection* db = conn->get();
   SS_ASSIGN_OR_RETURN(Table t,
                       DescribeTable(db, so.table, mapping.columns(), so.id_column, s.path));
-  // One snapshot for the whole table: rows the agent commits meanwhile are not seen, and
-  // their staged versions are past the cursor read before, so they count as pending.
+  SS_ASSIGN_OR_RETURN(SqlResult has_ledger,
+                      db->Query("SELECT COUNT(*) FROM information_schema.TABLES WHERE "
+                                "TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'stagesync_ledger'"));
+  const bool ledger_exists = !has_ledger.rows.empty() && has_ledger.rows[0][0] != "0";
+  // One snapshot of the target (rows, ledger, offset) taken BEFORE staging is read: staging is
+  // then at least as new as the target, so a record applied meanwhile shows as staged but not
+  // in the snapshot's ledger or past its offset (pending), never as an extra row.
   SS_RETURN_IF_ERROR(db->Execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"));
   SS_RETURN_IF_ERROR(db->Execute("START TRANSACTION WITH CONSISTENT SNAPSHOT"));
-
+  uint64_t target_seq = 0;
+  std::string target_staging;
+  bool has_offset = false;
+  if (ledger_exists) {
+    auto off = db->Query("SELECT applied_seq, staging_id FROM stagesync_offsets WHERE pipeline = " +
+                         db->Quote(p.name) + " AND sink = " + db->Quote(s.name));
+    if (off.ok() && !off->rows.empty() && off->rows[0][0]) {
+      has_offset = true;
+      target_seq = std::stoull(*off->rows[0][0]);
+      target_staging = off->rows[0][1].value_or("");
+    }
+  }
+  stage::StageOptions ro;
+  ro.read_only = true;
+  auto opened = stage::StagingLog::Open(cfg.state_dir, ro);
+  if (!opened.ok()) {
+    return opened.status().WithContext("cannot open the staging log in " + cfg.state_dir +
+                                       " read-only");
+  }
+  stage::StagingLog* log = opened->get();
   SS_ASSIGN_OR_RETURN(uint64_t cursor, log->Cursor(p.name, s.name));
+  // The snapshot's offset bounds what it can hold when it is in this staging's numbering.
+  if (has_offset && target_staging == log->InstanceId()) cursor = std::min(cursor, target_seq);
+  const std::string target_hash = sink::mysql::TargetHash(mapping.hash(), sql, so);
+  LedgerCursor ledger(db, p.name, s.name, ledger_exists);
   std::set<std::string> quarantined;
   SS_ASSIGN_OR_RETURN(auto q, log->Quarantined(p.name));
   for (const auto& e : q) {
@@ -331,6 +412,7 @@ Status AuditMySqlSink(const config::Config& cfg, const config::PipelineConfig& p
       audit.Extra(tid, trows, "no staged record has this id");
       SS_ASSIGN_OR_RETURN(have_t, target.Next(&tid, &trows));
     }
+    SS_ASSIGN_OR_RETURN(auto led, ledger.At(rec.source_id));
     std::vector<Row> mine;
     if (have_t && tid == rec.source_id) {
       mine = std::move(trows);
@@ -341,6 +423,11 @@ Status AuditMySqlSink(const config::Config& cfg, const config::PipelineConfig& p
                 "parked by the sink (stagesync-dump --quarantine)");
     } else if (rec.seq > cursor) {
       audit.Add("pending", rec.source_id, "", "changed in staging, not applied yet");
+    } else if (led && led->hash != rec.hash.ToHex()) {
+      audit.Add("pending", rec.source_id, "", "the target's ledger holds an older version");
+    } else if (led && led->mapping != target_hash) {
+      audit.Add("pending", rec.source_id, "",
+                "applied under another mapping or target: the sink rewrites it on its next run");
     } else if (rec.deleted) {
       audit.Compare(rec.source_id, {}, mine);
     } else {
@@ -403,6 +490,8 @@ Result<AuditReport> Run(const config::Config& cfg, const AuditOptions& opts) {
     }
     if (!found) return NotFound(fmt::format("unknown sink '{}'", opts.sink));
   }
+  // Checked up front, so a missing or corrupt staging dir is named before any target is
+  // contacted; each sink reopens it after taking its target snapshot.
   stage::StageOptions so;
   so.read_only = true;
   auto log = stage::StagingLog::Open(cfg.state_dir, so);
@@ -419,7 +508,7 @@ Result<AuditReport> Run(const config::Config& cfg, const AuditOptions& opts) {
       rep.sink = s.name;
       rep.type = s.type;
       if (s.type == "mysql") {
-        SS_RETURN_IF_ERROR(AuditMySqlSink(cfg, *p, s, log->get(), opts, &rep, &report.findings));
+        SS_RETURN_IF_ERROR(AuditMySqlSink(cfg, *p, s, opts, &rep, &report.findings));
       }
       report.sinks.push_back(std::move(rep));
     }

@@ -252,6 +252,16 @@ Status CheckTable(SqlConnection* conn, const std::string& table,
   return Status::Ok();
 }
 
+std::string TargetHash(const std::string& mapping_hash, const SqlOptions& conn,
+                       const MySqlSinkOptions& opts) {
+  // Where the rows go is part of what the ledger and the staging state compare, so pointing
+  // the sink at another server, database or table applies every record there once.
+  const std::string where_to =
+      fmt::format("mysql\n{}\n{}\n{}\n{}\n{}\n{}\n{}", conn.host, conn.port, conn.socket,
+                  conn.database, opts.table, opts.id_column, opts.on_unmatched);
+  return HashBytes(mapping_hash + "\n" + where_to).ToHex().substr(16);
+}
+
 struct MySqlSink::Prepared {
   const std::vector<stage::StagedRecord>* records;
   std::vector<std::vector<transform::MappedRow>> rows;  // per record
@@ -280,12 +290,7 @@ MySqlSink::MySqlSink(std::string pipeline, std::string sink_name, MySqlSinkOptio
   insert_head_ = std::string(replace ? "REPLACE" : "INSERT") + " INTO " +
                  QuoteIdentifier(opts_.table) + " (" + cols + ") VALUES ";
   insert_tail_ = replace ? "" : " ON DUPLICATE KEY UPDATE " + updates;
-  // Where the rows go is part of what the ledger and the staging state compare, so pointing
-  // the sink at another server, database or table applies every record there once.
-  const std::string where_to = fmt::format("mysql\n{}\n{}\n{}\n{}\n{}\n{}\n{}", conn_opts_.host,
-                                           conn_opts_.port, conn_opts_.socket, conn_opts_.database,
-                                           opts_.table, opts_.id_column, opts_.on_unmatched);
-  target_hash_ = HashBytes(mapping_.hash() + "\n" + where_to).ToHex().substr(16);
+  target_hash_ = TargetHash(mapping_.hash(), conn_opts_, opts_);
   load_data_sql_ = std::string("LOAD DATA LOCAL INFILE 'stagesync-stream' ") +
                    (replace ? "REPLACE " : "") + "INTO TABLE " + QuoteIdentifier(opts_.table) +
                    " CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' "

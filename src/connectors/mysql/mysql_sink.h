@@ -51,6 +51,11 @@ Status EnsureBookkeepingTables(SqlConnection* conn);
 Status CheckTable(SqlConnection* conn, const std::string& table,
                   const std::vector<std::string>& columns, const std::string& path);
 
+// The ledger's mapping_hash for a sink: its compiled mapping plus where the rows go (server,
+// database, table, id column, on_unmatched). The audit compares it too.
+std::string TargetHash(const std::string& mapping_hash, const SqlOptions& conn,
+                       const MySqlSinkOptions& opts);
+
 class MySqlSink final : public Sink {
  public:
   static Result<std::unique_ptr<MySqlSink>> Open(std::string pipeline, std::string sink_name,
