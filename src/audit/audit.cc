@@ -242,11 +242,18 @@ class SinkAudit {
       Add("missing", id, "", fmt::format("no row in {} for this applied record", t_.name));
       return;
     }
+    // Rows pair by the primary key's other columns; a table without such columns pairs them
+    // by position (the sink writes them in mapping order).
+    const bool by_position = t_.key.empty() && (want.size() > 1 || have.size() > 1);
+    auto key_of = [&](const Row& r, size_t i) {
+      return by_position ? fmt::format("row {}", i + 1) : RowKey(r);
+    };
     std::map<std::string, const Row*> by_key;
-    for (const auto& r : have) by_key[RowKey(r)] = &r;
+    for (size_t i = 0; i < have.size(); ++i) by_key[key_of(have[i], i)] = &have[i];
     bool clean = true;
-    for (const auto& m : want) {
-      const std::string rk = RowKey(m.cells);
+    for (size_t i = 0; i < want.size(); ++i) {
+      const auto& m = want[i];
+      const std::string rk = key_of(m.cells, i);
       auto it = by_key.find(rk);
       if (it == by_key.end()) {
         Add("missing", id, rk,
@@ -466,6 +473,20 @@ Status AuditMySqlSink(const config::Config& cfg, const config::PipelineConfig& p
   return Status::Ok();
 }
 
+// Vendor data never drives the terminal: control bytes are shown as \xNN.
+std::string Printable(const std::string& s) {
+  std::string out;
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f) {
+      out += fmt::format("\\x{:02x}", c);
+    } else {
+      out.push_back(ch);
+    }
+  }
+  return out;
+}
+
 std::string CellJson(const Cell& c) { return c ? json::Quote(*c) : "null"; }
 
 }  // namespace
@@ -535,7 +556,7 @@ std::string FormatText(const AuditReport& r) {
   for (size_t i = 0; i < r.findings.size() && i < kTextFindings; ++i) {
     const auto& f = r.findings[i];
     out += fmt::format("{} {}/{} {}{}: {}\n", f.cls, f.pipeline, f.sink, json::Quote(f.key),
-                       f.row.empty() ? "" : " [" + f.row + "]", f.detail);
+                       f.row.empty() ? "" : " [" + Printable(f.row) + "]", Printable(f.detail));
   }
   if (r.findings.size() > kTextFindings) {
     out += fmt::format("... and {} more (--format json lists every one)\n",

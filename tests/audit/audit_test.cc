@@ -177,6 +177,16 @@ TEST_F(AuditTest, Seed004CleanThenPendingThenEachTamperingFoundAndNamed) {
   auto single = Audit(one);
   ASSERT_EQ(single.findings.size(), 1u);
   EXPECT_EQ(single.findings[0].cls, "drifted");
+
+  // A value carrying a terminal escape is shown escaped in the text report.
+  const std::string esc = std::to_string(ids[11]);
+  Exec(
+      "UPDATE wk_wodtop_product SET product_name = CONCAT('a', CHAR(27), '[31m') WHERE "
+      "data_id = " +
+      esc);
+  EXPECT_EQ(RunTool(json_, {"--key", esc}, &out), 1) << out;
+  EXPECT_NE(out.find("target a\\x1b[31m"), std::string::npos) << out;
+  EXPECT_EQ(out.find('\x1b'), std::string::npos) << out;
 }
 
 // Seed 002: clean; a flattened item row removed is a missing child row, one added is extra.
