@@ -491,7 +491,13 @@ std::string CellJson(const Cell& c) { return c ? json::Quote(*c) : "null"; }
 
 }  // namespace
 
-bool AuditReport::discrepancies() const { return !findings.empty(); }
+int64_t AuditReport::discrepancy_count() const {
+  int64_t n = 0;
+  for (const auto& f : findings) n += f.cls == "missing" || f.cls == "drifted" || f.cls == "extra";
+  return n;
+}
+
+bool AuditReport::discrepancies() const { return discrepancy_count() > 0; }
 
 Result<AuditReport> Run(const config::Config& cfg, const AuditOptions& opts) {
   std::vector<const config::PipelineConfig*> pipelines;
@@ -564,7 +570,7 @@ std::string FormatText(const AuditReport& r) {
   }
   bool partial = false;
   for (const auto& s : r.sinks) partial = partial || !s.audited;
-  out += r.discrepancies() ? fmt::format("discrepancies: {}\n", r.findings.size())
+  out += r.discrepancies() ? fmt::format("discrepancies: {}\n", r.discrepancy_count())
          : partial         ? "no discrepancies in the audited sinks; some sinks were not audited\n"
                            : "clean\n";
   return out;
@@ -597,8 +603,8 @@ std::string FormatJsonLines(const AuditReport& r) {
         sinks.empty() ? "" : ",", json::Quote(s.pipeline), json::Quote(s.sink), json::Quote(s.type),
         s.audited ? "true" : "false", json::Quote(s.table), counts);
   }
-  out +=
-      fmt::format("{{\"summary\":{{\"findings\":{},\"sinks\":[{}]}}}}\n", r.findings.size(), sinks);
+  out += fmt::format("{{\"summary\":{{\"findings\":{},\"discrepancies\":{},\"sinks\":[{}]}}}}\n",
+                     r.findings.size(), r.discrepancy_count(), sinks);
   return out;
 }
 

@@ -52,7 +52,10 @@ struct SinkReport {
 
 struct AuditReport {
   std::vector<SinkReport> sinks;
-  std::vector<Finding> findings;  // every non-ok, non-pending finding
+  std::vector<Finding> findings;  // every finding but ok and pending
+  // missing, drifted and extra findings (quarantined ones are listed, known to the operator
+  // already, and not counted: like pending they do not make the exit code 1).
+  int64_t discrepancy_count() const;
   bool discrepancies() const;
 };
 

@@ -169,7 +169,7 @@ TEST_F(AuditTest, Seed004CleanThenPendingThenEachTamperingFoundAndNamed) {
       << out;
   EXPECT_NE(out.find(R"("class":"missing","key":")" + gone), std::string::npos) << out;
   EXPECT_NE(out.find(R"("class":"extra","key":"999999999")"), std::string::npos) << out;
-  EXPECT_NE(out.find(R"({"summary":{"findings":3,)"), std::string::npos) << out;
+  EXPECT_NE(out.find(R"({"summary":{"findings":3,"discrepancies":3,)"), std::string::npos) << out;
 
   // --key: one record only.
   audit::AuditOptions one;
@@ -187,6 +187,42 @@ TEST_F(AuditTest, Seed004CleanThenPendingThenEachTamperingFoundAndNamed) {
   EXPECT_EQ(RunTool(json_, {"--key", esc}, &out), 1) << out;
   EXPECT_NE(out.find("target a\\x1b[31m"), std::string::npos) << out;
   EXPECT_EQ(out.find('\x1b'), std::string::npos) << out;
+}
+
+// A record the sink quarantines (a rule rejects its new name) is listed as quarantined, not
+// compared (its old row stays in the target), and does not make the run fail.
+TEST_F(AuditTest, Seed004AQuarantinedRecordIsListedButNotADiscrepancy) {
+  ASSERT_TRUE(db_.Source(STAGESYNC_SOURCE_DIR "/conf/sql/wk_wodtop_product.sql").ok());
+  emulators::KingdeeEmulator emu;
+  ASSERT_TRUE(emu.Start(0));
+  emu.GenerateMaterials(60, 40);
+  auto e = Edits("kingdee", emu.base_url(), "crm");
+  auto rules = json::Parse(R"({"product_name": {"regex": "[^X].*"}})");
+  ASSERT_TRUE(rules.ok());
+  e.sink = {{"rules", *rules}};
+  LoadJson(testing::SeedConfigJson("004-kingdee-material.json", e));
+  ASSERT_TRUE(Sync().ok());
+  std::string id;
+  for (const auto& m : emu.Materials()) {
+    if (m.use_org == "T00" && m.document_status == "C" && m.forbid_status == "A") {
+      id = std::to_string(m.master_id);
+      ASSERT_TRUE(emu.UpdateMaterial(m.master_id, "X rejected by the rule"));
+      break;
+    }
+  }
+  ASSERT_FALSE(id.empty());
+  ASSERT_TRUE(Sync().ok());
+  auto q = log_->Quarantined("kingdee-material");
+  ASSERT_TRUE(q.ok());
+  ASSERT_EQ(q->size(), 1u);
+
+  auto r = Audit();
+  EXPECT_FALSE(r.discrepancies()) << audit::FormatText(r);
+  EXPECT_EQ(Count(r, "quarantined"), 1);
+  EXPECT_NE(Find(r, "quarantined", id), nullptr);
+  std::string out;
+  EXPECT_EQ(RunTool(json_, {"--format", "json"}, &out), 0) << out;
+  EXPECT_NE(out.find(R"("class":"quarantined","key":")" + id + "\""), std::string::npos) << out;
 }
 
 // Seed 002: clean; a flattened item row removed is a missing child row, one added is extra.
