@@ -225,6 +225,38 @@ TEST_F(AuditTest, Seed004AQuarantinedRecordIsListedButNotADiscrepancy) {
   EXPECT_NE(out.find(R"("class":"quarantined","key":")" + id + "\""), std::string::npos) << out;
 }
 
+// The sink's mapping changed since the rows were written: every record is pending (the sink
+// rewrites them on its next run), not drifted; once applied, the new mapping audits clean.
+TEST_F(AuditTest, Seed004AChangedMappingMakesRecordsPendingUntilApplied) {
+  ASSERT_TRUE(db_.Source(STAGESYNC_SOURCE_DIR "/conf/sql/wk_wodtop_product.sql").ok());
+  emulators::KingdeeEmulator emu;
+  ASSERT_TRUE(emu.Start(0));
+  emu.GenerateMaterials(60, 40);
+  auto e = Edits("kingdee", emu.base_url(), "crm");
+  LoadJson(testing::SeedConfigJson("004-kingdee-material.json", e));
+  ASSERT_TRUE(Sync().ok());
+  const int64_t rows = std::stoll(Q("SELECT COUNT(*) FROM wk_wodtop_product"));
+  ASSERT_GT(rows, 5);
+
+  auto columns = json::Parse(R"({"data_id": "{FMasterId}", "product_number": "{FNumber}",
+      "product_name": "{FNumber}", "product_line": "{F_ProductLine}",
+      "specification_model": "{FSpecification|trim}",
+      "material_group": "{{FMaterialGroup.FNumber}}", "base_unit": "{{FBaseUnitId.FNumber}}",
+      "modify_date": "{FModifyDate|datetime}"})");
+  ASSERT_TRUE(columns.ok());
+  e.sink = {{"columns", *columns}};
+  LoadJson(testing::SeedConfigJson("004-kingdee-material.json", e));
+  auto before = Audit();
+  EXPECT_FALSE(before.discrepancies()) << audit::FormatText(before);
+  EXPECT_EQ(Count(before, "pending"), rows);
+
+  ASSERT_TRUE(Apply().ok());
+  EXPECT_EQ(Q("SELECT COUNT(*) FROM wk_wodtop_product WHERE product_name <> product_number"), "0");
+  auto after = Audit();
+  EXPECT_FALSE(after.discrepancies()) << audit::FormatText(after);
+  EXPECT_EQ(Count(after, "ok"), rows);
+}
+
 // Seed 002: clean; a flattened item row removed is a missing child row, one added is extra.
 TEST_F(AuditTest, Seed002CleanThenARemovedAndAnAddedItemRowAreFound) {
   ASSERT_TRUE(db_.Source(STAGESYNC_SOURCE_DIR "/conf/sql/aftersale_list_query.sql").ok());
