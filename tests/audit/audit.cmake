@@ -12,3 +12,16 @@ target_link_libraries(stagesync_audit_tests PRIVATE stagesync_audit stagesync_fe
   stagesync_emulators fmt::fmt GTest::gtest_main)
 gtest_discover_tests(stagesync_audit_tests PROPERTIES LABELS integration
   FIXTURES_REQUIRED mariadb DISCOVERY_TIMEOUT 60)
+
+# Beside the real agent process (`stagesync run`), which holds the state dir.
+add_executable(stagesync_audit_process_tests audit/audit_process_test.cc)
+target_include_directories(stagesync_audit_process_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+target_compile_definitions(stagesync_audit_process_tests PRIVATE
+  STAGESYNC_BINARY_DIR="${CMAKE_BINARY_DIR}" STAGESYNC_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+  STAGESYNC_TEST_MARIADB_DIR="${STAGESYNC_TEST_MARIADB_DIR}"
+  STAGESYNC_AUDIT_BIN="$<TARGET_FILE:stagesync-audit>")
+add_dependencies(stagesync_audit_process_tests stagesync stagesync-audit)
+target_link_libraries(stagesync_audit_process_tests PRIVATE stagesync_stage stagesync_env
+  stagesync_emulators fmt::fmt GTest::gtest_main)
+gtest_discover_tests(stagesync_audit_process_tests PROPERTIES LABELS integration
+  FIXTURES_REQUIRED mariadb DISCOVERY_TIMEOUT 60)
