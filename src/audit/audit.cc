@@ -6,6 +6,7 @@
 #include <memory>
 #include <set>
 
+#include "audit/values.h"
 #include "connectors/mysql/mysql_sink.h"
 #include "stagesync/json.h"
 #include "stagesync/sql.h"
@@ -17,79 +18,6 @@ namespace {
 
 using Cell = std::optional<std::string>;
 using Row = std::vector<Cell>;
-
-constexpr size_t kTextFindings = 20;
-
-bool IsNumericType(const std::string& t) {
-  static const std::set<std::string> kNum = {"tinyint", "smallint", "mediumint", "int",
-                                             "integer", "bigint",   "decimal",   "numeric",
-                                             "float",   "double",   "real",      "bit"};
-  return kNum.contains(t);
-}
-
-bool IsTimeType(const std::string& t) {
-  return t == "date" || t == "datetime" || t == "timestamp" || t == "time";
-}
-
-// An exact decimal in one spelling: no leading '+' or zeros, no trailing fraction zeros, "-0"
-// is "0". Anything not a plain decimal is returned as it is.
-std::string NormalNumber(const std::string& s) {
-  std::string v = s;
-  bool neg = false;
-  if (!v.empty() && (v[0] == '-' || v[0] == '+')) {
-    neg = v[0] == '-';
-    v.erase(0, 1);
-  }
-  if (v.empty()) return s;
-  size_t dot = v.find('.');
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (i != dot && (v[i] < '0' || v[i] > '9')) return s;
-  }
-  std::string ip = v.substr(0, dot);
-  std::string fp = dot == std::string::npos ? "" : v.substr(dot + 1);
-  ip.erase(0, std::min(ip.find_first_not_of('0'), ip.size()));
-  while (!fp.empty() && fp.back() == '0') fp.pop_back();
-  if (ip.empty()) ip = "0";
-  std::string out = ip + (fp.empty() ? "" : "." + fp);
-  if (neg && out != "0") out = "-" + out;
-  return out;
-}
-
-// A datetime as the server prints it: 'T' becomes ' ', a zero fraction and a 'Z' go, so
-// "2024-05-01T08:00:00.000" equals the DATETIME column's "2024-05-01 08:00:00".
-std::string NormalTime(const std::string& s, const std::string& type) {
-  std::string v = s;
-  if (v.size() > 10 && v[10] == 'T') v[10] = ' ';
-  if (!v.empty() && v.back() == 'Z') v.pop_back();
-  if (size_t dot = v.find('.'); dot != std::string::npos && dot >= 19) {
-    if (v.find_first_not_of('0', dot + 1) == std::string::npos) v.erase(dot);
-  }
-  // A date written into a DATETIME column reads back at midnight.
-  if (type != "date" && v.size() == 10) v += " 00:00:00";
-  if (type == "date" && v.size() > 10) v.erase(10);
-  return v;
-}
-
-// Whether the value the sink writes (`mapped`) is the value the column holds (`target`).
-bool SameValue(const Cell& mapped, const Cell& target, const std::string& type) {
-  if (!mapped || !target) return !mapped && !target;
-  if (*mapped == *target) return true;
-  if (IsNumericType(type)) {
-    std::string m = *mapped;
-    // Booleans go into TINYINT(1) as 1 / 0.
-    if (m == "true") m = "1";
-    if (m == "false") m = "0";
-    return NormalNumber(m) == NormalNumber(*target);
-  }
-  if (IsTimeType(type)) return NormalTime(*mapped, type) == NormalTime(*target, type);
-  if (type == "char") {
-    // CHAR columns drop trailing spaces.
-    std::string m = *mapped;
-    while (!m.empty() && m.back() == ' ') m.pop_back();
-    return m == *target;
-  }
-  return false;
-}
 
 std::string Show(const Cell& c) { return c ? *c : "NULL"; }
 
@@ -473,22 +401,6 @@ Status AuditMySqlSink(const config::Config& cfg, const config::PipelineConfig& p
   return Status::Ok();
 }
 
-// Vendor data never drives the terminal: control bytes are shown as \xNN.
-std::string Printable(const std::string& s) {
-  std::string out;
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c < 0x20 || c == 0x7f) {
-      out += fmt::format("\\x{:02x}", c);
-    } else {
-      out.push_back(ch);
-    }
-  }
-  return out;
-}
-
-std::string CellJson(const Cell& c) { return c ? json::Quote(*c) : "null"; }
-
 }  // namespace
 
 int64_t AuditReport::discrepancy_count() const {
@@ -541,71 +453,6 @@ Result<AuditReport> Run(const config::Config& cfg, const AuditOptions& opts) {
     }
   }
   return report;
-}
-
-std::string FormatText(const AuditReport& r) {
-  static const char* kClasses[] = {"ok", "missing", "drifted", "extra", "pending", "quarantined"};
-  std::string out;
-  for (const auto& s : r.sinks) {
-    if (!s.audited) {
-      out += fmt::format("{} / {} ({}): not audited yet (only MySQL sinks are audited so far)\n",
-                         s.pipeline, s.sink, s.type);
-      continue;
-    }
-    out += fmt::format("{} / {} (mysql table {}):", s.pipeline, s.sink, s.table);
-    for (const char* c : kClasses) {
-      auto it = s.counts.find(c);
-      out += fmt::format(" {} {}", c, it == s.counts.end() ? 0 : it->second);
-    }
-    out += "\n";
-  }
-  for (size_t i = 0; i < r.findings.size() && i < kTextFindings; ++i) {
-    const auto& f = r.findings[i];
-    out += fmt::format("{} {}/{} {}{}: {}\n", f.cls, f.pipeline, f.sink, json::Quote(f.key),
-                       f.row.empty() ? "" : " [" + Printable(f.row) + "]", Printable(f.detail));
-  }
-  if (r.findings.size() > kTextFindings) {
-    out += fmt::format("... and {} more (--format json lists every one)\n",
-                       r.findings.size() - kTextFindings);
-  }
-  bool partial = false;
-  for (const auto& s : r.sinks) partial = partial || !s.audited;
-  out += r.discrepancies() ? fmt::format("discrepancies: {}\n", r.discrepancy_count())
-         : partial         ? "no discrepancies in the audited sinks; some sinks were not audited\n"
-                           : "clean\n";
-  return out;
-}
-
-std::string FormatJsonLines(const AuditReport& r) {
-  std::string out;
-  for (const auto& f : r.findings) {
-    std::string cols;
-    for (const auto& c : f.columns) {
-      cols +=
-          fmt::format("{}{{\"column\":{},\"mapped\":{},\"target\":{}}}", cols.empty() ? "" : ",",
-                      json::Quote(c.column), CellJson(c.mapped), CellJson(c.target));
-    }
-    out += fmt::format(
-        "{{\"pipeline\":{},\"sink\":{},\"class\":{},\"key\":{},\"row\":{},\"detail\":{},"
-        "\"columns\":[{}]}}\n",
-        json::Quote(f.pipeline), json::Quote(f.sink), json::Quote(f.cls), json::Quote(f.key),
-        json::Quote(f.row), json::Quote(f.detail), cols);
-  }
-  std::string sinks;
-  for (const auto& s : r.sinks) {
-    std::string counts;
-    for (const auto& [k, v] : s.counts) {
-      counts += fmt::format("{}{}:{}", counts.empty() ? "" : ",", json::Quote(k), v);
-    }
-    sinks += fmt::format(
-        "{}{{\"pipeline\":{},\"sink\":{},\"type\":{},\"audited\":{},\"table\":{},\"counts\":{{{}}}}"
-        "}",
-        sinks.empty() ? "" : ",", json::Quote(s.pipeline), json::Quote(s.sink), json::Quote(s.type),
-        s.audited ? "true" : "false", json::Quote(s.table), counts);
-  }
-  out += fmt::format("{{\"summary\":{{\"findings\":{},\"discrepancies\":{},\"sinks\":[{}]}}}}\n",
-                     r.findings.size(), r.discrepancy_count(), sinks);
-  return out;
 }
 
 }  // namespace stagesync::audit
