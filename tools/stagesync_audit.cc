@@ -7,6 +7,7 @@
 #include <string>
 
 #include "audit/audit.h"
+#include "obs/log.h"
 
 namespace {
 
@@ -30,6 +31,9 @@ int CannotAudit(const std::string& why) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Findings quote target values and errors quote the server: secrets the config loader
+  // registers (and token-like values) never reach the terminal or a saved report.
+  stagesync::obs::RedactStandardStreams();
   std::string config_file;
   audit::AuditOptions opts;
   for (int i = 1; i < argc; ++i) {
