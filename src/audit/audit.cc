@@ -446,7 +446,7 @@ Result<AuditReport> Run(const config::Config& cfg, const AuditOptions& opts) {
       rep.pipeline = p->name;
       rep.sink = s.name;
       rep.type = s.type;
-      if (s.type == "mysql") {
+      if (sink::mysql::IsMySqlSink(s)) {
         SS_RETURN_IF_ERROR(AuditMySqlSink(cfg, *p, s, opts, &rep, &report.findings));
       }
       report.sinks.push_back(std::move(rep));

@@ -51,6 +51,10 @@ Status EnsureBookkeepingTables(SqlConnection* conn);
 Status CheckTable(SqlConnection* conn, const std::string& table,
                   const std::vector<std::string>& columns, const std::string& path);
 
+// Whether a sink of the config is this connector's MySQL sink (the audit compares those by
+// table; the type name stays in this folder, as for every connector).
+inline bool IsMySqlSink(const config::SinkConfig& s) { return s.type == "mysql"; }
+
 // The ledger's mapping_hash for a sink: its compiled mapping plus where the rows go (server,
 // database, table, id column, on_unmatched). The audit compares it too.
 std::string TargetHash(const std::string& mapping_hash, const SqlOptions& conn,
