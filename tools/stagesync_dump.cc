@@ -38,17 +38,6 @@ void Usage(FILE* out) {
       out);
 }
 
-std::string IsoUtc(int64_t ms) {
-  std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[48];
-  std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(ms % 1000));
-  return out;
-}
-
 int Fail(const Status& s) {
   std::fprintf(stderr, "stagesync-dump: error: %s\n", s.message().c_str());
   return 1;
@@ -213,9 +202,10 @@ void PrintRun(bool jsonl, const std::string& p, const stage::RunRecord& r) {
     return;
   }
   std::printf("%s\t%lld\t%s\t%s\t%.1fs\t%s\t%s\n", Printable(p).c_str(),
-              static_cast<long long>(r.id), IsoUtc(r.started_ms).c_str(),
-              IsoUtc(r.ended_ms).c_str(), static_cast<double>(r.ended_ms - r.started_ms) / 1000,
-              Printable(r.outcome).c_str(), Printable(RunSummary(r.detail_json)).c_str());
+              static_cast<long long>(r.id), stagesync::obs::IsoMillis(r.started_ms).c_str(),
+              stagesync::obs::IsoMillis(r.ended_ms).c_str(),
+              static_cast<double>(r.ended_ms - r.started_ms) / 1000, Printable(r.outcome).c_str(),
+              Printable(RunSummary(r.detail_json)).c_str());
 }
 
 // One outcome (what the target holds) or intent (a create under way), one line.
@@ -237,7 +227,7 @@ void PrintSinkEntry(bool jsonl, bool outcome, const std::string& p, const std::s
     std::string at = Field(stored, "at_ms");
     std::printf("%s\t%s\t%s\tattempt=%s\tsince=%s\n", Printable(p).c_str(), Printable(sink).c_str(),
                 Printable(id).c_str(), Printable(Field(stored, "attempt")).c_str(),
-                at.empty() ? "?" : IsoUtc(std::atoll(at.c_str())).c_str());
+                at.empty() ? "?" : stagesync::obs::IsoMillis(std::atoll(at.c_str())).c_str());
   }
 }
 
@@ -395,8 +385,9 @@ int main(int argc, char** argv) {
           "pipeline:   %s\nkey:        %s\nhash:       %s\nseq:        %llu\n"
           "fetched at: %s\ndeleted:    %s\nrecord:     %s\n%s",
           Printable(pipeline).c_str(), Printable(rec.source_id).c_str(), rec.hash.ToHex().c_str(),
-          static_cast<unsigned long long>(rec.seq), IsoUtc(rec.fetched_at_ms).c_str(),
-          rec.deleted ? "yes" : "no", Printable(rec.raw).c_str(), sinks_text.c_str());
+          static_cast<unsigned long long>(rec.seq),
+          stagesync::obs::IsoMillis(rec.fetched_at_ms).c_str(), rec.deleted ? "yes" : "no",
+          Printable(rec.raw).c_str(), sinks_text.c_str());
     }
     return 0;
   }
@@ -414,7 +405,7 @@ int main(int argc, char** argv) {
               static_cast<long long>(e.at_ms), Q(e.error).c_str(), Q(e.payload).c_str());
         } else {
           std::printf("%s\t%s\t%s\t%s\t%s\n", Printable(p).c_str(), Printable(e.stage).c_str(),
-                      Printable(e.source_id).c_str(), IsoUtc(e.at_ms).c_str(),
+                      Printable(e.source_id).c_str(), stagesync::obs::IsoMillis(e.at_ms).c_str(),
                       Printable(e.error).c_str());
         }
       }
@@ -475,7 +466,7 @@ int main(int argc, char** argv) {
           "  quarantined: %lld\n",
           p.c_str(), static_cast<long long>(sum->records), static_cast<long long>(sum->deleted),
           static_cast<unsigned long long>(sum->last_seq),
-          sum->watermark_ms ? IsoUtc(*sum->watermark_ms).c_str() : "(none)",
+          sum->watermark_ms ? stagesync::obs::IsoMillis(*sum->watermark_ms).c_str() : "(none)",
           static_cast<long long>(sum->open_ids), static_cast<long long>(sum->quarantined));
       for (const auto& s : sum->sinks) {
         std::printf("  sink %-20s cursor %llu, pending %lld", s.name.c_str(),

@@ -61,4 +61,7 @@ namespace stagesync::obs {
 // vendor errors. Call once, early in main(). Writes straight to fds 1 and 2 are not covered.
 void RedactStandardStreams();
 
+// "2026-12-02T01:40:38.123Z": a Unix time in ms as UTC with milliseconds (log lines, dumps).
+std::string IsoMillis(int64_t ms);
+
 }  // namespace stagesync::obs
