@@ -1,12 +1,16 @@
-// stagesync-audit: proves what the MySQL sinks' targets hold against the staged records and the
+// stagesync-audit: proves what the sinks' targets hold against the staged records and the
 // sinks' current mappings, read-only (staging opened read-only, so it runs beside the agent;
-// each target read in one consistent snapshot). Exit 0 clean, 1 discrepancies, 2 could not
-// audit. HTTP sinks are listed as not audited yet, never as clean.
+// each target read in one consistent snapshot), and with --repair puts what it found wrong
+// back through the normal applier. Exit 0 clean, 1 discrepancies, 2 could not audit.
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <string>
 
 #include "audit/audit.h"
+#include "audit/repair.h"
 #include "obs/log.h"
 
 namespace {
@@ -15,10 +19,17 @@ using namespace stagesync;
 
 void Usage(FILE* out) {
   std::fputs(
-      "usage: stagesync-audit --config FILE [--pipeline P] [--sink S] [--format text|json]\n"
-      "                       [--key ID]\n"
-      "  compares every MySQL sink's target table with the staged records mapped by the sink's\n"
-      "  current mapping: ok, missing, drifted, extra, pending, quarantined\n"
+      "usage: stagesync-audit --config FILE [--pipeline P] [--sink S]\n"
+      "                       [--format text|json|html] [--out FILE] [--key ID]\n"
+      "                       [--repair [--delete-extra]]\n"
+      "  compares every sink's target with the staged records mapped by the sink's current\n"
+      "  mapping and verifies each MySQL sink's batch chain: ok, missing, drifted, extra,\n"
+      "  duplicate, ledger_mismatch, chain_broken, pending, quarantined\n"
+      "  --out FILE   writes the report (in --format) to FILE; the text summary still prints\n"
+      "  --repair     requeues missing/drifted/ledger_mismatch records of MySQL sinks so the\n"
+      "               next apply rewrites each once (stop the agent first); never touches\n"
+      "               Kingdee bills or Yida instances\n"
+      "  --delete-extra  with --repair: deletes extra rows, in one transaction, each logged\n"
       "  exit 0 clean, 1 discrepancies, 2 could not audit\n",
       out);
 }
@@ -28,19 +39,41 @@ int CannotAudit(const std::string& why) {
   return 2;
 }
 
+// Writes `data` to `path` whole or not at all (a temp file renamed over it).
+bool WriteFile(const std::string& path, const std::string& data) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    f.write(data.data(), static_cast<std::streamsize>(data.size()));
+    f.flush();
+    if (!f) return false;
+  }
+  return std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   // Findings quote target values and errors quote the server: secrets the config loader
   // registers (and token-like values) never reach the terminal or a saved report.
   stagesync::obs::RedactStandardStreams();
-  std::string config_file;
+  std::string config_file, out_file;
   audit::AuditOptions opts;
+  audit::RepairOptions repair_opts;
+  bool repair = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--help" || a == "-h") {
       Usage(stdout);
       return 0;
+    }
+    if (a == "--repair") {
+      repair = true;
+      continue;
+    }
+    if (a == "--delete-extra") {
+      repair_opts.delete_extra = true;
+      continue;
     }
     if (i + 1 >= argc) {
       Usage(stderr);
@@ -54,8 +87,12 @@ int main(int argc, char** argv) {
     } else if (a == "--sink") {
       opts.sink = v;
     } else if (a == "--format") {
-      if (v != "text" && v != "json") return CannotAudit("--format must be text or json");
+      if (v != "text" && v != "json" && v != "html") {
+        return CannotAudit("--format must be text, json or html");
+      }
       opts.format = v;
+    } else if (a == "--out") {
+      out_file = v;
     } else if (a == "--key") {
       opts.key = v;
     } else {
@@ -67,12 +104,37 @@ int main(int argc, char** argv) {
     Usage(stderr);
     return CannotAudit("--config is required");
   }
+  if (repair_opts.delete_extra && !repair) return CannotAudit("--delete-extra needs --repair");
   auto cfg = config::LoadFile(config_file);
   if (!cfg.ok()) return CannotAudit(cfg.status().message());
+  const bool tty = isatty(STDERR_FILENO) == 1;
+  if (tty) {
+    opts.progress = [](const std::string& p, const std::string& s, int64_t n) {
+      std::fprintf(stderr, "\rauditing %s/%s: %lld records", p.c_str(), s.c_str(),
+                   static_cast<long long>(n));
+    };
+  }
   auto report = audit::Run(*cfg, opts);
+  if (tty) std::fputs("\r\033[K", stderr);
   if (!report.ok()) return CannotAudit(report.status().message());
-  const std::string out =
-      opts.format == "json" ? audit::FormatJsonLines(*report) : audit::FormatText(*report);
+  std::string out = opts.format == "json"   ? audit::FormatJsonLines(*report)
+                    : opts.format == "html" ? audit::FormatHtml(*report)
+                                            : audit::FormatText(*report);
+  if (!out_file.empty()) {
+    if (!WriteFile(out_file, out)) return CannotAudit("cannot write the report to " + out_file);
+    out = audit::FormatText(*report) + "report written to " + out_file + "\n";
+  }
   std::fwrite(out.data(), 1, out.size(), stdout);
+  if (repair && report->discrepancies()) {
+    auto done = audit::Repair(*cfg, *report, repair_opts);
+    if (!done.ok()) return CannotAudit(done.status().message());
+    for (const auto& line : done->log) std::printf("repair: %s\n", line.c_str());
+    std::printf(
+        "repair: %lld record(s) requeued, %lld ledger row(s) marked for rewrite, %lld extra "
+        "row(s) deleted, %lld finding(s) left alone; the next apply rewrites the requeued "
+        "records once, then audit again\n",
+        static_cast<long long>(done->requeued), static_cast<long long>(done->ledger_marked),
+        static_cast<long long>(done->extra_deleted), static_cast<long long>(done->left_alone));
+  }
   return report->discrepancies() ? 1 : 0;
 }

@@ -6,8 +6,10 @@
 #include <memory>
 #include <set>
 
+#include "audit/chain_check.h"
 #include "audit/values.h"
 #include "connectors/mysql/mysql_sink.h"
+#include "obs/log.h"
 #include "stagesync/json.h"
 #include "stagesync/sql.h"
 #include "stagesync/stage.h"
@@ -138,8 +140,14 @@ class SinkAudit {
            std::vector<ColumnDiff> cols = {}) {
     ++rep_->counts[cls];
     if (cls == "ok" || cls == "pending") return;
-    out_->push_back({rep_->pipeline, rep_->sink, std::move(cls), key, std::move(row),
-                     std::move(detail), std::move(cols)});
+    out_->push_back({rep_->pipeline,
+                     rep_->sink,
+                     std::move(cls),
+                     key,
+                     std::move(row),
+                     std::move(detail),
+                     std::move(cols),
+                     {}});
   }
 
   std::string RowKey(const Row& r) const {
@@ -150,25 +158,38 @@ class SinkAudit {
     return k;
   }
 
-  // Rows with no staged record behind them.
-  void Extra(const std::string& id, const std::vector<Row>& rows, const std::string& why) {
-    for (const auto& r : rows) Add("extra", id, RowKey(r), why);
+  // The columns and values that pick out exactly row `r`; empty when the table has no key
+  // columns besides the id and the record has several rows (they cannot be told apart).
+  std::vector<std::pair<std::string, Cell>> RowWhere(const Row& r, bool several) const {
+    if (several && t_.key.empty()) return {};
+    std::vector<std::pair<std::string, Cell>> w = {{t_.columns[t_.id], r[t_.id]}};
+    for (size_t i : t_.key) w.emplace_back(t_.columns[i], r[i]);
+    return w;
   }
 
-  // A record whose target rows should be `want`.
-  void Compare(const std::string& id, const std::vector<transform::MappedRow>& want,
+  void AddExtra(const std::string& id, const Row& r, std::string row, std::string why,
+                bool several) {
+    Add("extra", id, std::move(row), std::move(why));
+    out_->back().row_key = RowWhere(r, several);
+  }
+
+  // Rows with no staged record behind them.
+  void Extra(const std::string& id, const std::vector<Row>& rows, const std::string& why) {
+    for (const auto& r : rows) AddExtra(id, r, RowKey(r), why, rows.size() > 1);
+  }
+
+  // A record whose target rows should be `want`: true when they are exactly that (nothing
+  // recorded then; the caller decides), else the findings are recorded.
+  bool Compare(const std::string& id, const std::vector<transform::MappedRow>& want,
                const std::vector<Row>& have) {
     if (want.empty()) {
-      if (have.empty()) {
-        Add("ok", id, "", "");
-      } else {
-        Extra(id, have, "the sink writes no row for this record now");
-      }
-      return;
+      if (have.empty()) return true;
+      Extra(id, have, "the sink writes no row for this record now");
+      return false;
     }
     if (have.empty()) {
       Add("missing", id, "", fmt::format("no row in {} for this applied record", t_.name));
-      return;
+      return false;
     }
     // Rows pair by the primary key's other columns; a table without such columns pairs them
     // by position (the sink writes them in mapping order).
@@ -209,10 +230,10 @@ class SinkAudit {
       }
     }
     for (const auto& [rk, r] : by_key) {
-      Add("extra", id, rk, "flattened row the staged record does not map to");
+      AddExtra(id, *r, rk, "flattened row the staged record does not map to", true);
       clean = false;
     }
-    if (clean) Add("ok", id, "", "");
+    return clean;
   }
 
  private:
@@ -324,6 +345,8 @@ Status AuditMySqlSink(const config::Config& cfg, const config::PipelineConfig& p
   SS_ASSIGN_OR_RETURN(uint64_t cursor, log->Cursor(p.name, s.name));
   // The snapshot's offset bounds what it can hold when it is in this staging's numbering.
   if (has_offset && target_staging == log->InstanceId()) cursor = std::min(cursor, target_seq);
+  rep->staging_instance = log->InstanceId();
+  rep->snapshot_seq = cursor;
   const std::string target_hash = sink::mysql::TargetHash(mapping.hash(), sql, so);
   LedgerCursor ledger(db, p.name, s.name, ledger_exists);
   std::set<std::string> quarantined;
@@ -342,7 +365,9 @@ Status AuditMySqlSink(const config::Config& cfg, const config::PipelineConfig& p
   SS_ASSIGN_OR_RETURN(bool have_t, target.Next(&tid, &trows));
   // The merge runs inside the staging scan (key order), pulling target ids as it goes: one
   // staged record and one page of target ids in memory.
+  int64_t seen = 0;
   auto handle = [&](const stage::StagedRecord& rec) -> Status {
+    if (opts.progress && ++seen % 5000 == 0) opts.progress(p.name, s.name, seen);
     while (have_t && tid < rec.source_id) {
       audit.Extra(tid, trows, "no staged record has this id");
       SS_ASSIGN_OR_RETURN(have_t, target.Next(&tid, &trows));
@@ -353,30 +378,52 @@ Status AuditMySqlSink(const config::Config& cfg, const config::PipelineConfig& p
       mine = std::move(trows);
       SS_ASSIGN_OR_RETURN(have_t, target.Next(&tid, &trows));
     }
+    // The record mapped as the sink maps it now.
+    std::vector<transform::MappedRow> want;
+    transform::MapVerdict verdict;
+    auto map_it = [&]() -> Status {
+      auto v = json::Parse(rec.raw);
+      return v.ok() ? mapping.Map(*v, &want, &verdict, &vars) : v.status();
+    };
+    // A version the where clause turned away leaves the rows (and ledger entry) of an earlier
+    // one under on_unmatched: keep.
+    auto kept_unmatched = [&]() {
+      return map_it().ok() && verdict.filtered && so.on_unmatched == "keep";
+    };
     if (quarantined.contains(rec.source_id)) {
       audit.Add("quarantined", rec.source_id, "",
                 "parked by the sink (stagesync-dump --quarantine)");
     } else if (rec.seq > cursor) {
       audit.Add("pending", rec.source_id, "", "changed in staging, not applied yet");
     } else if (led && led->hash != rec.hash.ToHex()) {
-      audit.Add("pending", rec.source_id, "", "the target's ledger holds an older version");
+      // The cursor has passed this version, so the target's ledger must name it.
+      if (kept_unmatched()) {
+        audit.Add("ok", rec.source_id, "", "");
+      } else {
+        audit.Add("ledger_mismatch", rec.source_id, "",
+                  fmt::format("the ledger says content hash {} but the version applied (seq {}, "
+                              "the sink's cursor is past it) is {}: the ledger row was edited, or "
+                              "the target was written by something else",
+                              led->hash, rec.seq, rec.hash.ToHex()));
+      }
     } else if (led && led->mapping != target_hash) {
       audit.Add("pending", rec.source_id, "",
                 "applied under another mapping or target: the sink rewrites it on its next run");
     } else if (rec.deleted) {
-      audit.Compare(rec.source_id, {}, mine);
-    } else {
-      std::vector<transform::MappedRow> want;
-      transform::MapVerdict verdict;
-      auto v = json::Parse(rec.raw);
-      Status ms = v.ok() ? mapping.Map(*v, &want, &verdict, &vars) : v.status();
-      if (!ms.ok()) {
-        audit.Add("drifted", rec.source_id, "",
-                  "the current mapping cannot map this applied record: " + ms.message());
-      } else if (verdict.filtered && so.on_unmatched == "keep") {
-        audit.Add("ok", rec.source_id, "", "");  // its old rows may stay
+      if (audit.Compare(rec.source_id, {}, mine)) audit.Add("ok", rec.source_id, "", "");
+    } else if (Status ms = map_it(); !ms.ok()) {
+      audit.Add("drifted", rec.source_id, "",
+                "the current mapping cannot map this applied record: " + ms.message());
+    } else if (verdict.filtered && so.on_unmatched == "keep") {
+      audit.Add("ok", rec.source_id, "", "");  // its old rows may stay
+    } else if (audit.Compare(rec.source_id, want, mine)) {
+      if (!led && !want.empty()) {
+        audit.Add("ledger_mismatch", rec.source_id, "",
+                  fmt::format("the row is in {} but the ledger has no entry for this applied "
+                              "version (seq {}): the ledger row was deleted",
+                              t.name, rec.seq));
       } else {
-        audit.Compare(rec.source_id, want, mine);
+        audit.Add("ok", rec.source_id, "", "");
       }
     }
     return Status::Ok();
@@ -396,6 +443,9 @@ Status AuditMySqlSink(const config::Config& cfg, const config::PipelineConfig& p
     audit.Extra(tid, trows, "no staged record has this id");
     SS_ASSIGN_OR_RETURN(have_t, target.Next(&tid, &trows));
   }
+  if (opts.progress) opts.progress(p.name, s.name, seen);
+  // The chain and the ledger it covers, in the same snapshot as the rows.
+  if (opts.key.empty()) SS_RETURN_IF_ERROR(VerifyMySqlChain(db, rep, out));
   (void)db->Execute("ROLLBACK");
   rep->audited = true;
   return Status::Ok();
@@ -403,9 +453,14 @@ Status AuditMySqlSink(const config::Config& cfg, const config::PipelineConfig& p
 
 }  // namespace
 
+bool IsDiscrepancy(const std::string& cls) {
+  return cls == "missing" || cls == "drifted" || cls == "extra" || cls == "duplicate" ||
+         cls == "ledger_mismatch" || cls == "chain_broken";
+}
+
 int64_t AuditReport::discrepancy_count() const {
   int64_t n = 0;
-  for (const auto& f : findings) n += f.cls == "missing" || f.cls == "drifted" || f.cls == "extra";
+  for (const auto& f : findings) n += IsDiscrepancy(f.cls);
   return n;
 }
 
@@ -439,6 +494,12 @@ Result<AuditReport> Run(const config::Config& cfg, const AuditOptions& opts) {
                                     " read-only");
   }
   AuditReport report;
+  report.started_at = obs::IsoMillis(Clock::Real()->NowMillis());
+  report.state_dir = cfg.state_dir;
+  report.scope = fmt::format("{}, {}{}",
+                             opts.pipeline.empty() ? "every pipeline" : "pipeline " + opts.pipeline,
+                             opts.sink.empty() ? "every sink" : "sink " + opts.sink,
+                             opts.key.empty() ? "" : ", record " + opts.key);
   for (const auto* p : pipelines) {
     for (const auto& s : p->sinks) {
       if (!opts.sink.empty() && s.name != opts.sink) continue;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -19,9 +20,13 @@ namespace stagesync::audit {
 struct AuditOptions {
   std::string pipeline;         // "" = every pipeline
   std::string sink;             // "" = every sink
-  std::string format = "text";  // text | json
+  std::string format = "text";  // text | json | html
   std::string key;              // "" = every record; else one source id
   size_t page_ids = 500;        // target ids read per query
+  // Told how far a sink's audit has come (staged records read so far), every few thousand
+  // records and once at each sink's end; the tool shows it on a terminal.
+  std::function<void(const std::string& pipeline, const std::string& sink, int64_t records)>
+      progress;
 };
 
 struct ColumnDiff {
@@ -30,7 +35,8 @@ struct ColumnDiff {
   std::optional<std::string> target;
 };
 
-// Classes: ok, missing, drifted, extra, pending, quarantined.
+// Classes: ok, missing, drifted, extra, duplicate, ledger_mismatch, chain_broken, pending,
+// quarantined.
 struct Finding {
   std::string pipeline;
   std::string sink;
@@ -39,6 +45,9 @@ struct Finding {
   std::string row;     // a flattened child row's key columns ("" for the record as a whole)
   std::string detail;  // one line for a person
   std::vector<ColumnDiff> columns;
+  // extra rows of a MySQL table: the columns (the id column and the primary key's others) and
+  // values that pick out exactly this row, for --repair --delete-extra; empty when no key can.
+  std::vector<std::pair<std::string, std::optional<std::string>>> row_key;
 };
 
 struct SinkReport {
@@ -48,9 +57,26 @@ struct SinkReport {
   bool audited = false;  // false: not audited yet (HTTP sinks)
   std::string table;
   std::map<std::string, int64_t> counts;  // class -> records (or child rows for extra/missing)
+  // The sink's batch chain (connectors/common/chain.h) as verified: links read, the newest
+  // one, and a note for a person (no chain yet, where it starts, where it broke).
+  uint64_t chain_links = 0;
+  uint64_t chain_head_no = 0;
+  std::string chain_head;     // digest of the newest link; "" without a chain
+  std::string chain_head_at;  // its committed_at (UTC)
+  std::string chain_note;
+  // Where the audit read: the staging instance and the sink's position in it (the cursor, or
+  // the target's offset when that is behind: records past it count as pending).
+  std::string staging_instance;
+  uint64_t snapshot_seq = 0;
 };
 
+// missing, drifted, extra, duplicate, ledger_mismatch and chain_broken.
+bool IsDiscrepancy(const std::string& cls);
+
 struct AuditReport {
+  std::string started_at;  // UTC, ISO 8601 with ms
+  std::string scope;       // what was audited, for a person ("pipeline P, every sink")
+  std::string state_dir;
   std::vector<SinkReport> sinks;
   std::vector<Finding> findings;  // every finding but ok and pending
   // missing, drifted and extra findings (quarantined ones are listed, known to the operator
@@ -67,5 +93,8 @@ Result<AuditReport> Run(const config::Config& cfg, const AuditOptions& opts);
 std::string FormatText(const AuditReport& r);
 // JSON lines: one finding each, then {"summary":...}.
 std::string FormatJsonLines(const AuditReport& r);
+// A self-contained HTML page (no outside assets) to archive: scope, time, snapshot position,
+// counts, every finding, each sink's chain head.
+std::string FormatHtml(const AuditReport& r);
 
 }  // namespace stagesync::audit

@@ -27,6 +27,15 @@ std::string Printable(const std::string& s) {
 
 std::string CellJson(const Cell& c) { return c ? json::Quote(*c) : "null"; }
 
+// Classes shown only when found.
+constexpr const char* kRareClasses[] = {"duplicate", "ledger_mismatch", "chain_broken"};
+
+std::string ChainLine(const SinkReport& s) {
+  if (s.chain_links == 0) return s.chain_note.empty() ? "" : "  chain: " + s.chain_note + "\n";
+  return fmt::format("  chain: {} link(s) read, head #{} {} committed {} UTC\n", s.chain_links,
+                     s.chain_head_no, s.chain_head, s.chain_head_at);
+}
+
 }  // namespace
 
 std::string FormatText(const AuditReport& r) {
@@ -43,7 +52,11 @@ std::string FormatText(const AuditReport& r) {
       auto it = s.counts.find(c);
       out += fmt::format(" {} {}", c, it == s.counts.end() ? 0 : it->second);
     }
-    out += "\n";
+    for (const char* c : kRareClasses) {
+      auto it = s.counts.find(c);
+      if (it != s.counts.end()) out += fmt::format(" {} {}", c, it->second);
+    }
+    out += "\n" + ChainLine(s);
   }
   for (size_t i = 0; i < r.findings.size() && i < kTextFindings; ++i) {
     const auto& f = r.findings[i];
@@ -84,10 +97,11 @@ std::string FormatJsonLines(const AuditReport& r) {
       counts += fmt::format("{}{}:{}", counts.empty() ? "" : ",", json::Quote(k), v);
     }
     sinks += fmt::format(
-        "{}{{\"pipeline\":{},\"sink\":{},\"type\":{},\"audited\":{},\"table\":{},\"counts\":{{{}}}}"
-        "}",
+        "{}{{\"pipeline\":{},\"sink\":{},\"type\":{},\"audited\":{},\"table\":{},\"counts\":{{{}}},"
+        "\"chain\":{{\"links\":{},\"head_no\":{},\"head\":{},\"head_at\":{},\"note\":{}}}}}",
         sinks.empty() ? "" : ",", json::Quote(s.pipeline), json::Quote(s.sink), json::Quote(s.type),
-        s.audited ? "true" : "false", json::Quote(s.table), counts);
+        s.audited ? "true" : "false", json::Quote(s.table), counts, s.chain_links, s.chain_head_no,
+        json::Quote(s.chain_head), json::Quote(s.chain_head_at), json::Quote(s.chain_note));
   }
   out += fmt::format("{{\"summary\":{{\"findings\":{},\"discrepancies\":{},\"sinks\":[{}]}}}}\n",
                      r.findings.size(), r.discrepancy_count(), sinks);

@@ -93,6 +93,28 @@ class AuditTest : public testing::PipelineTest<> {
     return n;
   }
 
+  // Seed 004 (Kingdee materials) with `n` generated materials, synced into the fixture.
+  void SyncSeed004(emulators::KingdeeEmulator* emu, int n, uint64_t seed) {
+    ASSERT_TRUE(db_.Source(STAGESYNC_SOURCE_DIR "/conf/sql/wk_wodtop_product.sql").ok());
+    ASSERT_TRUE(emu->Start(0));
+    emu->GenerateMaterials(n, seed);
+    LoadJson(testing::SeedConfigJson("004-kingdee-material.json",
+                                     Edits("kingdee", emu->base_url(), "crm")));
+    auto s = Sync();
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+  }
+
+  // The materials seed 004's filter lets through.
+  static std::vector<int64_t> SyncedMaterials(emulators::KingdeeEmulator& emu) {
+    std::vector<int64_t> ids;
+    for (const auto& m : emu.Materials()) {
+      if (m.use_org == "T00" && m.document_status == "C" && m.forbid_status == "A") {
+        ids.push_back(m.master_id);
+      }
+    }
+    return ids;
+  }
+
   testing::TestDatabase db_;
   std::string json_;
 };
@@ -257,6 +279,192 @@ TEST_F(AuditTest, Seed004AChangedMappingMakesRecordsPendingUntilApplied) {
   EXPECT_EQ(Count(after, "ok"), rows);
 }
 
+// Seed 004: every batch extends the chain in the target; a ledger row edited by hand is a
+// ledger_mismatch of that record and breaks the ledger's sum; an edited link and a deleted
+// link are each named as the first broken one.
+TEST_F(AuditTest, Seed004ChainFindsAnEditedLedgerRowAndAnEditedOrDeletedLink) {
+  emulators::KingdeeEmulator emu;
+  SyncSeed004(&emu, 120, 41);
+  if (HasFatalFailure()) return;
+  const std::vector<int64_t> ids = SyncedMaterials(emu);
+  ASSERT_GT(ids.size(), 10u);
+  // Three more batches: the chain grows by one link each.
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(emu.UpdateMaterial(ids[i], "第" + std::to_string(i) + "版"));
+    ASSERT_TRUE(Sync().ok());
+  }
+  const std::string links = Q("SELECT COUNT(*) FROM stagesync_batches");
+  ASSERT_GE(std::stoi(links), 4);
+  auto clean = Audit();
+  EXPECT_FALSE(clean.discrepancies()) << audit::FormatText(clean);
+  ASSERT_EQ(clean.sinks.size(), 1u);
+  EXPECT_EQ(std::to_string(clean.sinks[0].chain_links), links);
+  EXPECT_EQ(clean.sinks[0].chain_head, Q("SELECT digest FROM stagesync_batches ORDER BY batch_no "
+                                         "DESC LIMIT 1"));
+  std::string out;
+  EXPECT_EQ(RunTool(json_, {}, &out), 0) << out;
+  EXPECT_NE(out.find("chain: " + links + " link(s) read"), std::string::npos) << out;
+
+  // A ledger row edited: that record's ledger no longer names what was applied, and the
+  // ledger no longer sums to the head's digest.
+  const std::string victim = std::to_string(ids[7]);
+  Exec("UPDATE stagesync_ledger SET content_hash = REPEAT('0', 32) WHERE source_id = '" + victim +
+       "'");
+  auto edited = Audit();
+  EXPECT_TRUE(edited.discrepancies());
+  EXPECT_NE(Find(edited, "ledger_mismatch", victim), nullptr) << audit::FormatText(edited);
+  ASSERT_NE(Find(edited, "chain_broken", ""), nullptr) << audit::FormatText(edited);
+  EXPECT_NE(Find(edited, "chain_broken", "")->detail.find("stagesync_ledger no longer sums"),
+            std::string::npos);
+  EXPECT_EQ(RunTool(json_, {}, &out), 1) << out;
+  EXPECT_NE(out.find("ledger_mismatch"), std::string::npos) << out;
+
+  // A ledger row deleted: the row is there, the ledger entry is not.
+  Exec("DELETE FROM stagesync_ledger WHERE source_id = '" + victim + "'");
+  auto deleted = Audit();
+  ASSERT_NE(Find(deleted, "ledger_mismatch", victim), nullptr) << audit::FormatText(deleted);
+  EXPECT_NE(Find(deleted, "ledger_mismatch", victim)->detail.find("no entry"), std::string::npos);
+  EXPECT_NE(Find(deleted, "chain_broken", ""), nullptr);
+
+  // Put the ledger row back as the sink wrote it (from staging): the sum matches again.
+  {
+    auto rec = log_->Get(cfg_.pipelines[0].name, victim);
+    ASSERT_TRUE(rec.ok() && rec->has_value());
+    Exec("INSERT INTO stagesync_ledger SELECT pipeline, sink, '" + victim + "', '" +
+         (*rec)->hash.ToHex() + "', mapping_hash, " + std::to_string((*rec)->seq) +
+         ", NOW(3) FROM stagesync_ledger LIMIT 1");
+  }
+  auto restored = Audit();
+  EXPECT_FALSE(restored.discrepancies()) << audit::FormatText(restored);
+
+  // A link edited, then a link deleted: each named as the first broken link.
+  Exec("UPDATE stagesync_batches SET records = records + 1 WHERE batch_no = 2");
+  auto link_edited = Audit();
+  ASSERT_NE(Find(link_edited, "chain_broken", ""), nullptr) << audit::FormatText(link_edited);
+  EXPECT_NE(Find(link_edited, "chain_broken", "")->detail.find("link 2 "), std::string::npos)
+      << Find(link_edited, "chain_broken", "")->detail;
+  Exec("UPDATE stagesync_batches SET records = records - 1 WHERE batch_no = 2");
+  EXPECT_FALSE(Audit().discrepancies());
+  Exec("DELETE FROM stagesync_batches WHERE batch_no = 3");
+  auto link_gone = Audit();
+  ASSERT_NE(Find(link_gone, "chain_broken", ""), nullptr) << audit::FormatText(link_gone);
+  EXPECT_NE(Find(link_gone, "chain_broken", "")->detail.find("link 3 is missing"),
+            std::string::npos)
+      << Find(link_gone, "chain_broken", "")->detail;
+}
+
+// A target from before the chain (no stagesync_batches): the audit says the chain starts with
+// the next batch and is not broken; the next apply makes the table, and its first link covers
+// the whole ledger as it stood.
+TEST_F(AuditTest, Seed004ATargetWithoutTheChainGetsItOnTheNextApply) {
+  emulators::KingdeeEmulator emu;
+  SyncSeed004(&emu, 60, 42);
+  if (HasFatalFailure()) return;
+  Exec("DROP TABLE stagesync_batches");
+  auto before = Audit();
+  EXPECT_FALSE(before.discrepancies()) << audit::FormatText(before);
+  ASSERT_EQ(before.sinks.size(), 1u);
+  EXPECT_EQ(before.sinks[0].chain_links, 0u);
+  EXPECT_NE(before.sinks[0].chain_note.find("starts with the sink's next batch"),
+            std::string::npos);
+  const auto m = emu.Materials().front();
+  ASSERT_TRUE(emu.UpdateMaterial(m.master_id, "链的开始"));
+  ASSERT_TRUE(Sync().ok());
+  EXPECT_EQ(Q("SELECT COUNT(*) FROM stagesync_batches"), "1");
+  auto after = Audit();
+  EXPECT_FALSE(after.discrepancies()) << audit::FormatText(after);
+  EXPECT_EQ(after.sinks[0].chain_links, 1u);
+}
+
+// Seed 004: --repair puts a drifted and a missing row back through the applier (each written
+// exactly once, counted by triggers), deletes an extra row only with --delete-extra, refuses
+// while staging is held by another process, and the next audit is clean with the chain whole.
+TEST_F(AuditTest, Seed004RepairRewritesEachRepairedRowOnceThenTheAuditIsClean) {
+  emulators::KingdeeEmulator emu;
+  SyncSeed004(&emu, 100, 43);
+  if (HasFatalFailure()) return;
+  const std::string rows = Q("SELECT COUNT(*) FROM wk_wodtop_product");
+  const std::string drifted = Q("SELECT MIN(data_id) FROM wk_wodtop_product");
+  const std::string gone = Q("SELECT MAX(data_id) FROM wk_wodtop_product");
+  ASSERT_NE(drifted, gone);
+  Exec("CREATE TABLE writes (data_id BIGINT NOT NULL)");
+  Exec(
+      "CREATE TRIGGER count_ins AFTER INSERT ON wk_wodtop_product FOR EACH ROW INSERT INTO "
+      "writes VALUES (NEW.data_id)");
+  Exec(
+      "CREATE TRIGGER count_upd AFTER UPDATE ON wk_wodtop_product FOR EACH ROW INSERT INTO "
+      "writes VALUES (NEW.data_id)");
+  Exec("UPDATE wk_wodtop_product SET product_name = '篡改' WHERE data_id = " + drifted);
+  Exec("DELETE FROM wk_wodtop_product WHERE data_id = " + gone);
+  Exec("INSERT INTO wk_wodtop_product (data_id, product_number) VALUES (999999991, 'X')");
+  Exec("DELETE FROM writes");
+
+  // This process holds staging read-write, as a running agent would: repair refuses.
+  std::string out;
+  EXPECT_EQ(RunTool(json_, {"--repair"}, &out), 2) << out;
+  EXPECT_NE(out.find("stop the agent first"), std::string::npos) << out;
+  EXPECT_EQ(RunTool(json_, {"--delete-extra"}, &out), 2) << out;
+
+  log_.reset();
+  EXPECT_EQ(RunTool(json_, {"--repair", "--delete-extra"}, &out), 1) << out;
+  EXPECT_NE(out.find("drifted record " + drifted + " requeued"), std::string::npos) << out;
+  EXPECT_NE(out.find("missing record " + gone + " requeued"), std::string::npos) << out;
+  EXPECT_NE(out.find("deleted 1 extra row(s) from wk_wodtop_product where `data_id` = "
+                     "'999999991'"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(Q("SELECT COUNT(*) FROM writes"), "0");  // nothing written yet: the applier does it
+  // Requeued, not yet applied: pending, no discrepancy.
+  EXPECT_EQ(RunTool(json_, {}, &out), 0) << out;
+  EXPECT_NE(out.find("pending 2"), std::string::npos) << out;
+
+  LoadJson(json_);
+  ASSERT_TRUE(Sync().ok());
+  EXPECT_EQ(Q("SELECT GROUP_CONCAT(data_id ORDER BY data_id) FROM writes"), drifted + "," + gone);
+  EXPECT_EQ(Q("SELECT COUNT(*) FROM wk_wodtop_product"), rows);
+  auto after = Audit();
+  EXPECT_FALSE(after.discrepancies()) << audit::FormatText(after);
+  EXPECT_EQ(Count(after, "ok"), std::stoll(rows));
+  EXPECT_EQ(Q("SELECT COUNT(*) FROM stagesync_batches WHERE kind = 'repair'"), "1");
+  // A second sync writes nothing more.
+  ASSERT_TRUE(Sync().ok());
+  EXPECT_EQ(Q("SELECT COUNT(*) FROM writes"), "2");
+}
+
+// The HTML report is one self-contained page: every finding, the counts, the chain head, and
+// no script or outside asset; target values are escaped.
+TEST_F(AuditTest, Seed004HtmlReportIsSelfContainedAndListsEveryFinding) {
+  emulators::KingdeeEmulator emu;
+  SyncSeed004(&emu, 80, 44);
+  if (HasFatalFailure()) return;
+  Exec("UPDATE wk_wodtop_product SET product_name = '<img src=x onerror=alert(1)>'");
+  const int64_t rows = std::stoll(Q("SELECT COUNT(*) FROM wk_wodtop_product"));
+  const std::string file = dir_.Sub("report.html");
+  std::string out;
+  EXPECT_EQ(RunTool(json_, {"--format", "html", "--out", file}, &out), 1) << out;
+  EXPECT_NE(out.find("report written to " + file), std::string::npos) << out;
+  EXPECT_NE(out.find("discrepancies: " + std::to_string(rows)), std::string::npos) << out;
+  std::ifstream in(file);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string html = ss.str();
+  ASSERT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u) << html.substr(0, 200);
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_EQ(html.find("<img"), std::string::npos);  // escaped, never markup
+  EXPECT_EQ(html.find("src=\""), std::string::npos);
+  EXPECT_EQ(html.find("href=\""), std::string::npos);
+  EXPECT_EQ(html.find("<link"), std::string::npos);
+  EXPECT_NE(html.find("&lt;img src=x"), std::string::npos);
+  EXPECT_NE(html.find(Q("SELECT digest FROM stagesync_batches ORDER BY batch_no DESC LIMIT 1")),
+            std::string::npos);
+  size_t drifted_rows = 0;
+  for (size_t at = html.find("<td>drifted</td>"); at != std::string::npos;
+       at = html.find("<td>drifted</td>", at + 1)) {
+    ++drifted_rows;
+  }
+  EXPECT_EQ(static_cast<int64_t>(drifted_rows), rows);
+}
+
 // Seed 002: clean; a flattened item row removed is a missing child row, one added is extra.
 TEST_F(AuditTest, Seed002CleanThenARemovedAndAnAddedItemRowAreFound) {
   ASSERT_TRUE(db_.Source(STAGESYNC_SOURCE_DIR "/conf/sql/aftersale_list_query.sql").ok());
@@ -333,13 +541,9 @@ TEST_F(AuditTest, Seed000CleanThenAnEditedAmountIsDrifted) {
 
 // Bad input: exit 2 and a message naming what could not be audited.
 TEST_F(AuditTest, UnknownPipelineUnreachableMySqlAndMissingStagingExitTwo) {
-  ASSERT_TRUE(db_.Source(STAGESYNC_SOURCE_DIR "/conf/sql/wk_wodtop_product.sql").ok());
   emulators::KingdeeEmulator emu;
-  ASSERT_TRUE(emu.Start(0));
-  emu.GenerateMaterials(20, 40);
-  LoadJson(testing::SeedConfigJson("004-kingdee-material.json",
-                                   Edits("kingdee", emu.base_url(), "crm")));
-  ASSERT_TRUE(Sync().ok());
+  SyncSeed004(&emu, 20, 40);
+  if (HasFatalFailure()) return;
   std::string out;
   EXPECT_EQ(RunTool(json_, {"--pipeline", "no-such"}, &out), 2) << out;
   EXPECT_NE(out.find("unknown pipeline 'no-such' (the config has: kingdee-material)"),

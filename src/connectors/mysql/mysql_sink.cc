@@ -8,6 +8,7 @@
 #include <random>
 #include <set>
 
+#include "connectors/mysql/batch_chain.h"
 #include "stagesync/crash_point.h"
 #include "stagesync/hash.h"
 #include "stagesync/json.h"
@@ -215,6 +216,7 @@ Result<MySqlSinkOptions> ReadSinkOptions(const config::PipelineConfig& p,
 Status EnsureBookkeepingTables(SqlConnection* conn) {
   SS_RETURN_IF_ERROR(conn->Execute(kLedgerDdl));
   SS_RETURN_IF_ERROR(conn->Execute(kOffsetsDdl));
+  SS_RETURN_IF_ERROR(EnsureBatchesTable(conn));
   // Offsets tables from before the staging instance stamp get its columns.
   SS_ASSIGN_OR_RETURN(SqlResult cols,
                       conn->Query("SELECT COUNT(*) FROM information_schema.COLUMNS WHERE "
@@ -656,6 +658,29 @@ Status MySqlSink::ApplyOnce(const std::vector<stage::StagedRecord>& records, uin
     if (ledger_sql.size() > max_statement_bytes_) SS_RETURN_IF_ERROR(flush_ledger());
   }
   SS_RETURN_IF_ERROR(flush_ledger());
+  // The batch's link in the target's chain (batch_chain.h): what it replaced and wrote.
+  std::vector<LedgerTuple> removed, added;
+  std::map<std::string, LedgerTuple> now;  // a record twice in a batch replaces itself
+  uint64_t first_seq = 0, last_seq = 0;
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (!prep.applied[i]) continue;
+    const auto& r = records[i];
+    auto in_batch = now.find(r.source_id);
+    if (in_batch != now.end()) {
+      removed.push_back(in_batch->second);
+    } else if (auto it = ledger.find(r.source_id); it != ledger.end()) {
+      removed.push_back({r.source_id, it->second.first, it->second.second});
+    }
+    LedgerTuple t{r.source_id, r.hash.ToHex(), target_hash_};
+    now[r.source_id] = t;
+    added.push_back(std::move(t));
+    first_seq = first_seq == 0 ? r.seq : std::min(first_seq, r.seq);
+    last_seq = std::max(last_seq, r.seq);
+  }
+  if (!added.empty()) {
+    SS_RETURN_IF_ERROR(AppendLink(conn_.get(), pipeline_, sink_name_, "apply", removed, added,
+                                  first_seq, last_seq, clock_));
+  }
   // The offset in this staging instance's numbering, stamped with the instance and where the
   // batch started (TargetOffset tells a crash before the cursor update from a copied dir).
   // SET runs left to right: applied_seq still sees the previous staging_id.
