@@ -7,6 +7,7 @@
 
 #include "connectors/mysql/batch_chain.h"
 #include "connectors/mysql/mysql_sink.h"
+#include "stagesync/crash_point.h"
 #include "stagesync/sql.h"
 #include "stagesync/stage.h"
 
@@ -100,6 +101,7 @@ Status RepairTarget(const config::Config& cfg, const SinkWork& w, const RepairOp
                                        s.name, n, so.table, where));
       }
     }
+    CrashPoint("audit.repair.before_commit");
     return db->Execute("COMMIT");
   };
   Status st = body();
@@ -170,6 +172,7 @@ Result<RepairResult> Repair(const config::Config& cfg, const AuditReport& report
       res.log.push_back(fmt::format("{}/{}: {} record {} requeued", ps.first, ps.second, why, id));
     }
   }
+  CrashPoint("audit.repair.after_requeue");
   for (auto& [ps, w] : work) SS_RETURN_IF_ERROR(RepairTarget(cfg, w, opts, &res));
   return res;
 }

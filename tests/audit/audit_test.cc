@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <fstream>
 #include <sstream>
 
@@ -429,6 +430,43 @@ TEST_F(AuditTest, Seed004RepairRewritesEachRepairedRowOnceThenTheAuditIsClean) {
   // A second sync writes nothing more.
   ASSERT_TRUE(Sync().ok());
   EXPECT_EQ(Q("SELECT COUNT(*) FROM writes"), "2");
+}
+
+// --repair SIGKILLed after requeueing in staging and before its target transaction commits:
+// nothing is rewritten on the word of half a repair (the record is still drifted, never left
+// pending forever), and repairing again finishes it with each row written once.
+TEST_F(AuditTest, Seed004RepairKilledHalfWayIsFoundAgainAndFinishedByTheNextRepair) {
+  emulators::KingdeeEmulator emu;
+  SyncSeed004(&emu, 60, 45);
+  if (HasFatalFailure()) return;
+  const std::string drifted = Q("SELECT MIN(data_id) FROM wk_wodtop_product");
+  Exec("CREATE TABLE writes (data_id BIGINT NOT NULL)");
+  Exec(
+      "CREATE TRIGGER count_upd AFTER UPDATE ON wk_wodtop_product FOR EACH ROW INSERT INTO "
+      "writes VALUES (NEW.data_id)");
+  Exec("UPDATE wk_wodtop_product SET product_name = '篡改' WHERE data_id = " + drifted);
+  Exec("DELETE FROM writes");
+  log_.reset();
+  for (const char* at : {"audit.repair.after_requeue", "audit.repair.before_commit"}) {
+    const std::string conf = dir_.Sub("audit.json");
+    std::ofstream(conf) << json_;
+    const int code = testing::Run({STAGESYNC_AUDIT_BIN, "--config", conf, "--repair"},
+                                  {std::string("STAGESYNC_CRASH_AT=") + at}, dir_.Sub("kill.log"));
+    ASSERT_EQ(code, 128 + SIGKILL) << at;
+    LoadJson(json_);
+    ASSERT_TRUE(Sync().ok());
+    EXPECT_EQ(Q("SELECT COUNT(*) FROM writes"), "0") << at;
+    auto still = Audit();
+    EXPECT_NE(Find(still, "drifted", drifted), nullptr) << at << "\n" << audit::FormatText(still);
+    log_.reset();
+  }
+  std::string out;
+  EXPECT_EQ(RunTool(json_, {"--repair"}, &out), 1) << out;
+  LoadJson(json_);
+  ASSERT_TRUE(Sync().ok());
+  EXPECT_EQ(Q("SELECT GROUP_CONCAT(data_id) FROM writes"), drifted);
+  auto after = Audit();
+  EXPECT_FALSE(after.discrepancies()) << audit::FormatText(after);
 }
 
 // The HTML report is one self-contained page: every finding, the counts, the chain head, and

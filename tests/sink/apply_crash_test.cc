@@ -2,7 +2,7 @@
 // moments and exactly between the MySQL commit and the staging cursor update (and just before
 // the commit), at least 30 times; then one clean sync. The table must equal the expected rows,
 // the ledger hold one row per request with the right hash, and a trigger-fed counter show that
-// no row was written twice.
+// no row was written twice, and the audit to find the batch chain whole.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -114,6 +114,18 @@ TEST(ApplyCrashTest, KilledAtRandomMomentsAndBetweenCommitAndCursorNothingLostOr
   EXPECT_EQ(std::stoul(*db.Scalar("SELECT COUNT(*) FROM write_log")), expected.size());
   EXPECT_EQ(*(*log)->Cursor("dingtalk-payment", "bi_mysql"),
             (*log)->Summary("dingtalk-payment")->last_seq);
+  // The batch chain was written in each batch's transaction: whatever the kills, it is whole,
+  // one link per committed batch, and the ledger sums to its head.
+  const std::string audit_log = dir.Sub("audit.log");
+  EXPECT_EQ(
+      testing::Run({STAGESYNC_BINARY_DIR "/stagesync-audit", "--config", config}, {}, audit_log), 0)
+      << testing::ReadWholeFile(audit_log);
+  const std::string audit_out = testing::ReadWholeFile(audit_log);
+  EXPECT_EQ(audit_out.find("chain_broken"), std::string::npos) << audit_out;
+  EXPECT_NE(audit_out.find(*db.Scalar("SELECT COUNT(*) FROM stagesync_batches") + " link(s) read"),
+            std::string::npos)
+      << audit_out;
+  EXPECT_GT(std::stoi(*db.Scalar("SELECT COUNT(*) FROM stagesync_batches")), 100);
 }
 
 // Two agents, each with its own state dir fetched from the same source, sync into one
