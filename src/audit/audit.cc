@@ -30,6 +30,7 @@ struct Table {
   std::vector<std::string> types;    // DATA_TYPE per column
   size_t id = 0;                     // index of the id column
   std::vector<size_t> key;           // columns naming a row within a record (primary key)
+  std::vector<bool> write_time;      // per column: written with the time of the write
 };
 
 Result<Table> DescribeTable(SqlConnection* conn, const std::string& table,
@@ -214,7 +215,7 @@ class SinkAudit {
       }
       std::vector<ColumnDiff> diffs;
       for (size_t c = 0; c < t_.columns.size(); ++c) {
-        if (!SameValue(m.cells[c], (*it->second)[c], t_.types[c])) {
+        if (!t_.write_time[c] && !SameValue(m.cells[c], (*it->second)[c], t_.types[c])) {
           diffs.push_back({t_.columns[c], m.cells[c], (*it->second)[c]});
         }
       }
@@ -313,6 +314,15 @@ Status AuditMySqlSink(const config::Config& cfg, const config::PipelineConfig& p
   SqlConnection* db = conn->get();
   SS_ASSIGN_OR_RETURN(Table t,
                       DescribeTable(db, so.table, mapping.columns(), so.id_column, s.path));
+  t.write_time.assign(t.columns.size(), false);
+  for (size_t i = 0; i < t.columns.size(); ++i) {
+    for (const auto& [name, tmpl] : so.mapping.columns) {
+      if (name == t.columns[i] && UsesWriteTime(tmpl)) {
+        t.write_time[i] = true;
+        rep->uncompared.push_back(name);
+      }
+    }
+  }
   SS_ASSIGN_OR_RETURN(SqlResult has_ledger,
                       db->Query("SELECT COUNT(*) FROM information_schema.TABLES WHERE "
                                 "TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'stagesync_ledger'"));

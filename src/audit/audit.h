@@ -68,6 +68,8 @@ struct SinkReport {
   // the target's offset when that is behind: records past it count as pending).
   std::string staging_instance;
   uint64_t snapshot_seq = 0;
+  // Columns written with the time of the write ({{CURRENT_TIME}}): not compared.
+  std::vector<std::string> uncompared;
 };
 
 // missing, drifted, extra, duplicate, ledger_mismatch and chain_broken.

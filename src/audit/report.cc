@@ -57,6 +57,11 @@ std::string FormatText(const AuditReport& r) {
       if (it != s.counts.end()) out += fmt::format(" {} {}", c, it->second);
     }
     out += "\n" + ChainLine(s);
+    if (!s.uncompared.empty()) {
+      std::string cols;
+      for (const auto& c : s.uncompared) cols += (cols.empty() ? "" : ", ") + c;
+      out += "  not compared (written with the time of the write): " + cols + "\n";
+    }
   }
   for (size_t i = 0; i < r.findings.size() && i < kTextFindings; ++i) {
     const auto& f = r.findings[i];

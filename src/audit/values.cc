@@ -80,4 +80,9 @@ bool SameValue(const std::optional<std::string>& mapped, const std::optional<std
   return false;
 }
 
+bool UsesWriteTime(const std::string& tmpl) {
+  return tmpl.find("CURRENT_TIME") != std::string::npos ||
+         tmpl.find("LAST_SYNC_TIME") != std::string::npos;
+}
+
 }  // namespace stagesync::audit

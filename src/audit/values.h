@@ -20,4 +20,9 @@ std::string NormalTime(const std::string& s, const std::string& type);
 bool SameValue(const std::optional<std::string>& mapped, const std::optional<std::string>& target,
                const std::string& type);
 
+// Whether a column template depends on the time of the write ({{CURRENT_TIME}},
+// {{LAST_SYNC_TIME}}): the audit cannot know the value the sink wrote then, so such columns
+// are listed as not compared instead of showing as drifted.
+bool UsesWriteTime(const std::string& tmpl);
+
 }  // namespace stagesync::audit

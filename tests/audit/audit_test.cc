@@ -503,6 +503,38 @@ TEST_F(AuditTest, Seed004HtmlReportIsSelfContainedAndListsEveryFinding) {
   EXPECT_EQ(static_cast<int64_t>(drifted_rows), rows);
 }
 
+// A column written with the time of the write ({{CURRENT_TIME}}) cannot be known afterwards:
+// it is listed as not compared, never drifted, while an edit of another column is still found.
+TEST_F(AuditTest, Seed004AColumnWrittenWithTheWriteTimeIsNotComparedButTheOthersAre) {
+  ASSERT_TRUE(db_.Source(STAGESYNC_SOURCE_DIR "/conf/sql/wk_wodtop_product.sql").ok());
+  emulators::KingdeeEmulator emu;
+  ASSERT_TRUE(emu.Start(0));
+  emu.GenerateMaterials(40, 46);
+  auto e = Edits("kingdee", emu.base_url(), "crm");
+  auto columns = json::Parse(R"({"data_id": "{FMasterId}", "product_number": "{FNumber}",
+      "product_name": "{FName}", "modify_date": "{{CURRENT_TIME|datetime}}"})");
+  ASSERT_TRUE(columns.ok());
+  e.sink = {{"columns", *columns}};
+  LoadJson(testing::SeedConfigJson("004-kingdee-material.json", e));
+  ASSERT_TRUE(Sync().ok());
+  // The write time is in the past now: a compared column would differ from the audit's time.
+  Exec("UPDATE wk_wodtop_product SET modify_date = '2001-01-01 00:00:00'");
+  auto r = Audit();
+  EXPECT_FALSE(r.discrepancies()) << audit::FormatText(r);
+  ASSERT_EQ(r.sinks.size(), 1u);
+  EXPECT_EQ(r.sinks[0].uncompared, std::vector<std::string>{"modify_date"});
+  EXPECT_NE(audit::FormatText(r).find("not compared (written with the time of the write): "
+                                      "modify_date"),
+            std::string::npos);
+  const std::string id = Q("SELECT MIN(data_id) FROM wk_wodtop_product");
+  Exec("UPDATE wk_wodtop_product SET product_name = '篡改' WHERE data_id = " + id);
+  auto edited = Audit();
+  const audit::Finding* f = Find(edited, "drifted", id);
+  ASSERT_NE(f, nullptr) << audit::FormatText(edited);
+  ASSERT_EQ(f->columns.size(), 1u);
+  EXPECT_EQ(f->columns[0].column, "product_name");
+}
+
 // Seed 002: clean; a flattened item row removed is a missing child row, one added is extra.
 TEST_F(AuditTest, Seed002CleanThenARemovedAndAnAddedItemRowAreFound) {
   ASSERT_TRUE(db_.Source(STAGESYNC_SOURCE_DIR "/conf/sql/aftersale_list_query.sql").ok());
