@@ -186,9 +186,14 @@ class StagingLog {
                             const std::vector<std::pair<std::string, std::string>>& id_values) = 0;
   virtual Result<std::vector<std::pair<std::string, std::string>>> Intents(
       const std::string& pipeline, const std::string& sink) = 0;
-  // Deletes the intent (if any) and stores the outcome under the record's id, atomically.
+  // Deletes the intent (if any) and stores the outcome under the record's id, atomically; the
+  // same write extends the sink's outcome chain (common/chain.h) by one link.
   virtual Status CompleteIntent(const std::string& pipeline, const std::string& sink,
                                 const std::string& id, const std::string& outcome) = 0;
+  // Calls fn with each stored link of the sink's outcome chain (chain::BatchLink::Serialize),
+  // in order; stops when fn returns false.
+  virtual Status ScanOutcomeChain(const std::string& pipeline, const std::string& sink,
+                                  const std::function<bool(const std::string&)>& fn) = 0;
   // Deletes the intent: the target was asked and has nothing, so a new call is safe.
   virtual Status ClearIntent(const std::string& pipeline, const std::string& sink,
                              const std::string& id) = 0;

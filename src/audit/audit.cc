@@ -519,6 +519,9 @@ Result<AuditReport> Run(const config::Config& cfg, const AuditOptions& opts) {
       rep.type = s.type;
       if (sink::mysql::IsMySqlSink(s)) {
         SS_RETURN_IF_ERROR(AuditMySqlSink(cfg, *p, s, opts, &rep, &report.findings));
+      } else if (opts.key.empty()) {
+        // HTTP sinks keep their chain over their outcomes in staging.
+        SS_RETURN_IF_ERROR(VerifyOutcomeChain(log->get(), &rep, &report.findings));
       }
       report.sinks.push_back(std::move(rep));
     }

@@ -57,7 +57,7 @@ struct SinkReport {
   bool audited = false;  // false: not audited yet (HTTP sinks)
   std::string table;
   std::map<std::string, int64_t> counts;  // class -> records (or child rows for extra/missing)
-  // The sink's batch chain (connectors/common/chain.h) as verified: links read, the newest
+  // The sink's batch chain (common/chain.h) as verified: links read, the newest
   // one, and a note for a person (no chain yet, where it starts, where it broke).
   uint64_t chain_links = 0;
   uint64_t chain_head_no = 0;

@@ -58,7 +58,7 @@ Status RepairTarget(const config::Config& cfg, const SinkWork& w, const RepairOp
     // The sink's batches take this lock too: a repair and a batch take turns.
     SS_RETURN_IF_ERROR(
         db->Query("SELECT applied_seq FROM stagesync_offsets" + key + " FOR UPDATE").status());
-    std::vector<sink::LedgerTuple> removed, added;
+    std::vector<chain::LedgerTuple> removed, added;
     if (!w.rewrite.empty()) {
       std::string in;
       for (const auto& [id, why] : w.rewrite) in += (in.empty() ? "" : ",") + db->Quote(id);

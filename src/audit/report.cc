@@ -45,6 +45,11 @@ std::string FormatText(const AuditReport& r) {
     if (!s.audited) {
       out += fmt::format("{} / {} ({}): not audited yet (only MySQL sinks are audited so far)\n",
                          s.pipeline, s.sink, s.type);
+      out += ChainLine(s);
+      for (const char* c : kRareClasses) {
+        auto it = s.counts.find(c);
+        if (it != s.counts.end()) out += fmt::format("  {} {}\n", c, it->second);
+      }
       continue;
     }
     out += fmt::format("{} / {} (mysql table {}):", s.pipeline, s.sink, s.table);

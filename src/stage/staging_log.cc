@@ -7,6 +7,9 @@
 //             "open" \0 P \0 id -> "" ; "fail" \0 P \0 id -> ""
 //             "run" \0 P \0 id(8 BE) -> JSON {started_ms, ended_ms, outcome, detail}
 //             "quota" \0 connection -> the daily quota's count (its own JSON)
+//             "intent" / "outcome" \0 P \0 sink \0 id -> an HTTP sink's intent / outcome
+//             "chainlink" \0 P \0 sink \0 no(8 BE) -> a link of its outcome chain
+//             "chainhead" \0 P \0 sink \0 -> "<no>\n<digest>\n<digest of every outcome>"
 //   quarantine : P \0 stage \0 id -> JSON {error, payload | payload_b64, at_ms}
 #include <fcntl.h>
 #include <rocksdb/cache.h>
@@ -30,6 +33,7 @@
 #include <mutex>
 #include <random>
 
+#include "common/chain.h"
 #include "obs/redact.h"
 #include "stagesync/json.h"
 #include "stagesync/stage.h"
@@ -586,10 +590,23 @@ class RocksStagingLog final : public StagingLog {
 
   Status CompleteIntent(const std::string& pipeline, const std::string& sink, const std::string& id,
                         const std::string& outcome) override {
+    // Under the write lock: a sink's links are numbered one after another.
+    std::lock_guard<std::mutex> lock(write_mu_);
     rocksdb::WriteBatch batch;
     batch.Delete(meta_, SinkKey("intent", pipeline, sink, id));
     batch.Put(meta_, SinkKey("outcome", pipeline, sink, id), outcome);
+    SS_RETURN_IF_ERROR(ExtendOutcomeChainLocked(pipeline, sink, id, outcome, &batch));
     return Write(&batch, "recording an outcome");
+  }
+
+  Status ScanOutcomeChain(const std::string& pipeline, const std::string& sink,
+                          const std::function<bool(const std::string&)>& fn) override {
+    const std::string prefix = SinkKey("chainlink", pipeline, sink, "");
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta_));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      if (!fn(it->value().ToString())) break;
+    }
+    return FromRocks(it->status(), "reading an outcome chain");
   }
 
   Status ClearIntent(const std::string& pipeline, const std::string& sink,
@@ -678,6 +695,59 @@ class RocksStagingLog final : public StagingLog {
   }
   static uint64_t RunIdOf(const rocksdb::Slice& key, const std::string& prefix) {
     return key.size() == prefix.size() + 8 ? GetBE64(key.data() + prefix.size()) : 0;
+  }
+
+  // The outcome chain's next link (common/chain.h) into `batch`, beside the outcome it covers:
+  // the head (number, digest, digest of every outcome) is read, the replaced outcome taken out
+  // of the digest and the new one put in. Without a head (or with one edited by hand) the
+  // digest is taken from every outcome stored, so the chain starts (again) there.
+  Status ExtendOutcomeChainLocked(const std::string& pipeline, const std::string& sink,
+                                  const std::string& id, const std::string& outcome,
+                                  rocksdb::WriteBatch* batch) {
+    const std::string head_key = SinkKey("chainhead", pipeline, sink, "");
+    std::string head, old;
+    auto hs = db_->Get(rocksdb::ReadOptions(), meta_, head_key, &head);
+    if (!hs.ok() && !hs.IsNotFound()) return FromRocks(hs, "reading an outcome chain's head");
+    auto os = db_->Get(rocksdb::ReadOptions(), meta_, SinkKey("outcome", pipeline, sink, id), &old);
+    if (!os.ok() && !os.IsNotFound()) return FromRocks(os, "reading an outcome");
+    chain::BatchLink l;
+    l.pipeline = pipeline;
+    l.sink = sink;
+    l.kind = "outcome";
+    l.records = 1;
+    l.prev_digest = chain::kGenesisDigest;
+    chain::LedgerDigest digest;
+    bool from_head = false;
+    if (hs.ok()) {
+      // "<batch_no>\n<digest>\n<ledger digest>"
+      const size_t a = head.find('\n'), b = head.rfind('\n');
+      if (a != std::string::npos && b > a && digest.FromHex(head.substr(b + 1))) {
+        l.batch_no = std::strtoull(head.substr(0, a).c_str(), nullptr, 10);
+        l.prev_digest = head.substr(a + 1, b - a - 1);
+        from_head = true;
+      }
+    }
+    if (from_head) {
+      if (os.ok()) digest.Remove(chain::OutcomeTuple(id, old));
+    } else {
+      SS_ASSIGN_OR_RETURN(auto all, SinkScan("outcome", pipeline, sink));
+      for (const auto& [k, v] : all) {
+        if (k != id) digest.Add(chain::OutcomeTuple(k, v));
+      }
+    }
+    const chain::LedgerTuple now = chain::OutcomeTuple(id, outcome);
+    digest.Add(now);
+    ++l.batch_no;
+    l.records_digest = chain::RecordsDigest({now});
+    l.ledger_digest = digest.Hex();
+    l.committed_at = chain::UtcMillis(opts_.clock->NowMicros());
+    l.digest = l.Compute();
+    std::string link_key = SinkKey("chainlink", pipeline, sink, "");
+    PutBE64(l.batch_no, &link_key);
+    batch->Put(meta_, link_key, l.Serialize());
+    batch->Put(meta_, head_key,
+               std::to_string(l.batch_no) + "\n" + l.digest + "\n" + l.ledger_digest);
+    return Status::Ok();
   }
 
   static std::string SinkKey(std::string_view kind, const std::string& p, const std::string& sink,

@@ -26,6 +26,9 @@ target_link_libraries(stagesync_audit_process_tests PRIVATE stagesync_stage stag
 gtest_discover_tests(stagesync_audit_process_tests PROPERTIES LABELS integration
   FIXTURES_REQUIRED mariadb DISCOVERY_TIMEOUT 60)
 
-add_executable(stagesync_audit_unit_tests audit/values_test.cc audit/chain_test.cc)
-target_link_libraries(stagesync_audit_unit_tests PRIVATE stagesync_audit GTest::gtest_main)
+add_executable(stagesync_audit_unit_tests audit/values_test.cc audit/chain_test.cc
+  audit/outcome_chain_test.cc)
+target_include_directories(stagesync_audit_unit_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+target_link_libraries(stagesync_audit_unit_tests PRIVATE stagesync_audit RocksDB::rocksdb-shared
+  GTest::gtest_main)
 gtest_discover_tests(stagesync_audit_unit_tests PROPERTIES LABELS unit DISCOVERY_TIMEOUT 60)

@@ -1,10 +1,10 @@
 // The batch chain's arithmetic: the ledger digest is a set hash (order-free, removal undoes an
 // addition), link digests cover every field, and hex round-trips.
-#include "connectors/common/chain.h"
+#include "common/chain.h"
 
 #include <gtest/gtest.h>
 
-namespace stagesync::sink {
+namespace stagesync::chain {
 namespace {
 
 TEST(ChainTest, LedgerDigestIsOrderFreeAndRemovalUndoesAddition) {
@@ -96,4 +96,4 @@ TEST(ChainTest, LinkDigestCoversEveryField) {
 }
 
 }  // namespace
-}  // namespace stagesync::sink
+}  // namespace stagesync::chain

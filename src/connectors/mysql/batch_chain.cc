@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <ctime>
-
 namespace stagesync::sink::mysql {
 namespace {
 
@@ -18,14 +16,6 @@ constexpr const char* kBatchesDdl =
     " PRIMARY KEY (pipeline, sink, batch_no)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4";
 
 constexpr size_t kPage = 5000;
-
-std::string UtcMillis(int64_t micros) {
-  const time_t secs = static_cast<time_t>(micros / 1000000);
-  struct tm tm {};
-  gmtime_r(&secs, &tm);
-  return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03}", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (micros / 1000) % 1000);
-}
 
 std::string SinkWhere(SqlConnection* conn, const std::string& pipeline, const std::string& sink) {
   return " WHERE pipeline = " + conn->Quote(pipeline) + " AND sink = " + conn->Quote(sink);
@@ -44,9 +34,9 @@ Result<bool> HasBatchesTable(SqlConnection* conn) {
   return !r.rows.empty() && r.rows[0][0] && *r.rows[0][0] != "0";
 }
 
-Result<LedgerDigest> ScanLedgerDigest(SqlConnection* conn, const std::string& pipeline,
-                                      const std::string& sink) {
-  LedgerDigest d;
+Result<chain::LedgerDigest> ScanLedgerDigest(SqlConnection* conn, const std::string& pipeline,
+                                             const std::string& sink) {
+  chain::LedgerDigest d;
   std::string after;
   bool more = true;
   while (more) {
@@ -66,7 +56,7 @@ Result<LedgerDigest> ScanLedgerDigest(SqlConnection* conn, const std::string& pi
 }
 
 Status ScanLinks(SqlConnection* conn, const std::string& pipeline, const std::string& sink,
-                 const std::function<bool(const BatchLink&)>& fn) {
+                 const std::function<bool(const chain::BatchLink&)>& fn) {
   uint64_t after = 0;
   bool first = true;
   for (;;) {
@@ -80,7 +70,7 @@ Status ScanLinks(SqlConnection* conn, const std::string& pipeline, const std::st
             "stagesync_batches{} ORDER BY batch_no LIMIT {}",
             where, kPage)));
     for (const auto& row : r.rows) {
-      BatchLink l;
+      chain::BatchLink l;
       l.pipeline = pipeline;
       l.sink = sink;
       l.batch_no = U64(row[0]);
@@ -104,28 +94,28 @@ Status ScanLinks(SqlConnection* conn, const std::string& pipeline, const std::st
 }
 
 Status AppendLink(SqlConnection* conn, const std::string& pipeline, const std::string& sink,
-                  const std::string& kind, const std::vector<LedgerTuple>& removed,
-                  const std::vector<LedgerTuple>& added, uint64_t first_seq, uint64_t last_seq,
-                  Clock* clock) {
+                  const std::string& kind, const std::vector<chain::LedgerTuple>& removed,
+                  const std::vector<chain::LedgerTuple>& added, uint64_t first_seq,
+                  uint64_t last_seq, Clock* clock) {
   SS_ASSIGN_OR_RETURN(
       SqlResult head,
       conn->Query("SELECT batch_no, digest, ledger_digest FROM stagesync_batches" +
                   SinkWhere(conn, pipeline, sink) + " ORDER BY batch_no DESC LIMIT 1"));
-  BatchLink l;
+  chain::BatchLink l;
   l.pipeline = pipeline;
   l.sink = sink;
   l.kind = kind;
   l.first_seq = first_seq;
   l.last_seq = last_seq;
   l.records = added.size() + (added.empty() ? removed.size() : 0);
-  std::vector<LedgerTuple> digested = added.empty() ? removed : added;
-  l.records_digest = RecordsDigest(std::move(digested));
-  LedgerDigest ledger;
+  std::vector<chain::LedgerTuple> digested = added.empty() ? removed : added;
+  l.records_digest = chain::RecordsDigest(std::move(digested));
+  chain::LedgerDigest ledger;
   bool removed_applied = false;  // the digest already reflects this batch
   if (head.rows.empty()) {
     // The chain starts here: the ledger already holds this batch's writes.
     l.batch_no = 1;
-    l.prev_digest = kGenesisDigest;
+    l.prev_digest = chain::kGenesisDigest;
     SS_ASSIGN_OR_RETURN(ledger, ScanLedgerDigest(conn, pipeline, sink));
   } else {
     l.batch_no = U64(head.rows[0][0]) + 1;
@@ -142,7 +132,7 @@ Status AppendLink(SqlConnection* conn, const std::string& pipeline, const std::s
     }
   }
   l.ledger_digest = ledger.Hex();
-  l.committed_at = UtcMillis(clock->NowMicros());
+  l.committed_at = chain::UtcMillis(clock->NowMicros());
   l.digest = l.Compute();
   return conn->Execute(fmt::format(
       "INSERT INTO stagesync_batches (pipeline, sink, batch_no, kind, first_seq, last_seq, "

@@ -659,8 +659,8 @@ Status MySqlSink::ApplyOnce(const std::vector<stage::StagedRecord>& records, uin
   }
   SS_RETURN_IF_ERROR(flush_ledger());
   // The batch's link in the target's chain (batch_chain.h): what it replaced and wrote.
-  std::vector<LedgerTuple> removed, added;
-  std::map<std::string, LedgerTuple> now;  // a record twice in a batch replaces itself
+  std::vector<chain::LedgerTuple> removed, added;
+  std::map<std::string, chain::LedgerTuple> now;  // a record twice in a batch replaces itself
   uint64_t first_seq = 0, last_seq = 0;
   for (size_t i = 0; i < records.size(); ++i) {
     if (!prep.applied[i]) continue;
@@ -671,7 +671,7 @@ Status MySqlSink::ApplyOnce(const std::vector<stage::StagedRecord>& records, uin
     } else if (auto it = ledger.find(r.source_id); it != ledger.end()) {
       removed.push_back({r.source_id, it->second.first, it->second.second});
     }
-    LedgerTuple t{r.source_id, r.hash.ToHex(), target_hash_};
+    chain::LedgerTuple t{r.source_id, r.hash.ToHex(), target_hash_};
     now[r.source_id] = t;
     added.push_back(std::move(t));
     first_seq = first_seq == 0 ? r.seq : std::min(first_seq, r.seq);

@@ -1,4 +1,6 @@
-// The tamper-evident chain of applied batches (issue 13). Every batch that changes a sink's
+// The tamper-evident chain of applied batches (issue 13). MySQL sinks keep it in the target
+// (connectors/mysql/batch_chain.h), HTTP sinks over their outcomes in staging (one link per
+// outcome written, in the outcome's own write). Every batch that changes a sink's
 // ledger appends a link: the batch's (source id, content hash, mapping hash) tuples digested
 // with SHA-256, the digest of the sink's whole ledger after the batch (a set hash, updated
 // from the tuples the batch replaced and wrote, so it never needs a scan), and the previous
@@ -16,7 +18,7 @@
 #include <string_view>
 #include <vector>
 
-namespace stagesync::sink {
+namespace stagesync::chain {
 
 // SHA-256 of `data`, 64 lowercase hex digits.
 std::string Sha256Hex(std::string_view data);
@@ -67,6 +69,17 @@ struct BatchLink {
 
   // SHA-256 over every field but `digest`.
   std::string Compute() const;
+
+  // The stored form of a link whose pipeline and sink its key says (staging keeps HTTP sinks'
+  // chains): one field per line. Parse is false on anything malformed.
+  std::string Serialize() const;
+  static bool Parse(std::string_view text, BatchLink* out);
 };
 
-}  // namespace stagesync::sink
+// A link's committed_at: UTC "YYYY-MM-DD hh:mm:ss.fff" of a Unix time in microseconds.
+std::string UtcMillis(int64_t micros);
+
+// The tuple an HTTP sink's outcome (opaque stored text) counts as in its chain.
+LedgerTuple OutcomeTuple(const std::string& source_id, std::string_view outcome);
+
+}  // namespace stagesync::chain

@@ -1,12 +1,13 @@
-#include "connectors/common/chain.h"
+#include "common/chain.h"
 
 #include <fmt/format.h>
 #include <openssl/sha.h>
 
 #include <algorithm>
+#include <ctime>
 #include <tuple>
 
-namespace stagesync::sink {
+namespace stagesync::chain {
 
 std::string Sha256Hex(std::string_view data) {
   unsigned char d[SHA256_DIGEST_LENGTH];
@@ -123,4 +124,51 @@ std::string BatchLink::Compute() const {
   return Sha256Hex(m);
 }
 
-}  // namespace stagesync::sink
+std::string BatchLink::Serialize() const {
+  return fmt::format("{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}", kind, batch_no, first_seq, last_seq,
+                     records, records_digest, ledger_digest, prev_digest, committed_at, digest);
+}
+
+bool BatchLink::Parse(std::string_view text, BatchLink* out) {
+  std::vector<std::string> f;
+  size_t start = 0;
+  for (;;) {
+    const size_t nl = text.find('\n', start);
+    f.emplace_back(text.substr(start, nl == std::string_view::npos ? nl : nl - start));
+    if (nl == std::string_view::npos) break;
+    start = nl + 1;
+  }
+  if (f.size() != 10) return false;
+  auto num = [](const std::string& s, uint64_t* v) {
+    if (s.empty() || s.size() > 20) return false;
+    uint64_t x = 0;
+    for (char c : s) {
+      if (c < '0' || c > '9') return false;
+      x = x * 10 + static_cast<uint64_t>(c - '0');
+    }
+    *v = x;
+    return true;
+  };
+  out->kind = f[0];
+  out->records_digest = f[5];
+  out->ledger_digest = f[6];
+  out->prev_digest = f[7];
+  out->committed_at = f[8];
+  out->digest = f[9];
+  return num(f[1], &out->batch_no) && num(f[2], &out->first_seq) && num(f[3], &out->last_seq) &&
+         num(f[4], &out->records);
+}
+
+std::string UtcMillis(int64_t micros) {
+  const time_t secs = static_cast<time_t>(micros / 1000000);
+  struct tm tm {};
+  gmtime_r(&secs, &tm);
+  return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03}", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (micros / 1000) % 1000);
+}
+
+LedgerTuple OutcomeTuple(const std::string& source_id, std::string_view outcome) {
+  return {source_id, Sha256Hex(outcome), "outcome"};
+}
+
+}  // namespace stagesync::chain
