@@ -7,8 +7,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "emulators/dingtalk_emulator.h"
 #include "emulators/kingdee_emulator.h"
@@ -40,6 +43,28 @@ class AuditTest : public testing::PipelineTest<> {
     e.mysql_port = db_.port();
     e.mysql_database = db_.name();
     return e;
+  }
+
+  // Seed 004 with n generated materials, synced into the fixture.
+  void SyncMaterials(emulators::KingdeeEmulator& emu, int n) {
+    ASSERT_TRUE(db_.Source(STAGESYNC_SOURCE_DIR "/conf/sql/wk_wodtop_product.sql").ok());
+    ASSERT_TRUE(emu.Start(0));
+    emu.GenerateMaterials(n, 40);
+    LoadJson(testing::SeedConfigJson("004-kingdee-material.json",
+                                     Edits("kingdee", emu.base_url(), "crm")));
+    auto s = Sync();
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+  }
+
+  // The materials seed 004 applies (org T00, audited, not forbidden).
+  static std::vector<int64_t> AppliedMaterials(const emulators::KingdeeEmulator& emu) {
+    std::vector<int64_t> ids;
+    for (const auto& m : emu.Materials()) {
+      if (m.use_org == "T00" && m.document_status == "C" && m.forbid_status == "A") {
+        ids.push_back(m.master_id);
+      }
+    }
+    return ids;
   }
 
   audit::AuditReport Audit(const audit::AuditOptions& o = {}) {
@@ -333,13 +358,9 @@ TEST_F(AuditTest, Seed000CleanThenAnEditedAmountIsDrifted) {
 
 // Bad input: exit 2 and a message naming what could not be audited.
 TEST_F(AuditTest, UnknownPipelineUnreachableMySqlAndMissingStagingExitTwo) {
-  ASSERT_TRUE(db_.Source(STAGESYNC_SOURCE_DIR "/conf/sql/wk_wodtop_product.sql").ok());
   emulators::KingdeeEmulator emu;
-  ASSERT_TRUE(emu.Start(0));
-  emu.GenerateMaterials(20, 40);
-  LoadJson(testing::SeedConfigJson("004-kingdee-material.json",
-                                   Edits("kingdee", emu.base_url(), "crm")));
-  ASSERT_TRUE(Sync().ok());
+  SyncMaterials(emu, 20);
+  if (HasFatalFailure()) return;
   std::string out;
   EXPECT_EQ(RunTool(json_, {"--pipeline", "no-such"}, &out), 2) << out;
   EXPECT_NE(out.find("unknown pipeline 'no-such' (the config has: kingdee-material)"),
@@ -356,6 +377,106 @@ TEST_F(AuditTest, UnknownPipelineUnreachableMySqlAndMissingStagingExitTwo) {
   e.state_dir = dir_.Sub("nothing-here");
   EXPECT_EQ(RunTool(testing::SeedConfigJson("004-kingdee-material.json", e), {}, &out), 2) << out;
   EXPECT_NE(out.find("cannot open the staging log in " + e.state_dir), std::string::npos) << out;
+}
+
+// Audits taken while another thread syncs (fetch, then apply) a few hundred materials that keep
+// changing and growing: a record staged or applied after an audit's snapshot is pending, never
+// missing, drifted or extra. Afterwards the audit is clean and counts every row ok.
+TEST_F(AuditTest, Seed004AuditsWhileSyncAppliesFindNoFalseDiscrepancy) {
+  emulators::KingdeeEmulator emu;
+  SyncMaterials(emu, 300);
+  if (HasFatalFailure()) return;
+  const std::vector<int64_t> ids = AppliedMaterials(emu);
+  ASSERT_GT(ids.size(), 100u);
+  emulators::KingdeeMaterial model;
+  for (const auto& m : emu.Materials()) {
+    if (m.master_id == ids[0]) model = m;
+  }
+
+  std::atomic<int> audits = 0, rounds = 0;
+  std::atomic<bool> done = false;
+  Status failed;
+  std::thread writer([&] {
+    for (int r = 0; r < 60 && (r < 6 || audits < 6); ++r) {
+      for (size_t i = static_cast<size_t>(r) % 5; i < ids.size(); i += 5) {
+        emu.UpdateMaterial(ids[i], fmt::format("第{}轮改名 {}", r, i));
+      }
+      emulators::KingdeeMaterial added = model;  // a new material as well
+      added.master_id = 0;
+      added.number.clear();
+      added.modify_date.clear();
+      added.name = fmt::format("第{}轮新物料", r);
+      emu.AddMaterial(added);
+      auto s = Sync();
+      if (!s.ok()) {
+        failed = s.status();
+        break;
+      }
+      ++rounds;
+    }
+    done = true;
+  });
+  int64_t pending = 0;
+  while (!done) {
+    auto r = audit::Run(cfg_, {});
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (!r.ok()) break;
+    EXPECT_FALSE(r->discrepancies()) << audit::FormatText(*r);
+    pending += Count(*r, "pending");
+    ++audits;
+  }
+  writer.join();
+  ASSERT_TRUE(failed.ok()) << failed.ToString();
+  EXPECT_GE(rounds, 6);
+  EXPECT_GE(audits, 6);
+  std::cerr << audits << " audits beside " << rounds << " syncs saw " << pending
+            << " pending records\n";
+
+  auto last = Audit();
+  EXPECT_FALSE(last.discrepancies()) << audit::FormatText(last);
+  EXPECT_EQ(Count(last, "ok"), std::stoll(Q("SELECT COUNT(*) FROM wk_wodtop_product")));
+}
+
+// Corrupt staging: copies of the state dir with their table files cut short, or with CURRENT
+// garbled. The audit exits 2 with an error naming the copy's dir, whether RocksDB notices at
+// open or only when the records are read.
+TEST_F(AuditTest, CorruptStagingExitsTwoNamingTheStateDir) {
+  emulators::KingdeeEmulator emu;
+  SyncMaterials(emu, 200);
+  if (HasFatalFailure()) return;
+  namespace fs = std::filesystem;
+  // A copy whose records are in table files: opening it read-write flushes its log into one.
+  auto copy_of_state = [&](const std::string& name) {
+    const std::string copy = dir_.Sub(name);
+    fs::copy(dir_.Sub("state"), copy, fs::copy_options::recursive);
+    fs::remove(copy + "/LOCK");
+    auto log = stage::StagingLog::Open(copy);
+    EXPECT_TRUE(log.ok()) << log.status().ToString();
+    return copy;
+  };
+  auto audit_of = [&](const std::string& state, std::string* out) {
+    auto e = Edits("kingdee", emu.base_url(), "crm");
+    e.state_dir = state;
+    return RunTool(testing::SeedConfigJson("004-kingdee-material.json", e), {}, out);
+  };
+  std::string out;
+  const std::string cut = copy_of_state("cut");
+  ASSERT_EQ(audit_of(cut, &out), 0) << out;
+  int tables = 0;
+  for (const auto& f : fs::directory_iterator(cut)) {
+    if (f.path().extension() != ".sst") continue;
+    fs::resize_file(f.path(), f.file_size() / 2);
+    ++tables;
+  }
+  ASSERT_GT(tables, 0);
+  EXPECT_EQ(audit_of(cut, &out), 2) << out;
+  EXPECT_NE(out.find("staging log in " + cut), std::string::npos) << out;
+  EXPECT_NE(out.find("orrupt"), std::string::npos) << out;
+
+  const std::string garbled = copy_of_state("garbled");
+  std::ofstream(garbled + "/CURRENT", std::ios::trunc) << "MANIFEST-999999\n";
+  EXPECT_EQ(audit_of(garbled, &out), 2) << out;
+  EXPECT_NE(out.find("cannot open the staging log in " + garbled), std::string::npos) << out;
 }
 
 // Seed 000-001: the Kingdee Push sink is an HTTP sink, not audited by this slice: the report
