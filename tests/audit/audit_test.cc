@@ -437,9 +437,9 @@ TEST_F(AuditTest, Seed004AuditsWhileSyncAppliesFindNoFalseDiscrepancy) {
   EXPECT_EQ(Count(last, "ok"), std::stoll(Q("SELECT COUNT(*) FROM wk_wodtop_product")));
 }
 
-// Corrupt staging: copies of the state dir with their table files cut short, or with CURRENT
-// garbled. The audit exits 2 with an error naming the copy's dir, whether RocksDB notices at
-// open or only when the records are read.
+// Corrupt staging: copies of the state dir with the middle of their table files garbled (found
+// only when the records are read: the open reads just the files' ends) or with CURRENT
+// garbled (found at open). The audit exits 2 with an error naming the copy's dir.
 TEST_F(AuditTest, CorruptStagingExitsTwoNamingTheStateDir) {
   emulators::KingdeeEmulator emu;
   SyncMaterials(emu, 200);
@@ -464,13 +464,15 @@ TEST_F(AuditTest, CorruptStagingExitsTwoNamingTheStateDir) {
   ASSERT_EQ(audit_of(cut, &out), 0) << out;
   int tables = 0;
   for (const auto& f : fs::directory_iterator(cut)) {
-    if (f.path().extension() != ".sst") continue;
-    fs::resize_file(f.path(), f.file_size() / 2);
+    if (f.path().extension() != ".sst" || f.file_size() < 8192) continue;
+    std::fstream io(f.path(), std::ios::in | std::ios::out | std::ios::binary);
+    io.seekp(static_cast<std::streamoff>(f.file_size() / 3));
+    io << std::string(512, 'Z');
     ++tables;
   }
   ASSERT_GT(tables, 0);
   EXPECT_EQ(audit_of(cut, &out), 2) << out;
-  EXPECT_NE(out.find("staging log in " + cut), std::string::npos) << out;
+  EXPECT_NE(out.find("reading the staging log in " + cut), std::string::npos) << out;
   EXPECT_NE(out.find("orrupt"), std::string::npos) << out;
 
   const std::string garbled = copy_of_state("garbled");
