@@ -19,7 +19,6 @@
 #include <iterator>
 #include <random>
 #include <regex>
-#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
