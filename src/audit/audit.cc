@@ -62,74 +62,96 @@ Result<Table> DescribeTable(SqlConnection* conn, const std::string& table,
   return t;
 }
 
-// Reads the target's rows in source-id order (the staging key order: bytes), a page of ids
-// at a time, inside the caller's snapshot transaction.
-class TargetCursor {
+// A staging read's outcome, an error naming the state dir (a corrupt table file is found only
+// when read, after the open succeeded).
+Status InStaging(const Status& s, const std::string& dir) {
+  return s.ok() ? s : s.WithContext("reading the staging log in " + dir);
+}
+template <typename T>
+Result<T> InStaging(Result<T> r, const std::string& dir) {
+  if (!r.ok()) return InStaging(r.status(), dir);
+  return r;
+}
+
+// Reads the target's rows by its id column's index, inside the caller's snapshot transaction:
+// point lookups for a page of staged ids (`WHERE id IN (...)`), and a keyset scan of the ids
+// in the column's own order (`WHERE id > last ORDER BY id LIMIT n`) to find ids nothing
+// staged. Neither sorts the table, and memory holds one page.
+class TargetReader {
  public:
-  TargetCursor(SqlConnection* conn, const Table& t, std::string only_key, size_t page)
-      : conn_(conn), t_(t), only_(std::move(only_key)), page_(page) {
+  TargetReader(SqlConnection* conn, const Table& t) : conn_(conn), t_(t) {
     for (const auto& c : t_.columns) {
       if (!select_.empty()) select_ += ",";
       select_ += QuoteIdentifier(c);
     }
-    // utf8mb4_bin orders by code point, which is the order of the UTF-8 bytes.
-    k_ = "CAST(" + QuoteIdentifier(t_.columns[t_.id]) +
-         " AS CHAR CHARACTER SET utf8mb4) COLLATE "
-         "utf8mb4_bin";
+    id_ = QuoteIdentifier(t_.columns[t_.id]);
+    static const std::set<std::string> kIntegers = {"tinyint", "smallint", "mediumint", "int",
+                                                    "bigint"};
+    integer_ = kIntegers.contains(t_.types[t_.id]);
   }
 
-  // The next id's rows; false at the end.
-  Result<bool> Next(std::string* id, std::vector<Row>* rows) {
-    if (pos_ >= ids_.size()) {
-      SS_RETURN_IF_ERROR(Fill());
-      if (ids_.empty()) return false;
+  // The rows of `ids`, by id as the server prints it (the staged id's exact text; a row whose
+  // id only compares equal, such as 7 for "007", is not theirs).
+  Result<std::map<std::string, std::vector<Row>>> RowsOf(const std::vector<std::string>& ids) {
+    std::map<std::string, std::vector<Row>> out;
+    std::string list;
+    for (const auto& id : ids) {
+      if (integer_ && !IsInteger(id)) continue;  // no integer column holds it
+      list += list.empty() ? "" : ",";
+      list += integer_ ? id : conn_->Quote(id);
     }
-    *id = ids_[pos_];
-    *rows = std::move(rows_[ids_[pos_]]);
-    ++pos_;
-    return true;
+    if (list.empty()) return out;
+    SS_ASSIGN_OR_RETURN(SqlResult r,
+                        conn_->Query(fmt::format("SELECT {} FROM {} WHERE {} IN ({})", select_,
+                                                 QuoteIdentifier(t_.name), id_, list)));
+    for (auto& row : r.rows) {
+      std::string k = row[t_.id].value_or("");
+      out[std::move(k)].push_back(std::move(row));
+    }
+    return out;
+  }
+
+  // The next page of distinct ids in the column's order; empty at the end.
+  Result<std::vector<std::string>> NextIds(size_t page) {
+    std::vector<std::string> ids;
+    if (done_) return ids;
+    const std::string where = started_ ? " WHERE " + id_ + " > " + Literal(last_) : "";
+    SS_ASSIGN_OR_RETURN(SqlResult r, conn_->Query(fmt::format(
+                                         "SELECT DISTINCT {0} FROM {1}{2} ORDER BY {0} LIMIT {3}",
+                                         id_, QuoteIdentifier(t_.name), where, page)));
+    for (auto& row : r.rows) ids.push_back(row[0].value_or(""));
+    done_ = ids.size() < page;
+    if (!ids.empty()) {
+      last_ = ids.back();
+      started_ = true;
+    }
+    return ids;
+  }
+
+  // How many distinct ids the table holds.
+  Result<int64_t> CountIds() {
+    SS_ASSIGN_OR_RETURN(SqlResult r, conn_->Query(fmt::format("SELECT COUNT(DISTINCT {}) FROM {}",
+                                                              id_, QuoteIdentifier(t_.name))));
+    return r.rows.empty() ? 0 : std::stoll(r.rows[0][0].value_or("0"));
   }
 
  private:
-  Status Fill() {
-    ids_.clear();
-    rows_.clear();
-    pos_ = 0;
-    if (done_) return Status::Ok();
-    std::string where = only_.empty() ? "" : " WHERE " + k_ + " = " + conn_->Quote(only_);
-    if (only_.empty() && started_) where = " WHERE " + k_ + " > " + conn_->Quote(last_);
-    SS_ASSIGN_OR_RETURN(
-        SqlResult ids,
-        conn_->Query(fmt::format("SELECT DISTINCT {0} AS k FROM {1}{2} ORDER BY k LIMIT {3}", k_,
-                                 QuoteIdentifier(t_.name), where, page_)));
-    if (ids.rows.size() < page_ || !only_.empty()) done_ = true;
-    if (ids.rows.empty()) return Status::Ok();
-    const std::string first = ids.rows.front()[0].value_or("");
-    last_ = ids.rows.back()[0].value_or("");
-    started_ = true;
-    SS_ASSIGN_OR_RETURN(
-        SqlResult rows,
-        conn_->Query(fmt::format("SELECT {0}, {1} AS k FROM {2} WHERE {1} BETWEEN {3} AND {4}",
-                                 select_, k_, QuoteIdentifier(t_.name), conn_->Quote(first),
-                                 conn_->Quote(last_))));
-    for (auto& r : ids.rows) ids_.push_back(r[0].value_or(""));
-    for (auto& r : rows.rows) {
-      std::string k = r.back().value_or("");
-      r.pop_back();
-      rows_[k].push_back(std::move(r));
+  static bool IsInteger(const std::string& s) {
+    size_t i = !s.empty() && s[0] == '-';
+    if (i == s.size() || s.size() > 21) return false;
+    for (; i < s.size(); ++i) {
+      if (s[i] < '0' || s[i] > '9') return false;
     }
-    return Status::Ok();
+    return true;
+  }
+  std::string Literal(const std::string& v) {
+    return integer_ && IsInteger(v) ? v : conn_->Quote(v);
   }
 
   SqlConnection* conn_;
   const Table& t_;
-  std::string only_;
-  size_t page_;
-  std::string select_, k_, last_;
-  bool started_ = false, done_ = false;
-  std::vector<std::string> ids_;
-  std::map<std::string, std::vector<Row>> rows_;
-  size_t pos_ = 0;
+  std::string select_, id_, last_;
+  bool integer_ = false, started_ = false, done_ = false;
 };
 
 class SinkAudit {
@@ -352,7 +374,7 @@ Status AuditMySqlSink(const config::Config& cfg, const config::PipelineConfig& p
                                        " read-only");
   }
   stage::StagingLog* log = opened->get();
-  SS_ASSIGN_OR_RETURN(uint64_t cursor, log->Cursor(p.name, s.name));
+  SS_ASSIGN_OR_RETURN(uint64_t cursor, InStaging(log->Cursor(p.name, s.name), cfg.state_dir));
   // The snapshot's offset bounds what it can hold when it is in this staging's numbering.
   if (has_offset && target_staging == log->InstanceId()) cursor = std::min(cursor, target_seq);
   rep->staging_instance = log->InstanceId();
@@ -360,7 +382,7 @@ Status AuditMySqlSink(const config::Config& cfg, const config::PipelineConfig& p
   const std::string target_hash = sink::mysql::TargetHash(mapping.hash(), sql, so);
   LedgerCursor ledger(db, p.name, s.name, ledger_exists);
   std::set<std::string> quarantined;
-  SS_ASSIGN_OR_RETURN(auto q, log->Quarantined(p.name));
+  SS_ASSIGN_OR_RETURN(auto q, InStaging(log->Quarantined(p.name), cfg.state_dir));
   for (const auto& e : q) {
     if (e.stage == s.name) quarantined.insert(e.source_id);
   }
@@ -369,25 +391,13 @@ Status AuditMySqlSink(const config::Config& cfg, const config::PipelineConfig& p
       {"CURRENT_TIME", std::to_string(Clock::Real()->NowMicros() / 1000000)}};
 
   SinkAudit audit(t, rep, out);
-  TargetCursor target(db, t, opts.key, opts.page_ids);
-  std::string tid;
-  std::vector<Row> trows;
-  SS_ASSIGN_OR_RETURN(bool have_t, target.Next(&tid, &trows));
-  // The merge runs inside the staging scan (key order), pulling target ids as it goes: one
-  // staged record and one page of target ids in memory.
+  TargetReader target(db, t);
+  const size_t first_finding = out->size();
+  const size_t page = std::max<size_t>(opts.page_ids, 1);
   int64_t seen = 0;
-  auto handle = [&](const stage::StagedRecord& rec) -> Status {
+  auto handle = [&](const stage::StagedRecord& rec, std::vector<Row> mine) -> Status {
     if (opts.progress && ++seen % 5000 == 0) opts.progress(p.name, s.name, seen);
-    while (have_t && tid < rec.source_id) {
-      audit.Extra(tid, trows, "no staged record has this id");
-      SS_ASSIGN_OR_RETURN(have_t, target.Next(&tid, &trows));
-    }
     SS_ASSIGN_OR_RETURN(auto led, ledger.At(rec.source_id));
-    std::vector<Row> mine;
-    if (have_t && tid == rec.source_id) {
-      mine = std::move(trows);
-      SS_ASSIGN_OR_RETURN(have_t, target.Next(&tid, &trows));
-    }
     // The record mapped as the sink maps it now.
     std::vector<transform::MappedRow> want;
     transform::MapVerdict verdict;
@@ -438,22 +448,73 @@ Status AuditMySqlSink(const config::Config& cfg, const config::PipelineConfig& p
     }
     return Status::Ok();
   };
+  // Pass 1: the staged records in key order, a page at a time; each page's target rows are
+  // read by point lookups on the id column's index.
+  std::vector<stage::StagedRecord> staged;
+  int64_t matched = 0;  // target ids that belong to a staged record
+  auto flush = [&]() -> Status {
+    std::vector<std::string> ids;
+    ids.reserve(staged.size());
+    for (const auto& rec : staged) ids.push_back(rec.source_id);
+    SS_ASSIGN_OR_RETURN(auto rows, target.RowsOf(ids));
+    for (const auto& rec : staged) {
+      std::vector<Row> mine;
+      if (auto it = rows.find(rec.source_id); it != rows.end()) {
+        mine = std::move(it->second);
+        ++matched;
+      }
+      SS_RETURN_IF_ERROR(handle(rec, std::move(mine)));
+    }
+    staged.clear();
+    return Status::Ok();
+  };
+  auto extra = [&](const std::vector<std::string>& ids) -> Status {
+    SS_ASSIGN_OR_RETURN(auto rows, target.RowsOf(ids));
+    for (const auto& id : ids) {
+      if (auto it = rows.find(id); it != rows.end()) {
+        audit.Extra(id, it->second, "no staged record has this id");
+      }
+    }
+    return Status::Ok();
+  };
   if (!opts.key.empty()) {
-    SS_ASSIGN_OR_RETURN(auto one, log->Get(p.name, opts.key));
-    if (one) SS_RETURN_IF_ERROR(handle(*one));
+    SS_ASSIGN_OR_RETURN(auto one, InStaging(log->Get(p.name, opts.key), cfg.state_dir));
+    if (one) {
+      staged.push_back(std::move(*one));
+      SS_RETURN_IF_ERROR(flush());
+    } else {
+      SS_RETURN_IF_ERROR(extra({opts.key}));
+    }
   } else {
     Status failed;
-    SS_RETURN_IF_ERROR(log->ScanRecords(p.name, [&](const stage::StagedRecord& rec) {
-      failed = handle(rec);
-      return failed.ok();
-    }));
+    SS_RETURN_IF_ERROR(InStaging(log->ScanRecords(p.name,
+                                                  [&](const stage::StagedRecord& rec) {
+                                                    staged.push_back(rec);
+                                                    if (staged.size() >= page) failed = flush();
+                                                    return failed.ok();
+                                                  }),
+                                 cfg.state_dir));
     SS_RETURN_IF_ERROR(failed);
-  }
-  while (have_t) {
-    audit.Extra(tid, trows, "no staged record has this id");
-    SS_ASSIGN_OR_RETURN(have_t, target.Next(&tid, &trows));
+    SS_RETURN_IF_ERROR(flush());
+    // Pass 2: target ids with no staged record (extra). When every distinct id of the table was
+    // matched above there are none; otherwise the ids are scanned in the column's own order
+    // and each is looked up in staging (the same read-only view as pass 1).
+    SS_ASSIGN_OR_RETURN(int64_t distinct, target.CountIds());
+    for (bool more = distinct != matched; more;) {
+      SS_ASSIGN_OR_RETURN(auto ids, target.NextIds(page));
+      more = ids.size() == page;
+      std::vector<std::string> unstaged;
+      for (const auto& id : ids) {
+        SS_ASSIGN_OR_RETURN(auto rec, InStaging(log->Get(p.name, id), cfg.state_dir));
+        if (!rec) unstaged.push_back(id);
+      }
+      if (!unstaged.empty()) SS_RETURN_IF_ERROR(extra(unstaged));
+    }
   }
   if (opts.progress) opts.progress(p.name, s.name, seen);
+  // Findings in key order, as a merge would give them (extras come from the second pass).
+  std::stable_sort(out->begin() + static_cast<std::ptrdiff_t>(first_finding), out->end(),
+                   [](const Finding& a, const Finding& b) { return a.key < b.key; });
   // The chain and the ledger it covers, in the same snapshot as the rows.
   if (opts.key.empty()) SS_RETURN_IF_ERROR(VerifyMySqlChain(db, rep, out));
   (void)db->Execute("ROLLBACK");
@@ -503,6 +564,9 @@ Result<AuditReport> Run(const config::Config& cfg, const AuditOptions& opts) {
     return log.status().WithContext("cannot open the staging log in " + cfg.state_dir +
                                     " read-only");
   }
+  // Closed before the sinks reopen it: a read-only open replays the write-ahead log into
+  // memory, and one copy at a time is enough.
+  log->reset();
   AuditReport report;
   report.started_at = obs::IsoMillis(Clock::Real()->NowMillis());
   report.state_dir = cfg.state_dir;
@@ -521,7 +585,12 @@ Result<AuditReport> Run(const config::Config& cfg, const AuditOptions& opts) {
         SS_RETURN_IF_ERROR(AuditMySqlSink(cfg, *p, s, opts, &rep, &report.findings));
       } else if (opts.key.empty()) {
         // HTTP sinks keep their chain over their outcomes in staging.
-        SS_RETURN_IF_ERROR(VerifyOutcomeChain(log->get(), &rep, &report.findings));
+        auto opened = stage::StagingLog::Open(cfg.state_dir, so);
+        if (!opened.ok()) {
+          return opened.status().WithContext("cannot open the staging log in " + cfg.state_dir +
+                                             " read-only");
+        }
+        SS_RETURN_IF_ERROR(VerifyOutcomeChain(opened->get(), &rep, &report.findings));
       }
       report.sinks.push_back(std::move(rep));
     }

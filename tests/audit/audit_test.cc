@@ -7,9 +7,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "emulators/dingtalk_emulator.h"
 #include "emulators/kingdee_emulator.h"
@@ -41,6 +44,28 @@ class AuditTest : public testing::PipelineTest<> {
     e.mysql_port = db_.port();
     e.mysql_database = db_.name();
     return e;
+  }
+
+  // Seed 004 with n generated materials, synced into the fixture.
+  void SyncMaterials(emulators::KingdeeEmulator& emu, int n, uint64_t seed = 40) {
+    ASSERT_TRUE(db_.Source(STAGESYNC_SOURCE_DIR "/conf/sql/wk_wodtop_product.sql").ok());
+    ASSERT_TRUE(emu.Start(0));
+    emu.GenerateMaterials(n, seed);
+    LoadJson(testing::SeedConfigJson("004-kingdee-material.json",
+                                     Edits("kingdee", emu.base_url(), "crm")));
+    auto s = Sync();
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+  }
+
+  // The materials seed 004 applies (org T00, audited, not forbidden).
+  static std::vector<int64_t> AppliedMaterials(const emulators::KingdeeEmulator& emu) {
+    std::vector<int64_t> ids;
+    for (const auto& m : emu.Materials()) {
+      if (m.use_org == "T00" && m.document_status == "C" && m.forbid_status == "A") {
+        ids.push_back(m.master_id);
+      }
+    }
+    return ids;
   }
 
   audit::AuditReport Audit(const audit::AuditOptions& o = {}) {
@@ -92,28 +117,6 @@ class AuditTest : public testing::PipelineTest<> {
       if (it != s.counts.end()) n += it->second;
     }
     return n;
-  }
-
-  // Seed 004 (Kingdee materials) with `n` generated materials, synced into the fixture.
-  void SyncSeed004(emulators::KingdeeEmulator* emu, int n, uint64_t seed) {
-    ASSERT_TRUE(db_.Source(STAGESYNC_SOURCE_DIR "/conf/sql/wk_wodtop_product.sql").ok());
-    ASSERT_TRUE(emu->Start(0));
-    emu->GenerateMaterials(n, seed);
-    LoadJson(testing::SeedConfigJson("004-kingdee-material.json",
-                                     Edits("kingdee", emu->base_url(), "crm")));
-    auto s = Sync();
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-  }
-
-  // The materials seed 004's filter lets through.
-  static std::vector<int64_t> SyncedMaterials(emulators::KingdeeEmulator& emu) {
-    std::vector<int64_t> ids;
-    for (const auto& m : emu.Materials()) {
-      if (m.use_org == "T00" && m.document_status == "C" && m.forbid_status == "A") {
-        ids.push_back(m.master_id);
-      }
-    }
-    return ids;
   }
 
   testing::TestDatabase db_;
@@ -285,9 +288,9 @@ TEST_F(AuditTest, Seed004AChangedMappingMakesRecordsPendingUntilApplied) {
 // link are each named as the first broken one.
 TEST_F(AuditTest, Seed004ChainFindsAnEditedLedgerRowAndAnEditedOrDeletedLink) {
   emulators::KingdeeEmulator emu;
-  SyncSeed004(&emu, 120, 41);
+  SyncMaterials(emu, 120, 41);
   if (HasFatalFailure()) return;
-  const std::vector<int64_t> ids = SyncedMaterials(emu);
+  const std::vector<int64_t> ids = AppliedMaterials(emu);
   ASSERT_GT(ids.size(), 10u);
   // Three more batches: the chain grows by one link each.
   for (int i = 0; i < 3; ++i) {
@@ -360,7 +363,7 @@ TEST_F(AuditTest, Seed004ChainFindsAnEditedLedgerRowAndAnEditedOrDeletedLink) {
 // the whole ledger as it stood.
 TEST_F(AuditTest, Seed004ATargetWithoutTheChainGetsItOnTheNextApply) {
   emulators::KingdeeEmulator emu;
-  SyncSeed004(&emu, 60, 42);
+  SyncMaterials(emu, 60, 42);
   if (HasFatalFailure()) return;
   Exec("DROP TABLE stagesync_batches");
   auto before = Audit();
@@ -383,7 +386,7 @@ TEST_F(AuditTest, Seed004ATargetWithoutTheChainGetsItOnTheNextApply) {
 // while staging is held by another process, and the next audit is clean with the chain whole.
 TEST_F(AuditTest, Seed004RepairRewritesEachRepairedRowOnceThenTheAuditIsClean) {
   emulators::KingdeeEmulator emu;
-  SyncSeed004(&emu, 100, 43);
+  SyncMaterials(emu, 100, 43);
   if (HasFatalFailure()) return;
   const std::string rows = Q("SELECT COUNT(*) FROM wk_wodtop_product");
   const std::string drifted = Q("SELECT MIN(data_id) FROM wk_wodtop_product");
@@ -438,7 +441,7 @@ TEST_F(AuditTest, Seed004RepairRewritesEachRepairedRowOnceThenTheAuditIsClean) {
 // pending forever), and repairing again finishes it with each row written once.
 TEST_F(AuditTest, Seed004RepairKilledHalfWayIsFoundAgainAndFinishedByTheNextRepair) {
   emulators::KingdeeEmulator emu;
-  SyncSeed004(&emu, 60, 45);
+  SyncMaterials(emu, 60, 45);
   if (HasFatalFailure()) return;
   const std::string drifted = Q("SELECT MIN(data_id) FROM wk_wodtop_product");
   Exec("CREATE TABLE writes (data_id BIGINT NOT NULL)");
@@ -474,7 +477,7 @@ TEST_F(AuditTest, Seed004RepairKilledHalfWayIsFoundAgainAndFinishedByTheNextRepa
 // no script or outside asset; target values are escaped.
 TEST_F(AuditTest, Seed004HtmlReportIsSelfContainedAndListsEveryFinding) {
   emulators::KingdeeEmulator emu;
-  SyncSeed004(&emu, 80, 44);
+  SyncMaterials(emu, 80, 44);
   if (HasFatalFailure()) return;
   Exec("UPDATE wk_wodtop_product SET product_name = '<img src=x onerror=alert(1)>'");
   const int64_t rows = std::stoll(Q("SELECT COUNT(*) FROM wk_wodtop_product"));
@@ -613,7 +616,7 @@ TEST_F(AuditTest, Seed000CleanThenAnEditedAmountIsDrifted) {
 // Bad input: exit 2 and a message naming what could not be audited.
 TEST_F(AuditTest, UnknownPipelineUnreachableMySqlAndMissingStagingExitTwo) {
   emulators::KingdeeEmulator emu;
-  SyncSeed004(&emu, 20, 40);
+  SyncMaterials(emu, 20);
   if (HasFatalFailure()) return;
   std::string out;
   EXPECT_EQ(RunTool(json_, {"--pipeline", "no-such"}, &out), 2) << out;
@@ -631,6 +634,108 @@ TEST_F(AuditTest, UnknownPipelineUnreachableMySqlAndMissingStagingExitTwo) {
   e.state_dir = dir_.Sub("nothing-here");
   EXPECT_EQ(RunTool(testing::SeedConfigJson("004-kingdee-material.json", e), {}, &out), 2) << out;
   EXPECT_NE(out.find("cannot open the staging log in " + e.state_dir), std::string::npos) << out;
+}
+
+// Audits taken while another thread syncs (fetch, then apply) a few hundred materials that keep
+// changing and growing: a record staged or applied after an audit's snapshot is pending, never
+// missing, drifted or extra. Afterwards the audit is clean and counts every row ok.
+TEST_F(AuditTest, Seed004AuditsWhileSyncAppliesFindNoFalseDiscrepancy) {
+  emulators::KingdeeEmulator emu;
+  SyncMaterials(emu, 300);
+  if (HasFatalFailure()) return;
+  const std::vector<int64_t> ids = AppliedMaterials(emu);
+  ASSERT_GT(ids.size(), 100u);
+  emulators::KingdeeMaterial model;
+  for (const auto& m : emu.Materials()) {
+    if (m.master_id == ids[0]) model = m;
+  }
+
+  std::atomic<int> audits = 0, rounds = 0;
+  std::atomic<bool> done = false;
+  Status failed;
+  std::thread writer([&] {
+    for (int r = 0; r < 60 && (r < 6 || audits < 6); ++r) {
+      for (size_t i = static_cast<size_t>(r) % 5; i < ids.size(); i += 5) {
+        emu.UpdateMaterial(ids[i], fmt::format("第{}轮改名 {}", r, i));
+      }
+      emulators::KingdeeMaterial added = model;  // a new material as well
+      added.master_id = 0;
+      added.number.clear();
+      added.modify_date.clear();
+      added.name = fmt::format("第{}轮新物料", r);
+      emu.AddMaterial(added);
+      auto s = Sync();
+      if (!s.ok()) {
+        failed = s.status();
+        break;
+      }
+      ++rounds;
+    }
+    done = true;
+  });
+  int64_t pending = 0;
+  while (!done) {
+    auto r = audit::Run(cfg_, {});
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (!r.ok()) break;
+    EXPECT_FALSE(r->discrepancies()) << audit::FormatText(*r);
+    pending += Count(*r, "pending");
+    ++audits;
+  }
+  writer.join();
+  ASSERT_TRUE(failed.ok()) << failed.ToString();
+  EXPECT_GE(rounds, 6);
+  EXPECT_GE(audits, 6);
+  std::cerr << audits << " audits beside " << rounds << " syncs saw " << pending
+            << " pending records\n";
+
+  auto last = Audit();
+  EXPECT_FALSE(last.discrepancies()) << audit::FormatText(last);
+  EXPECT_EQ(Count(last, "ok"), std::stoll(Q("SELECT COUNT(*) FROM wk_wodtop_product")));
+}
+
+// Corrupt staging: copies of the state dir with the middle of their table files garbled (found
+// only when the records are read: the open reads just the files' ends) or with CURRENT
+// garbled (found at open). The audit exits 2 with an error naming the copy's dir.
+TEST_F(AuditTest, CorruptStagingExitsTwoNamingTheStateDir) {
+  emulators::KingdeeEmulator emu;
+  SyncMaterials(emu, 200);
+  if (HasFatalFailure()) return;
+  namespace fs = std::filesystem;
+  // A copy whose records are in table files: opening it read-write flushes its log into one.
+  auto copy_of_state = [&](const std::string& name) {
+    const std::string copy = dir_.Sub(name);
+    fs::copy(dir_.Sub("state"), copy, fs::copy_options::recursive);
+    fs::remove(copy + "/LOCK");
+    auto log = stage::StagingLog::Open(copy);
+    EXPECT_TRUE(log.ok()) << log.status().ToString();
+    return copy;
+  };
+  auto audit_of = [&](const std::string& state, std::string* out) {
+    auto e = Edits("kingdee", emu.base_url(), "crm");
+    e.state_dir = state;
+    return RunTool(testing::SeedConfigJson("004-kingdee-material.json", e), {}, out);
+  };
+  std::string out;
+  const std::string cut = copy_of_state("cut");
+  ASSERT_EQ(audit_of(cut, &out), 0) << out;
+  int tables = 0;
+  for (const auto& f : fs::directory_iterator(cut)) {
+    if (f.path().extension() != ".sst" || f.file_size() < 8192) continue;
+    std::fstream io(f.path(), std::ios::in | std::ios::out | std::ios::binary);
+    io.seekp(static_cast<std::streamoff>(f.file_size() / 3));
+    io << std::string(512, 'Z');
+    ++tables;
+  }
+  ASSERT_GT(tables, 0);
+  EXPECT_EQ(audit_of(cut, &out), 2) << out;
+  EXPECT_NE(out.find("reading the staging log in " + cut), std::string::npos) << out;
+  EXPECT_NE(out.find("orrupt"), std::string::npos) << out;
+
+  const std::string garbled = copy_of_state("garbled");
+  std::ofstream(garbled + "/CURRENT", std::ios::trunc) << "MANIFEST-999999\n";
+  EXPECT_EQ(audit_of(garbled, &out), 2) << out;
+  EXPECT_NE(out.find("cannot open the staging log in " + garbled), std::string::npos) << out;
 }
 
 // Seed 000-001: the Kingdee Push sink is an HTTP sink, not audited by this slice: the report
