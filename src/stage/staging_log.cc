@@ -8,6 +8,8 @@
 //             "run" \0 P \0 id(8 BE) -> JSON {started_ms, ended_ms, outcome, detail}
 //             "quota" \0 connection -> the daily quota's count (its own JSON)
 //   quarantine : P \0 stage \0 id -> JSON {error, payload | payload_b64, at_ms}
+//   history : P \0 id \0 seq(8 BE) -> JSON RecordVersion (record_history.h), the newest
+//             history_versions per record, written in the record's batch
 #include <fcntl.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
@@ -20,10 +22,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -31,6 +35,7 @@
 #include <random>
 
 #include "obs/redact.h"
+#include "stage/record_history.h"
 #include "stagesync/json.h"
 #include "stagesync/stage.h"
 
@@ -79,6 +84,14 @@ std::string MetaKey(std::string_view kind, const std::string& p, std::string_vie
     k.push_back(kSep);
     k.append(rest);
   }
+  return k;
+}
+// P \0 id \0: the prefix of a record's history keys. A key under it is one of this record's
+// exactly when it is 8 bytes (the seq) longer: an id that merely starts with `id \0` gives
+// longer keys.
+std::string HistoryPrefix(const std::string& record_key) {
+  std::string k = record_key;
+  k.push_back(kSep);
   return k;
 }
 std::string Prefix(const std::string& p) {
@@ -176,6 +189,8 @@ class RocksStagingLog final : public StagingLog {
     changes_ = handles_[3];
     meta_ = handles_[4];
     quarantine_ = handles_[5];
+    // A read-only open of a staging dir from before history has no such column family.
+    history_ = handles_.size() > 6 ? handles_[6] : nullptr;
   }
   ~RocksStagingLog() override {
     for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
@@ -225,6 +240,8 @@ class RocksStagingLog final : public StagingLog {
     const uint64_t first_seq = seq;
     // Within one page the same id may appear twice; the later copy wins.
     std::map<std::string, uint64_t> written_in_page;
+    std::map<std::string, size_t> index_in_page;  // the copy written last, for its raw
+    HistoryWriter history(this, page.history_versions, now_ms, &batch);
     for (size_t i = 0; i < page.records.size(); ++i) {
       const IncomingRecord& r = page.records[i];
       const uint8_t flags = r.deleted ? kFlagDeleted : 0;
@@ -266,7 +283,15 @@ class RocksStagingLog final : public StagingLog {
       // Versions coalesce: the older pending entry (if not yet trimmed) is replaced.
       if (old_seq) batch.Delete(changes_, ChangeKey(pipeline, *old_seq));
       batch.Put(changes_, ChangeKey(pipeline, seq), r.source_id);
+      if (page.history_versions > 0) {
+        const std::string* prev_raw = nullptr;
+        if (auto ip = index_in_page.find(keys[i]); ip != index_in_page.end()) {
+          prev_raw = &page.records[ip->second].raw;
+        }
+        SS_RETURN_IF_ERROR(history.Add(keys[i], r, seq, old_seq.has_value(), prev_raw));
+      }
       written_in_page[keys[i]] = seq;
+      index_in_page[keys[i]] = i;
       if (old_seq && in_page == written_in_page.end()) {
         ++stats.changed;
       } else if (!old_seq) {
@@ -335,6 +360,22 @@ class RocksStagingLog final : public StagingLog {
     StagedRecord r;
     SS_RETURN_IF_ERROR(DecodeRecord(source_id, v, &r));
     return std::optional<StagedRecord>(std::move(r));
+  }
+
+  Result<std::vector<RecordVersion>> History(const std::string& pipeline,
+                                             const std::string& source_id) override {
+    std::vector<RecordVersion> out;
+    if (history_ == nullptr) return out;
+    const std::string prefix = HistoryPrefix(RecordKey(pipeline, source_id));
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), history_));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      if (it->key().size() != prefix.size() + 8) continue;  // another id's
+      SS_ASSIGN_OR_RETURN(RecordVersion v,
+                          DecodeVersion(it->value().ToStringView(), pipeline + "/" + source_id));
+      out.push_back(std::move(v));
+    }
+    SS_RETURN_IF_ERROR(FromRocks(it->status(), "reading record history"));
+    return out;
   }
 
   Result<std::vector<ChangeEntry>> ReadChanges(const std::string& pipeline, uint64_t after_seq,
@@ -671,6 +712,88 @@ class RocksStagingLog final : public StagingLog {
   uint64_t StoreSequence() override { return db_->GetLatestSequenceNumber(); }
 
  private:
+  // The history entries one page commit adds (and trims), in the page's batch.
+  class HistoryWriter {
+   public:
+    HistoryWriter(RocksStagingLog* log, uint32_t keep, int64_t now_ms, rocksdb::WriteBatch* batch)
+        : log_(log), keep_(keep), now_ms_(now_ms), batch_(batch) {}
+
+    // Record `r`, staged as `seq` under `key`; `existed`: it had a version before (in the
+    // store, or `prev_raw` earlier in this page).
+    Status Add(const std::string& key, const IncomingRecord& r, uint64_t seq, bool existed,
+               const std::string* prev_raw) {
+      if (log_->history_ == nullptr) return FailedPrecondition("staging log opened read-only");
+      RecordVersion v;
+      v.seq = seq;
+      v.staged_at_ms = now_ms_;
+      v.hash = r.hash;
+      std::deque<std::string>* kept = &kept_[key];
+      const bool first_in_page = prev_raw == nullptr;
+      if (first_in_page && existed) SS_RETURN_IF_ERROR(LoadKept(key, kept));
+      if (r.deleted) {
+        v.kind = "deleted";
+      } else if (!existed) {
+        v.kind = "created";
+      } else {
+        std::string stored;
+        bool was_deleted = false;
+        if (first_in_page) {
+          auto s = log_->db_->Get(rocksdb::ReadOptions(), log_->records_, key, &stored);
+          if (!s.ok()) return FromRocks(s, "reading the previous version of " + r.source_id);
+          if (stored.size() < 34) return DataLoss("bad staged record for " + r.source_id);
+          was_deleted = (static_cast<uint8_t>(stored[33]) & kFlagDeleted) != 0;
+          stored.erase(0, 34);
+          prev_raw = &stored;
+        } else {
+          was_deleted = prev_deleted_[key];
+        }
+        if (was_deleted) {
+          v.kind = "restored";
+        } else {
+          v.kind = "changed";
+          // A previous version that does not parse (not staged by this code) gets no diff;
+          // staging never fails over its history.
+          auto diff = DiffRecords(*prev_raw, r.raw);
+          if (diff.ok()) v.changes = std::move(diff).value();
+        }
+      }
+      prev_deleted_[key] = r.deleted;
+      std::string hk = HistoryPrefix(key);
+      PutBE64(seq, &hk);
+      batch_->Put(log_->history_, hk, EncodeVersion(v));
+      kept->push_back(std::move(hk));
+      while (kept->size() > keep_) {
+        batch_->Delete(log_->history_, kept->front());
+        kept->pop_front();
+      }
+      return Status::Ok();
+    }
+
+   private:
+    // The record's stored history keys, oldest first.
+    Status LoadKept(const std::string& key, std::deque<std::string>* kept) {
+      const std::string prefix = HistoryPrefix(key);
+      std::string upper = prefix;
+      PutBE64(~uint64_t{0}, &upper);
+      upper.push_back('\0');
+      rocksdb::Slice upper_slice(upper);
+      rocksdb::ReadOptions ro;
+      ro.iterate_upper_bound = &upper_slice;
+      std::unique_ptr<rocksdb::Iterator> it(log_->db_->NewIterator(ro, log_->history_));
+      for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+        if (it->key().size() == prefix.size() + 8) kept->push_back(it->key().ToString());
+      }
+      return FromRocks(it->status(), "reading record history");
+    }
+
+    RocksStagingLog* log_;
+    uint32_t keep_;
+    int64_t now_ms_;
+    rocksdb::WriteBatch* batch_;
+    std::map<std::string, std::deque<std::string>> kept_;
+    std::map<std::string, bool> prev_deleted_;
+  };
+
   static std::string RunKey(const std::string& p, uint64_t id) {
     std::string k = MetaKey("run", p, "", true);
     PutBE64(id, &k);
@@ -800,6 +923,7 @@ class RocksStagingLog final : public StagingLog {
   rocksdb::ColumnFamilyHandle* changes_;
   rocksdb::ColumnFamilyHandle* meta_;
   rocksdb::ColumnFamilyHandle* quarantine_;
+  rocksdb::ColumnFamilyHandle* history_;
   std::mutex write_mu_;
   std::map<std::string, uint64_t> last_seq_;
 };
@@ -1036,6 +1160,18 @@ Result<std::unique_ptr<StagingLog>> StagingLog::Open(const std::string& dir,
       {"meta", rocksdb::ColumnFamilyOptions()},
       {"quarantine", rocksdb::ColumnFamilyOptions()},
   };
+  // Record history (added later): a read-write open creates it in an older dir; a read-only
+  // open of such a dir goes without (History() then finds none).
+  rocksdb::ColumnFamilyOptions history_opts;
+  history_opts.compression = rocksdb::kLZ4Compression;
+  bool with_history = !opts.read_only;
+  if (opts.read_only) {
+    std::vector<std::string> names;
+    if (rocksdb::DB::ListColumnFamilies(db_opts, dir, &names).ok()) {
+      with_history = std::find(names.begin(), names.end(), "history") != names.end();
+    }
+  }
+  if (with_history) cfs.push_back({"history", history_opts});
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
   rocksdb::Status s;
