@@ -7,6 +7,7 @@
 #include <string>
 
 #include "audit/audit.h"
+#include "audit/trail.h"
 #include "obs/log.h"
 
 namespace {
@@ -19,6 +20,9 @@ void Usage(FILE* out) {
       "                       [--key ID]\n"
       "  compares every MySQL sink's target table with the staged records mapped by the sink's\n"
       "  current mapping: ok, missing, drifted, extra, pending, quarantined\n"
+      "  --key ID: that record only, followed by its trail: every version kept in staging\n"
+      "  (time, seq, content hash, fields changed old -> new), which version each sink applied\n"
+      "  (MySQL ledger / HTTP outcome), each sink's cursor and a MySQL target's current rows\n"
       "  exit 0 clean, 1 discrepancies, 2 could not audit\n",
       out);
 }
@@ -71,8 +75,13 @@ int main(int argc, char** argv) {
   if (!cfg.ok()) return CannotAudit(cfg.status().message());
   auto report = audit::Run(*cfg, opts);
   if (!report.ok()) return CannotAudit(report.status().message());
-  const std::string out =
+  std::string out =
       opts.format == "json" ? audit::FormatJsonLines(*report) : audit::FormatText(*report);
+  if (!opts.key.empty()) {
+    auto trail = audit::Trail(*cfg, opts);
+    if (!trail.ok()) return CannotAudit(trail.status().message());
+    out += opts.format == "json" ? audit::FormatTrailJson(*trail) : audit::FormatTrailText(*trail);
+  }
   std::fwrite(out.data(), 1, out.size(), stdout);
   return report->discrepancies() ? 1 : 0;
 }
