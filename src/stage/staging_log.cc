@@ -27,12 +27,13 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
-#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
 #include <random>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "obs/redact.h"
 #include "stage/record_history.h"
@@ -284,11 +285,11 @@ class RocksStagingLog final : public StagingLog {
       if (old_seq) batch.Delete(changes_, ChangeKey(pipeline, *old_seq));
       batch.Put(changes_, ChangeKey(pipeline, seq), r.source_id);
       if (page.history_versions > 0) {
-        const std::string* prev_raw = nullptr;
+        const IncomingRecord* prev = nullptr;
         if (auto ip = index_in_page.find(keys[i]); ip != index_in_page.end()) {
-          prev_raw = &page.records[ip->second].raw;
+          prev = &page.records[ip->second];
         }
-        SS_RETURN_IF_ERROR(history.Add(keys[i], r, seq, old_seq.has_value(), prev_raw));
+        history.Add(&keys[i], &r, seq, old_seq.has_value(), prev);
       }
       written_in_page[keys[i]] = seq;
       index_in_page[keys[i]] = i;
@@ -298,6 +299,7 @@ class RocksStagingLog final : public StagingLog {
         ++stats.added;
       }
     }
+    SS_RETURN_IF_ERROR(history.Flush());
     if (seq != first_seq) {
       std::string v;
       PutBE64(seq, &v);
@@ -712,86 +714,118 @@ class RocksStagingLog final : public StagingLog {
   uint64_t StoreSequence() override { return db_->GetLatestSequenceNumber(); }
 
  private:
-  // The history entries one page commit adds (and trims), in the page's batch.
+  // The history entries one page commit adds (and trims), in the page's batch. Versions are
+  // queued while the page is walked; Flush reads what they need from the store at once (the
+  // previous versions in one MultiGet, the kept history keys through one iterator).
   class HistoryWriter {
    public:
     HistoryWriter(RocksStagingLog* log, uint32_t keep, int64_t now_ms, rocksdb::WriteBatch* batch)
         : log_(log), keep_(keep), now_ms_(now_ms), batch_(batch) {}
 
-    // Record `r`, staged as `seq` under `key`; `existed`: it had a version before (in the
-    // store, or `prev_raw` earlier in this page).
-    Status Add(const std::string& key, const IncomingRecord& r, uint64_t seq, bool existed,
-               const std::string* prev_raw) {
+    // Record `*r`, staged as `seq` under `*key`; `existed`: it had a version before, in the store
+    // or earlier in this page (`prev`, else nullptr). The pointers must outlive Flush.
+    void Add(const std::string* key, const IncomingRecord* r, uint64_t seq, bool existed,
+             const IncomingRecord* prev) {
+      items_.push_back({key, r, seq, existed, prev});
+    }
+
+    Status Flush() {
+      if (items_.empty()) return Status::Ok();
       if (log_->history_ == nullptr) return FailedPrecondition("staging log opened read-only");
-      RecordVersion v;
-      v.seq = seq;
-      v.staged_at_ms = now_ms_;
-      v.hash = r.hash;
-      std::deque<std::string>* kept = &kept_[key];
-      const bool first_in_page = prev_raw == nullptr;
-      if (first_in_page && existed) SS_RETURN_IF_ERROR(LoadKept(key, kept));
-      if (r.deleted) {
-        v.kind = "deleted";
-      } else if (!existed) {
-        v.kind = "created";
-      } else {
-        std::string stored;
-        bool was_deleted = false;
-        if (first_in_page) {
-          auto s = log_->db_->Get(rocksdb::ReadOptions(), log_->records_, key, &stored);
-          if (!s.ok()) return FromRocks(s, "reading the previous version of " + r.source_id);
-          if (stored.size() < 34) return DataLoss("bad staged record for " + r.source_id);
-          was_deleted = (static_cast<uint8_t>(stored[33]) & kFlagDeleted) != 0;
-          stored.erase(0, 34);
-          prev_raw = &stored;
-        } else {
-          was_deleted = prev_deleted_[key];
-        }
-        if (was_deleted) {
-          v.kind = "restored";
-        } else {
-          v.kind = "changed";
-          // A previous version that does not parse (not staged by this code) gets no diff;
-          // staging never fails over its history.
-          auto diff = DiffRecords(*prev_raw, r.raw);
-          if (diff.ok()) v.changes = std::move(diff).value();
+      // Versions whose previous version is in the store, not in this page.
+      std::vector<rocksdb::Slice> keys;
+      std::vector<size_t> stored_of(items_.size(), SIZE_MAX);
+      for (size_t i = 0; i < items_.size(); ++i) {
+        if (items_[i].existed && items_[i].prev == nullptr) {
+          stored_of[i] = keys.size();
+          keys.emplace_back(*items_[i].key);
         }
       }
-      prev_deleted_[key] = r.deleted;
-      std::string hk = HistoryPrefix(key);
-      PutBE64(seq, &hk);
-      batch_->Put(log_->history_, hk, EncodeVersion(v));
-      kept->push_back(std::move(hk));
-      while (kept->size() > keep_) {
-        batch_->Delete(log_->history_, kept->front());
-        kept->pop_front();
+      std::vector<rocksdb::PinnableSlice> values(keys.size());
+      std::vector<rocksdb::Status> statuses(keys.size());
+      std::unordered_map<std::string_view, std::vector<std::string>> kept;
+      if (!keys.empty()) {
+        log_->db_->MultiGet(rocksdb::ReadOptions(), log_->records_, keys.size(), keys.data(),
+                            values.data(), statuses.data());
+        std::unique_ptr<rocksdb::Iterator> it(
+            log_->db_->NewIterator(rocksdb::ReadOptions(), log_->history_));
+        for (const auto& k : keys) {
+          const std::string prefix = HistoryPrefix(k.ToString());
+          auto& ks = kept[std::string_view(k.data(), k.size())];
+          for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+            if (it->key().size() == prefix.size() + 8) ks.push_back(it->key().ToString());
+          }
+        }
+        SS_RETURN_IF_ERROR(FromRocks(it->status(), "reading record history"));
+      }
+      std::unordered_set<std::string_view> repeated;  // ids given more than once in the page
+      for (const Item& item : items_) {
+        if (item.prev != nullptr) repeated.insert(*item.key);
+      }
+      for (size_t i = 0; i < items_.size(); ++i) {
+        const Item& item = items_[i];
+        const IncomingRecord& r = *item.r;
+        RecordVersion v;
+        v.seq = item.seq;
+        v.staged_at_ms = now_ms_;
+        v.hash = r.hash;
+        if (r.deleted) {
+          v.kind = "deleted";
+        } else if (!item.existed) {
+          v.kind = "created";
+        } else {
+          std::string_view prev_raw;
+          bool was_deleted = false;
+          if (item.prev != nullptr) {
+            prev_raw = item.prev->raw;
+            was_deleted = item.prev->deleted;
+          } else {
+            const size_t j = stored_of[i];
+            if (!statuses[j].ok()) {
+              return FromRocks(statuses[j], "reading the previous version of " + r.source_id);
+            }
+            if (values[j].size() < 34) return DataLoss("bad staged record for " + r.source_id);
+            was_deleted = (static_cast<uint8_t>(values[j].data()[33]) & kFlagDeleted) != 0;
+            prev_raw = std::string_view(values[j].data() + 34, values[j].size() - 34);
+          }
+          if (was_deleted) {
+            v.kind = "restored";
+          } else {
+            v.kind = "changed";
+            // A previous version that does not parse (not staged by this code) gets no diff;
+            // staging never fails over its history.
+            auto diff = DiffRecords(prev_raw, r.raw);
+            if (diff.ok()) v.changes = std::move(diff).value();
+          }
+        }
+        std::string hk = HistoryPrefix(*item.key);
+        PutBE64(item.seq, &hk);
+        batch_->Put(log_->history_, hk, EncodeVersion(v));
+        // A first version has nothing to trim unless the id comes again in this page.
+        if (!item.existed && keep_ > 1 && !repeated.contains(*item.key)) continue;
+        auto& ks = kept[*item.key];
+        ks.push_back(std::move(hk));
+        const size_t excess = ks.size() > keep_ ? ks.size() - keep_ : 0;
+        for (size_t k = 0; k < excess; ++k) batch_->Delete(log_->history_, ks[k]);
+        ks.erase(ks.begin(), ks.begin() + static_cast<std::ptrdiff_t>(excess));
       }
       return Status::Ok();
     }
 
    private:
-    // The record's stored history keys, oldest first.
-    Status LoadKept(const std::string& key, std::deque<std::string>* kept) {
-      const std::string prefix = HistoryPrefix(key);
-      std::string upper = prefix;
-      PutBE64(~uint64_t{0}, &upper);
-      upper.push_back('\0');
-      rocksdb::Slice upper_slice(upper);
-      rocksdb::ReadOptions ro;
-      ro.iterate_upper_bound = &upper_slice;
-      std::unique_ptr<rocksdb::Iterator> it(log_->db_->NewIterator(ro, log_->history_));
-      for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-        if (it->key().size() == prefix.size() + 8) kept->push_back(it->key().ToString());
-      }
-      return FromRocks(it->status(), "reading record history");
-    }
+    struct Item {
+      const std::string* key;
+      const IncomingRecord* r;
+      uint64_t seq;
+      bool existed;
+      const IncomingRecord* prev;
+    };
 
     RocksStagingLog* log_;
     uint32_t keep_;
     int64_t now_ms_;
     rocksdb::WriteBatch* batch_;
-    std::map<std::string, std::deque<std::string>> kept_;
-    std::map<std::string, bool> prev_deleted_;
+    std::vector<Item> items_;
   };
 
   static std::string RunKey(const std::string& p, uint64_t id) {

@@ -150,6 +150,12 @@ TEST_F(HistoryTest, OldestVersionsTrimmedAtTheLimitAlsoWithinOnePage) {
   ASSERT_EQ(h.size(), 3u);
   EXPECT_EQ(Show(h[1].changes), "changed v 6 -> 7\n");
   EXPECT_EQ(Show(h[2].changes), "changed v 7 -> 8\n");
+  // A new id three times in one page, two kept: the first copy's version is trimmed in the page.
+  Commit({Rec("n", R"({"v":1})"), Rec("n", R"({"v":2})"), Rec("n", R"({"v":3})")}, 10, 2);
+  h = History("n");
+  ASSERT_EQ(h.size(), 2u);
+  EXPECT_EQ(Show(h[0].changes), "changed v 1 -> 2\n");
+  EXPECT_EQ(Show(h[1].changes), "changed v 2 -> 3\n");
   // A smaller limit trims at the record's next change.
   Commit({Rec("a", R"({"v":9})")}, 11, 1);
   h = History("a");
