@@ -9,6 +9,7 @@
 #include "audit/audit.h"
 #include "audit/trail.h"
 #include "obs/log.h"
+#include "stagesync/json.h"
 
 namespace {
 
@@ -80,6 +81,11 @@ int main(int argc, char** argv) {
   if (!opts.key.empty()) {
     auto trail = audit::Trail(*cfg, opts);
     if (!trail.ok()) return CannotAudit(trail.status().message());
+    if (trail->empty()) {
+      out += opts.format == "json"
+                 ? "{\"trail\":null,\"key\":" + json::Quote(opts.key) + "}\n"
+                 : "\ntrail of " + json::Quote(opts.key) + ": not staged in any pipeline\n";
+    }
     out += opts.format == "json" ? audit::FormatTrailJson(*trail) : audit::FormatTrailText(*trail);
   }
   std::fwrite(out.data(), 1, out.size(), stdout);

@@ -279,6 +279,10 @@ TEST_F(AuditTest, Seed004KeyTrailShowsEachVersionItsChangesAndTheVersionApplied)
     }
   }
 
+  EXPECT_EQ(RunTool(json_, {"--key", "no-such-id"}, &out), 0) << out;
+  EXPECT_NE(out.find("trail of \"no-such-id\": not staged in any pipeline"), std::string::npos)
+      << out;
+
   ASSERT_TRUE(Apply().ok());
   EXPECT_EQ(RunTool(json_, {"--key", id, "--format", "json"}, &out), 0) << out;
   EXPECT_NE(out.find(R"({"path":"FName","op":"changed","old":"第二版","new":"第三版"})"),
