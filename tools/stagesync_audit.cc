@@ -11,7 +11,9 @@
 
 #include "audit/audit.h"
 #include "audit/repair.h"
+#include "audit/trail.h"
 #include "obs/log.h"
+#include "stagesync/json.h"
 
 namespace {
 
@@ -23,8 +25,12 @@ void Usage(FILE* out) {
       "                       [--format text|json|html] [--out FILE] [--key ID]\n"
       "                       [--repair [--delete-extra]]\n"
       "  compares every sink's target with the staged records mapped by the sink's current\n"
-      "  mapping and verifies each MySQL sink's batch chain: ok, missing, drifted, extra,\n"
-      "  duplicate, ledger_mismatch, chain_broken, pending, quarantined\n"
+      "  mapping and verifies each sink's chain: ok, missing, drifted, extra, duplicate,\n"
+      "  ledger_mismatch, chain_broken, pending, quarantined\n"
+      "  --key ID     that record only, followed by its trail: every version kept in staging\n"
+      "               (time, seq, content hash, fields changed old -> new), which version each\n"
+      "               sink applied (MySQL ledger / HTTP outcome), each sink's cursor and a MySQL\n"
+      "               target's current rows (text and json)\n"
       "  --out FILE   writes the report (in --format) to FILE; the text summary still prints\n"
       "  --repair     requeues missing/drifted/ledger_mismatch records of MySQL sinks so the\n"
       "               next apply rewrites each once (stop the agent first); never touches\n"
@@ -120,6 +126,16 @@ int main(int argc, char** argv) {
   std::string out = opts.format == "json"   ? audit::FormatJsonLines(*report)
                     : opts.format == "html" ? audit::FormatHtml(*report)
                                             : audit::FormatText(*report);
+  if (!opts.key.empty() && opts.format != "html") {
+    auto trail = audit::Trail(*cfg, opts);
+    if (!trail.ok()) return CannotAudit(trail.status().message());
+    if (trail->empty()) {
+      out += opts.format == "json"
+                 ? "{\"trail\":null,\"key\":" + json::Quote(opts.key) + "}\n"
+                 : "\ntrail of " + json::Quote(opts.key) + ": not staged in any pipeline\n";
+    }
+    out += opts.format == "json" ? audit::FormatTrailJson(*trail) : audit::FormatTrailText(*trail);
+  }
   if (!out_file.empty()) {
     if (!WriteFile(out_file, out)) return CannotAudit("cannot write the report to " + out_file);
     out = audit::FormatText(*report) + "report written to " + out_file + "\n";

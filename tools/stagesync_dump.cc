@@ -26,8 +26,9 @@ void Usage(FILE* out) {
       "                      [--pending | --quarantine | --outcomes | --intents | --runs]\n"
       "                      [--sink S] [--limit N]\n"
       "  (no mode)      per pipeline: records, pending changes per sink, watermark, last seq\n"
-      "  --key ID       one record: hash, sequence, fetch time, raw JSON and what each HTTP sink\n"
-      "                 made of it (needs --pipeline)\n"
+      "  --key ID       one record: hash, sequence, fetch time, raw JSON, its kept versions and\n"
+      "                 the fields each changed (stagesync-audit --key: old/new values), what\n"
+      "                 each HTTP sink made of it (needs --pipeline)\n"
       "  --pending      change-log entries not yet applied by every sink\n"
       "  --quarantine   records parked with their error\n"
       "  --outcomes     HTTP sinks: what the target holds per record (bill id and number)\n"
@@ -347,6 +348,25 @@ int main(int argc, char** argv) {
       return 1;
     }
     const stage::StagedRecord& rec = **r;
+    // Its kept versions, one line each with the fields changed (stagesync-audit --key shows
+    // the old and new values).
+    auto history = log->History(pipeline, key);
+    if (!history.ok()) return Fail(history.status());
+    std::string history_json, history_text;
+    for (const auto& v : *history) {
+      std::string fields_json, fields_text;
+      for (const auto& c : v.changes) {
+        fields_json += std::string(fields_json.empty() ? "" : ",") + Q(c.path);
+        fields_text += std::string(fields_text.empty() ? "" : ", ") + Printable(c.path);
+      }
+      history_json +=
+          std::string(history_json.empty() ? "" : ",") + "{\"seq\":" + std::to_string(v.seq) +
+          ",\"at_ms\":" + std::to_string(v.staged_at_ms) + ",\"hash\":\"" + v.hash.ToHex() +
+          "\",\"kind\":" + Q(v.kind) + ",\"fields\":[" + fields_json + "]}";
+      history_text += "version:    seq " + std::to_string(v.seq) + " " +
+                      stagesync::obs::IsoMillis(v.staged_at_ms) + " " + v.kind +
+                      (fields_text.empty() ? "" : " (" + fields_text + ")") + "\n";
+    }
     // What each HTTP sink made of the record: its outcome (the bill) and any open intent.
     auto sum = log->Summary(pipeline);
     if (!sum.ok()) return Fail(sum.status());
@@ -376,18 +396,19 @@ int main(int argc, char** argv) {
     if (jsonl) {
       std::printf(
           "{\"pipeline\":%s,\"key\":%s,\"hash\":\"%s\",\"seq\":%llu,\"fetched_at_ms\":%lld,"
-          "\"deleted\":%s,\"record\":%s,\"sinks\":{%s}}\n",
+          "\"deleted\":%s,\"record\":%s,\"sinks\":{%s},\"history\":[%s]}\n",
           Q(pipeline).c_str(), Q(rec.source_id).c_str(), rec.hash.ToHex().c_str(),
           static_cast<unsigned long long>(rec.seq), static_cast<long long>(rec.fetched_at_ms),
-          rec.deleted ? "true" : "false", SafeJson(rec.raw).c_str(), sinks_json.c_str());
+          rec.deleted ? "true" : "false", SafeJson(rec.raw).c_str(), sinks_json.c_str(),
+          history_json.c_str());
     } else {
       std::printf(
           "pipeline:   %s\nkey:        %s\nhash:       %s\nseq:        %llu\n"
-          "fetched at: %s\ndeleted:    %s\nrecord:     %s\n%s",
+          "fetched at: %s\ndeleted:    %s\nrecord:     %s\n%s%s",
           Printable(pipeline).c_str(), Printable(rec.source_id).c_str(), rec.hash.ToHex().c_str(),
           static_cast<unsigned long long>(rec.seq),
           stagesync::obs::IsoMillis(rec.fetched_at_ms).c_str(), rec.deleted ? "yes" : "no",
-          Printable(rec.raw).c_str(), sinks_text.c_str());
+          Printable(rec.raw).c_str(), history_text.c_str(), sinks_text.c_str());
     }
     return 0;
   }

@@ -42,6 +42,9 @@ struct SinkConfig {
 // The largest `schedule_jitter_s` (a day).
 inline constexpr int64_t kMaxScheduleJitterS = 86400;
 
+// The largest `history_versions`.
+inline constexpr int64_t kMaxHistoryVersions = 1000;
+
 struct PipelineConfig {
   std::string name;
   SourceConfig source;
@@ -51,6 +54,10 @@ struct PipelineConfig {
   // Default: 0. At most kMaxScheduleJitterS.
   int64_t schedule_jitter_s = 0;
   std::vector<std::string> hash_exclude;  // volatile top-level source fields
+  // Versions of each record kept in staging's per-record history (field-level diffs, read by
+  // `stagesync-audit --key`). Default: stage::kDefaultHistoryVersions (10); 0 = off; at most
+  // kMaxHistoryVersions.
+  int64_t history_versions = 10;
   std::string time_zone = "Asia/Shanghai";
   std::vector<SinkConfig> sinks;
   // Small static tables for lookup('table', key) in mappings: table -> code -> name.

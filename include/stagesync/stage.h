@@ -45,9 +45,37 @@ struct StagedRecord {
   std::string raw;
 };
 
+// The default of a pipeline's `history_versions`.
+inline constexpr uint32_t kDefaultHistoryVersions = 10;
+
+// One field of a record that differs from the record's previous version. `path` names it from
+// the top: members joined by '.', array items as [i] ("FUseOrgId.FNumber", "items[2].qty").
+struct FieldChange {
+  std::string path;
+  std::string op;        // "added" | "removed" | "changed"
+  std::string old_json;  // the old value as JSON; "" when added
+  std::string new_json;  // the new value as JSON; "" when removed
+};
+
+// One version of a record in its bounded history (doc/stage-format.md, "Record history").
+struct RecordVersion {
+  uint64_t seq = 0;  // the seq the version was staged under
+  int64_t staged_at_ms = 0;
+  Hash128 hash;
+  // "created": first staged (no diff: the record as staged is its content);
+  // "changed": `changes` lists each field that differs from the previous version;
+  // "deleted": a tombstone (gone at the source); "restored": staged again after a tombstone.
+  std::string kind;
+  std::vector<FieldChange> changes;
+};
+
 // One atomic staging write: a page of records plus whatever bookkeeping advances with them.
 struct PageCommit {
   std::vector<IncomingRecord> records;
+  // Versions of each record kept in its history (the pipeline's `history_versions`): a new or
+  // changed record adds one in the same write and the oldest beyond this many are deleted.
+  // 0: no history is written (entries already kept stay until the record changes with it on).
+  uint32_t history_versions = kDefaultHistoryVersions;
   std::optional<int64_t> watermark;          // set with the last page of a window
   std::vector<std::string> open_ids_add;     // not final at the source: re-fetch next time
   std::vector<std::string> open_ids_remove;  // became final
@@ -142,6 +170,10 @@ class StagingLog {
   virtual Result<std::vector<std::string>> FailedIds(const std::string& pipeline) = 0;
   virtual Result<std::optional<StagedRecord>> Get(const std::string& pipeline,
                                                   const std::string& source_id) = 0;
+  // The record's kept versions, oldest first (empty when none: history off, a record not
+  // changed since history began, or a staging dir from before it).
+  virtual Result<std::vector<RecordVersion>> History(const std::string& pipeline,
+                                                     const std::string& source_id) = 0;
 
   // Change-log entries with seq > after_seq, in sequence order, at most `limit`.
   virtual Result<std::vector<ChangeEntry>> ReadChanges(const std::string& pipeline,

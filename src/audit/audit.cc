@@ -7,6 +7,7 @@
 #include <set>
 
 #include "audit/chain_check.h"
+#include "audit/mysql_target.h"
 #include "audit/values.h"
 #include "connectors/mysql/mysql_sink.h"
 #include "obs/log.h"
@@ -321,19 +322,12 @@ class LedgerCursor {
 Status AuditMySqlSink(const config::Config& cfg, const config::PipelineConfig& p,
                       const config::SinkConfig& s, const AuditOptions& opts, SinkReport* rep,
                       std::vector<Finding>* out) {
-  const config::ConnectionConfig* cc = cfg.FindConnection(s.connection);
-  if (cc == nullptr) return NotFound(s.path + ": unknown connection '" + s.connection + "'");
-  SS_ASSIGN_OR_RETURN(SqlOptions sql, sink::mysql::ReadConnectionOptions(*cc));
-  SS_ASSIGN_OR_RETURN(sink::mysql::MySqlSinkOptions so, sink::mysql::ReadSinkOptions(p, s));
-  SS_ASSIGN_OR_RETURN(transform::Mapping mapping, transform::Mapping::Compile(so.mapping));
+  SS_ASSIGN_OR_RETURN(MySqlTarget mt, ConnectMySqlTarget(cfg, p, s));
+  const SqlOptions& sql = mt.sql;
+  const sink::mysql::MySqlSinkOptions& so = mt.sink;
+  const transform::Mapping& mapping = mt.mapping;
   rep->table = so.table;
-  auto conn = ConnectMySql(sql);
-  if (!conn.ok()) {
-    return conn.status().WithContext(
-        fmt::format("pipeline {}, sink {}: cannot reach MySQL at {}", p.name, s.name,
-                    sql.socket.empty() ? fmt::format("{}:{}", sql.host, sql.port) : sql.socket));
-  }
-  SqlConnection* db = conn->get();
+  SqlConnection* db = mt.conn.get();
   SS_ASSIGN_OR_RETURN(Table t,
                       DescribeTable(db, so.table, mapping.columns(), so.id_column, s.path));
   t.write_time.assign(t.columns.size(), false);

@@ -380,9 +380,10 @@ Result<Config> LoadString(std::string_view text, const std::string& base_dir, En
     std::string path = "pipelines." + name;
     if (!ValidName(name)) return PathError(path, "name must be 1-64 of [A-Za-z0-9_.-]");
     SS_RETURN_IF_ERROR(RequireType(&pv, json::Type::kObject, path));
-    SS_RETURN_IF_ERROR(CheckKeys(pv, path,
-                                 {"source", "schedule", "schedule_jitter_s", "hash_exclude",
-                                  "time_zone", "sinks", "lookups", "description", "$comment"}));
+    SS_RETURN_IF_ERROR(
+        CheckKeys(pv, path,
+                  {"source", "schedule", "schedule_jitter_s", "hash_exclude", "history_versions",
+                   "time_zone", "sinks", "lookups", "description", "$comment"}));
     PipelineConfig p;
     p.name = name;
     p.path = path;
@@ -412,6 +413,13 @@ Result<Config> LoadString(std::string_view text, const std::string& base_dir, En
           p.schedule_jitter_s > kMaxScheduleJitterS) {
         return PathError(path + ".schedule_jitter_s",
                          "must be an integer from 0 to " + std::to_string(kMaxScheduleJitterS));
+      }
+    }
+    if (const json::Value* hv = pv.Find("history_versions")) {
+      if (!hv->is_number() || !hv->AsInt64(&p.history_versions) || p.history_versions < 0 ||
+          p.history_versions > kMaxHistoryVersions) {
+        return PathError(path + ".history_versions", "must be an integer from 0 (off) to " +
+                                                         std::to_string(kMaxHistoryVersions));
       }
     }
     if (const json::Value* sch = pv.Find("schedule")) {

@@ -36,6 +36,7 @@ class StagingPageSink final : public source::PageSink {
       for (const auto& f : page.failures) seen_.insert(f.source_id);
     }
     stage::PageCommit commit;
+    commit.history_versions = static_cast<uint32_t>(p_.history_versions);
     commit.records.reserve(page.records.size());
     std::string canonical;
     for (auto& r : page.records) {

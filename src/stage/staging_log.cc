@@ -11,6 +11,8 @@
 //             "chainlink" \0 P \0 sink \0 no(8 BE) -> a link of its outcome chain
 //             "chainhead" \0 P \0 sink \0 -> "<no>\n<digest>\n<digest of every outcome>"
 //   quarantine : P \0 stage \0 id -> JSON {error, payload | payload_b64, at_ms}
+//   history : P \0 id \0 seq(8 BE) -> JSON RecordVersion (record_history.h), the newest
+//             history_versions per record, written in the record's batch
 #include <fcntl.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
@@ -23,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
@@ -32,9 +35,12 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "common/chain.h"
 #include "obs/redact.h"
+#include "stage/record_history.h"
 #include "stagesync/json.h"
 #include "stagesync/stage.h"
 
@@ -83,6 +89,14 @@ std::string MetaKey(std::string_view kind, const std::string& p, std::string_vie
     k.push_back(kSep);
     k.append(rest);
   }
+  return k;
+}
+// P \0 id \0: the prefix of a record's history keys. A key under it is one of this record's
+// exactly when it is 8 bytes (the seq) longer: an id that merely starts with `id \0` gives
+// longer keys.
+std::string HistoryPrefix(const std::string& record_key) {
+  std::string k = record_key;
+  k.push_back(kSep);
   return k;
 }
 std::string Prefix(const std::string& p) {
@@ -180,6 +194,8 @@ class RocksStagingLog final : public StagingLog {
     changes_ = handles_[3];
     meta_ = handles_[4];
     quarantine_ = handles_[5];
+    // A read-only open of a staging dir from before history has no such column family.
+    history_ = handles_.size() > 6 ? handles_[6] : nullptr;
   }
   ~RocksStagingLog() override {
     for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
@@ -229,6 +245,8 @@ class RocksStagingLog final : public StagingLog {
     const uint64_t first_seq = seq;
     // Within one page the same id may appear twice; the later copy wins.
     std::map<std::string, uint64_t> written_in_page;
+    std::map<std::string, size_t> index_in_page;  // the copy written last, for its raw
+    HistoryWriter history(this, page.history_versions, now_ms, &batch);
     for (size_t i = 0; i < page.records.size(); ++i) {
       const IncomingRecord& r = page.records[i];
       const uint8_t flags = r.deleted ? kFlagDeleted : 0;
@@ -270,13 +288,22 @@ class RocksStagingLog final : public StagingLog {
       // Versions coalesce: the older pending entry (if not yet trimmed) is replaced.
       if (old_seq) batch.Delete(changes_, ChangeKey(pipeline, *old_seq));
       batch.Put(changes_, ChangeKey(pipeline, seq), r.source_id);
+      if (page.history_versions > 0) {
+        const IncomingRecord* prev = nullptr;
+        if (auto ip = index_in_page.find(keys[i]); ip != index_in_page.end()) {
+          prev = &page.records[ip->second];
+        }
+        history.Add(&keys[i], &r, seq, old_seq.has_value(), prev);
+      }
       written_in_page[keys[i]] = seq;
+      index_in_page[keys[i]] = i;
       if (old_seq && in_page == written_in_page.end()) {
         ++stats.changed;
       } else if (!old_seq) {
         ++stats.added;
       }
     }
+    SS_RETURN_IF_ERROR(history.Flush());
     if (seq != first_seq) {
       std::string v;
       PutBE64(seq, &v);
@@ -339,6 +366,22 @@ class RocksStagingLog final : public StagingLog {
     StagedRecord r;
     SS_RETURN_IF_ERROR(DecodeRecord(source_id, v, &r));
     return std::optional<StagedRecord>(std::move(r));
+  }
+
+  Result<std::vector<RecordVersion>> History(const std::string& pipeline,
+                                             const std::string& source_id) override {
+    std::vector<RecordVersion> out;
+    if (history_ == nullptr) return out;
+    const std::string prefix = HistoryPrefix(RecordKey(pipeline, source_id));
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), history_));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      if (it->key().size() != prefix.size() + 8) continue;  // another id's
+      SS_ASSIGN_OR_RETURN(RecordVersion v,
+                          DecodeVersion(it->value().ToStringView(), pipeline + "/" + source_id));
+      out.push_back(std::move(v));
+    }
+    SS_RETURN_IF_ERROR(FromRocks(it->status(), "reading record history"));
+    return out;
   }
 
   Result<std::vector<ChangeEntry>> ReadChanges(const std::string& pipeline, uint64_t after_seq,
@@ -688,6 +731,120 @@ class RocksStagingLog final : public StagingLog {
   uint64_t StoreSequence() override { return db_->GetLatestSequenceNumber(); }
 
  private:
+  // The history entries one page commit adds (and trims), in the page's batch. Versions are
+  // queued while the page is walked; Flush reads what they need from the store at once (the
+  // previous versions in one MultiGet, the kept history keys through one iterator).
+  class HistoryWriter {
+   public:
+    HistoryWriter(RocksStagingLog* log, uint32_t keep, int64_t now_ms, rocksdb::WriteBatch* batch)
+        : log_(log), keep_(keep), now_ms_(now_ms), batch_(batch) {}
+
+    // Record `*r`, staged as `seq` under `*key`; `existed`: it had a version before, in the store
+    // or earlier in this page (`prev`, else nullptr). The pointers must outlive Flush.
+    void Add(const std::string* key, const IncomingRecord* r, uint64_t seq, bool existed,
+             const IncomingRecord* prev) {
+      items_.push_back({key, r, seq, existed, prev});
+    }
+
+    Status Flush() {
+      if (items_.empty()) return Status::Ok();
+      if (log_->history_ == nullptr) return FailedPrecondition("staging log opened read-only");
+      // Versions whose previous version is in the store, not in this page.
+      std::vector<rocksdb::Slice> keys;
+      std::vector<size_t> stored_of(items_.size(), SIZE_MAX);
+      for (size_t i = 0; i < items_.size(); ++i) {
+        if (items_[i].existed && items_[i].prev == nullptr) {
+          stored_of[i] = keys.size();
+          keys.emplace_back(*items_[i].key);
+        }
+      }
+      std::vector<rocksdb::PinnableSlice> values(keys.size());
+      std::vector<rocksdb::Status> statuses(keys.size());
+      std::unordered_map<std::string_view, std::vector<std::string>> kept;
+      if (!keys.empty()) {
+        log_->db_->MultiGet(rocksdb::ReadOptions(), log_->records_, keys.size(), keys.data(),
+                            values.data(), statuses.data());
+        std::unique_ptr<rocksdb::Iterator> it(
+            log_->db_->NewIterator(rocksdb::ReadOptions(), log_->history_));
+        for (const auto& k : keys) {
+          const std::string prefix = HistoryPrefix(k.ToString());
+          auto& ks = kept[std::string_view(k.data(), k.size())];
+          for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+            if (it->key().size() == prefix.size() + 8) ks.push_back(it->key().ToString());
+          }
+        }
+        SS_RETURN_IF_ERROR(FromRocks(it->status(), "reading record history"));
+      }
+      std::unordered_set<std::string_view> repeated;  // ids given more than once in the page
+      for (const Item& item : items_) {
+        if (item.prev != nullptr) repeated.insert(*item.key);
+      }
+      for (size_t i = 0; i < items_.size(); ++i) {
+        const Item& item = items_[i];
+        const IncomingRecord& r = *item.r;
+        RecordVersion v;
+        v.seq = item.seq;
+        v.staged_at_ms = now_ms_;
+        v.hash = r.hash;
+        if (r.deleted) {
+          v.kind = "deleted";
+        } else if (!item.existed) {
+          v.kind = "created";
+        } else {
+          std::string_view prev_raw;
+          bool was_deleted = false;
+          if (item.prev != nullptr) {
+            prev_raw = item.prev->raw;
+            was_deleted = item.prev->deleted;
+          } else {
+            const size_t j = stored_of[i];
+            if (!statuses[j].ok()) {
+              return FromRocks(statuses[j], "reading the previous version of " + r.source_id);
+            }
+            if (values[j].size() < 34) return DataLoss("bad staged record for " + r.source_id);
+            was_deleted = (static_cast<uint8_t>(values[j].data()[33]) & kFlagDeleted) != 0;
+            prev_raw = std::string_view(values[j].data() + 34, values[j].size() - 34);
+          }
+          if (was_deleted) {
+            v.kind = "restored";
+          } else {
+            v.kind = "changed";
+            // A previous version that does not parse (not staged by this code) gets no diff;
+            // staging never fails over its history.
+            auto diff = DiffRecords(prev_raw, r.raw);
+            if (diff.ok()) v.changes = std::move(diff).value();
+          }
+        }
+        std::string hk = HistoryPrefix(*item.key);
+        PutBE64(item.seq, &hk);
+        batch_->Put(log_->history_, hk, EncodeVersion(v));
+        // A first version has nothing to trim unless the id comes again in this page.
+        if (!item.existed && keep_ > 1 && !repeated.contains(*item.key)) continue;
+        auto& ks = kept[*item.key];
+        ks.push_back(std::move(hk));
+        const size_t excess = ks.size() > keep_ ? ks.size() - keep_ : 0;
+        for (size_t k = 0; k < excess; ++k) batch_->Delete(log_->history_, ks[k]);
+        ks.erase(ks.begin(), ks.begin() + static_cast<std::ptrdiff_t>(excess));
+      }
+      return Status::Ok();
+    }
+
+   private:
+    struct Item {
+      const std::string* key;
+      const IncomingRecord* r;
+      uint64_t seq;
+      bool existed;
+      const IncomingRecord* prev;
+    };
+
+    RocksStagingLog* log_;
+    uint32_t keep_;
+    int64_t now_ms_;
+    rocksdb::WriteBatch* batch_;
+    std::vector<Item> items_;
+  };
+
   static std::string RunKey(const std::string& p, uint64_t id) {
     std::string k = MetaKey("run", p, "", true);
     PutBE64(id, &k);
@@ -870,6 +1027,7 @@ class RocksStagingLog final : public StagingLog {
   rocksdb::ColumnFamilyHandle* changes_;
   rocksdb::ColumnFamilyHandle* meta_;
   rocksdb::ColumnFamilyHandle* quarantine_;
+  rocksdb::ColumnFamilyHandle* history_;
   std::mutex write_mu_;
   std::map<std::string, uint64_t> last_seq_;
 };
@@ -1106,6 +1264,18 @@ Result<std::unique_ptr<StagingLog>> StagingLog::Open(const std::string& dir,
       {"meta", rocksdb::ColumnFamilyOptions()},
       {"quarantine", rocksdb::ColumnFamilyOptions()},
   };
+  // Record history (added later): a read-write open creates it in an older dir; a read-only
+  // open of such a dir goes without (History() then finds none).
+  rocksdb::ColumnFamilyOptions history_opts;
+  history_opts.compression = rocksdb::kLZ4Compression;
+  bool with_history = !opts.read_only;
+  if (opts.read_only) {
+    std::vector<std::string> names;
+    if (rocksdb::DB::ListColumnFamilies(db_opts, dir, &names).ok()) {
+      with_history = std::find(names.begin(), names.end(), "history") != names.end();
+    }
+  }
+  if (with_history) cfs.push_back({"history", history_opts});
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
   rocksdb::Status s;

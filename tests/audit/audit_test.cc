@@ -5,6 +5,7 @@
 // this process, which holds the staging dir open read-write as a running agent would.
 #include "audit/audit.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -14,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "audit/trail.h"
 #include "emulators/dingtalk_emulator.h"
 #include "emulators/kingdee_emulator.h"
 #include "emulators/kuaimai_emulator.h"
@@ -213,6 +215,100 @@ TEST_F(AuditTest, Seed004CleanThenPendingThenEachTamperingFoundAndNamed) {
   EXPECT_EQ(RunTool(json_, {"--key", esc}, &out), 1) << out;
   EXPECT_NE(out.find("target a\\x1b[31m"), std::string::npos) << out;
   EXPECT_EQ(out.find('\x1b'), std::string::npos) << out;
+}
+
+// --key: a material renamed twice in the emulator has three versions in staging, each with
+// its changed fields (old -> new); the trail shows which of them the MySQL sink applied (the
+// second, then after an apply the third), the cursor against the record's seq and the row.
+TEST_F(AuditTest, Seed004KeyTrailShowsEachVersionItsChangesAndTheVersionApplied) {
+  emulators::KingdeeEmulator emu;
+  ASSERT_NO_FATAL_FAILURE(SyncMaterials(emu, 60));
+  std::string id;
+  for (const auto& m : emu.Materials()) {
+    if (m.use_org == "T00" && m.document_status == "C" && m.forbid_status == "A") {
+      id = std::to_string(m.master_id);
+      break;
+    }
+  }
+  ASSERT_FALSE(id.empty());
+  const std::string first = Q("SELECT product_name FROM wk_wodtop_product WHERE data_id = " + id);
+  ASSERT_FALSE(first.empty());
+  ASSERT_TRUE(emu.UpdateMaterial(std::stoll(id), "第二版"));
+  ASSERT_TRUE(Sync().ok());
+  ASSERT_TRUE(emu.UpdateMaterial(std::stoll(id), "第三版"));
+  ASSERT_TRUE(Fetch().ok());
+
+  audit::AuditOptions o;
+  o.key = id;
+  auto trail = audit::Trail(cfg_, o);
+  ASSERT_TRUE(trail.ok()) << trail.status().ToString();
+  ASSERT_EQ(trail->size(), 1u);
+  const audit::RecordTrail& t = (*trail)[0];
+  ASSERT_TRUE(t.current.has_value());
+  ASSERT_EQ(t.versions.size(), 3u) << audit::FormatTrailText(*trail);
+  EXPECT_EQ(t.versions[0].kind, "created");
+  EXPECT_EQ(t.versions[2].seq, t.current->seq);
+  auto name_change = [](const stage::RecordVersion& v) -> const stage::FieldChange* {
+    for (const auto& c : v.changes) {
+      if (c.path == "FName") return &c;
+    }
+    return nullptr;
+  };
+  for (size_t i = 1; i < 3; ++i) {
+    const stage::FieldChange* c = name_change(t.versions[i]);
+    ASSERT_NE(c, nullptr) << audit::FormatTrailText(*trail);
+    EXPECT_EQ(c->op, "changed");
+    EXPECT_EQ(c->old_json, json::Quote(i == 1 ? first : "第二版"));
+    EXPECT_EQ(c->new_json, json::Quote(i == 1 ? "第二版" : "第三版"));
+  }
+  ASSERT_EQ(t.sinks.size(), 1u);
+  const audit::SinkTrail& s = t.sinks[0];
+  EXPECT_EQ(s.sink, "crm_mysql");
+  ASSERT_TRUE(s.has_applied);
+  EXPECT_EQ(s.applied_version_seq, t.versions[1].seq);
+  EXPECT_EQ(s.applied_hash, t.versions[1].hash.ToHex());
+  EXPECT_FALSE(s.applied_at.empty());
+  EXPECT_FALSE(s.cursor_passed);
+  ASSERT_EQ(s.rows.size(), 1u);
+  ASSERT_EQ(s.columns[2], "product_name");
+  EXPECT_EQ(s.rows[0][2], "第二版");
+
+  std::string out;
+  EXPECT_EQ(RunTool(json_, {"--key", id}, &out), 0) << out;
+  EXPECT_NE(out.find("versions kept: 3 (history_versions 10)"), std::string::npos) << out;
+  EXPECT_NE(out.find("~ \"FName\": " + json::Quote(first) + " -> \"第二版\""), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("~ \"FName\": \"第二版\" -> \"第三版\""), std::string::npos) << out;
+  EXPECT_NE(out.find(fmt::format("seq {}: pending", t.current->seq)), std::string::npos) << out;
+  EXPECT_NE(out.find(fmt::format("ledger holds version seq {}", t.versions[1].seq)),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("product_name=\"第二版\""), std::string::npos) << out;
+  // No connection option (the Kingdee app secret, the MySQL password) reaches the output.
+  for (const auto& [name, c] : cfg_.connections) {
+    for (const auto& [k, v] : c.options.members()) {
+      if (v.is_string() && v.text().size() >= 4 &&
+          (k.find("secret") != std::string::npos || k.find("password") != std::string::npos)) {
+        EXPECT_EQ(out.find(v.text()), std::string::npos) << name << "." << k;
+      }
+    }
+  }
+
+  EXPECT_EQ(RunTool(json_, {"--key", "no-such-id"}, &out), 0) << out;
+  EXPECT_NE(out.find("trail of \"no-such-id\": not staged in any pipeline"), std::string::npos)
+      << out;
+
+  ASSERT_TRUE(Apply().ok());
+  EXPECT_EQ(RunTool(json_, {"--key", id, "--format", "json"}, &out), 0) << out;
+  EXPECT_NE(out.find(R"({"path":"FName","op":"changed","old":"第二版","new":"第三版"})"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find(R"("applied":true,"holds":{"hash":")" + t.versions[2].hash.ToHex()),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find(fmt::format(R"("version_seq":{}}})", t.versions[2].seq)), std::string::npos)
+      << out;
+  EXPECT_NE(out.find(R"("product_name":"第三版")"), std::string::npos) << out;
 }
 
 // A record the sink quarantines (a rule rejects its new name) is listed as quarantined, not
@@ -616,8 +712,7 @@ TEST_F(AuditTest, Seed000CleanThenAnEditedAmountIsDrifted) {
 // Bad input: exit 2 and a message naming what could not be audited.
 TEST_F(AuditTest, UnknownPipelineUnreachableMySqlAndMissingStagingExitTwo) {
   emulators::KingdeeEmulator emu;
-  SyncMaterials(emu, 20);
-  if (HasFatalFailure()) return;
+  ASSERT_NO_FATAL_FAILURE(SyncMaterials(emu, 20));
   std::string out;
   EXPECT_EQ(RunTool(json_, {"--pipeline", "no-such"}, &out), 2) << out;
   EXPECT_NE(out.find("unknown pipeline 'no-such' (the config has: kingdee-material)"),

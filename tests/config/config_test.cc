@@ -77,6 +77,11 @@ TEST(ConfigTest, ScheduleJitterAndZone) {
   cfg = Load(kGood);
   ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
   EXPECT_EQ(cfg->pipelines[0].schedule_jitter_s, 0);
+  EXPECT_EQ(cfg->pipelines[0].history_versions, 10);
+  cfg = Load(Replace(kGood, R"("schedule": "2 */2 * * *")",
+                     R"("schedule": "2 */2 * * *", "history_versions": 0)"));
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  EXPECT_EQ(cfg->pipelines[0].history_versions, 0);
 }
 
 struct BadCase {
@@ -105,6 +110,10 @@ TEST(ConfigTest, ErrorsNameTheJsonPath) {
        "pipelines.dingtalk-payment.schedule_jitter_s: must be an integer from 0 to 86400"},
       {R"("schedule": "2 */2 * * *")", R"("schedule": "@hourly", "schedule_jitter_s": "60")",
        "pipelines.dingtalk-payment.schedule_jitter_s: must be an integer from 0 to 86400"},
+      {R"("schedule": "2 */2 * * *")", R"("schedule": "@hourly", "history_versions": -1)",
+       "pipelines.dingtalk-payment.history_versions: must be an integer from 0 (off) to 1000"},
+      {R"("schedule": "2 */2 * * *")", R"("schedule": "@hourly", "history_versions": "5")",
+       "pipelines.dingtalk-payment.history_versions: must be an integer from 0 (off) to 1000"},
       {R"("connection": "dingtalk")", R"("connection": "nope")",
        "pipelines.dingtalk-payment.source.connection: no connection named 'nope'"},
       {R"("${DT_SECRET}")", R"("${MISSING_VAR}")",

@@ -98,6 +98,29 @@ TEST_F(DumpTest, OutcomesAndIntentsShowWhichBillARecordProduced) {
       << out;
 }
 
+// --key lists the record's kept versions with the fields each changed, escaped like the rest.
+TEST_F(DumpTest, KeyListsTheRecordsVersionsWithTheFieldsEachChanged) {
+  {
+    auto log = stage::StagingLog::Open(dir_.Sub("state"));
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    stage::PageCommit page;
+    const std::string raw = R"({"\u001b[2Jk":1,"id":"A-2","name":"z"})";
+    page.records.push_back({"A-2", HashBytes(raw), raw, false});
+    ASSERT_TRUE((*log)->CommitPage("p", page, 2000).ok());
+  }
+  int code = 0;
+  std::string out = Dump({"--pipeline", "p", "--key", "A-2"}, &code);
+  EXPECT_EQ(code, 0) << out;
+  ExpectNoControlBytes(out);
+  EXPECT_NE(out.find("version:    seq 2 1970-01-01T00:00:01.000Z created\n"
+                     "version:    seq 4 1970-01-01T00:00:02.000Z changed (name, \\x1b[2Jk)\n"),
+            std::string::npos)
+      << out;
+  out = Dump({"--pipeline", "p", "--key", "A-2", "--format", "jsonl"});
+  EXPECT_NE(out.find(R"("kind":"changed","fields":["name","\u001b[2Jk"]}])"), std::string::npos)
+      << out;
+}
+
 TEST_F(DumpTest, VendorDataCannotDriveTheTerminal) {
   for (const auto& args : std::vector<std::vector<std::string>>{
            {},
