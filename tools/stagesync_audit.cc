@@ -1,7 +1,7 @@
-// stagesync-audit: proves what the MySQL sinks' targets hold against the staged records and the
-// sinks' current mappings, read-only (staging opened read-only, so it runs beside the agent;
-// each target read in one consistent snapshot). Exit 0 clean, 1 discrepancies, 2 could not
-// audit. HTTP sinks are listed as not audited yet, never as clean.
+// stagesync-audit: proves what the sinks' targets hold (MySQL tables, Kingdee bills pushed, Yida
+// instances) against the staged records and the sinks' current mappings, read-only (staging
+// opened read-only, so it runs beside the agent; each MySQL target read in one consistent
+// snapshot; HTTP targets only queried). Exit 0 clean, 1 discrepancies, 2 could not audit.
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -17,8 +17,9 @@ void Usage(FILE* out) {
   std::fputs(
       "usage: stagesync-audit --config FILE [--pipeline P] [--sink S] [--format text|json]\n"
       "                       [--key ID]\n"
-      "  compares every MySQL sink's target table with the staged records mapped by the sink's\n"
-      "  current mapping: ok, missing, drifted, extra, pending, quarantined\n"
+      "  compares every sink's target (MySQL table, Kingdee bills, Yida instances) with the\n"
+      "  staged records mapped by the sink's current mapping: ok, missing, drifted, duplicate,\n"
+      "  extra, pending, quarantined\n"
       "  exit 0 clean, 1 discrepancies, 2 could not audit\n",
       out);
 }

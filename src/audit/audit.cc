@@ -6,7 +6,10 @@
 #include <memory>
 #include <set>
 
+#include "audit/common.h"
+#include "audit/http_audit.h"
 #include "audit/values.h"
+#include "connectors/connector.h"
 #include "connectors/mysql/mysql_sink.h"
 #include "stagesync/json.h"
 #include "stagesync/sql.h"
@@ -136,10 +139,7 @@ class SinkAudit {
 
   void Add(std::string cls, const std::string& key, std::string row, std::string detail,
            std::vector<ColumnDiff> cols = {}) {
-    ++rep_->counts[cls];
-    if (cls == "ok" || cls == "pending") return;
-    out_->push_back({rep_->pipeline, rep_->sink, std::move(cls), key, std::move(row),
-                     std::move(detail), std::move(cols)});
+    Tally(rep_, out_, std::move(cls), key, std::move(row), std::move(detail), std::move(cols));
   }
 
   std::string RowKey(const Row& r) const {
@@ -199,12 +199,8 @@ class SinkAudit {
       }
       by_key.erase(it);
       if (!diffs.empty()) {
-        std::string detail;
-        for (const auto& d : diffs) {
-          detail += fmt::format("{}{}: mapped {} vs target {}", detail.empty() ? "" : "; ",
-                                d.column, Show(d.mapped), Show(d.target));
-        }
-        Add("drifted", id, rk, detail, std::move(diffs));
+        std::string detail = DiffDetail(diffs);
+        Add("drifted", id, rk, std::move(detail), std::move(diffs));
         clean = false;
       }
     }
@@ -283,6 +279,7 @@ Status AuditMySqlSink(const config::Config& cfg, const config::PipelineConfig& p
   SS_ASSIGN_OR_RETURN(sink::mysql::MySqlSinkOptions so, sink::mysql::ReadSinkOptions(p, s));
   SS_ASSIGN_OR_RETURN(transform::Mapping mapping, transform::Mapping::Compile(so.mapping));
   rep->table = so.table;
+  rep->target = "table " + so.table;
   auto conn = ConnectMySql(sql);
   if (!conn.ok()) {
     return conn.status().WithContext(
@@ -313,14 +310,8 @@ Status AuditMySqlSink(const config::Config& cfg, const config::PipelineConfig& p
       target_staging = off->rows[0][1].value_or("");
     }
   }
-  stage::StageOptions ro;
-  ro.read_only = true;
-  auto opened = stage::StagingLog::Open(cfg.state_dir, ro);
-  if (!opened.ok()) {
-    return opened.status().WithContext("cannot open the staging log in " + cfg.state_dir +
-                                       " read-only");
-  }
-  stage::StagingLog* log = opened->get();
+  SS_ASSIGN_OR_RETURN(auto opened, OpenStaging(cfg));
+  stage::StagingLog* log = opened.get();
   SS_ASSIGN_OR_RETURN(uint64_t cursor, log->Cursor(p.name, s.name));
   // The snapshot's offset bounds what it can hold when it is in this staging's numbering.
   if (has_offset && target_staging == log->InstanceId()) cursor = std::min(cursor, target_seq);
@@ -381,17 +372,7 @@ Status AuditMySqlSink(const config::Config& cfg, const config::PipelineConfig& p
     }
     return Status::Ok();
   };
-  if (!opts.key.empty()) {
-    SS_ASSIGN_OR_RETURN(auto one, log->Get(p.name, opts.key));
-    if (one) SS_RETURN_IF_ERROR(handle(*one));
-  } else {
-    Status failed;
-    SS_RETURN_IF_ERROR(log->ScanRecords(p.name, [&](const stage::StagedRecord& rec) {
-      failed = handle(rec);
-      return failed.ok();
-    }));
-    SS_RETURN_IF_ERROR(failed);
-  }
+  SS_RETURN_IF_ERROR(EachStaged(log, p.name, opts.key, handle));
   while (have_t) {
     audit.Extra(tid, trows, "no staged record has this id");
     SS_ASSIGN_OR_RETURN(have_t, target.Next(&tid, &trows));
@@ -405,7 +386,9 @@ Status AuditMySqlSink(const config::Config& cfg, const config::PipelineConfig& p
 
 int64_t AuditReport::discrepancy_count() const {
   int64_t n = 0;
-  for (const auto& f : findings) n += f.cls == "missing" || f.cls == "drifted" || f.cls == "extra";
+  for (const auto& f : findings) {
+    n += f.cls == "missing" || f.cls == "drifted" || f.cls == "duplicate" || f.cls == "extra";
+  }
   return n;
 }
 
@@ -431,14 +414,9 @@ Result<AuditReport> Run(const config::Config& cfg, const AuditOptions& opts) {
   }
   // Checked up front, so a missing or corrupt staging dir is named before any target is
   // contacted; each sink reopens it after taking its target snapshot.
-  stage::StageOptions so;
-  so.read_only = true;
-  auto log = stage::StagingLog::Open(cfg.state_dir, so);
-  if (!log.ok()) {
-    return log.status().WithContext("cannot open the staging log in " + cfg.state_dir +
-                                    " read-only");
-  }
+  SS_RETURN_IF_ERROR(OpenStaging(cfg).status());
   AuditReport report;
+  Runtime rt;  // HTTP sinks' clients (one session or token per connection)
   for (const auto* p : pipelines) {
     for (const auto& s : p->sinks) {
       if (!opts.sink.empty() && s.name != opts.sink) continue;
@@ -448,6 +426,14 @@ Result<AuditReport> Run(const config::Config& cfg, const AuditOptions& opts) {
       rep.type = s.type;
       if (sink::mysql::IsMySqlSink(s)) {
         SS_RETURN_IF_ERROR(AuditMySqlSink(cfg, *p, s, opts, &rep, &report.findings));
+      } else {
+        // An HTTP sink: its connector builds the target the audit asks (read-only).
+        auto target = connectors::MakeTarget(cfg, *p, s, rt);
+        if (!target.ok()) {
+          return target.status().WithContext(
+              fmt::format("pipeline {}, sink {}: cannot audit", p->name, s.name));
+        }
+        SS_RETURN_IF_ERROR(AuditHttpSink(cfg, *p, s, target->get(), opts, &rep, &report.findings));
       }
       report.sinks.push_back(std::move(rep));
     }

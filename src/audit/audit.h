@@ -30,7 +30,8 @@ struct ColumnDiff {
   std::optional<std::string> target;
 };
 
-// Classes: ok, missing, drifted, extra, pending, quarantined.
+// Classes: ok, missing, drifted, duplicate (HTTP sinks: the record created more than once, e.g.
+// a payment bill pushed twice), extra, pending, quarantined.
 struct Finding {
   std::string pipeline;
   std::string sink;
@@ -45,16 +46,17 @@ struct SinkReport {
   std::string pipeline;
   std::string sink;
   std::string type;
-  bool audited = false;  // false: not audited yet (HTTP sinks)
-  std::string table;
+  bool audited = false;  // set once the sink's audit completed
+  std::string table;     // the table, or what an HTTP sink creates ("AP_PAYBILL bill")
+  std::string target;    // for a person: "table t", "AP_PAYBILL bills"
   std::map<std::string, int64_t> counts;  // class -> records (or child rows for extra/missing)
 };
 
 struct AuditReport {
   std::vector<SinkReport> sinks;
   std::vector<Finding> findings;  // every finding but ok and pending
-  // missing, drifted and extra findings (quarantined ones are listed, known to the operator
-  // already, and not counted: like pending they do not make the exit code 1).
+  // missing, drifted, duplicate and extra findings (quarantined ones are listed, known to the
+  // operator already, and not counted: like pending they do not make the exit code 1).
   int64_t discrepancy_count() const;
   bool discrepancies() const;
 };

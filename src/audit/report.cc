@@ -30,15 +30,11 @@ std::string CellJson(const Cell& c) { return c ? json::Quote(*c) : "null"; }
 }  // namespace
 
 std::string FormatText(const AuditReport& r) {
-  static const char* kClasses[] = {"ok", "missing", "drifted", "extra", "pending", "quarantined"};
+  static const char* kClasses[] = {"ok",    "missing", "drifted",    "duplicate",
+                                   "extra", "pending", "quarantined"};
   std::string out;
   for (const auto& s : r.sinks) {
-    if (!s.audited) {
-      out += fmt::format("{} / {} ({}): not audited yet (only MySQL sinks are audited so far)\n",
-                         s.pipeline, s.sink, s.type);
-      continue;
-    }
-    out += fmt::format("{} / {} (mysql table {}):", s.pipeline, s.sink, s.table);
+    out += fmt::format("{} / {} ({} {}):", s.pipeline, s.sink, s.type, s.target);
     for (const char* c : kClasses) {
       auto it = s.counts.find(c);
       out += fmt::format(" {} {}", c, it == s.counts.end() ? 0 : it->second);
@@ -54,11 +50,7 @@ std::string FormatText(const AuditReport& r) {
     out += fmt::format("... and {} more (--format json lists every one)\n",
                        r.findings.size() - kTextFindings);
   }
-  bool partial = false;
-  for (const auto& s : r.sinks) partial = partial || !s.audited;
-  out += r.discrepancies() ? fmt::format("discrepancies: {}\n", r.discrepancy_count())
-         : partial         ? "no discrepancies in the audited sinks; some sinks were not audited\n"
-                           : "clean\n";
+  out += r.discrepancies() ? fmt::format("discrepancies: {}\n", r.discrepancy_count()) : "clean\n";
   return out;
 }
 
