@@ -1,8 +1,9 @@
-// Audit (issue 13, first slice): compares what each MySQL sink's target holds with what the
-// staged records map to under the sink's current mapping, read-only. Staging is opened
-// read-only (works beside a running agent); each target is read in one consistent-snapshot
-// transaction. Staged records and target rows are merged in source-id order, a page of ids
-// at a time, so memory stays bounded by the page, not the table.
+// Audit (issue 13): compares what each sink's target holds with what the staged records map to
+// under the sink's current mapping, read-only. Staging is opened read-only (works beside a
+// running agent). A MySQL target is read in one consistent-snapshot transaction, its rows
+// merged with the staged records in source-id order a page of ids at a time, so memory stays
+// bounded by the page, not the table. HTTP targets (Kingdee Push, Yida) are asked per record
+// through their connector's read-only hooks (http_audit.h).
 #pragma once
 
 #include <cstdint>
