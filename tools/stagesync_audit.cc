@@ -1,7 +1,9 @@
-// stagesync-audit: proves what the sinks' targets hold against the staged records and the
-// sinks' current mappings, read-only (staging opened read-only, so it runs beside the agent;
-// each target read in one consistent snapshot), and with --repair puts what it found wrong
-// back through the normal applier. Exit 0 clean, 1 discrepancies, 2 could not audit.
+// stagesync-audit: proves what the sinks' targets hold (MySQL tables, Kingdee bills pushed, Yida
+// instances) against the staged records and the sinks' current mappings, read-only (staging
+// opened read-only, so it runs beside the agent; each MySQL target read in one consistent
+// snapshot; HTTP targets only queried), verifies each sink's tamper-evident chain, and with
+// --repair puts what it found wrong in MySQL targets back through the normal applier. Exit 0
+// clean, 1 discrepancies, 2 could not audit.
 #include <unistd.h>
 
 #include <cstdio>
@@ -24,9 +26,10 @@ void Usage(FILE* out) {
       "usage: stagesync-audit --config FILE [--pipeline P] [--sink S]\n"
       "                       [--format text|json|html] [--out FILE] [--key ID]\n"
       "                       [--repair [--delete-extra]]\n"
-      "  compares every sink's target with the staged records mapped by the sink's current\n"
-      "  mapping and verifies each sink's chain: ok, missing, drifted, extra, duplicate,\n"
-      "  ledger_mismatch, chain_broken, pending, quarantined\n"
+      "  compares every sink's target (MySQL table, Kingdee bills, Yida instances) with the\n"
+      "  staged records mapped by the sink's current mapping and verifies each sink's chain:\n"
+      "  ok, missing, drifted, extra, duplicate, ledger_mismatch, chain_broken, pending,\n"
+      "  quarantined\n"
       "  --key ID     that record only, followed by its trail: every version kept in staging\n"
       "               (time, seq, content hash, fields changed old -> new), which version each\n"
       "               sink applied (MySQL ledger / HTTP outcome), each sink's cursor and a MySQL\n"

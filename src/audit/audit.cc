@@ -7,8 +7,11 @@
 #include <set>
 
 #include "audit/chain_check.h"
+#include "audit/common.h"
+#include "audit/http_audit.h"
 #include "audit/mysql_target.h"
 #include "audit/values.h"
+#include "connectors/connector.h"
 #include "connectors/mysql/mysql_sink.h"
 #include "obs/log.h"
 #include "stagesync/json.h"
@@ -162,16 +165,7 @@ class SinkAudit {
 
   void Add(std::string cls, const std::string& key, std::string row, std::string detail,
            std::vector<ColumnDiff> cols = {}) {
-    ++rep_->counts[cls];
-    if (cls == "ok" || cls == "pending") return;
-    out_->push_back({rep_->pipeline,
-                     rep_->sink,
-                     std::move(cls),
-                     key,
-                     std::move(row),
-                     std::move(detail),
-                     std::move(cols),
-                     {}});
+    Tally(rep_, out_, std::move(cls), key, std::move(row), std::move(detail), std::move(cols));
   }
 
   std::string RowKey(const Row& r) const {
@@ -244,12 +238,8 @@ class SinkAudit {
       }
       by_key.erase(it);
       if (!diffs.empty()) {
-        std::string detail;
-        for (const auto& d : diffs) {
-          detail += fmt::format("{}{}: mapped {} vs target {}", detail.empty() ? "" : "; ",
-                                d.column, Show(d.mapped), Show(d.target));
-        }
-        Add("drifted", id, rk, detail, std::move(diffs));
+        std::string detail = DiffDetail(diffs);
+        Add("drifted", id, rk, std::move(detail), std::move(diffs));
         clean = false;
       }
     }
@@ -327,6 +317,7 @@ Status AuditMySqlSink(const config::Config& cfg, const config::PipelineConfig& p
   const sink::mysql::MySqlSinkOptions& so = mt.sink;
   const transform::Mapping& mapping = mt.mapping;
   rep->table = so.table;
+  rep->target = "table " + so.table;
   SqlConnection* db = mt.conn.get();
   SS_ASSIGN_OR_RETURN(Table t,
                       DescribeTable(db, so.table, mapping.columns(), so.id_column, s.path));
@@ -551,17 +542,9 @@ Result<AuditReport> Run(const config::Config& cfg, const AuditOptions& opts) {
   }
   // Checked up front, so a missing or corrupt staging dir is named before any target is
   // contacted; each sink reopens it after taking its target snapshot.
-  stage::StageOptions so;
-  so.read_only = true;
-  auto log = stage::StagingLog::Open(cfg.state_dir, so);
-  if (!log.ok()) {
-    return log.status().WithContext("cannot open the staging log in " + cfg.state_dir +
-                                    " read-only");
-  }
-  // Closed before the sinks reopen it: a read-only open replays the write-ahead log into
-  // memory, and one copy at a time is enough.
-  log->reset();
+  SS_RETURN_IF_ERROR(OpenStaging(cfg).status());
   AuditReport report;
+  Runtime rt;  // HTTP sinks' clients (one session or token per connection)
   report.started_at = obs::IsoMillis(Clock::Real()->NowMillis());
   report.state_dir = cfg.state_dir;
   report.scope = fmt::format("{}, {}{}",
@@ -577,14 +560,19 @@ Result<AuditReport> Run(const config::Config& cfg, const AuditOptions& opts) {
       rep.type = s.type;
       if (sink::mysql::IsMySqlSink(s)) {
         SS_RETURN_IF_ERROR(AuditMySqlSink(cfg, *p, s, opts, &rep, &report.findings));
-      } else if (opts.key.empty()) {
-        // HTTP sinks keep their chain over their outcomes in staging.
-        auto opened = stage::StagingLog::Open(cfg.state_dir, so);
-        if (!opened.ok()) {
-          return opened.status().WithContext("cannot open the staging log in " + cfg.state_dir +
-                                             " read-only");
+      } else {
+        // An HTTP sink: its connector builds the target the audit asks (read-only).
+        auto target = connectors::MakeTarget(cfg, *p, s, rt);
+        if (!target.ok()) {
+          return target.status().WithContext(
+              fmt::format("pipeline {}, sink {}: cannot audit", p->name, s.name));
         }
-        SS_RETURN_IF_ERROR(VerifyOutcomeChain(opened->get(), &rep, &report.findings));
+        SS_RETURN_IF_ERROR(AuditHttpSink(cfg, *p, s, target->get(), opts, &rep, &report.findings));
+        if (opts.key.empty()) {
+          // HTTP sinks keep their chain over their outcomes in staging.
+          SS_ASSIGN_OR_RETURN(auto opened, OpenStaging(cfg));
+          SS_RETURN_IF_ERROR(VerifyOutcomeChain(opened.get(), &rep, &report.findings));
+        }
       }
       report.sinks.push_back(std::move(rep));
     }

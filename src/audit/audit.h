@@ -1,8 +1,9 @@
-// Audit (issue 13, first slice): compares what each MySQL sink's target holds with what the
-// staged records map to under the sink's current mapping, read-only. Staging is opened
-// read-only (works beside a running agent); each target is read in one consistent-snapshot
-// transaction. Staged records and target rows are merged in source-id order, a page of ids
-// at a time, so memory stays bounded by the page, not the table.
+// Audit (issue 13): compares what each sink's target holds with what the staged records map to
+// under the sink's current mapping, read-only. Staging is opened read-only (works beside a
+// running agent). A MySQL target is read in one consistent-snapshot transaction, its rows
+// merged with the staged records in source-id order a page of ids at a time, so memory stays
+// bounded by the page, not the table. HTTP targets (Kingdee Push, Yida) are asked per record
+// through their connector's read-only hooks (http_audit.h).
 #pragma once
 
 #include <cstdint>
@@ -35,8 +36,8 @@ struct ColumnDiff {
   std::optional<std::string> target;
 };
 
-// Classes: ok, missing, drifted, extra, duplicate, ledger_mismatch, chain_broken, pending,
-// quarantined.
+// Classes: ok, missing, drifted, extra, duplicate (HTTP sinks: the record created more than
+// once, e.g. a payment bill pushed twice), ledger_mismatch, chain_broken, pending, quarantined.
 struct Finding {
   std::string pipeline;
   std::string sink;
@@ -54,8 +55,9 @@ struct SinkReport {
   std::string pipeline;
   std::string sink;
   std::string type;
-  bool audited = false;  // false: not audited yet (HTTP sinks)
-  std::string table;
+  bool audited = false;  // set once the sink's audit completed
+  std::string table;     // the table, or what an HTTP sink creates ("AP_PAYBILL bill")
+  std::string target;    // for a person: "table t", "AP_PAYBILL bills"
   std::map<std::string, int64_t> counts;  // class -> records (or child rows for extra/missing)
   // The sink's batch chain (common/chain.h) as verified: links read, the newest
   // one, and a note for a person (no chain yet, where it starts, where it broke).
@@ -81,8 +83,8 @@ struct AuditReport {
   std::string state_dir;
   std::vector<SinkReport> sinks;
   std::vector<Finding> findings;  // every finding but ok and pending
-  // missing, drifted and extra findings (quarantined ones are listed, known to the operator
-  // already, and not counted: like pending they do not make the exit code 1).
+  // missing, drifted, duplicate and extra findings (quarantined ones are listed, known to the
+  // operator already, and not counted: like pending they do not make the exit code 1).
   int64_t discrepancy_count() const;
   bool discrepancies() const;
 };

@@ -55,7 +55,7 @@ std::string FormatHtml(const AuditReport& r) {
   h += "</tr>\n";
   for (const auto& s : r.sinks) {
     h += "<tr><td>" + HtmlEscape(s.pipeline) + "</td><td>" + HtmlEscape(s.sink) + "</td><td>" +
-         HtmlEscape(s.type) + (s.table.empty() ? "" : " " + HtmlEscape(s.table)) + "</td>";
+         HtmlEscape(s.type) + (s.target.empty() ? "" : " " + HtmlEscape(s.target)) + "</td>";
     h += s.audited ? fmt::format("<td>staging <code>{}</code> seq {}</td>",
                                  HtmlEscape(s.staging_instance), s.snapshot_seq)
                    : "<td>not audited</td>";

@@ -28,7 +28,7 @@ std::string Printable(const std::string& s) {
 std::string CellJson(const Cell& c) { return c ? json::Quote(*c) : "null"; }
 
 // Classes shown only when found.
-constexpr const char* kRareClasses[] = {"duplicate", "ledger_mismatch", "chain_broken"};
+constexpr const char* kRareClasses[] = {"ledger_mismatch", "chain_broken"};
 
 std::string ChainLine(const SinkReport& s) {
   if (s.chain_links == 0) return s.chain_note.empty() ? "" : "  chain: " + s.chain_note + "\n";
@@ -39,20 +39,15 @@ std::string ChainLine(const SinkReport& s) {
 }  // namespace
 
 std::string FormatText(const AuditReport& r) {
-  static const char* kClasses[] = {"ok", "missing", "drifted", "extra", "pending", "quarantined"};
+  static const char* kClasses[] = {"ok",    "missing", "drifted",    "duplicate",
+                                   "extra", "pending", "quarantined"};
   std::string out;
   for (const auto& s : r.sinks) {
     if (!s.audited) {
-      out += fmt::format("{} / {} ({}): not audited yet (only MySQL sinks are audited so far)\n",
-                         s.pipeline, s.sink, s.type);
-      out += ChainLine(s);
-      for (const char* c : kRareClasses) {
-        auto it = s.counts.find(c);
-        if (it != s.counts.end()) out += fmt::format("  {} {}\n", c, it->second);
-      }
+      out += fmt::format("{} / {} ({}): not audited\n", s.pipeline, s.sink, s.type);
       continue;
     }
-    out += fmt::format("{} / {} (mysql table {}):", s.pipeline, s.sink, s.table);
+    out += fmt::format("{} / {} ({} {}):", s.pipeline, s.sink, s.type, s.target);
     for (const char* c : kClasses) {
       auto it = s.counts.find(c);
       out += fmt::format(" {} {}", c, it == s.counts.end() ? 0 : it->second);
@@ -77,11 +72,7 @@ std::string FormatText(const AuditReport& r) {
     out += fmt::format("... and {} more (--format json lists every one)\n",
                        r.findings.size() - kTextFindings);
   }
-  bool partial = false;
-  for (const auto& s : r.sinks) partial = partial || !s.audited;
-  out += r.discrepancies() ? fmt::format("discrepancies: {}\n", r.discrepancy_count())
-         : partial         ? "no discrepancies in the audited sinks; some sinks were not audited\n"
-                           : "clean\n";
+  out += r.discrepancies() ? fmt::format("discrepancies: {}\n", r.discrepancy_count()) : "clean\n";
   return out;
 }
 

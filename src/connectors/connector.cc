@@ -171,6 +171,18 @@ Result<std::unique_ptr<sink::Sink>> MakeSink(const config::Config& cfg,
   return t->make(Context{cfg, p, *conn, rt}, s, log);
 }
 
+Result<std::unique_ptr<sink::Target>> MakeTarget(const config::Config& cfg,
+                                                 const config::PipelineConfig& p,
+                                                 const config::SinkConfig& s, Runtime& rt) {
+  SS_RETURN_IF_ERROR(CheckSink(cfg, p, s));
+  const config::ConnectionConfig* conn = nullptr;
+  SS_ASSIGN_OR_RETURN(const SinkType* t, SinkOf(&cfg, s, &conn));
+  if (t->make_target == nullptr) {
+    return FailedPrecondition(s.path + ": the '" + s.type + "' sink has no HTTP target");
+  }
+  return t->make_target(Context{cfg, p, *conn, rt}, s);
+}
+
 Result<transform::MappingSpec> SinkMapping(const config::PipelineConfig& p,
                                            const config::SinkConfig& s) {
   const config::ConnectionConfig* conn = nullptr;

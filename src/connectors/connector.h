@@ -53,6 +53,10 @@ struct SinkType {
                                               stage::StagingLog* log);
   // Optional: `check` with the target reachable (e.g. the table matches the mapping).
   Status (*check_target)(const Context& ctx, const config::SinkConfig& s) = nullptr;
+  // HTTP sinks: the target behind the intent protocol (`make` wraps it), which the audit asks
+  // through its read-only hooks (sink::Target::FindAll, ScanAll).
+  Result<std::unique_ptr<sink::Target>> (*make_target)(const Context& ctx,
+                                                       const config::SinkConfig& s) = nullptr;
 };
 
 struct Connector {
@@ -128,6 +132,11 @@ Result<std::unique_ptr<sink::Sink>> MakeSink(const config::Config& cfg,
                                              const config::PipelineConfig& p,
                                              const config::SinkConfig& s, Runtime& rt,
                                              stage::StagingLog* log);
+// The target of an HTTP sink (for stagesync-audit); FailedPrecondition for sinks without one
+// (MySQL: the audit reads its table).
+Result<std::unique_ptr<sink::Target>> MakeTarget(const config::Config& cfg,
+                                                 const config::PipelineConfig& p,
+                                                 const config::SinkConfig& s, Runtime& rt);
 // Every pipeline's source and every sink (options, mappings, connections), before any work: a
 // broken second sink fails a command (or a reload) before the fetch or the first sink runs.
 // FailedPrecondition (a warning) does not count as broken.

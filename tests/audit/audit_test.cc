@@ -15,115 +15,15 @@
 #include <sstream>
 #include <thread>
 
+#include "audit/audit_fixture.h"
 #include "audit/trail.h"
 #include "emulators/dingtalk_emulator.h"
 #include "emulators/kingdee_emulator.h"
 #include "emulators/kuaimai_emulator.h"
-#include "testing/mariadb.h"
 #include "testing/payment_pipeline.h"
-#include "testing/pipeline_test.h"
-#include "testing/seed_config.h"
-#include "testing/subprocess.h"
 
 namespace stagesync {
 namespace {
-
-using testing::Num;
-
-class AuditTest : public testing::PipelineTest<> {
- protected:
-  void SetUp() override { ASSERT_TRUE(db_.ok()) << "no MariaDB: is the mariadb fixture running?"; }
-
-  void LoadJson(const std::string& json) {
-    json_ = json;
-    PipelineTest::Load(json);
-  }
-
-  testing::SeedEdits Edits(const std::string& vendor, const std::string& url,
-                           const std::string& mysql_connection) {
-    auto e = testing::EmulatorSeedEdits(vendor, url, dir_.Sub("state"), {{"qps", Num(500)}});
-    e.mysql_connection = mysql_connection;
-    e.mysql_port = db_.port();
-    e.mysql_database = db_.name();
-    return e;
-  }
-
-  // Seed 004 with n generated materials, synced into the fixture.
-  void SyncMaterials(emulators::KingdeeEmulator& emu, int n, uint64_t seed = 40) {
-    ASSERT_TRUE(db_.Source(STAGESYNC_SOURCE_DIR "/conf/sql/wk_wodtop_product.sql").ok());
-    ASSERT_TRUE(emu.Start(0));
-    emu.GenerateMaterials(n, seed);
-    LoadJson(testing::SeedConfigJson("004-kingdee-material.json",
-                                     Edits("kingdee", emu.base_url(), "crm")));
-    auto s = Sync();
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-  }
-
-  // The materials seed 004 applies (org T00, audited, not forbidden).
-  static std::vector<int64_t> AppliedMaterials(const emulators::KingdeeEmulator& emu) {
-    std::vector<int64_t> ids;
-    for (const auto& m : emu.Materials()) {
-      if (m.use_org == "T00" && m.document_status == "C" && m.forbid_status == "A") {
-        ids.push_back(m.master_id);
-      }
-    }
-    return ids;
-  }
-
-  audit::AuditReport Audit(const audit::AuditOptions& o = {}) {
-    auto r = audit::Run(cfg_, o);
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    return r.ok() ? std::move(r).value() : audit::AuditReport{};
-  }
-
-  std::string Q(const std::string& sql) {
-    auto v = db_.Scalar(sql);
-    EXPECT_TRUE(v.ok()) << sql << ": " << v.status().ToString();
-    return v.ok() ? *v : "";
-  }
-
-  void Exec(const std::string& sql) {
-    Status s = db_.conn()->Execute(sql);
-    ASSERT_TRUE(s.ok()) << sql << ": " << s.ToString();
-  }
-
-  // Runs the stagesync-audit binary on `json` written to a file; returns its exit code and
-  // puts its stdout and stderr in *out.
-  int RunTool(const std::string& json, const std::vector<std::string>& args, std::string* out) {
-    const std::string conf = dir_.Sub("audit.json");
-    const std::string log = dir_.Sub("audit.log");
-    std::ofstream(conf) << json;
-    std::remove(log.c_str());
-    std::vector<std::string> argv = {STAGESYNC_AUDIT_BIN, "--config", conf};
-    argv.insert(argv.end(), args.begin(), args.end());
-    const int code = testing::Run(argv, {}, log);
-    std::ifstream in(log);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    *out = ss.str();
-    return code;
-  }
-
-  static const audit::Finding* Find(const audit::AuditReport& r, const std::string& cls,
-                                    const std::string& key) {
-    for (const auto& f : r.findings) {
-      if (f.cls == cls && f.key == key) return &f;
-    }
-    return nullptr;
-  }
-
-  static int64_t Count(const audit::AuditReport& r, const std::string& cls) {
-    int64_t n = 0;
-    for (const auto& s : r.sinks) {
-      auto it = s.counts.find(cls);
-      if (it != s.counts.end()) n += it->second;
-    }
-    return n;
-  }
-
-  testing::TestDatabase db_;
-  std::string json_;
-};
 
 // Seed 004: clean, pending, then a drifted column, a deleted row and an extra row; the binary
 // agrees (exit 0 then 1, JSON lines naming each).
@@ -831,25 +731,6 @@ TEST_F(AuditTest, CorruptStagingExitsTwoNamingTheStateDir) {
   std::ofstream(garbled + "/CURRENT", std::ios::trunc) << "MANIFEST-999999\n";
   EXPECT_EQ(audit_of(garbled, &out), 2) << out;
   EXPECT_NE(out.find("cannot open the staging log in " + garbled), std::string::npos) << out;
-}
-
-// Seed 000-001: the Kingdee Push sink is an HTTP sink, not audited by this slice: the report
-// says so and never calls the run clean.
-TEST_F(AuditTest, HttpSinksAreReportedAsNotAuditedYetNeverAsClean) {
-  ASSERT_TRUE(db_.Source(STAGESYNC_SOURCE_DIR "/conf/sql/payment_application_info.sql").ok());
-  LoadJson(testing::SeedConfigJson("000-001-dingtalk-payment.json",
-                                   Edits("kingdee", "http://127.0.0.1:1", "bi")));
-  auto r = Audit();
-  ASSERT_EQ(r.sinks.size(), 2u);
-  int audited = 0;
-  for (const auto& s : r.sinks) audited += s.audited;
-  EXPECT_EQ(audited, 1);
-  std::string out;
-  EXPECT_EQ(RunTool(json_, {}, &out), 0) << out;
-  EXPECT_NE(out.find("(kingdee_push): not audited yet"), std::string::npos) << out;
-  EXPECT_EQ(out.find("clean"), std::string::npos) << out;
-  EXPECT_EQ(RunTool(json_, {"--format", "json"}, &out), 0) << out;
-  EXPECT_NE(out.find(R"("type":"kingdee_push","audited":false)"), std::string::npos) << out;
 }
 
 }  // namespace

@@ -1250,6 +1250,31 @@ std::vector<YidaInstance> DingTalkEmulator::YidaInstances() const {
   return out;
 }
 
+bool DingTalkEmulator::YidaDeleteInstance(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return yida_.erase(id) > 0;
+}
+
+bool DingTalkEmulator::YidaEditField(const std::string& id, const std::string& component,
+                                     const std::string& value_json) {
+  std::lock_guard<std::mutex> lock(mu_);
+  YidaRecord* rec = YidaFindLocked(id);
+  if (rec == nullptr) return false;
+  std::string one = "{";
+  AppendQuoted(&one, component);
+  one += ":" + value_json + "}";
+  return YidaMergeLocked(rec, one);
+}
+
+bool DingTalkEmulator::YidaMergeLocked(YidaRecord* rec, const std::string& form_data_json) {
+  std::vector<std::pair<std::string, std::string>> fields = rec->fields;
+  if (!ParseComponents(form_data_json, &fields)) return false;
+  rec->fields = std::move(fields);
+  rec->modified_ms = NowMsLocked();
+  ++rec->version;
+  return true;
+}
+
 int64_t DingTalkEmulator::YidaCreatedCount() const { return Get(yida_created_); }
 
 int64_t DingTalkEmulator::YidaRequestCount(const std::string& op) const {
@@ -1472,13 +1497,9 @@ Reply DingTalkEmulator::YidaUpdateLocked(const httplib::Request& req, bool* comm
   if (rec == nullptr) {
     return YidaErrorLocked(400, kYidaErrNotFound, "数据不存在或已删除:" + p["processInstanceId"]);
   }
-  std::vector<std::pair<std::string, std::string>> fields = rec->fields;
-  if (!ParseComponents(p["updateFormDataJson"], &fields)) {
+  if (!YidaMergeLocked(rec, p["updateFormDataJson"])) {
     return YidaErrorLocked(400, kYidaErrInvalidParam, "updateFormDataJson必须是JSON对象字符串");
   }
-  rec->fields = std::move(fields);
-  rec->modified_ms = NowMsLocked();
-  ++rec->version;
   *committed = true;
   return {200, "{}", std::string(kJsonType)};
 }

@@ -215,6 +215,12 @@ class DingTalkEmulator : public Emulator {
   std::string YidaAddInstance(const std::string& form_data_json,
                               const std::string& status = "RUNNING");
   std::vector<YidaInstance> YidaInstances() const;  // live ones (not deleted), by start order
+  // Test hooks acting as a person in the Yida UI would: deletes an instance; sets one component
+  // of an instance's form data to `value_json` (a JSON value), bumping its version and modified
+  // time as an edit does. False when there is no such instance (or value_json is not JSON).
+  bool YidaDeleteInstance(const std::string& id);
+  bool YidaEditField(const std::string& id, const std::string& component,
+                     const std::string& value_json);
   int64_t YidaCreatedCount() const;  // starts that created an instance, dropped replies included
   // Requests per op ("start", "update", "search", "delete", "terminate"), faulted ones included.
   int64_t YidaRequestCount(const std::string& op) const;
@@ -286,6 +292,8 @@ class DingTalkEmulator : public Emulator {
                                          std::initializer_list<std::string_view> optional,
                                          std::map<std::string, std::string, std::less<>>* p);
   YidaRecord* YidaFindLocked(const std::string& id);
+  // Sets the components of a JSON object string over the record's (an update, an edit).
+  bool YidaMergeLocked(YidaRecord* rec, const std::string& form_data_json);
   Reply YidaStartLocked(const httplib::Request& req, bool* committed);
   Reply YidaUpdateLocked(const httplib::Request& req, bool* committed);
   Reply YidaSearchLocked(const httplib::Request& req);

@@ -1312,6 +1312,24 @@ void KingdeeEmulator::AllowPushOf(const std::string& number) {
 
 std::vector<KingdeePayBill> KingdeeEmulator::PayBills() const { return Get(pay_bills_); }
 
+const KingdeePayBill& KingdeeEmulator::NewPayBillLocked(const std::string& source_number,
+                                                        bool draft) {
+  const std::string today = FormatKdDateTime(NowMsLocked()).substr(0, 10) + "T00:00:00";
+  pay_bills_.push_back({next_bill_fid_++, draft ? "" : fmt::format("FKD{:08}", next_bill_no_++),
+                        draft ? "Z" : "A", "CN_PAYAPPLY", source_number, today});
+  return pay_bills_.back();
+}
+
+KingdeePayBill KingdeeEmulator::PushAgain(const std::string& number) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return NewPayBillLocked(number, /*draft=*/false);
+}
+
+bool KingdeeEmulator::DeletePayBill(int64_t fid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return std::erase_if(pay_bills_, [&](const KingdeePayBill& b) { return b.fid == fid; }) > 0;
+}
+
 void KingdeeEmulator::SetBlockDuplicatePush(bool block) { Set(&block_duplicate_push_, block); }
 
 std::vector<KingdeeSavedBill> KingdeeEmulator::SavedBills(const std::string& form_id) const {
@@ -1971,7 +1989,6 @@ Reply KingdeeEmulator::PushLocked(const httplib::Request& req) {
   if (sources.empty()) return bad(kKingdeeMsgEmptyBillId, "单据内码和单据编号不能同时为空");
 
   ++push_count_;
-  const std::string today = FormatKdDateTime(NowMsLocked()).substr(0, 10) + "T00:00:00";
   std::vector<KdError> convert_errors;
   std::vector<KdEntity> converted;
   int convert_code = 0;
@@ -2015,19 +2032,11 @@ Reply KingdeeEmulator::PushLocked(const httplib::Request& req) {
     }
     if (reject) {
       save_errors.push_back(*reject);
-      if (draft_on_fail) {
-        pay_bills_.push_back({next_bill_fid_++, "", "Z", "CN_PAYAPPLY", number, today});
-      }
+      if (draft_on_fail) NewPayBillLocked(number, /*draft=*/true);
       continue;
     }
-    KingdeePayBill bill{next_bill_fid_++,
-                        fmt::format("FKD{:08}", next_bill_no_++),
-                        "A",
-                        "CN_PAYAPPLY",
-                        number,
-                        today};
+    const KingdeePayBill& bill = NewPayBillLocked(number, /*draft=*/false);
     saved.push_back({bill.fid, bill.number, dindex});
-    pay_bills_.push_back(std::move(bill));
   }
 
   const bool convert_ok = convert_errors.empty();

@@ -118,6 +118,12 @@ class KingdeeEmulator : public Emulator {
   // Default false (real behaviour): pushing a source again creates another bill. When true, a
   // source with any AP_PAYBILL already (drafts included) fails conversion with MsgCode 12.
   void SetBlockDuplicatePush(bool block);
+  // Test hooks acting as a person or another client would, outside any request: pushes the
+  // CN_PAYAPPLY `number` down once more (a new AP_PAYBILL, saved, its own FID and number, as
+  // the real server does when a push is repeated; `number` need not be a known CN_PAYAPPLY);
+  // deletes the AP_PAYBILL with this FID (false if none).
+  KingdeePayBill PushAgain(const std::string& number);
+  bool DeletePayBill(int64_t fid);
   std::vector<KingdeeSavedBill> SavedBills(const std::string& form_id = "") const;
 
   // ---- Clock ---- (AdvanceClockMs) in Beijing time; drives FModifyDate of updated materials,
@@ -188,6 +194,9 @@ class KingdeeEmulator : public Emulator {
   Reply SaveLocked(const httplib::Request& req);
   Reply PushLocked(const httplib::Request& req);
   void InsertBetweenPagesLocked(const std::vector<int64_t>& page_ids);
+  // Appends an AP_PAYBILL pushed from CN_PAYAPPLY `source_number`, dated today; a draft has no
+  // number.
+  const KingdeePayBill& NewPayBillLocked(const std::string& source_number, bool draft);
 
   std::string NewSessionIdLocked(bool guid);
   KingdeeMaterial* FindMaterialLocked(int64_t master_id);

@@ -28,17 +28,7 @@ using testing::kDayMs;
 using testing::NowMs;
 const char* kPipeline = "okki-product";
 
-std::map<std::string, std::vector<emulators::YidaInstance>> InstancesBySource(
-    const emulators::DingTalkEmulator& dt) {
-  std::map<std::string, std::vector<emulators::YidaInstance>> out;
-  for (const auto& inst : dt.YidaInstances()) {
-    auto v = json::Parse(inst.form_data_json);
-    if (v.ok() && v->Find("textField_srcid001")) {
-      out[v->Find("textField_srcid001")->text()].push_back(inst);
-    }
-  }
-  return out;
-}
+using testing::Seed003InstancesBySource;
 
 class Seed003Test : public testing::PipelineTest<> {
  protected:
@@ -56,7 +46,7 @@ TEST_F(Seed003Test, EveryProductOneInstanceChangesUpdateDeletionsTerminate) {
   okki_.Generate(60, NowMs() - 10 * kDayMs, NowMs() - 3600000, 3);
   auto s = Sync();
   ASSERT_TRUE(s.ok()) << s.status().ToString();
-  auto by = InstancesBySource(dt_);
+  auto by = Seed003InstancesBySource(dt_);
   int live = 0;
   for (const auto& p : okki_.Products()) {
     if (p.enable_flag == 0) continue;  // deleted before we ever saw it: nothing to create
@@ -82,7 +72,7 @@ TEST_F(Seed003Test, EveryProductOneInstanceChangesUpdateDeletionsTerminate) {
   ASSERT_TRUE(okki_.SoftDelete(deleted));
   auto s2 = Sync();
   ASSERT_TRUE(s2.ok()) << s2.status().ToString();
-  by = InstancesBySource(dt_);
+  by = Seed003InstancesBySource(dt_);
   EXPECT_EQ(dt_.YidaCreatedCount(), live);  // nothing created twice
   ASSERT_EQ(by[std::to_string(changed)].size(), 1u);
   EXPECT_EQ(by[std::to_string(changed)][0].version, 2);
@@ -118,7 +108,7 @@ TEST(Seed003CrashTest, KilledAroundEveryCreateStillOneInstancePerProduct) {
   EXPECT_GE(loop.killed, 30);
   ASSERT_EQ(testing::Run({binary, "--config", config, "sync", kPipeline}, {}, log_file), 0)
       << testing::ReadFileTrimmed(log_file);
-  auto by = InstancesBySource(dt);
+  auto by = Seed003InstancesBySource(dt);
   int live = 0;
   for (const auto& p : okki.Products()) {
     if (p.enable_flag == 0) continue;

@@ -75,6 +75,17 @@ class FakeTarget final : public sink::Target {
   }
   size_t batch_records() const override { return 10; }
   std::string MappingHash() const override { return "fake-mapping"; }
+  std::string ObjectName() const override { return "fake object"; }
+  Result<std::vector<sink::TargetObject>> FindAll(const sink::TargetItem& item) override {
+    std::vector<sink::TargetObject> out;
+    auto it = objects.find(item.source_id);
+    if (it != objects.end()) out.push_back({it->second.target_id, "", item.source_id, "", {}});
+    return out;
+  }
+  Status ScanAll(const std::function<Status(const sink::TargetObject&)>& fn) override {
+    for (const auto& [id, o] : objects) SS_RETURN_IF_ERROR(fn({o.target_id, "", id, "", {}}));
+    return Status::Ok();
+  }
 
   std::map<std::string, Object> objects;  // by source id
   std::function<void(const std::vector<sink::TargetItem>&)> before_create;

@@ -2,8 +2,11 @@
 // pointed at an OKKI emulator and a DingTalk emulator (which serves the Yida API).
 #pragma once
 
+#include <map>
 #include <string>
+#include <vector>
 
+#include "emulators/dingtalk_emulator.h"
 #include "testing/seed_config.h"
 
 namespace stagesync::testing {
@@ -30,6 +33,19 @@ inline std::string Seed003Json(const std::string& okki_url, const std::string& d
   Set(yida, "qps", Num(500));
   Set(yida, "retry_base_ms", Num(20));
   return json::Serialize(root);
+}
+
+// The Yida instances naming each source id (the seed's source_id_field).
+inline std::map<std::string, std::vector<emulators::YidaInstance>> Seed003InstancesBySource(
+    const emulators::DingTalkEmulator& dt) {
+  std::map<std::string, std::vector<emulators::YidaInstance>> out;
+  for (const auto& inst : dt.YidaInstances()) {
+    auto v = json::Parse(inst.form_data_json);
+    if (v.ok() && v->Find("textField_srcid001")) {
+      out[v->Find("textField_srcid001")->text()].push_back(inst);
+    }
+  }
+  return out;
 }
 
 }  // namespace stagesync::testing

@@ -31,6 +31,18 @@ bool TargetOutcome::FromJson(const std::string& s, TargetOutcome* out) {
   return true;
 }
 
+TargetObject::Field TargetObject::FromJson(std::string name, const json::Value& v) {
+  Field f{std::move(name), std::nullopt, v.is_number()};
+  if (v.is_string() || v.is_number()) {
+    f.value = v.text();
+  } else if (v.is_bool()) {
+    f.value = v.bool_value() ? "true" : "false";
+  } else if (!v.is_null()) {
+    f.value = json::Serialize(v);
+  }
+  return f;
+}
+
 namespace {
 
 std::string IntentJson(const TargetItem& item, int attempt, int64_t now_ms) {

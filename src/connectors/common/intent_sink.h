@@ -40,6 +40,24 @@ struct TargetOutcome {
   static bool FromJson(const std::string& s, TargetOutcome* out);
 };
 
+// One object the target holds, as an audit reads it (stagesync-audit): read-only hooks below.
+struct TargetObject {
+  std::string target_id;  // instance id / bill FID
+  std::string number;     // bill number ("" for a draft, or where objects have none)
+  std::string source;     // the source key it names (FSRCBILLNO, the source-id field)
+  std::string status;     // FDocumentStatus / instance status
+  struct Field {
+    std::string name;
+    std::optional<std::string> value;  // text; nullopt = null or absent
+    bool number = false;               // a JSON number (compared as a decimal)
+  };
+  std::vector<Field> fields;  // as the target holds them (empty where fields are not compared)
+
+  // A JSON value as a Field: strings by their text, numbers by their source text (number),
+  // null as nullopt, anything else serialized.
+  static Field FromJson(std::string name, const json::Value& v);
+};
+
 struct CreateResult {
   enum Kind { kCreated, kRejected, kUnknown } kind = kUnknown;
   TargetOutcome outcome;  // kCreated
@@ -66,6 +84,24 @@ class Target {
   virtual Status OnDelete(const std::string& source_id, TargetOutcome* outcome) = 0;
   virtual size_t batch_records() const = 0;
   virtual std::string MappingHash() const = 0;
+
+  // ---- Audit hooks: read-only, never change the target ----
+  // What the target objects are, for a person ("AP_PAYBILL bill", "Yida instance of FORM-...").
+  virtual std::string ObjectName() const = 0;
+  // What TargetObject::target_id is called there ("FID").
+  virtual std::string IdName() const { return "id"; }
+  // The source key objects name for `item` (TargetObject::source).
+  virtual std::string SourceKey(const TargetItem& item) const { return item.source_id; }
+  // Every object the target holds for `item` (Lookup stops at the first), with its fields.
+  virtual Result<std::vector<TargetObject>> FindAll(const TargetItem& item) = 0;
+  // The fields `item`'s payload sets, as FindAll reports them; empty: objects are counted, not
+  // compared.
+  virtual std::vector<TargetObject::Field> ExpectedFields(const TargetItem& /*item*/) const {
+    return {};
+  }
+  // Every object this sink may have created (those naming a source), a page at a time, oldest
+  // first; `fn` returning an error stops the scan with it.
+  virtual Status ScanAll(const std::function<Status(const TargetObject&)>& fn) = 0;
 };
 
 struct IntentSinkOptions {

@@ -20,10 +20,15 @@ Result<std::unique_ptr<source::Source>> MakeSource(const Context& ctx, source::S
       ctx.pipeline.name, std::move(opts), std::move(client), ctx.rt.clock(), std::move(state)));
 }
 
+Result<std::unique_ptr<sink::Target>> MakePushTarget(const Context& ctx,
+                                                     const config::SinkConfig& s) {
+  SS_ASSIGN_OR_RETURN(auto client, ctx.rt.connections().Get<KingdeeClient>(ctx.connection));
+  return sink::kingdee::MakePushTarget(ctx.pipeline, s, client);
+}
+
 Result<std::unique_ptr<sink::Sink>> MakePush(const Context& ctx, const config::SinkConfig& s,
                                              stage::StagingLog* log) {
-  SS_ASSIGN_OR_RETURN(auto client, ctx.rt.connections().Get<KingdeeClient>(ctx.connection));
-  SS_ASSIGN_OR_RETURN(auto target, sink::kingdee::MakePushTarget(ctx.pipeline, s, client));
+  SS_ASSIGN_OR_RETURN(auto target, MakePushTarget(ctx, s));
   return IntentSinkFor(ctx, s, log, std::move(target));
 }
 
@@ -44,7 +49,8 @@ const Connector kConnector = {
                .options = sink::kingdee::SinkOptionTable,
                .check = sink::kingdee::CheckPushSink,
                .mapping = sink::kingdee::PushMapping,
-               .make = MakePush}},
+               .make = MakePush,
+               .make_target = MakePushTarget}},
 };
 
 }  // namespace stagesync::connectors::kingdee

@@ -189,28 +189,38 @@ class PushTarget final : public Target {
   }
 
   Result<std::optional<TargetOutcome>> Lookup(const TargetItem& item) override {
-    json::Value data = json::Value::Object();
-    data.Add("FormId", json::Value::String(o_.target_form_id));
-    data.Add("FieldKeys",
-             json::Value::String("FID,FBillNo,FDocumentStatus,FSOURCETYPE,FSRCBILLNO"));
-    data.Add("FilterString", json::Value::String("FSOURCETYPE=" + SqlString(o_.form_id) +
-                                                 " AND FSRCBILLNO=" + SqlString(item.payload)));
-    data.Add("OrderString", json::Value::String("FID ASC"));
-    data.Add("StartRow", json::Value::Number("0"));
-    data.Add("Limit", json::Value::Number("10"));
-    SS_ASSIGN_OR_RETURN(auto rows,
-                        api_->ExecuteBillQuery(data, path_ + ": look up " + o_.target_form_id +
-                                                         " pushed from " + item.payload));
-    if (rows.empty()) return std::optional<TargetOutcome>();
-    const json::Value& row = rows[0];  // drafts count: already pushed
-    TargetOutcome out;
-    if (row.items().size() >= 2) {
-      out.target_id = row.items()[0].text();
-      out.number = row.items()[1].text();
-    }
+    SS_ASSIGN_OR_RETURN(auto bills,
+                        Bills(SourceFilter(item.payload), 0, 10,
+                              "look up " + o_.target_form_id + " pushed from " + item.payload));
+    if (bills.empty()) return std::optional<TargetOutcome>();
+    TargetOutcome out;  // drafts count: already pushed
+    out.target_id = bills[0].target_id;
+    out.number = bills[0].number;
     return std::optional<TargetOutcome>(out);
   }
 
+  std::string ObjectName() const override { return o_.target_form_id + " bill"; }
+  std::string IdName() const override { return "FID"; }
+  std::string SourceKey(const TargetItem& item) const override { return item.payload; }
+
+  // Every bill pushed from the item's source bill, a page at a time (a repeated push makes more
+  // than one: a double payment).
+  Result<std::vector<TargetObject>> FindAll(const TargetItem& item) override {
+    std::vector<TargetObject> out;
+    SS_RETURN_IF_ERROR(EachPage(SourceFilter(item.payload),
+                                "audit " + o_.target_form_id + " pushed from " + item.payload,
+                                [&](const TargetObject& b) {
+                                  out.push_back(b);
+                                  return Status::Ok();
+                                }));
+    return out;
+  }
+
+  // Every bill on the target form whose source is the source form, FID order.
+  Status ScanAll(const std::function<Status(const TargetObject&)>& fn) override {
+    return EachPage("FSOURCETYPE=" + SqlString(o_.form_id),
+                    "audit every " + o_.target_form_id + " pushed from " + o_.form_id, fn);
+  }
   Status OnChange(const TargetItem& item, TargetOutcome* outcome) override {
     // A bill is never pushed twice: the change is recorded and reported, or quarantined.
     ++outcome->changes_reported;
@@ -231,6 +241,51 @@ class PushTarget final : public Target {
   std::string MappingHash() const override { return mapping_.hash(); }
 
  private:
+  static constexpr int64_t kAuditPage = 500;  // rows per ExecuteBillQuery (the API allows 2000)
+
+  std::string SourceFilter(const std::string& number) const {
+    return "FSOURCETYPE=" + SqlString(o_.form_id) + " AND FSRCBILLNO=" + SqlString(number);
+  }
+
+  // One page of target bills matching `filter`, in FID order.
+  Result<std::vector<TargetObject>> Bills(const std::string& filter, int64_t start, int64_t limit,
+                                          const std::string& what) {
+    json::Value data = json::Value::Object();
+    data.Add("FormId", json::Value::String(o_.target_form_id));
+    data.Add("FieldKeys",
+             json::Value::String("FID,FBillNo,FDocumentStatus,FSOURCETYPE,FSRCBILLNO"));
+    data.Add("FilterString", json::Value::String(filter));
+    data.Add("OrderString", json::Value::String("FID ASC"));
+    data.Add("StartRow", json::Value::Number(std::to_string(start)));
+    data.Add("Limit", json::Value::Number(std::to_string(limit)));
+    SS_ASSIGN_OR_RETURN(auto rows, api_->ExecuteBillQuery(data, path_ + ": " + what));
+    std::vector<TargetObject> out;
+    for (const auto& row : rows) {
+      const auto& cells = row.items();
+      if (cells.size() < 5) {
+        return BadReply(fmt::format("{}: {}: a row with {} of the 5 fields asked for", path_, what,
+                                    cells.size()));
+      }
+      TargetObject b;
+      b.target_id = cells[0].text();
+      b.number = cells[1].is_null() ? "" : cells[1].text();
+      b.status = cells[2].is_null() ? "" : cells[2].text();
+      b.source = cells[4].is_null() ? "" : cells[4].text();
+      out.push_back(std::move(b));
+    }
+    return out;
+  }
+
+  // Every bill matching `filter`: StartRow += Limit until a short page.
+  Status EachPage(const std::string& filter, const std::string& what,
+                  const std::function<Status(const TargetObject&)>& fn) {
+    for (int64_t start = 0;; start += kAuditPage) {
+      SS_ASSIGN_OR_RETURN(auto page, Bills(filter, start, kAuditPage, what));
+      for (const auto& b : page) SS_RETURN_IF_ERROR(fn(b));
+      if (static_cast<int64_t>(page.size()) < kAuditPage) return Status::Ok();
+    }
+  }
+
   static void CollectErrors(const json::Value& status, std::vector<std::string>* out, bool* any) {
     const json::Value* errs = status.Find("Errors");
     if (errs == nullptr || !errs->is_array()) return;

@@ -10,11 +10,14 @@ Result<std::shared_ptr<Client>> MakeClient(const config::ConnectionConfig& c, Ru
   return sink::yida::MakeYidaClient(c, rt);
 }
 
+Result<std::unique_ptr<sink::Target>> MakeTarget(const Context& ctx, const config::SinkConfig& s) {
+  SS_ASSIGN_OR_RETURN(auto client, ctx.rt.connections().Get(ctx.connection));
+  return sink::yida::MakeYidaTarget(ctx.pipeline, s, client, ctx.rt.clock());
+}
+
 Result<std::unique_ptr<sink::Sink>> MakeSink(const Context& ctx, const config::SinkConfig& s,
                                              stage::StagingLog* log) {
-  SS_ASSIGN_OR_RETURN(auto client, ctx.rt.connections().Get(ctx.connection));
-  SS_ASSIGN_OR_RETURN(auto target,
-                      sink::yida::MakeYidaTarget(ctx.pipeline, s, client, ctx.rt.clock()));
+  SS_ASSIGN_OR_RETURN(auto target, MakeTarget(ctx, s));
   return IntentSinkFor(ctx, s, log, std::move(target));
 }
 
@@ -32,7 +35,8 @@ const Connector kConnector = {
                .options = sink::yida::SinkOptionTable,
                .check = sink::yida::CheckYidaSink,
                .mapping = sink::yida::YidaMapping,
-               .make = MakeSink}},
+               .make = MakeSink,
+               .make_target = MakeTarget}},
 };
 
 }  // namespace stagesync::connectors::yida

@@ -300,51 +300,133 @@ class YidaTarget final : public Target {
   size_t batch_records() const override { return o_.batch_rows; }
   std::string MappingHash() const override { return mapping_.hash(); }
 
+  std::string ObjectName() const override { return "Yida instance of " + o_.form_uuid; }
+
+  // Every instance whose source-id field is the record's (searched again once after
+  // search_lag_ms when none shows yet, as Lookup does).
+  Result<std::vector<TargetObject>> FindAll(const TargetItem& item) override {
+    std::vector<TargetObject> out;
+    for (int pass = 0; pass < 2 && out.empty(); ++pass) {
+      if (pass == 1) clock_->SleepForMicros(o_.search_lag_ms * 1000);
+      SS_RETURN_IF_ERROR(
+          EachInstance(SearchFor(item.source_id), "audit the form for record " + item.source_id, 0,
+                       [&](const json::Value& inst, const json::Value& form) {
+                         if (form.Find(o_.source_id_field)->text() == item.source_id) {
+                           out.push_back(ObjectOf(inst, form));
+                         }
+                         return false;
+                       })
+              .status());
+    }
+    return out;
+  }
+
+  // The payload's fields but the source id (FindAll finds by it).
+  std::vector<TargetObject::Field> ExpectedFields(const TargetItem& item) const override {
+    std::vector<TargetObject::Field> out;
+    auto v = json::Parse(item.payload);
+    if (!v.ok()) return out;
+    for (const auto& [name, value] : v->members()) {
+      if (name != o_.source_id_field) out.push_back(TargetObject::FromJson(name, value));
+    }
+    return out;
+  }
+
+  // Every instance on the form that carries a source id, oldest first.
+  Status ScanAll(const std::function<Status(const TargetObject&)>& fn) override {
+    std::vector<TargetObject> all;
+    SS_RETURN_IF_ERROR(EachInstance("", "audit every instance of the form", 0,
+                                    [&](const json::Value& inst, const json::Value& form) {
+                                      all.push_back(ObjectOf(inst, form));
+                                      return false;
+                                    })
+                           .status());
+    for (auto it = all.rbegin(); it != all.rend(); ++it) SS_RETURN_IF_ERROR(fn(*it));
+    return Status::Ok();
+  }
+
  private:
+  static constexpr int kSearchPageSize = 100;
+
   static bool IsNumber(const std::string& s) {
     char* end = nullptr;
     std::strtod(s.c_str(), &end);
     return !s.empty() && end != nullptr && *end == '\0';
   }
 
-  Result<std::optional<TargetOutcome>> Search(const std::string& source_id) {
-    std::string search = "{" + json::Quote(o_.source_id_field) + ":" + json::Quote(source_id) + "}";
+  // Searches the form page by page (`search`: a searchFieldJson, "" = every instance), giving
+  // `fn` each instance carrying a source id and its form data. Text search may be fuzzy (other
+  // ids containing this one, newest first), so callers check the id themselves. Stops when `fn`
+  // says so (Ok(true)); Ok(false) when more than `max_pages` pages (0 = any number) would be
+  // needed.
+  Result<bool> EachInstance(
+      const std::string& search, const std::string& what, int max_pages,
+      const std::function<bool(const json::Value& inst, const json::Value& form)>& fn) {
     std::string body = fmt::format(
-        "{{\"appType\":{},\"systemToken\":{},\"userId\":{},\"language\":{},\"formUuid\":{},"
-        "\"searchFieldJson\":{}}}",
+        "{{\"appType\":{},\"systemToken\":{},\"userId\":{},\"language\":{},\"formUuid\":{}",
         json::Quote(o_.app_type), json::Quote(o_.system_token), json::Quote(o_.user_id),
-        json::Quote(o_.language), json::Quote(o_.form_uuid), json::Quote(search));
-    // Text search may be fuzzy (other ids containing this one, newest first): read every page,
-    // since "not there" lets the record be created again. Past kMaxPages nothing is concluded.
-    constexpr int kPageSize = 100, kMaxPages = 20;
-    for (int page = 1; page <= kMaxPages; ++page) {
+        json::Quote(o_.language), json::Quote(o_.form_uuid));
+    if (!search.empty()) body += ",\"searchFieldJson\":" + json::Quote(search);
+    body += "}";
+    for (int page = 1; max_pages == 0 || page <= max_pages; ++page) {
       SS_ASSIGN_OR_RETURN(
           json::Value res,
           Send("POST",
                fmt::format("/v1.0/yida/processes/instances?pageNumber={}&pageSize={}", page,
-                           kPageSize),
-               body, "search the form for record " + source_id, connectors::Delivery::kIdempotent));
+                           kSearchPageSize),
+               body, what, connectors::Delivery::kIdempotent));
       const json::Value* data = res.Find("data");
-      if (data == nullptr || !data->is_array()) return std::optional<TargetOutcome>();
+      if (data == nullptr || !data->is_array()) return true;
       for (const auto& inst : data->items()) {
-        // Check the id ourselves. Form data is under `data` in the SDK's model and `formData`
-        // in some docs.
+        // Form data is under `data` in the SDK's model and `formData` in some docs.
         const json::Value* form = inst.Find("data");
         if (form == nullptr || !form->is_object()) form = inst.Find("formData");
-        const json::Value* sid = form ? form->Find(o_.source_id_field) : nullptr;
-        if (sid == nullptr || sid->text() != source_id) continue;
-        TargetOutcome out;
-        if (const json::Value* id = inst.Find("processInstanceId")) out.target_id = id->text();
-        return std::optional<TargetOutcome>(out);
+        if (form == nullptr || !form->is_object() || form->Find(o_.source_id_field) == nullptr) {
+          continue;
+        }
+        if (fn(inst, *form)) return true;
       }
-      if (data->items().size() < static_cast<size_t>(kPageSize)) {
-        return std::optional<TargetOutcome>();
-      }
+      if (data->items().size() < static_cast<size_t>(kSearchPageSize)) return true;
     }
+    return false;
+  }
+
+  std::string SearchFor(const std::string& source_id) const {
+    return "{" + json::Quote(o_.source_id_field) + ":" + json::Quote(source_id) + "}";
+  }
+
+  TargetObject ObjectOf(const json::Value& inst, const json::Value& form) const {
+    TargetObject out;
+    if (const json::Value* id = inst.Find("processInstanceId")) out.target_id = id->text();
+    if (const json::Value* st = inst.Find("instanceStatus")) out.status = st->text();
+    out.source = form.Find(o_.source_id_field)->text();
+    for (const auto& [name, v] : form.members()) {
+      out.fields.push_back(TargetObject::FromJson(name, v));
+    }
+    return out;
+  }
+
+  Result<std::optional<TargetOutcome>> Search(const std::string& source_id) {
+    // "Not there" lets the record be created again: every page is read; past kMaxPages nothing
+    // is concluded.
+    constexpr int kMaxPages = 20;
+    std::optional<TargetOutcome> found;
+    SS_ASSIGN_OR_RETURN(
+        bool complete,
+        EachInstance(SearchFor(source_id), "search the form for record " + source_id, kMaxPages,
+                     [&](const json::Value& inst, const json::Value& form) {
+                       if (form.Find(o_.source_id_field)->text() != source_id) {
+                         return false;
+                       }
+                       found.emplace();
+                       found->target_id = ObjectOf(inst, form).target_id;
+                       return true;
+                     }));
+    if (found || complete) return found;
     return Unavailable(
         fmt::format("{}: more than {} search results for record {}; cannot tell "
                     "whether it was created",
-                    path_, kPageSize * kMaxPages, source_id));
+                    path_, kSearchPageSize * kMaxPages, source_id));
   }
 
   // Update, terminate and delete change the target, so the transport sends each at most once:
