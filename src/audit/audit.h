@@ -57,7 +57,7 @@ struct SinkReport {
   std::string type;
   bool audited = false;  // set once the sink's audit completed
   std::string table;     // the table, or what an HTTP sink creates ("AP_PAYBILL bill")
-  std::string target;    // for a person: "table t", "AP_PAYBILL bills"
+  std::string target;    // for a person: "table t", "AP_PAYBILL bill"
   std::map<std::string, int64_t> counts;  // class -> records (or child rows for extra/missing)
   // The sink's batch chain (common/chain.h) as verified: links read, the newest
   // one, and a note for a person (no chain yet, where it starts, where it broke).

@@ -34,7 +34,7 @@ Status AuditHttpSink(const config::Config& cfg, const config::PipelineConfig& p,
   const std::string where = fmt::format("pipeline {}, sink {}", p.name, s.name);
   const std::string object = target->ObjectName();
   rep->table = object;
-  rep->target = object + "s";
+  rep->target = object;  // "AP_PAYBILL bill", "Yida instance of FORM-..."
   auto add = [&](std::string cls, const std::string& key, std::string detail,
                  std::vector<ColumnDiff> cols = {}) {
     Tally(rep, out, std::move(cls), key, "", std::move(detail), std::move(cols));

@@ -91,7 +91,7 @@ TEST_F(HttpAuditTest, Seed001CleanThenDuplicateMissingAndExtraBillsAreFound) {
   std::string out;
   EXPECT_EQ(RunTool(json_, {}, &out), 0) << out;
   EXPECT_NE(out.find(fmt::format("dingtalk-payment / kingdee_paybill (kingdee_push AP_PAYBILL "
-                                 "bills): ok {} missing 0 drifted 0 duplicate 0 extra 0",
+                                 "bill): ok {} missing 0 drifted 0 duplicate 0 extra 0",
                                  approved.size())),
             std::string::npos)
       << out;
