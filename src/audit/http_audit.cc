@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "audit/chain_check.h"
 #include "audit/common.h"
 #include "audit/values.h"
 #include "stagesync/stage.h"
@@ -155,6 +156,8 @@ Status AuditHttpSink(const config::Config& cfg, const config::PipelineConfig& p,
                       object, Describe(*target, o), source));
     }
   }
+  // The sink's chain over its outcomes, from the same staging view.
+  if (opts.key.empty()) SS_RETURN_IF_ERROR(VerifyOutcomeChain(log, rep, out));
   rep->audited = true;
   return Status::Ok();
 }

@@ -37,12 +37,19 @@ class AuditTest : public testing::PipelineTest<> {
   }
 
   // Seed 004 with n generated materials, synced into the fixture.
-  void SyncMaterials(emulators::KingdeeEmulator& emu, int n, uint64_t seed = 40) {
+  // `sink_option`/`sink_json`, when given, set one option of the sink (e.g. its columns).
+  void SyncMaterials(emulators::KingdeeEmulator& emu, int n, uint64_t seed = 40,
+                     const std::string& sink_option = "", const std::string& sink_json = "") {
     ASSERT_TRUE(db_.Source(STAGESYNC_SOURCE_DIR "/conf/sql/wk_wodtop_product.sql").ok());
     ASSERT_TRUE(emu.Start(0));
     emu.GenerateMaterials(n, seed);
-    LoadJson(testing::SeedConfigJson("004-kingdee-material.json",
-                                     Edits("kingdee", emu.base_url(), "crm")));
+    auto e = Edits("kingdee", emu.base_url(), "crm");
+    if (!sink_option.empty()) {
+      auto v = json::Parse(sink_json);
+      ASSERT_TRUE(v.ok()) << sink_json;
+      e.sink = {{sink_option, *v}};
+    }
+    LoadJson(testing::SeedConfigJson("004-kingdee-material.json", e));
     auto s = Sync();
     ASSERT_TRUE(s.ok()) << s.status().ToString();
   }

@@ -214,16 +214,9 @@ TEST_F(AuditTest, Seed004KeyTrailShowsEachVersionItsChangesAndTheVersionApplied)
 // A record the sink quarantines (a rule rejects its new name) is listed as quarantined, not
 // compared (its old row stays in the target), and does not make the run fail.
 TEST_F(AuditTest, Seed004AQuarantinedRecordIsListedButNotADiscrepancy) {
-  ASSERT_TRUE(db_.Source(STAGESYNC_SOURCE_DIR "/conf/sql/wk_wodtop_product.sql").ok());
   emulators::KingdeeEmulator emu;
-  ASSERT_TRUE(emu.Start(0));
-  emu.GenerateMaterials(60, 40);
-  auto e = Edits("kingdee", emu.base_url(), "crm");
-  auto rules = json::Parse(R"({"product_name": {"regex": "[^X].*"}})");
-  ASSERT_TRUE(rules.ok());
-  e.sink = {{"rules", *rules}};
-  LoadJson(testing::SeedConfigJson("004-kingdee-material.json", e));
-  ASSERT_TRUE(Sync().ok());
+  ASSERT_NO_FATAL_FAILURE(
+      SyncMaterials(emu, 60, 40, "rules", R"({"product_name": {"regex": "[^X].*"}})"));
   std::string id;
   for (const auto& m : emu.Materials()) {
     if (m.use_org == "T00" && m.document_status == "C" && m.forbid_status == "A") {
@@ -506,17 +499,10 @@ TEST_F(AuditTest, Seed004HtmlReportIsSelfContainedAndListsEveryFinding) {
 // A column written with the time of the write ({{CURRENT_TIME}}) cannot be known afterwards:
 // it is listed as not compared, never drifted, while an edit of another column is still found.
 TEST_F(AuditTest, Seed004AColumnWrittenWithTheWriteTimeIsNotComparedButTheOthersAre) {
-  ASSERT_TRUE(db_.Source(STAGESYNC_SOURCE_DIR "/conf/sql/wk_wodtop_product.sql").ok());
   emulators::KingdeeEmulator emu;
-  ASSERT_TRUE(emu.Start(0));
-  emu.GenerateMaterials(40, 46);
-  auto e = Edits("kingdee", emu.base_url(), "crm");
-  auto columns = json::Parse(R"({"data_id": "{FMasterId}", "product_number": "{FNumber}",
-      "product_name": "{FName}", "modify_date": "{{CURRENT_TIME|datetime}}"})");
-  ASSERT_TRUE(columns.ok());
-  e.sink = {{"columns", *columns}};
-  LoadJson(testing::SeedConfigJson("004-kingdee-material.json", e));
-  ASSERT_TRUE(Sync().ok());
+  ASSERT_NO_FATAL_FAILURE(SyncMaterials(emu, 40, 46, "columns",
+                                        R"({"data_id": "{FMasterId}", "product_number": "{FNumber}",
+      "product_name": "{FName}", "modify_date": "{{CURRENT_TIME|datetime}}"})"));
   // The write time is in the past now: a compared column would differ from the audit's time.
   Exec("UPDATE wk_wodtop_product SET modify_date = '2001-01-01 00:00:00'");
   auto r = Audit();
